@@ -1,0 +1,34 @@
+# audit-ledger — the commands that matter. `make help` lists them.
+CARGO ?= cargo
+LEDGER := target/release/ledger
+
+.PHONY: help build release test lint fmt bench demo publish-audit clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## debug build
+	$(CARGO) build
+
+release: ## optimised build of the `ledger` binary
+	$(CARGO) build --release
+
+lint: ## formatting and clippy (warnings are errors)
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test: lint ## lint, then every test
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+bench: release ## benchmarks (figures as ratios against baselines measured in the same run)
+	scripts/bench.sh
+
+demo: release ## a built-in example: a signed ledger with merges, deploys and a rollback, verified
+	scripts/demo.sh
+
+clean:
+	$(CARGO) clean

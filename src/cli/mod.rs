@@ -1,0 +1,103 @@
+//! Argument parsing, dispatch and output. Each area has its own file; this one holds the
+//! command tree, the shared context and error rendering.
+
+mod core;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use output::Ctx;
+
+/// Command-line interface.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ledger",
+    version,
+    about = "Tamper-evident, signed record of a codebase's road to production",
+    long_about = "Keeps an append-only, hash-chained, Ed25519-signed JSONL ledger of merges, approvals, \
+deploys, rollbacks, drills and releases, and turns it into proofs, trust gates, metrics and \
+signed release bundles.",
+    after_help = "Examples:\n  ledger init --origin example.org/app\n  ledger keygen --name release --out ~/.config/ledger/release.key\n  ledger keys add ~/.config/ledger/release.key.pub --key ~/.config/ledger/release.key\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger verify\n\nExit codes: 0 ok, 1 verification or gate said no, 2 usage, input or I/O error."
+)]
+pub struct Cli {
+    /// Ledger directory.
+    #[arg(long, global = true, env = "LEDGER_DIR", default_value = "audit", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Machine-readable JSON output on stdout (schemas in `schemas/`).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Signing key (PKCS#8 PEM, mode 0600).
+    #[arg(long, global = true, env = "LEDGER_SIGNING_KEY", value_name = "PATH")]
+    pub key: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create DIR/config.toml and an empty ledger.
+    Init(core::InitArgs),
+    /// Generate an Ed25519 key pair: PATH (private, 0600) and PATH.pub.
+    Keygen(core::KeygenArgs),
+    /// Manage trusted keys (add and revoke also append a `key` entry).
+    #[command(subcommand)]
+    Keys(core::KeysCmd),
+    /// Append one entry, or a batch of entries.
+    Append(core::AppendArgs),
+    /// Verify the whole ledger: canonical bytes, hashes, chain, signatures, key trust.
+    Verify(core::VerifyArgs),
+    /// List entries, optionally filtered.
+    Log(core::LogArgs),
+    /// Show one entry.
+    Show(core::ShowArgs),
+    /// Explicit repairs (never automatic).
+    Repair(core::RepairArgs),
+}
+
+/// Parse arguments, run, and return the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let ctx = Ctx::new(&cli);
+    let result = match &cli.command {
+        Command::Init(a) => core::init(&ctx, a),
+        Command::Keygen(a) => core::keygen(&ctx, a),
+        Command::Keys(a) => core::keys(&ctx, a),
+        Command::Append(a) => core::append(&ctx, a),
+        Command::Verify(a) => core::verify(&ctx, a),
+        Command::Log(a) => core::log(&ctx, a),
+        Command::Show(a) => core::show(&ctx, a),
+        Command::Repair(a) => core::repair(&ctx, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => ctx.error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,122 @@
+//! `config.toml`: the ledger's origin, signature policy, trusted keys and per-feature sections.
+//!
+//! ```toml
+//! origin = "example.org/app/ledger"   # checkpoint origin line (C2SP tlog-checkpoint)
+//! require_signatures = true          # unsigned entries are invalid
+//! root_key = "1f2e3d4c5b6a7988"       # pinned id of the key that signs its own first `key` entry
+//!
+//! [[keys]]                           # keys trusted now (the ledger's `key` entries are the history)
+//! id = "1f2e3d4c5b6a7988"
+//! public_key = "<64 hex>"
+//! name = "release"                   # signer name in checkpoint notes
+//! revoked = false
+//!
+//! [trust]      # policy for trust scores and gates (see `trust`)
+//! [metrics]    # DORA targets (see `metrics`)
+//! [witness]    # witness keys and required cosignatures (see `note`)
+//! ```
+//!
+//! Sections other than the core fields are kept as raw TOML and read by their feature with
+//! [`Config::section`], so each feature owns its own schema and error messages. Rewriting the
+//! file (on `keys add`) keeps every section but not comments.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+/// One trusted key as recorded in `config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRecord {
+    /// Key id (16 hex).
+    pub id: String,
+    /// Public key (64 hex).
+    pub public_key: String,
+    /// Name used in signed notes; defaults to the origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// True once revoked (kept so the history stays readable).
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// The parsed `config.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Origin line of checkpoints; also the default key name.
+    pub origin: String,
+    /// When true, unsigned entries are invalid.
+    #[serde(default)]
+    pub require_signatures: bool,
+    /// Pinned id of the root key (the first key added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_key: Option<String>,
+    /// Keys, trusted or revoked.
+    #[serde(default)]
+    pub keys: Vec<KeyRecord>,
+    /// Every other section, owned by its feature.
+    #[serde(flatten)]
+    pub rest: toml::Table,
+}
+
+/// File name of the config inside a ledger directory.
+pub const CONFIG_FILE: &str = "config.toml";
+
+impl Config {
+    /// A fresh config.
+    pub fn new(origin: &str, require_signatures: bool) -> Result<Config> {
+        check_origin(origin)?;
+        Ok(Config { origin: origin.to_string(), require_signatures, root_key: None, keys: Vec::new(), rest: toml::Table::new() })
+    }
+
+    /// Read `DIR/config.toml`.
+    pub fn load(dir: &Path) -> Result<Config> {
+        let path = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotALedger(dir.to_path_buf())),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let cfg: Config = toml::from_str(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+        check_origin(&cfg.origin).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+        for k in &cfg.keys {
+            crate::keys::parse_public_hex(&k.public_key)
+                .map_err(|e| Error::input(format!("{}: key {}: public_key: {e}", path.display(), k.id)))?;
+        }
+        Ok(cfg)
+    }
+
+    /// Write `DIR/config.toml` atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::input(format!("cannot encode config: {e}")))?;
+        fsutil::write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())
+    }
+
+    /// Read the section `name` into `T` (its default when absent). Errors name the section.
+    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T> {
+        match self.rest.get(name) {
+            None => Ok(T::default()),
+            Some(v) => v
+                .clone()
+                .try_into()
+                .map_err(|e| Error::input(format!("{CONFIG_FILE}: [{name}]: {e}"))),
+        }
+    }
+
+    /// The trusted (not revoked) key with this id.
+    pub fn trusted_key(&self, id: &str) -> Option<&KeyRecord> {
+        self.keys.iter().find(|k| k.id == id && !k.revoked)
+    }
+}
+
+fn check_origin(origin: &str) -> Result<()> {
+    // A checkpoint's origin is its first line: non-empty, no newline, printable.
+    if origin.is_empty() || origin.len() > 256 || origin.chars().any(char::is_control) || origin.trim() != origin {
+        return Err(Error::input("origin: expected 1 to 256 printable characters without leading/trailing spaces"));
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! One ledger entry: its fields, canonical bytes, leaf hash and signature message.
+//!
+//! # Format (DESIGN §2)
+//!
+//! An entry is one line of `ledger.jsonl`:
+//!
+//! ```text
+//! {"actor":"ci/build-7","body":{...},"hash":"<64 hex>","kind":"deploy","prev":"<64 hex>",
+//!  "seq":41,"sig":"<base64, 64 bytes>","signer":"<16 hex>","ts":"2026-11-22T12:00:00.123Z","v":1}
+//! ```
+//!
+//! * `C` = canonical JSON ([`crate::canonical`]) of the entry without `hash` and `sig`.
+//! * `hash` = hex(SHA-256(0x00 ‖ C)), the RFC 6962 leaf hash shared by the chain and the tree.
+//! * `sig` = Ed25519 over the ASCII bytes `ledger-entry-v1:` ‖ hash-hex, by key `signer`.
+//!   Unsigned entries carry neither `signer` nor `sig`.
+//! * `prev` is the previous entry's `hash` (64 zeros for seq 0); `seq` starts at 0, no gaps.
+//! * `ts` is UTC with exactly millisecond precision: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+//! * The line itself is the canonical JSON of the whole entry (with `hash` and `sig`), so a line
+//!   that is not byte-identical to its re-encoding is rejected: one entry, one byte string.
+//! * A line is at most [`MAX_LINE`] bytes, UTF-8, ending in `\n` (not counted here).
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::canonical;
+use crate::ledger::body::{self, is_lower_hex, Kind};
+
+/// Longest line accepted, newline excluded: 1 MiB.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Entry format version written in `v`.
+pub const VERSION: u64 = 1;
+
+/// Prefix of the signed message of an entry.
+pub const SIG_CONTEXT: &[u8] = b"ledger-entry-v1:";
+
+/// The `prev` of entry 0.
+pub const ZERO_HASH: [u8; 32] = [0u8; 32];
+
+const FIELDS: [&str; 10] = ["actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v"];
+
+/// A parsed (or freshly sealed) entry. Parsing checks form, canonical bytes and the leaf hash;
+/// chain, signatures and key trust are checked by the verifier, which sees the whole log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Position in the log, from 0.
+    pub seq: u64,
+    /// Timestamp, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub ts: String,
+    /// Kind of entry.
+    pub kind: Kind,
+    /// Who recorded it (free text, e.g. `ci/build-7`).
+    pub actor: String,
+    /// Key id of the signer, if signed.
+    pub signer: Option<String>,
+    /// Kind-specific body.
+    pub body: Value,
+    /// Leaf hash of the previous entry.
+    pub prev: [u8; 32],
+    /// Leaf hash of this entry.
+    pub hash: [u8; 32],
+    /// Ed25519 signature over [`Entry::signing_message`], if signed.
+    pub sig: Option<[u8; 64]>,
+}
+
+/// Why a line is not a valid entry on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// Stable reason code.
+    pub code: &'static str,
+    /// Explanation naming the field.
+    pub reason: String,
+    /// `seq` of the line, when it could be read.
+    pub seq: Option<u64>,
+}
+
+impl LineError {
+    fn new(code: &'static str, reason: impl Into<String>) -> Self {
+        LineError { code, reason: reason.into(), seq: None }
+    }
+}
+
+/// RFC 6962 leaf hash: SHA-256(0x00 ‖ data).
+pub fn leaf_hash(data: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    h.finalize().into()
+}
+
+/// The message an entry's signature covers: `ledger-entry-v1:` ‖ lowercase hex of `hash`.
+pub fn signing_message(hash: &[u8; 32]) -> [u8; 80] {
+    let mut msg = [0u8; 80];
+    msg[..16].copy_from_slice(SIG_CONTEXT);
+    // hex::encode_to_slice cannot fail for a 64-byte output of 32 input bytes.
+    let _ = hex::encode_to_slice(hash, &mut msg[16..]);
+    msg
+}
+
+/// True when `ts` is a valid timestamp in the one accepted form.
+pub fn valid_ts(ts: &str) -> bool {
+    if ts.len() != 24 || !ts.ends_with('Z') {
+        return false;
+    }
+    match chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3fZ") {
+        Ok(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() == ts,
+        Err(_) => false,
+    }
+}
+
+/// The current time in entry form.
+pub fn now_ts() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+impl Entry {
+    /// Build an unsigned entry and compute its hash. Fails if the body has no canonical form
+    /// or does not fit its kind.
+    pub fn seal(
+        seq: u64,
+        ts: String,
+        kind: Kind,
+        actor: String,
+        signer: Option<String>,
+        body: Value,
+        prev: [u8; 32],
+    ) -> Result<Entry, LineError> {
+        if !valid_ts(&ts) {
+            return Err(LineError::new("bad-field", format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ")));
+        }
+        check_actor(&actor)?;
+        canonical::check(&body).map_err(|e| LineError::new("bad-body", format!("body.{e}")))?;
+        body::validate(kind, &body).map_err(|e| LineError::new("bad-body", e))?;
+        let mut e = Entry { seq, ts, kind, actor, signer, body, prev, hash: [0; 32], sig: None };
+        e.hash = leaf_hash(&e.unsigned_bytes());
+        Ok(e)
+    }
+
+    fn base_map(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("v".into(), Value::from(VERSION));
+        m.insert("seq".into(), Value::from(self.seq));
+        m.insert("ts".into(), Value::from(self.ts.clone()));
+        m.insert("kind".into(), Value::from(self.kind.as_str()));
+        m.insert("actor".into(), Value::from(self.actor.clone()));
+        if let Some(s) = &self.signer {
+            m.insert("signer".into(), Value::from(s.clone()));
+        }
+        m.insert("body".into(), self.body.clone());
+        m.insert("prev".into(), Value::from(hex::encode(self.prev)));
+        m
+    }
+
+    /// The canonical bytes `C` (entry without `hash` and `sig`).
+    pub fn unsigned_bytes(&self) -> Vec<u8> {
+        // The body was checked at seal/parse time, so encoding cannot fail; an empty vector
+        // would only produce a hash mismatch, never a silent success.
+        canonical::encode(&Value::Object(self.base_map())).unwrap_or_default()
+    }
+
+    /// The whole entry as a JSON value (what is written on its line).
+    pub fn to_value(&self) -> Value {
+        let mut m = self.base_map();
+        m.insert("hash".into(), Value::from(hex::encode(self.hash)));
+        if let Some(sig) = &self.sig {
+            m.insert("sig".into(), Value::from(base64::engine::general_purpose::STANDARD.encode(sig)));
+        }
+        Value::Object(m)
+    }
+
+    /// The canonical line, without the trailing newline.
+    pub fn to_line(&self) -> Vec<u8> {
+        canonical::encode(&self.to_value()).unwrap_or_default()
+    }
+
+    /// Hex of the leaf hash.
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.hash)
+    }
+
+    /// The message the signature covers.
+    pub fn signing_message(&self) -> [u8; 80] {
+        signing_message(&self.hash)
+    }
+
+    /// Parse one line (without its newline) and check everything that the line alone decides:
+    /// UTF-8, size, JSON, canonical form, field types, body schema and the leaf hash.
+    pub fn parse_line(line: &[u8]) -> Result<Entry, LineError> {
+        if line.len() > MAX_LINE {
+            return Err(LineError::new("too-long", format!("line is {} bytes, more than 1 MiB", line.len())));
+        }
+        let text = std::str::from_utf8(line)
+            .map_err(|e| LineError::new("not-utf8", format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| LineError::new("bad-json", format!("invalid JSON: {e}")))?;
+        let Value::Object(mut map) = value else {
+            return Err(LineError::new("bad-json", "not a JSON object"));
+        };
+        let seq = map.get("seq").and_then(Value::as_u64);
+        let with_seq = |mut e: LineError| {
+            e.seq = seq;
+            e
+        };
+        Self::parse_map(line, &mut map).map_err(with_seq)
+    }
+
+    fn parse_map(line: &[u8], map: &mut Map<String, Value>) -> Result<Entry, LineError> {
+        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(LineError::new("bad-field", format!("unknown field `{k}`")));
+        }
+        let v = map.get("v").and_then(Value::as_u64);
+        if v != Some(VERSION) {
+            return Err(LineError::new("bad-field", "v: expected 1"));
+        }
+        let seq = get_u64(map, "seq")?;
+        let ts = get_str(map, "ts")?;
+        if !valid_ts(&ts) {
+            return Err(LineError::new("bad-field", format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ")));
+        }
+        let kind_s = get_str(map, "kind")?;
+        let kind = Kind::parse(&kind_s).ok_or_else(|| LineError::new("bad-kind", format!("kind: unknown kind `{kind_s}`")))?;
+        let actor = get_str(map, "actor")?;
+        check_actor(&actor)?;
+        let signer = match map.get("signer") {
+            None => None,
+            Some(Value::String(s)) if is_lower_hex(s, 16) => Some(s.clone()),
+            Some(_) => return Err(LineError::new("bad-field", "signer: expected 16 lowercase hex characters")),
+        };
+        let prev = get_hash(map, "prev")?;
+        let hash = get_hash(map, "hash")?;
+        let sig = match map.get("sig") {
+            None => None,
+            Some(Value::String(s)) => Some(decode_sig(s)?),
+            Some(_) => return Err(LineError::new("bad-field", "sig: expected a base64 string")),
+        };
+        let body = map.get("body").cloned().ok_or_else(|| LineError::new("bad-field", "body: missing"))?;
+        // Canonical form of the whole line: any other byte string for the same entry is refused.
+        let whole = canonical::encode(&Value::Object(map.clone()))
+            .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
+        if whole != line {
+            return Err(LineError::new(
+                "not-canonical",
+                "line is not in canonical form (sorted keys, no whitespace, minimal escapes)",
+            ));
+        }
+        body::validate(kind, &body).map_err(|e| LineError::new("bad-body", e))?;
+        map.remove("hash");
+        map.remove("sig");
+        let c = canonical::encode(&Value::Object(std::mem::take(map)))
+            .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
+        if leaf_hash(&c) != hash {
+            return Err(LineError::new("bad-hash", "hash does not match the entry's canonical bytes"));
+        }
+        Ok(Entry { seq, ts, kind, actor, signer, body, prev, hash, sig })
+    }
+}
+
+fn check_actor(actor: &str) -> Result<(), LineError> {
+    if actor.is_empty() || actor.len() > 256 || actor.chars().any(char::is_control) {
+        return Err(LineError::new("bad-field", "actor: expected 1 to 256 characters, no control characters"));
+    }
+    Ok(())
+}
+
+fn get_u64(map: &Map<String, Value>, key: &str) -> Result<u64, LineError> {
+    map.get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| LineError::new("bad-field", format!("{key}: expected a non-negative integer")))
+}
+
+fn get_str(map: &Map<String, Value>, key: &str) -> Result<String, LineError> {
+    map.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| LineError::new("bad-field", format!("{key}: expected a string")))
+}
+
+fn get_hash(map: &Map<String, Value>, key: &str) -> Result<[u8; 32], LineError> {
+    let bad = || LineError::new("bad-field", format!("{key}: expected 64 lowercase hex characters"));
+    let s = map.get(key).and_then(Value::as_str).ok_or_else(bad)?;
+    if !is_lower_hex(s, 64) {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).map_err(|_| bad())?;
+    Ok(out)
+}
+
+/// Decode a signature field: standard padded base64 of exactly 64 bytes, canonical encoding.
+pub fn decode_sig(s: &str) -> Result<[u8; 64], LineError> {
+    let bad = || LineError::new("bad-field", "sig: expected canonical base64 of 64 bytes");
+    if s.len() != 88 {
+        return Err(bad());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| bad())?;
+    let sig: [u8; 64] = bytes.as_slice().try_into().map_err(|_| bad())?;
+    if base64::engine::general_purpose::STANDARD.encode(sig) != s {
+        return Err(bad());
+    }
+    Ok(sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn non_ascii_keys_are_refused() {
+        assert_eq!(
+            Entry::seal(0, "2026-11-22T12:00:00.123Z".into(), Kind::Event, "a".into(), None, json!({"type": "t", "data": {"é": 1}}), ZERO_HASH)
+                .map_err(|e| e.code),
+            Err("bad-body")
+        );
+    }
+
+    #[test]
+    fn round_trip_and_hash() {
+        let e = Entry::seal(3, "2026-11-22T12:00:00.123Z".into(), Kind::Event, "ci/x".into(), None, json!({"type": "t", "data": {"n": 1}}), [7; 32])
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let line = e.to_line();
+        let back = Entry::parse_line(&line).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(back, e);
+        assert!(std::str::from_utf8(&line).unwrap_or("").starts_with(r#"{"actor":"ci/x","body":{"data":{"n":1},"type":"t"},"hash":""#));
+        let mut spaced = line.clone();
+        spaced.insert(1, b' ');
+        assert_eq!(Entry::parse_line(&spaced).map_err(|e| e.code), Err("not-canonical"));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert!(valid_ts("2026-11-22T12:00:00.123Z"));
+        assert!(!valid_ts("2026-11-22T12:00:00Z"));
+        assert!(!valid_ts("2026-13-22T12:00:00.123Z"));
+        assert!(!valid_ts("2026-11-22 12:00:00.123Z"));
+        assert!(valid_ts(&now_ts()));
+    }
+}

@@ -1,0 +1,12 @@
+//! The log itself: entries, storage, reading and verification.
+
+pub mod body;
+pub mod entry;
+pub mod keyring;
+pub mod reader;
+pub mod store;
+pub mod verify;
+
+pub use body::Kind;
+pub use entry::Entry;
+pub use store::{Draft, Ledger, Tail};

@@ -1,0 +1,363 @@
+//! The ledger directory on disk: init, open, locked O(1) appends, torn-tail repair.
+//!
+//! # Appends
+//!
+//! An append takes an exclusive `flock` on `ledger.jsonl`, reads only the last line (the tail)
+//! to learn the next `seq` and `prev`, writes every new line with one `write_all` on a file
+//! opened with `O_APPEND`, and `fsync`s before returning. A batch is one lock, one write and
+//! one fsync. The cost is independent of the ledger's size.
+//!
+//! If the file does not end in `\n` (a crash mid-write), appends refuse with
+//! [`Error::TornTail`]; only the explicit [`Ledger::repair_torn_tail`] moves those bytes aside.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::error::{Error, Failure, Result};
+use crate::keys::Signer;
+use crate::ledger::body::Kind;
+use crate::ledger::entry::{now_ts, Entry, MAX_LINE, ZERO_HASH};
+use crate::ledger::reader::{LineReader, RawLine};
+
+/// File name of the log inside a ledger directory.
+pub const LEDGER_FILE: &str = "ledger.jsonl";
+
+/// An entry to be appended: the fields the caller chooses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// Kind of entry.
+    pub kind: Kind,
+    /// Who records it.
+    pub actor: String,
+    /// Kind-specific body.
+    pub body: Value,
+}
+
+/// The end of the log as read from its last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    /// `seq` the next entry gets.
+    pub next_seq: u64,
+    /// `hash` of the last entry (zeros when empty).
+    pub prev: [u8; 32],
+    /// File length.
+    pub len: u64,
+}
+
+/// What [`Ledger::repair_torn_tail`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// Offset where the torn bytes started (the new file length).
+    pub offset: u64,
+    /// How many bytes were moved aside.
+    pub len: u64,
+    /// Where they were saved.
+    pub saved_to: PathBuf,
+}
+
+/// A ledger directory.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    dir: PathBuf,
+    config: Config,
+}
+
+/// An exclusive lock on the ledger file, held while appending.
+pub struct Locked<'a> {
+    ledger: &'a Ledger,
+    file: File,
+    tail: Tail,
+}
+
+impl Ledger {
+    /// Create a ledger in `dir` (created if missing). Refuses a directory that already has a
+    /// `config.toml`.
+    pub fn init(dir: &Path, origin: &str, require_signatures: bool) -> Result<Ledger> {
+        let config = Config::new(origin, require_signatures)?;
+        if dir.join(crate::config::CONFIG_FILE).exists() {
+            return Err(Error::input(format!("{}: already a ledger (config.toml exists)", dir.display())));
+        }
+        for sub in ["", "keys", "merges", "rollbacks", "checkpoints"] {
+            let p = dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        let log = dir.join(LEDGER_FILE);
+        OpenOptions::new().create(true).append(true).open(&log).map_err(|e| Error::io(&log, e))?;
+        config.save(dir)?;
+        crate::fsutil::sync_dir(dir)?;
+        Ok(Ledger { dir: dir.to_path_buf(), config })
+    }
+
+    /// Open an existing ledger directory.
+    pub fn open(dir: &Path) -> Result<Ledger> {
+        if !dir.is_dir() {
+            return Err(Error::NotALedger(dir.to_path_buf()));
+        }
+        let config = Config::load(dir)?;
+        if !dir.join(LEDGER_FILE).is_file() {
+            return Err(Error::NotALedger(dir.to_path_buf()));
+        }
+        Ok(Ledger { dir: dir.to_path_buf(), config })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The config as loaded.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Replace the in-memory config and write it to disk.
+    pub fn save_config(&mut self, config: Config) -> Result<()> {
+        config.save(&self.dir)?;
+        self.config = config;
+        Ok(())
+    }
+
+    /// Path of `ledger.jsonl`.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(LEDGER_FILE)
+    }
+
+    /// Take the exclusive append lock and read the tail.
+    pub fn lock(&self) -> Result<Locked<'_>> {
+        let path = self.log_path();
+        let mut file = OpenOptions::new().read(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
+        let tail = read_tail(&mut file, &path)?;
+        Ok(Locked { ledger: self, file, tail })
+    }
+
+    /// Read the tail without locking (a snapshot; may be stale a moment later).
+    pub fn tail(&self) -> Result<Tail> {
+        let path = self.log_path();
+        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        read_tail(&mut file, &path)
+    }
+
+    /// Append `drafts` as one batch (one lock, one write, one fsync). Returns the entries written.
+    pub fn append(&self, drafts: &[Draft], signer: Option<&Signer>) -> Result<Vec<Entry>> {
+        let mut locked = self.lock()?;
+        locked.append(drafts, signer)
+    }
+
+    /// Move a torn tail (bytes after the last newline) to a side file and cut the log there.
+    /// Returns `None` when the log ends cleanly. Complete entries are never touched.
+    pub fn repair_torn_tail(&self) -> Result<Option<Repair>> {
+        let path = self.log_path();
+        let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
+        match read_tail(&mut file, &path) {
+            Ok(_) => Ok(None),
+            Err(Error::TornTail { offset, len, .. }) => {
+                file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&path, e))?;
+                let mut torn = Vec::with_capacity(len as usize);
+                (&mut file).take(len).read_to_end(&mut torn).map_err(|e| Error::io(&path, e))?;
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+                let saved_to = self.dir.join(format!("{LEDGER_FILE}.torn-{stamp}-{offset}"));
+                crate::fsutil::write_atomic(&saved_to, &torn)?;
+                file.set_len(offset).map_err(|e| Error::io(&path, e))?;
+                file.sync_all().map_err(|e| Error::io(&path, e))?;
+                Ok(Some(Repair { offset, len, saved_to }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Read and structurally check every entry (form, canonical bytes, hashes, seq and chain),
+    /// without signature checks. For consumers (trust, metrics) that need the history; auditors
+    /// use [`crate::ledger::verify`].
+    pub fn read_entries(&self) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        self.scan(|e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Stream every entry through `f` with the same checks as [`Ledger::read_entries`].
+    pub fn scan(&self, mut f: impl FnMut(Entry) -> Result<()>) -> Result<()> {
+        let path = self.log_path();
+        let file = path.display().to_string();
+        let mut reader = LineReader::open(&path)?;
+        let mut prev = ZERO_HASH;
+        let mut seq = 0u64;
+        while let Some(raw) = reader.next_line()? {
+            let (number, bytes) = match raw {
+                RawLine::Line { number, bytes, .. } => (number, bytes),
+                RawLine::TooLong { number, .. } => {
+                    return Err(Error::verify(file, fail(number, None, "too-long", "line longer than 1 MiB")))
+                }
+                RawLine::Torn { number, len, .. } => {
+                    return Err(Error::verify(file, fail(number, None, "torn-tail", format!("torn tail: {len} bytes without a newline"))))
+                }
+            };
+            let e = Entry::parse_line(&bytes).map_err(|le| Error::verify(&file, fail(number, le.seq, le.code, le.reason)))?;
+            if e.seq != seq {
+                return Err(Error::verify(file, fail(number, Some(e.seq), "bad-seq", format!("expected seq {seq}"))));
+            }
+            if e.prev != prev {
+                return Err(Error::verify(file, fail(number, Some(e.seq), "broken-chain", "prev does not match the previous entry's hash")));
+            }
+            prev = e.hash;
+            seq += 1;
+            f(e)?;
+        }
+        Ok(())
+    }
+}
+
+fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
+    Failure { line: Some(line), seq, code, reason: reason.into() }
+}
+
+impl Locked<'_> {
+    /// The tail read under the lock.
+    pub fn tail(&self) -> Tail {
+        self.tail
+    }
+
+    /// The ledger this lock belongs to.
+    pub fn ledger(&self) -> &Ledger {
+        self.ledger
+    }
+
+    /// Seal, sign and append `drafts` while holding the lock.
+    pub fn append(&mut self, drafts: &[Draft], signer: Option<&Signer>) -> Result<Vec<Entry>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let config = &self.ledger.config;
+        match signer {
+            None if config.require_signatures => {
+                return Err(Error::input(
+                    "this ledger requires signatures: give --key PATH or set LEDGER_SIGNING_KEY",
+                ))
+            }
+            None => {}
+            Some(s) => check_signer_trusted(config, s, &drafts[0])?,
+        }
+        let ts = now_ts();
+        let signer_id = signer.map(|s| s.id().to_string());
+        let mut entries = Vec::with_capacity(drafts.len());
+        let mut prev = self.tail.prev;
+        for (i, d) in drafts.iter().enumerate() {
+            let seq = self.tail.next_seq + i as u64;
+            let e = Entry::seal(seq, ts.clone(), d.kind, d.actor.clone(), signer_id.clone(), d.body.clone(), prev)
+                .map_err(|le| Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason)))?;
+            prev = e.hash;
+            entries.push(e);
+        }
+        if let Some(s) = signer {
+            let sign = |e: &mut Entry| e.sig = Some(s.sign(&e.signing_message()));
+            if entries.len() >= 64 {
+                entries.par_iter_mut().for_each(sign);
+            } else {
+                entries.iter_mut().for_each(sign);
+            }
+        }
+        let lines: Vec<Vec<u8>> = if entries.len() >= 64 {
+            entries.par_iter().map(Entry::to_line).collect()
+        } else {
+            entries.iter().map(Entry::to_line).collect()
+        };
+        let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for (i, l) in lines.iter().enumerate() {
+            if l.len() > MAX_LINE {
+                return Err(Error::input(format!("entry {}: line would be {} bytes, more than 1 MiB", i + 1, l.len())));
+            }
+            buf.extend_from_slice(l);
+            buf.push(b'\n');
+        }
+        let path = self.ledger.log_path();
+        self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
+        self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+        self.tail = Tail { next_seq: self.tail.next_seq + entries.len() as u64, prev, len: self.tail.len + buf.len() as u64 };
+        Ok(entries)
+    }
+}
+
+/// The signer must be trusted now, or be bootstrapping the ledger's first key with its own
+/// `key add` entry.
+fn check_signer_trusted(config: &Config, signer: &Signer, first: &Draft) -> Result<()> {
+    if config.trusted_key(signer.id()).is_some() {
+        return Ok(());
+    }
+    let bootstrap = config.keys.is_empty()
+        && first.kind == Kind::Key
+        && first.body.get("action").and_then(Value::as_str) == Some("add")
+        && first.body.get("key_id").and_then(Value::as_str) == Some(signer.id());
+    if bootstrap {
+        return Ok(());
+    }
+    if config.keys.is_empty() {
+        return Err(Error::input(format!(
+            "key {} is not trusted by this ledger (it has no keys yet: run `ledger keys add KEY.pub --key KEY` first)",
+            signer.id()
+        )));
+    }
+    Err(Error::input(format!("key {} is not trusted by this ledger (see `ledger keys list`)", signer.id())))
+}
+
+/// Read the tail of the log: the last complete line, without reading the rest of the file.
+fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
+    let len = file.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+    if len == 0 {
+        return Ok(Tail { next_seq: 0, prev: ZERO_HASH, len: 0 });
+    }
+    // Read backwards in growing windows until the window holds a newline before the last
+    // byte (or the file start). A line is at most MAX_LINE bytes, so this is bounded.
+    let max_window = (MAX_LINE as u64 + 2).min(len);
+    let mut window = 8192u64.min(len);
+    loop {
+        let start = len - window;
+        file.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
+        let mut buf = vec![0u8; window as usize];
+        file.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
+        let last_nl = buf.iter().rposition(|&b| b == b'\n');
+        if buf.last() != Some(&b'\n') {
+            // Torn tail: find where the incomplete line starts.
+            match last_nl {
+                Some(p) => {
+                    let offset = start + p as u64 + 1;
+                    return Err(Error::TornTail { path: path.to_path_buf(), offset, len: len - offset });
+                }
+                None if start == 0 => return Err(Error::TornTail { path: path.to_path_buf(), offset: 0, len }),
+                None if window >= max_window => {
+                    let offset = start;
+                    return Err(Error::TornTail { path: path.to_path_buf(), offset, len: len - offset });
+                }
+                None => {
+                    window = (window * 8).min(max_window);
+                    continue;
+                }
+            }
+        }
+        let body = &buf[..buf.len() - 1];
+        let line_start = match body.iter().rposition(|&b| b == b'\n') {
+            Some(p) => p + 1,
+            None if start == 0 => 0,
+            None if window >= max_window => {
+                return Err(Error::input(format!("{}: last line is longer than 1 MiB; run `ledger verify`", path.display())))
+            }
+            None => {
+                window = (window * 8).min(max_window);
+                continue;
+            }
+        };
+        let line = &body[line_start..];
+        let e = Entry::parse_line(line).map_err(|le| {
+            Error::input(format!("{}: last entry is invalid ({}); run `ledger verify`", path.display(), le.reason))
+        })?;
+        return Ok(Tail { next_seq: e.seq + 1, prev: e.hash, len });
+    }
+}

@@ -1,0 +1,369 @@
+//! Whole-ledger verification.
+//!
+//! For every line, in order: size, UTF-8, JSON, canonical form, field types, body schema, leaf
+//! hash (all per line, in parallel), then `seq` continuity, the `prev` chain, signer trust at that
+//! point of the log (key additions and revocations replayed from `key` entries) and signature
+//! presence (sequential, cheap), then Ed25519 signatures (in parallel, batch-verified in chunks;
+//! a failing chunk is re-checked one by one with `verify_strict` to name the entry).
+//!
+//! The first failure in log order is reported: a bad signature on line 10 wins over a broken
+//! chain on line 20. A last line without a newline is reported as a torn tail.
+//!
+//! # Key trust
+//!
+//! The first `key add` entry must be signed by the key it adds: that key is the ledger's root of
+//! trust (pinned in `config.toml` as `root_key`; a mismatch fails). Every later `key` entry must
+//! be signed by a key trusted at that point. A signer is trusted from the entry after its `add`
+//! until its `revoke` entry (exclusive); revocation is permanent.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::error::{Error, Failure, Result};
+use crate::keys;
+use crate::ledger::body::Kind;
+use crate::ledger::entry::{Entry, LineError, ZERO_HASH};
+use crate::ledger::reader::{LineReader, RawLine};
+use crate::ledger::store::Ledger;
+
+/// Proof that a value came out of a successful verification. Only this module builds it.
+#[derive(Debug, Clone)]
+pub struct Verified<T>(T);
+
+impl<T> Verified<T> {
+    /// The verified value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Verified<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Options of a verification run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Treat unsigned entries as invalid (in addition to the config's `require_signatures`).
+    pub require_signatures: bool,
+    /// Check signatures only from this seq on (hashes, chain and key history are still checked
+    /// for every entry).
+    pub signatures_from: u64,
+    /// Keep every leaf hash in the summary (for Merkle roots).
+    pub collect_leaves: bool,
+}
+
+/// A key as known at the end of the log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyState {
+    /// Key id.
+    pub id: String,
+    /// seq of the `key add` entry.
+    pub added_at: u64,
+    /// seq of the `key revoke` entry, if revoked.
+    pub revoked_at: Option<u64>,
+}
+
+/// What a successful verification saw.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Number of entries.
+    pub entries: u64,
+    /// Number of signed entries whose signature was checked.
+    pub signatures_checked: u64,
+    /// Number of unsigned entries.
+    pub unsigned: u64,
+    /// Hash of the last entry.
+    pub head: Option<[u8; 32]>,
+    /// Root key id.
+    pub root_key: Option<String>,
+    /// Key history.
+    pub keys: Vec<KeyState>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Leaf hashes in seq order, when asked for.
+    pub leaves: Vec<[u8; 32]>,
+}
+
+const BLOCK_LINES: usize = 32 * 1024;
+const SIG_CHUNK: usize = 128;
+
+struct KeyInfo {
+    vk: VerifyingKey,
+    added_at: u64,
+    revoked_at: Option<u64>,
+}
+
+struct State {
+    file: String,
+    require_sigs: bool,
+    sig_from: u64,
+    next_seq: u64,
+    prev: [u8; 32],
+    keys: HashMap<String, KeyInfo>,
+    root: Option<(String, u64)>,
+    collect: bool,
+    summary: Summary,
+}
+
+struct SigJob {
+    idx: usize,
+    vk: VerifyingKey,
+    msg: [u8; 80],
+    sig: [u8; 64],
+}
+
+enum Parsed {
+    Ok(u64, Box<Entry>),
+    Bad(u64, LineError),
+}
+
+/// Verify the ledger in `ledger`'s directory. `progress(done_bytes, total_bytes)` is called after
+/// each block of lines.
+pub fn verify(ledger: &Ledger, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Verified<Summary>> {
+    let path = ledger.log_path();
+    let total = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+    let mut reader = LineReader::open(&path)?;
+    let mut st = State {
+        file: path.display().to_string(),
+        require_sigs: opts.require_signatures || ledger.config().require_signatures,
+        sig_from: opts.signatures_from,
+        next_seq: 0,
+        prev: ZERO_HASH,
+        keys: HashMap::new(),
+        root: None,
+        collect: opts.collect_leaves,
+        summary: Summary::default(),
+    };
+    loop {
+        let mut raws = Vec::with_capacity(BLOCK_LINES);
+        let mut tail_problem: Option<Failure> = None;
+        while raws.len() < BLOCK_LINES {
+            match reader.next_line()? {
+                None => break,
+                Some(RawLine::Line { number, bytes, .. }) => raws.push((number, bytes)),
+                Some(RawLine::TooLong { number, .. }) => {
+                    tail_problem = Some(fail(number, None, "too-long", "line longer than 1 MiB"));
+                    break;
+                }
+                Some(RawLine::Torn { number, offset, len }) => {
+                    tail_problem = Some(fail(
+                        number,
+                        None,
+                        "torn-tail",
+                        format!("torn tail: {len} bytes at offset {offset} without a final newline (an interrupted append; `ledger repair --torn-tail` moves them aside)"),
+                    ));
+                    break;
+                }
+            }
+        }
+        if raws.is_empty() && tail_problem.is_none() {
+            break;
+        }
+        let parsed: Vec<Parsed> = raws
+            .par_iter()
+            .map(|(n, b)| match Entry::parse_line(b) {
+                Ok(e) => Parsed::Ok(*n, Box::new(e)),
+                Err(le) => Parsed::Bad(*n, le),
+            })
+            .collect();
+        drop(raws);
+        let (jobs, structural) = st.sequential(&parsed);
+        let first_bad_sig = check_signatures(&jobs);
+        if let Some(idx) = first_bad_sig {
+            if let Parsed::Ok(n, e) = &parsed[idx] {
+                return Err(Error::verify(
+                    st.file,
+                    fail(*n, Some(e.seq), "bad-signature", format!("signature by key {} does not verify", e.signer.as_deref().unwrap_or("?"))),
+                ));
+            }
+        }
+        if let Some(f) = structural.or(tail_problem) {
+            return Err(Error::verify(st.file, f));
+        }
+        st.summary.signatures_checked += jobs.len() as u64;
+        st.summary.bytes = reader.offset();
+        progress(reader.offset(), total);
+        if parsed.len() < BLOCK_LINES {
+            break;
+        }
+    }
+    st.finish(ledger)
+}
+
+fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
+    Failure { line: Some(line), seq, code, reason: reason.into() }
+}
+
+/// Index of the first job whose signature fails, if any.
+fn check_signatures(jobs: &[SigJob]) -> Option<usize> {
+    jobs.par_chunks(SIG_CHUNK)
+        .filter_map(|chunk| {
+            let msgs: Vec<&[u8]> = chunk.iter().map(|j| &j.msg[..]).collect();
+            let sigs: Vec<Signature> = chunk.iter().map(|j| Signature::from_bytes(&j.sig)).collect();
+            let vks: Vec<VerifyingKey> = chunk.iter().map(|j| j.vk).collect();
+            if ed25519_dalek::verify_batch(&msgs, &sigs, &vks).is_ok() {
+                return None;
+            }
+            // Name the culprit with strict single checks.
+            chunk.iter().find(|j| !keys::verify_strict(&j.vk, &j.msg, &j.sig)).map(|j| j.idx).or(Some(chunk[0].idx))
+        })
+        .min()
+}
+
+impl State {
+    /// Run the order-dependent checks over a block. Returns the signature jobs for entries
+    /// before the first structural failure, and that failure.
+    fn sequential(&mut self, parsed: &[Parsed]) -> (Vec<SigJob>, Option<Failure>) {
+        let mut jobs = Vec::with_capacity(parsed.len());
+        for (idx, p) in parsed.iter().enumerate() {
+            let (n, e) = match p {
+                Parsed::Bad(n, le) => return (jobs, Some(fail(*n, le.seq, le.code, le.reason.clone()))),
+                Parsed::Ok(n, e) => (*n, e),
+            };
+            match self.check_entry(n, e) {
+                Ok(Some(vk)) => {
+                    if e.seq >= self.sig_from {
+                        if let Some(sig) = e.sig {
+                            jobs.push(SigJob { idx, vk, msg: e.signing_message(), sig });
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(f) => return (jobs, Some(f)),
+            }
+        }
+        (jobs, None)
+    }
+
+    /// Order-dependent checks of one entry. Returns the key its signature must verify with.
+    fn check_entry(&mut self, n: u64, e: &Entry) -> std::result::Result<Option<VerifyingKey>, Failure> {
+        let seq = Some(e.seq);
+        if e.seq != self.next_seq {
+            let what = if e.seq < self.next_seq { "duplicate or out-of-order" } else { "gap" };
+            return Err(fail(n, seq, "bad-seq", format!("{what}: expected seq {}, found {}", self.next_seq, e.seq)));
+        }
+        if e.prev != self.prev {
+            return Err(fail(n, seq, "broken-chain", "prev does not equal the previous entry's hash"));
+        }
+        let vk = match (&e.signer, &e.sig) {
+            (None, Some(_)) => return Err(fail(n, seq, "bad-field", "sig present without signer")),
+            (Some(_), None) => return Err(fail(n, seq, "missing-signature", "signer named but sig missing")),
+            (None, None) => {
+                if self.require_sigs {
+                    return Err(fail(n, seq, "unsigned", "unsigned entry in a ledger that requires signatures"));
+                }
+                if e.kind == Kind::Key {
+                    return Err(fail(n, seq, "unsigned", "key entries must be signed"));
+                }
+                self.summary.unsigned += 1;
+                None
+            }
+            (Some(id), Some(_)) => Some(self.signer_key(n, e, id)?),
+        };
+        if e.kind == Kind::Key {
+            self.apply_key(n, e)?;
+        }
+        self.next_seq += 1;
+        self.prev = e.hash;
+        self.summary.entries += 1;
+        self.summary.head = Some(e.hash);
+        if self.collect {
+            self.summary.leaves.push(e.hash);
+        }
+        Ok(vk)
+    }
+
+    fn signer_key(&self, n: u64, e: &Entry, id: &str) -> std::result::Result<VerifyingKey, Failure> {
+        let seq = Some(e.seq);
+        match self.keys.get(id) {
+            Some(k) if k.revoked_at.is_none() => Ok(k.vk),
+            Some(k) => Err(fail(
+                n,
+                seq,
+                "revoked-signer",
+                format!("signed by key {id} after its revocation at seq {}", k.revoked_at.unwrap_or_default()),
+            )),
+            None => {
+                // Bootstrap: the very first key signs its own `key add` entry.
+                let self_add = self.keys.is_empty()
+                    && e.kind == Kind::Key
+                    && e.body.get("action").and_then(Value::as_str) == Some("add")
+                    && e.body.get("key_id").and_then(Value::as_str) == Some(id);
+                if self_add {
+                    let pk = e.body.get("public_key").and_then(Value::as_str).unwrap_or_default();
+                    return keys::parse_public_hex(pk).map_err(|r| fail(n, seq, "bad-key", format!("body.public_key: {r}")));
+                }
+                Err(fail(n, seq, "untrusted-signer", format!("signed by key {id}, which is not trusted at this point of the log")))
+            }
+        }
+    }
+
+    fn apply_key(&mut self, n: u64, e: &Entry) -> std::result::Result<(), Failure> {
+        let seq = Some(e.seq);
+        let field = |k: &str| e.body.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let (action, id, pk_hex) = (field("action"), field("key_id"), field("public_key"));
+        let vk = keys::parse_public_hex(&pk_hex).map_err(|r| fail(n, seq, "bad-key", format!("body.public_key: {r}")))?;
+        if keys::key_id(&vk) != id {
+            return Err(fail(n, seq, "bad-key", "body.key_id does not match body.public_key"));
+        }
+        if action == "add" {
+            if self.keys.contains_key(&id) {
+                return Err(fail(n, seq, "bad-key", format!("key {id} was already added")));
+            }
+            if self.root.is_none() {
+                self.root = Some((id.clone(), e.seq));
+            }
+            self.keys.insert(id, KeyInfo { vk, added_at: e.seq, revoked_at: None });
+        } else {
+            match self.keys.get_mut(&id) {
+                Some(k) if k.revoked_at.is_none() && k.vk == vk => k.revoked_at = Some(e.seq),
+                Some(k) if k.revoked_at.is_some() => return Err(fail(n, seq, "bad-key", format!("key {id} is already revoked"))),
+                _ => return Err(fail(n, seq, "bad-key", format!("revokes key {id}, which is not trusted here"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, ledger: &Ledger) -> Result<Verified<Summary>> {
+        if let (Some(pinned), None) = (&ledger.config().root_key, &self.root) {
+            return Err(Error::verify(
+                self.file,
+                Failure {
+                    line: None,
+                    seq: None,
+                    code: "root-key-mismatch",
+                    reason: format!("config.toml pins root_key {pinned}, but the log has no key entries"),
+                },
+            ));
+        }
+        if let (Some(pinned), Some((root, at))) = (&ledger.config().root_key, &self.root) {
+            if pinned != root {
+                return Err(Error::verify(
+                    self.file,
+                    Failure {
+                        line: Some(at + 1),
+                        seq: Some(*at),
+                        code: "root-key-mismatch",
+                        reason: format!("root key {root} differs from root_key {pinned} pinned in config.toml"),
+                    },
+                ));
+            }
+        }
+        let mut keys: Vec<KeyState> = self
+            .keys
+            .iter()
+            .map(|(id, k)| KeyState { id: id.clone(), added_at: k.added_at, revoked_at: k.revoked_at })
+            .collect();
+        keys.sort_by_key(|k| k.added_at);
+        self.summary.keys = keys;
+        self.summary.root_key = self.root.map(|r| r.0);
+        Ok(Verified(self.summary))
+    }
+}
