@@ -1,6 +1,7 @@
 //! Argument parsing, dispatch and output. Each area has its own file; this one holds the
 //! command tree, the shared context and error rendering.
 
+mod bundle;
 mod core;
 mod output;
 
@@ -59,6 +60,9 @@ pub enum Command {
     Show(core::ShowArgs),
     /// Explicit repairs (never automatic).
     Repair(core::RepairArgs),
+    /// Signed release bundles: create and verify.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCmd),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -84,6 +88,7 @@ pub fn main() -> i32 {
         Command::Log(a) => core::log(&ctx, a),
         Command::Show(a) => core::show(&ctx, a),
         Command::Repair(a) => core::repair(&ctx, a),
+        Command::Bundle(a) => bundle::bundle(&ctx, a),
     };
     match result {
         Ok(code) => code,
