@@ -128,8 +128,8 @@ enum Parsed {
 /// each block of lines.
 pub fn verify(ledger: &Ledger, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Verified<Summary>> {
     let path = ledger.log_path();
-    let total = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
-    let mut reader = LineReader::open(&path)?;
+    let total = crate::ledger::reader::stable_len(&path)?;
+    let mut reader = LineReader::open_at(&path, 0, 0, total)?;
     let mut st = State {
         file: path.display().to_string(),
         require_sigs: opts.require_signatures || ledger.config().require_signatures,
