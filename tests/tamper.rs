@@ -49,6 +49,8 @@ fn expect_fail(env: &Env, line: u64, what: &str) -> Value {
 /// Change one byte to a different byte of the same class (digit, letter, base64 symbol).
 fn flip(b: u8) -> u8 {
     match b {
+        // Keep lowercase hex digits hex, so hash fields exercise the hash comparison itself.
+        b'f' => b'0',
         b'0'..=b'8' | b'a'..=b'y' | b'A'..=b'Y' => b + 1,
         b'9' => b'8',
         b'z' => b'y',
@@ -90,7 +92,6 @@ fn byte_flip_in_every_field() {
         line[pos] = flip(line[pos]);
         write_lines(&env, &ls);
         let v = expect_fail(&env, k as u64 + 1, &format!("flip in {field}"));
-        eprintln!("{field}: {}", v["code"]);
         if *field != "seq" {
             assert_eq!(v["seq"], k as u64, "flip in {field}: {v}");
         }
