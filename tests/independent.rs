@@ -30,16 +30,29 @@ impl Rng {
 }
 
 const ALPHABET: &[&str] = &[
-    "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}", "\u{7f}", "é", "ß", "€",
-    "\u{2028}", "\u{2029}", "😀", "中", "\u{fffd}", "<", "&", "'",
+    "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}",
+    "\u{7f}", "é", "ß", "€", "\u{2028}", "\u{2029}", "😀", "中", "\u{fffd}", "<", "&", "'",
 ];
 
 fn gen_string(r: &mut Rng) -> String {
-    (0..r.below(12)).map(|_| ALPHABET[r.below(ALPHABET.len() as u64) as usize]).collect()
+    (0..r.below(12))
+        .map(|_| ALPHABET[r.below(ALPHABET.len() as u64) as usize])
+        .collect()
 }
 
 fn gen_key(r: &mut Rng) -> String {
-    const KEYS: &[&str] = &["a", "b", "A", "_x", "z9", "key with space", "~", "aa", "a\"q", "\\"];
+    const KEYS: &[&str] = &[
+        "a",
+        "b",
+        "A",
+        "_x",
+        "z9",
+        "key with space",
+        "~",
+        "aa",
+        "a\"q",
+        "\\",
+    ];
     KEYS[r.below(KEYS.len() as u64) as usize].to_string()
 }
 
@@ -78,10 +91,23 @@ fn generated_entries(n: usize, signer: &Signer) -> Vec<Entry> {
         for _ in 0..r.below(6) {
             data.insert(gen_key(&mut r), gen_value(&mut r, 0));
         }
-        let body = json!({"type": gen_string(&mut r) + "t", "data": data, "note": gen_string(&mut r)});
-        let actor = format!("actor-{}", gen_string(&mut r).replace(|c: char| c.is_control(), "_"));
+        let body =
+            json!({"type": gen_string(&mut r) + "t", "data": data, "note": gen_string(&mut r)});
+        let actor = format!(
+            "actor-{}",
+            gen_string(&mut r).replace(|c: char| c.is_control(), "_")
+        );
         let signer_id = (seq % 3 != 0).then(|| signer.id().to_string());
-        let mut e = Entry::seal(seq, "2026-11-22T12:00:00.123Z".into(), Kind::Event, actor, signer_id, body, prev).unwrap();
+        let mut e = Entry::seal(
+            seq,
+            "2026-11-22T12:00:00.123Z".into(),
+            Kind::Event,
+            actor,
+            signer_id,
+            body,
+            prev,
+        )
+        .unwrap();
         if e.signer.is_some() {
             e.sig = Some(signer.sign(&e.signing_message()));
         }
@@ -136,20 +162,34 @@ fn canonical_bytes_hashes_and_signatures_match_python() {
         .arg(&canon_path)
         .output()
         .expect("python3 is required for this test");
-    assert!(out.status.success(), "python check failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python check failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let counts = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(counts.trim(), "1000 666", "entries and signatures checked by Python");
+    assert_eq!(
+        counts.trim(),
+        "1000 666",
+        "entries and signatures checked by Python"
+    );
 }
 
 #[test]
 fn hand_written_escaping_cases() {
     let cases: &[(Value, &str)] = &[
-        (json!({"b": 1, "a": [true, false, null]}), r#"{"a":[true,false,null],"b":1}"#),
+        (
+            json!({"b": 1, "a": [true, false, null]}),
+            r#"{"a":[true,false,null],"b":1}"#,
+        ),
         (json!("\u{0}\u{1f}\u{7f}"), "\"\\u0000\\u001f\u{7f}\""),
         (json!("\"\\/"), r#""\"\\/""#),
         (json!("\u{8}\u{9}\u{a}\u{c}\u{d}"), r#""\b\t\n\f\r""#),
         (json!("é😀\u{2028}"), "\"é😀\u{2028}\""),
-        (json!({"~": 1, "_": 2, "Z": 3, "a": 4, "0": 5}), r#"{"0":5,"Z":3,"_":2,"a":4,"~":1}"#),
+        (
+            json!({"~": 1, "_": 2, "Z": 3, "a": 4, "0": 5}),
+            r#"{"0":5,"Z":3,"_":2,"a":4,"~":1}"#,
+        ),
         (json!(-9007199254740991i64), "-9007199254740991"),
         (json!({}), "{}"),
         (json!([]), "[]"),
@@ -164,7 +204,22 @@ fn hand_written_escaping_cases() {
 fn signatures_verify_with_openssl() {
     let env = common::Env::new();
     let key = env.signed_ledger();
-    env.ok(&["--key", key.to_str().unwrap(), "append", "deploy", "--actor", "ci", "--env", "prod", "--version", "v1", "--commit", "abc", "--status", "succeeded"]);
+    env.ok(&[
+        "--key",
+        key.to_str().unwrap(),
+        "append",
+        "deploy",
+        "--actor",
+        "ci",
+        "--env",
+        "prod",
+        "--version",
+        "v1",
+        "--commit",
+        "abc",
+        "--status",
+        "succeeded",
+    ]);
     let signer = Signer::load(&key).unwrap();
     let pem = audit_ledger::keys::public_pem(&signer.public());
     let dir = env.path();
@@ -177,14 +232,21 @@ fn signatures_verify_with_openssl() {
         std::fs::write(dir.join("sig"), e.sig.unwrap()).unwrap();
         let run = |msg: &str| {
             Command::new("openssl")
-                .args(["pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-in", msg, "-sigfile", "sig"])
+                .args([
+                    "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-in", msg,
+                    "-sigfile", "sig",
+                ])
                 .current_dir(dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .expect("openssl is required for this test")
         };
-        assert!(run("msg").success(), "openssl rejected the signature of seq {}", e.seq);
+        assert!(
+            run("msg").success(),
+            "openssl rejected the signature of seq {}",
+            e.seq
+        );
         // And it must reject a different message (the check can fail).
         let mut bad = e.signing_message();
         bad[20] ^= 1;
@@ -194,6 +256,11 @@ fn signatures_verify_with_openssl() {
     }
     assert_eq!(checked, 2);
     // The private key file is what openssl itself reads as an Ed25519 PKCS#8 key.
-    let st = Command::new("openssl").args(["pkey", "-in"]).arg(&key).args(["-noout"]).status().unwrap();
+    let st = Command::new("openssl")
+        .args(["pkey", "-in"])
+        .arg(&key)
+        .args(["-noout"])
+        .status()
+        .unwrap();
     assert!(st.success());
 }

@@ -23,7 +23,11 @@ fn base() -> (Env, std::path::PathBuf) {
 }
 
 fn lines(env: &Env) -> Vec<Vec<u8>> {
-    env.read_log().split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+    env.read_log()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn write_lines(env: &Env, lines: &[Vec<u8>]) {
@@ -40,7 +44,11 @@ fn expect_fail(env: &Env, line: u64, what: &str) -> Value {
     let out = env.run(&["--json", "verify"]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{what}: panic: {err}");
-    assert_eq!(out.status.code(), Some(1), "{what}: expected exit 1, stderr: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what}: expected exit 1, stderr: {err}"
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["line"], line, "{what}: wrong line: {v}");
     v
@@ -62,7 +70,9 @@ fn flip(b: u8) -> u8 {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len()).position(|w| w == needle).unwrap_or_else(|| panic!("{} not found", String::from_utf8_lossy(needle)))
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or_else(|| panic!("{} not found", String::from_utf8_lossy(needle)))
 }
 
 /// A deterministic "random" entry index in 1..N-1.
@@ -78,14 +88,29 @@ fn pick(salt: u64) -> usize {
 fn byte_flip_in_every_field() {
     let (env, _) = base();
     let pristine = env.read_log();
-    for (i, field) in ["actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v"].iter().enumerate() {
+    for (i, field) in [
+        "actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v",
+    ]
+    .iter()
+    .enumerate()
+    {
         std::fs::write(env.log(), &pristine).unwrap();
         let k = pick(i as u64);
         let mut ls = lines(&env);
         let line = &mut ls[k];
         let start = find(line, format!("\"{field}\":").as_bytes()) + field.len() + 3;
         let pos = match line[start] {
-            b'"' => start + 1 + 3.min(line[start + 1..].iter().position(|&b| b == b'"').unwrap().saturating_sub(1)),
+            b'"' => {
+                start
+                    + 1
+                    + 3.min(
+                        line[start + 1..]
+                            .iter()
+                            .position(|&b| b == b'"')
+                            .unwrap()
+                            .saturating_sub(1),
+                    )
+            }
             b'{' => start + find(&line[start..], b"\":\"") + 3,
             _ => start,
         };
@@ -109,7 +134,13 @@ fn structural_edits() {
     ls.remove(k);
     write_lines(&env, &ls);
     let v = expect_fail(&env, k as u64 + 1, "delete");
-    assert!(v["reason"].as_str().unwrap().contains(&format!("expected seq {k}")), "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("expected seq {k}")),
+        "{v}"
+    );
 
     // Swap two lines.
     let mut ls = pristine.clone();
@@ -211,7 +242,10 @@ fn edits_that_recompute_hashes() {
     }
     write_lines(&env, &ls);
     let v = expect_fail(&env, k as u64 + 1, "strip signer+sig");
-    assert!(["unsigned", "bad-signature"].contains(&v["code"].as_str().unwrap()), "{v}");
+    assert!(
+        ["unsigned", "bad-signature"].contains(&v["code"].as_str().unwrap()),
+        "{v}"
+    );
     assert_eq!(v["seq"], k as u64);
 }
 
@@ -222,13 +256,25 @@ fn key_used_after_revocation() {
     let second = env.keygen("second");
     let r = root.to_str().unwrap();
     let s = second.to_str().unwrap();
-    env.ok(&["--key", r, "keys", "add", &format!("{s}.pub"), "--name", "second"]);
-    env.ok(&["--key", s, "append", "event", "--actor", "x", "--type", "t", "--data", "{}"]);
+    env.ok(&[
+        "--key",
+        r,
+        "keys",
+        "add",
+        &format!("{s}.pub"),
+        "--name",
+        "second",
+    ]);
+    env.ok(&[
+        "--key", s, "append", "event", "--actor", "x", "--type", "t", "--data", "{}",
+    ]);
     let id = audit_ledger::keys::key_id(&Signer::load(&second).unwrap().public());
     env.ok(&["--key", r, "keys", "revoke", &id]);
     // The CLI refuses to sign with the revoked key (exit 2, nothing written)...
     let before = env.read_log();
-    let out = env.run(&["--key", s, "append", "event", "--actor", "x", "--type", "t", "--data", "{}"]);
+    let out = env.run(&[
+        "--key", s, "append", "event", "--actor", "x", "--type", "t", "--data", "{}",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(env.read_log(), before);
     // ...and verify rejects an entry forged with it after the revocation.

@@ -15,7 +15,9 @@ pub fn bin() -> &'static str {
 
 impl Env {
     pub fn new() -> Env {
-        Env { tmp: tempfile::tempdir().unwrap() }
+        Env {
+            tmp: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -48,7 +50,13 @@ impl Env {
 
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write as _;
-        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
         child.wait_with_output().unwrap()
     }
@@ -56,7 +64,12 @@ impl Env {
     /// Run and require exit 0.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(0), "ledger {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "ledger {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -69,7 +82,12 @@ impl Env {
 
     /// A ledger that requires signatures, with root key `root` already added. Returns the key path.
     pub fn signed_ledger(&self) -> PathBuf {
-        self.ok(&["init", "--origin", "test.example/ledger", "--require-signatures"]);
+        self.ok(&[
+            "init",
+            "--origin",
+            "test.example/ledger",
+            "--require-signatures",
+        ]);
         let k = self.keygen("root");
         let pubp = format!("{}.pub", k.display());
         self.ok(&["--key", k.to_str().unwrap(), "keys", "add", &pubp]);
@@ -79,8 +97,16 @@ impl Env {
     /// Append `n` varied entries in one batch, signed with `key`.
     pub fn fill(&self, key: &Path, n: usize) {
         let batch = batch_lines(n, 0);
-        let out = self.run_stdin(&["--key", key.to_str().unwrap(), "append", "--batch", "-"], batch.as_bytes());
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = self.run_stdin(
+            &["--key", key.to_str().unwrap(), "append", "--batch", "-"],
+            batch.as_bytes(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn read_log(&self) -> Vec<u8> {
@@ -95,12 +121,20 @@ pub fn batch_lines(n: usize, salt: usize) -> String {
         let j = i + salt;
         let line = match j % 5 {
             0 => serde_json::json!({"kind": "deploy", "actor": format!("ci/build-{j}"),
-                 "body": {"env": if j % 2 == 0 {"production"} else {"staging"}, "version": format!("v1.{j}.0"), "commit": format!("{:040x}", j), "status": "succeeded"}}),
-            1 => serde_json::json!({"kind": "merge", "actor": "bot", "body": {"author": format!("dev{}", j % 3), "source": "feature", "target": "main",
-                 "source_commit": "a", "target_commit": "b", "merge_commit": format!("{:040x}", j), "paths": ["src/lib.rs", "é/ü.txt"]}}),
-            2 => serde_json::json!({"kind": "approval", "actor": "gate", "body": {"subject": format!("merge {j}"), "decision": "allow", "reasons": ["score 900‰ ≥ 700‰"]}}),
-            3 => serde_json::json!({"kind": "rollback", "actor": "oncall", "body": {"env": "production", "from_version": "v2", "to_version": "v1", "trigger": "error-rate \"5xx\"\n"}}),
-            _ => serde_json::json!({"kind": "event", "actor": "ci", "body": {"type": "lint", "data": {"warnings": j, "note": "tab\there"}}}),
+                 "body": {"env": if j.is_multiple_of(2) {"production"} else {"staging"}, "version": format!("v1.{j}.0"), "commit": format!("{:040x}", j), "status": "succeeded"}}),
+            1 => {
+                serde_json::json!({"kind": "merge", "actor": "bot", "body": {"author": format!("dev{}", j % 3), "source": "feature", "target": "main",
+                 "source_commit": "a", "target_commit": "b", "merge_commit": format!("{:040x}", j), "paths": ["src/lib.rs", "é/ü.txt"]}})
+            }
+            2 => {
+                serde_json::json!({"kind": "approval", "actor": "gate", "body": {"subject": format!("merge {j}"), "decision": "allow", "reasons": ["score 900‰ ≥ 700‰"]}})
+            }
+            3 => {
+                serde_json::json!({"kind": "rollback", "actor": "oncall", "body": {"env": "production", "from_version": "v2", "to_version": "v1", "trigger": "error-rate \"5xx\"\n"}})
+            }
+            _ => {
+                serde_json::json!({"kind": "event", "actor": "ci", "body": {"type": "lint", "data": {"warnings": j, "note": "tab\there"}}})
+            }
         };
         s.push_str(&line.to_string());
         s.push('\n');
@@ -123,7 +157,12 @@ pub fn stdout(out: &Output) -> String {
 /// Run `verify --json` and return (exit code, parsed JSON).
 pub fn verify_json(env: &Env) -> (Option<i32>, serde_json::Value) {
     let out = env.run(&["--json", "verify"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("verify --json printed no JSON ({e}): {}\n{}", stdout(&out), stderr(&out)));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify --json printed no JSON ({e}): {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        )
+    });
     (out.status.code(), v)
 }
