@@ -491,22 +491,51 @@ fn sbom_import_and_refusals() {
     assert_eq!(code(&out), Some(2));
 }
 
+/// Resolves our schema ids to the files in `schemas/` (no network).
+struct Local;
+
+impl jsonschema::Retrieve for Local {
+    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let rel = uri.as_str().strip_prefix("https://audit-ledger.invalid/schemas/").ok_or("not a local schema")?;
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(rel))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+fn check_schema(rel: &str, v: &serde_json::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(rel);
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::options().with_retriever(Local).build(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{rel}: {errors:?}\n{v}");
+}
+
 #[test]
-fn verify_json_output() {
+fn json_outputs_match_their_schemas() {
     let (env, key, dist) = setup();
     let repo = git_repo(env.path());
-    let b = created(&env, &key, &repo, &dist, "1.0.0");
+    let out = create(&env, &key, &repo, &dist, "1.0.0", &["--json"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_schema("output/bundle-create.schema.json", &v);
+    let b = env.dir().join("bundle-1.0.0");
     let out = Command::new(common::bin()).args(["--json", "bundle", "verify"]).arg(&b).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["version"], "1.0.0");
     assert_eq!(v["pinned"], false);
+    check_schema("output/bundle-verify.schema.json", &v);
     std::fs::write(b.join("extra"), "x").unwrap();
     let out = Command::new(common::bin()).args(["--json", "bundle", "verify"]).arg(&b).output().unwrap();
     assert_eq!(code(&out), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["code"], "unlisted-file");
     assert_eq!(v["file"], "extra");
+    check_schema("output/bundle-verify.schema.json", &v);
+    // The same version again: an input error, also in the error schema.
+    let out = create(&env, &key, &repo, &dist, "1.0.0", &["--json"]);
+    assert_eq!(code(&out), Some(2));
+    check_schema("output/bundle-create.schema.json", &serde_json::from_slice(&out.stdout).unwrap());
 }
 
 /// The pure-Python Ed25519 of verify.py against RFC 8032's test vector and Python

@@ -122,13 +122,7 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
             let s = sbom::check(&bytes).map_err(|e| Error::input(format!("--sbom-from {}: {e}", p.display())))?;
             (s, "imported")
         }
-        None if opts.repo.join("Cargo.toml").is_file() => {
-            let meta = sbom::cargo_metadata(&opts.repo)?;
-            let lock_path = opts.repo.join("Cargo.lock");
-            let lock = std::fs::read_to_string(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-            (sbom::build(&meta, &lock, &arts, &built, tool_version)?, "cargo")
-        }
-        None => (sbom::build_artifacts_only(&config.origin, version, &arts, &built, tool_version)?, "artifacts"),
+        None => sbom::for_repo(&opts.repo, &config.origin, version, &arts, &built)?,
     };
 
     // The release's entries, their proofs, and the checkpoint they are proved against.

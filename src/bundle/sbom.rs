@@ -231,6 +231,20 @@ pub fn build(meta: &Value, lock: &str, artifacts: &[Artifact], timestamp: &str, 
     check(&bytes)
 }
 
+/// Build the SBOM for `repo`: from Cargo when it has a `Cargo.toml`, else of the artifacts only
+/// (root component `name`@`version`). Returns the SBOM and its source (`cargo` or `artifacts`).
+pub fn for_repo(repo: &Path, name: &str, version: &str, artifacts: &[Artifact], timestamp: &str) -> Result<(Sbom, &'static str)> {
+    let tool_version = env!("CARGO_PKG_VERSION");
+    if repo.join("Cargo.toml").is_file() {
+        let meta = cargo_metadata(repo)?;
+        let lock_path = repo.join("Cargo.lock");
+        let lock = std::fs::read_to_string(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        Ok((build(&meta, &lock, artifacts, timestamp, tool_version)?, "cargo"))
+    } else {
+        Ok((build_artifacts_only(name, version, artifacts, timestamp, tool_version)?, "artifacts"))
+    }
+}
+
 /// SBOM of artifacts only (for a repository that is not a Cargo workspace).
 pub fn build_artifacts_only(name: &str, version: &str, artifacts: &[Artifact], timestamp: &str, tool_version: &str) -> Result<Sbom> {
     let meta = serde_json::json!({

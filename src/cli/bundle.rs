@@ -17,6 +17,29 @@ pub enum BundleCmd {
     Create(CreateArgs),
     /// Verify a bundle: manifest, signatures, DSSE, checkpoint, inclusion proofs, SBOM.
     Verify(VerifyArgs),
+    /// Print the CycloneDX SBOM `bundle create` would write (no ledger or key needed).
+    Sbom(SbomArgs),
+}
+
+/// `ledger bundle sbom`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  ledger bundle sbom --repo . > sbom.cdx.json\n  SOURCE_DATE_EPOCH=0 ledger bundle sbom --artifacts dist --name webapp --version 2.0.0")]
+pub struct SbomArgs {
+    /// Repository (a Cargo workspace gives the dependency graph).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub repo: PathBuf,
+    /// Artifact file or directory to hash (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub artifacts: Vec<PathBuf>,
+    /// Root component name when the repository is not a Cargo workspace.
+    #[arg(long, default_value = "release")]
+    pub name: String,
+    /// Root component version when the repository is not a Cargo workspace.
+    #[arg(long = "version", value_name = "VERSION", default_value = "0.0.0")]
+    pub version_: String,
+    /// Timestamp in seconds since the epoch (default: now).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<i64>,
 }
 
 /// `ledger bundle create`.
@@ -73,7 +96,23 @@ pub fn bundle(ctx: &Ctx, cmd: &BundleCmd) -> Result<i32> {
     match cmd {
         BundleCmd::Create(a) => create(ctx, a),
         BundleCmd::Verify(a) => verify(ctx, a),
+        BundleCmd::Sbom(a) => sbom(a),
     }
+}
+
+fn sbom(a: &SbomArgs) -> Result<i32> {
+    let epoch = a.source_date_epoch.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let ts = chrono::DateTime::from_timestamp(epoch, 0)
+        .ok_or_else(|| Error::input("SOURCE_DATE_EPOCH: out of range"))?
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let arts = bundle::artifacts::hash_roots(&a.artifacts)?;
+    let (s, _) = bundle::sbom::for_repo(&a.repo, &a.name, &a.version_, &arts, &ts)?;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&s.bytes).map_err(|e| Error::io("stdout", e))?;
+    eprintln!("{} components (CycloneDX {})", s.components, s.spec_version);
+    Ok(0)
 }
 
 fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
