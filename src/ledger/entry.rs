@@ -38,7 +38,9 @@ pub const SIG_CONTEXT: &[u8] = b"ledger-entry-v1:";
 /// The `prev` of entry 0.
 pub const ZERO_HASH: [u8; 32] = [0u8; 32];
 
-const FIELDS: [&str; 10] = ["actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v"];
+const FIELDS: [&str; 10] = [
+    "actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v",
+];
 
 /// A parsed (or freshly sealed) entry. Parsing checks form, canonical bytes and the leaf hash;
 /// chain, signatures and key trust are checked by the verifier, which sees the whole log.
@@ -77,7 +79,11 @@ pub struct LineError {
 
 impl LineError {
     fn new(code: &'static str, reason: impl Into<String>) -> Self {
-        LineError { code, reason: reason.into(), seq: None }
+        LineError {
+            code,
+            reason: reason.into(),
+            seq: None,
+        }
     }
 }
 
@@ -111,7 +117,9 @@ pub fn valid_ts(ts: &str) -> bool {
 
 /// The current time in entry form.
 pub fn now_ts() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 impl Entry {
@@ -127,12 +135,25 @@ impl Entry {
         prev: [u8; 32],
     ) -> Result<Entry, LineError> {
         if !valid_ts(&ts) {
-            return Err(LineError::new("bad-field", format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ")));
+            return Err(LineError::new(
+                "bad-field",
+                format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ"),
+            ));
         }
         check_actor(&actor)?;
         canonical::check(&body).map_err(|e| LineError::new("bad-body", format!("body.{e}")))?;
         body::validate(kind, &body).map_err(|e| LineError::new("bad-body", e))?;
-        let mut e = Entry { seq, ts, kind, actor, signer, body, prev, hash: [0; 32], sig: None };
+        let mut e = Entry {
+            seq,
+            ts,
+            kind,
+            actor,
+            signer,
+            body,
+            prev,
+            hash: [0; 32],
+            sig: None,
+        };
         e.hash = leaf_hash(&e.unsigned_bytes());
         Ok(e)
     }
@@ -164,7 +185,10 @@ impl Entry {
         let mut m = self.base_map();
         m.insert("hash".into(), Value::from(hex::encode(self.hash)));
         if let Some(sig) = &self.sig {
-            m.insert("sig".into(), Value::from(base64::engine::general_purpose::STANDARD.encode(sig)));
+            m.insert(
+                "sig".into(),
+                Value::from(base64::engine::general_purpose::STANDARD.encode(sig)),
+            );
         }
         Value::Object(m)
     }
@@ -188,12 +212,16 @@ impl Entry {
     /// UTF-8, size, JSON, canonical form, field types, body schema and the leaf hash.
     pub fn parse_line(line: &[u8]) -> Result<Entry, LineError> {
         if line.len() > MAX_LINE {
-            return Err(LineError::new("too-long", format!("line is {} bytes, more than 1 MiB", line.len())));
+            return Err(LineError::new(
+                "too-long",
+                format!("line is {} bytes, more than 1 MiB", line.len()),
+            ));
         }
-        let text = std::str::from_utf8(line)
-            .map_err(|e| LineError::new("not-utf8", format!("not UTF-8 at byte {}", e.valid_up_to())))?;
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| LineError::new("bad-json", format!("invalid JSON: {e}")))?;
+        let text = std::str::from_utf8(line).map_err(|e| {
+            LineError::new("not-utf8", format!("not UTF-8 at byte {}", e.valid_up_to()))
+        })?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| LineError::new("bad-json", format!("invalid JSON: {e}")))?;
         let Value::Object(mut map) = value else {
             return Err(LineError::new("bad-json", "not a JSON object"));
         };
@@ -216,16 +244,25 @@ impl Entry {
         let seq = get_u64(map, "seq")?;
         let ts = get_str(map, "ts")?;
         if !valid_ts(&ts) {
-            return Err(LineError::new("bad-field", format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ")));
+            return Err(LineError::new(
+                "bad-field",
+                format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ"),
+            ));
         }
         let kind_s = get_str(map, "kind")?;
-        let kind = Kind::parse(&kind_s).ok_or_else(|| LineError::new("bad-kind", format!("kind: unknown kind `{kind_s}`")))?;
+        let kind = Kind::parse(&kind_s)
+            .ok_or_else(|| LineError::new("bad-kind", format!("kind: unknown kind `{kind_s}`")))?;
         let actor = get_str(map, "actor")?;
         check_actor(&actor)?;
         let signer = match map.get("signer") {
             None => None,
             Some(Value::String(s)) if is_lower_hex(s, 16) => Some(s.clone()),
-            Some(_) => return Err(LineError::new("bad-field", "signer: expected 16 lowercase hex characters")),
+            Some(_) => {
+                return Err(LineError::new(
+                    "bad-field",
+                    "signer: expected 16 lowercase hex characters",
+                ))
+            }
         };
         let prev = get_hash(map, "prev")?;
         let hash = get_hash(map, "hash")?;
@@ -234,7 +271,10 @@ impl Entry {
             Some(Value::String(s)) => Some(decode_sig(s)?),
             Some(_) => return Err(LineError::new("bad-field", "sig: expected a base64 string")),
         };
-        let body = map.get("body").cloned().ok_or_else(|| LineError::new("bad-field", "body: missing"))?;
+        let body = map
+            .get("body")
+            .cloned()
+            .ok_or_else(|| LineError::new("bad-field", "body: missing"))?;
         // Canonical form of the whole line: any other byte string for the same entry is refused.
         let whole = canonical::encode(&Value::Object(map.clone()))
             .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
@@ -250,23 +290,42 @@ impl Entry {
         let c = canonical::encode(&Value::Object(std::mem::take(map)))
             .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
         if leaf_hash(&c) != hash {
-            return Err(LineError::new("bad-hash", "hash does not match the entry's canonical bytes"));
+            return Err(LineError::new(
+                "bad-hash",
+                "hash does not match the entry's canonical bytes",
+            ));
         }
-        Ok(Entry { seq, ts, kind, actor, signer, body, prev, hash, sig })
+        Ok(Entry {
+            seq,
+            ts,
+            kind,
+            actor,
+            signer,
+            body,
+            prev,
+            hash,
+            sig,
+        })
     }
 }
 
 fn check_actor(actor: &str) -> Result<(), LineError> {
     if actor.is_empty() || actor.len() > 256 || actor.chars().any(char::is_control) {
-        return Err(LineError::new("bad-field", "actor: expected 1 to 256 characters, no control characters"));
+        return Err(LineError::new(
+            "bad-field",
+            "actor: expected 1 to 256 characters, no control characters",
+        ));
     }
     Ok(())
 }
 
 fn get_u64(map: &Map<String, Value>, key: &str) -> Result<u64, LineError> {
-    map.get(key)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| LineError::new("bad-field", format!("{key}: expected a non-negative integer")))
+    map.get(key).and_then(Value::as_u64).ok_or_else(|| {
+        LineError::new(
+            "bad-field",
+            format!("{key}: expected a non-negative integer"),
+        )
+    })
 }
 
 fn get_str(map: &Map<String, Value>, key: &str) -> Result<String, LineError> {
@@ -277,7 +336,12 @@ fn get_str(map: &Map<String, Value>, key: &str) -> Result<String, LineError> {
 }
 
 fn get_hash(map: &Map<String, Value>, key: &str) -> Result<[u8; 32], LineError> {
-    let bad = || LineError::new("bad-field", format!("{key}: expected 64 lowercase hex characters"));
+    let bad = || {
+        LineError::new(
+            "bad-field",
+            format!("{key}: expected 64 lowercase hex characters"),
+        )
+    };
     let s = map.get(key).and_then(Value::as_str).ok_or_else(bad)?;
     if !is_lower_hex(s, 64) {
         return Err(bad());
@@ -293,7 +357,9 @@ pub fn decode_sig(s: &str) -> Result<[u8; 64], LineError> {
     if s.len() != 88 {
         return Err(bad());
     }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|_| bad())?;
     let sig: [u8; 64] = bytes.as_slice().try_into().map_err(|_| bad())?;
     if base64::engine::general_purpose::STANDARD.encode(sig) != s {
         return Err(bad());
@@ -309,23 +375,44 @@ mod tests {
     #[test]
     fn non_ascii_keys_are_refused() {
         assert_eq!(
-            Entry::seal(0, "2026-11-22T12:00:00.123Z".into(), Kind::Event, "a".into(), None, json!({"type": "t", "data": {"é": 1}}), ZERO_HASH)
-                .map_err(|e| e.code),
+            Entry::seal(
+                0,
+                "2026-11-22T12:00:00.123Z".into(),
+                Kind::Event,
+                "a".into(),
+                None,
+                json!({"type": "t", "data": {"é": 1}}),
+                ZERO_HASH
+            )
+            .map_err(|e| e.code),
             Err("bad-body")
         );
     }
 
     #[test]
     fn round_trip_and_hash() {
-        let e = Entry::seal(3, "2026-11-22T12:00:00.123Z".into(), Kind::Event, "ci/x".into(), None, json!({"type": "t", "data": {"n": 1}}), [7; 32])
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let e = Entry::seal(
+            3,
+            "2026-11-22T12:00:00.123Z".into(),
+            Kind::Event,
+            "ci/x".into(),
+            None,
+            json!({"type": "t", "data": {"n": 1}}),
+            [7; 32],
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
         let line = e.to_line();
         let back = Entry::parse_line(&line).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(back, e);
-        assert!(std::str::from_utf8(&line).unwrap_or("").starts_with(r#"{"actor":"ci/x","body":{"data":{"n":1},"type":"t"},"hash":""#));
+        assert!(std::str::from_utf8(&line)
+            .unwrap_or("")
+            .starts_with(r#"{"actor":"ci/x","body":{"data":{"n":1},"type":"t"},"hash":""#));
         let mut spaced = line.clone();
         spaced.insert(1, b' ');
-        assert_eq!(Entry::parse_line(&spaced).map_err(|e| e.code), Err("not-canonical"));
+        assert_eq!(
+            Entry::parse_line(&spaced).map_err(|e| e.code),
+            Err("not-canonical")
+        );
     }
 
     #[test]

@@ -55,9 +55,16 @@ impl LineReader {
         use std::io::Seek as _;
         let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
         if offset > 0 {
-            f.seek(std::io::SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+            f.seek(std::io::SeekFrom::Start(offset))
+                .map_err(|e| Error::io(path, e))?;
         }
-        Ok(LineReader { inner: BufReader::with_capacity(1 << 20, f), number, offset, done: false, path: path.to_path_buf() })
+        Ok(LineReader {
+            inner: BufReader::with_capacity(1 << 20, f),
+            number,
+            offset,
+            done: false,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Open `path` from its start.
@@ -72,7 +79,10 @@ impl LineReader {
         }
         let mut buf = Vec::with_capacity(512);
         let limit = (MAX_LINE + 1) as u64;
-        let n = (&mut self.inner).take(limit).read_until(b'\n', &mut buf).map_err(|e| Error::io(&self.path, e))?;
+        let n = (&mut self.inner)
+            .take(limit)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(&self.path, e))?;
         if n == 0 {
             self.done = true;
             return Ok(None);
@@ -82,13 +92,24 @@ impl LineReader {
         self.offset += n as u64;
         if buf.last() == Some(&b'\n') {
             buf.pop();
-            return Ok(Some(RawLine::Line { number: self.number, offset, bytes: buf }));
+            return Ok(Some(RawLine::Line {
+                number: self.number,
+                offset,
+                bytes: buf,
+            }));
         }
         self.done = true;
         if n as u64 == limit {
-            return Ok(Some(RawLine::TooLong { number: self.number, offset }));
+            return Ok(Some(RawLine::TooLong {
+                number: self.number,
+                offset,
+            }));
         }
-        Ok(Some(RawLine::Torn { number: self.number, offset, len: n as u64 }))
+        Ok(Some(RawLine::Torn {
+            number: self.number,
+            offset,
+            len: n as u64,
+        }))
     }
 
     /// Byte offset of the next unread byte.
