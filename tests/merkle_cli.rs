@@ -236,7 +236,7 @@ fn append_refreshes_checkpoint_and_proofs_verify_without_ledger() {
             "--old-checkpoint",
             &cp_path,
             "--pubkey",
-            s.k(),
+            &format!("{}.pub", s.k()),
         ],
     );
     // Bare tree heads.

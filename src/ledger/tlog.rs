@@ -309,16 +309,7 @@ pub fn check_ledger_against(
     cp: &Checkpoint,
     file: &Path,
 ) -> Result<Consistent> {
-    if cp.origin != config.origin {
-        return Err(verify_err(
-            file,
-            "different-origin",
-            format!(
-                "checkpoint is for a different log: origin {:?}, this ledger is {:?}",
-                cp.origin, config.origin
-            ),
-        ));
-    }
+    check_origin(config, cp, file)?;
     let n = leaves.len() as u64;
     if cp.size > n {
         return Err(verify_err(
@@ -354,6 +345,21 @@ pub fn check_ledger_against(
         ledger_size: n,
         ledger_root: root,
     })
+}
+
+/// The checkpoint must be for this ledger's origin.
+pub fn check_origin(config: &Config, cp: &Checkpoint, file: &Path) -> Result<()> {
+    if cp.origin != config.origin {
+        return Err(verify_err(
+            file,
+            "different-origin",
+            format!(
+                "checkpoint is for a different log: origin {:?}, this ledger is {:?}",
+                cp.origin, config.origin
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Witness state file for `origin`.
