@@ -13,10 +13,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod canonical;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod keys;
 pub mod ledger;
+pub mod merkle;
+pub mod note;
 
 pub use error::{Error, Failure, Result};

@@ -3,6 +3,7 @@
 
 mod core;
 mod output;
+mod tlog;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,16 @@ pub enum Command {
     Show(core::ShowArgs),
     /// Explicit repairs (never automatic).
     Repair(core::RepairArgs),
+    /// Sign and write DIR/checkpoint and DIR/checkpoints/<size>.
+    Checkpoint(tlog::CheckpointArgs),
+    /// Inclusion and consistency proofs (RFC 9162) as JSON.
+    #[command(subcommand)]
+    Prove(tlog::ProveCmd),
+    /// Check a proof against a signed checkpoint or a bare tree head, without a ledger.
+    VerifyProof(tlog::VerifyProofArgs),
+    /// Witness: cosign checkpoints that extend the last one cosigned.
+    #[command(subcommand)]
+    Witness(tlog::WitnessCmd),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -90,6 +101,10 @@ pub fn main() -> i32 {
         Command::Log(a) => core::log(&ctx, a),
         Command::Show(a) => core::show(&ctx, a),
         Command::Repair(a) => core::repair(&ctx, a),
+        Command::Checkpoint(a) => tlog::checkpoint(&ctx, a),
+        Command::Prove(a) => tlog::prove(&ctx, a),
+        Command::VerifyProof(a) => tlog::verify_proof(&ctx, a),
+        Command::Witness(a) => tlog::witness(&ctx, a),
     };
     match result {
         Ok(code) => code,
