@@ -14,10 +14,13 @@
 
 pub mod bundle;
 pub mod canonical;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod keys;
 pub mod ledger;
+pub mod merkle;
+pub mod note;
 
 pub use error::{Error, Failure, Result};

@@ -298,7 +298,7 @@ fn tamper_suite_all_three_verifiers_fail() {
         std::fs::write(d.join("signer.pub"), format!("{}\n", hex::encode(attacker.public().as_bytes()))).unwrap();
         std::fs::write(d.join("signer.pem"), keys::public_pem(&attacker.public())).unwrap();
         let cp = checkpoint_of(d, &signer.public());
-        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &attacker)).unwrap();
+        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &attacker).unwrap()).unwrap();
         reseal(d, &attacker, true);
     };
     case("key swapped (pinned)", true, &swap_key);
@@ -312,7 +312,7 @@ fn tamper_suite_all_three_verifiers_fail() {
     // A checkpoint of another size, signed by the real key.
     let other_cp = |d: &Path| {
         let cp = checkpoint_of(d, &signer.public());
-        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size + 1, &[0x42; 32], &cp.name, &signer)).unwrap();
+        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size + 1, &[0x42; 32], &cp.name, &signer).unwrap()).unwrap();
     };
     case("checkpoint of another size", false, &other_cp);
     case("checkpoint of another size, resealed with the real key", false, &|d| {
@@ -322,7 +322,7 @@ fn tamper_suite_all_three_verifiers_fail() {
     case("checkpoint of a smaller size with a consistent root, resealed", false, &|d| {
         let cp = checkpoint_of(d, &signer.public());
         let leaves: Vec<[u8; 32]> = (0..cp.size - 1).map(|i| [i as u8; 32]).collect();
-        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size - 1, &tlog::root(&leaves), &cp.name, &signer)).unwrap();
+        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size - 1, &tlog::root(&leaves), &cp.name, &signer).unwrap()).unwrap();
         reseal(d, &signer, true);
     });
     let edit_payload = |d: &Path| {

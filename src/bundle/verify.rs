@@ -253,14 +253,14 @@ fn verify_entries(contents: &BTreeMap<String, Vec<u8>>, cp: &tlog::Checkpoint) -
         }
         let name = format!("{}{}.json", files::PROOF_PREFIX, e.seq);
         let p_bytes = contents.get(&name).ok_or_else(|| fail(&name, "missing", format!("no inclusion proof for seq {}", e.seq)))?;
-        let p = tlog::Inclusion::parse(p_bytes).map_err(|why| fail(&name, "bad-proof", why))?;
+        let p = tlog::parse_proof(p_bytes).map_err(|why| fail(&name, "bad-proof", why))?;
         if p.leaf_index != e.seq || p.leaf_hash != e.hash {
             return Err(fail(&name, "bad-proof", format!("proof is not for the entry with seq {}", e.seq)));
         }
         if p.tree_size != cp.size {
             return Err(fail(&name, "bad-proof", format!("proof is for tree size {}, checkpoint has {}", p.tree_size, cp.size)));
         }
-        if !tlog::verify_inclusion(&p, &cp.root) {
+        if p.verify(&cp.root).is_err() {
             return Err(fail(&name, "bad-proof", format!("entry {} is not included in the checkpoint's tree", e.seq)));
         }
         seqs.push(e.seq);

@@ -84,6 +84,17 @@ pub enum KeysCmd {
     },
     /// List keys in config.toml.
     List,
+    /// Show one key; with --note, as a C2SP note verifier key (name+hash+base64).
+    #[command(
+        after_help = "Examples:\n  ledger keys show --note            # the only key, or the one given by --key\n  ledger keys show 1f2e3d4c5b6a7988 --note > log.vkey\n\nThe note name is the key's `name` in config.toml, or the origin."
+    )]
+    Show {
+        /// Key id (default: the --key signer's, or the only trusted key).
+        id: Option<String>,
+        /// Print only the note verifier key.
+        #[arg(long)]
+        note: bool,
+    },
     /// Revoke a key (appends a `key revoke` entry signed with --key).
     Revoke {
         /// Key id (16 hex).
@@ -97,6 +108,7 @@ pub enum KeysCmd {
 pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
     let mut l = ctx.ledger()?;
     match cmd {
+        KeysCmd::Show { id, note } => return super::tlog::keys_show(ctx, &l, id.as_deref(), *note),
         KeysCmd::Add { path, name, actor } => {
             let vk = keys::load_public(path)?;
             let signer = ctx.require_signer("keys add")?;
@@ -417,12 +429,30 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
 
 /// Append drafts; the single place the CLI appends, so later features (index, checkpoint
 /// refresh) hook in here and in the library.
+///
+/// With a signer, the checkpoint is refreshed under the same lock; if that fails the entries
+/// are still appended, and the error says so.
 pub fn append_drafts(
     ledger: &Ledger,
     drafts: &[Draft],
     signer: Option<&Signer>,
 ) -> Result<Vec<Entry>> {
-    ledger.append(drafts, signer)
+    let mut locked = ledger.lock()?;
+    let entries = locked.append(drafts, signer)?;
+    if let (Some(s), Some(first), Some(last)) = (signer, entries.first(), entries.last()) {
+        let done = format!(
+            "appended seq {}..={}, but the checkpoint was not refreshed",
+            first.seq, last.seq
+        );
+        super::tlog::refresh_after_append(&locked, s).map_err(|e| match e {
+            Error::Verify { file, mut failure } => {
+                failure.reason = format!("{done}: {}", failure.reason);
+                Error::Verify { file, failure }
+            }
+            other => Error::input(format!("{done}: {other}")),
+        })?;
+    }
+    Ok(entries)
 }
 
 /// Print what was appended: the entry for one, a summary for a batch.
@@ -449,6 +479,15 @@ pub struct VerifyArgs {
     /// Treat unsigned entries as invalid even if config.toml does not require signatures.
     #[arg(long)]
     pub require_signatures: bool,
+    /// A trusted checkpoint (from a bundle, a tag, a witness): the ledger must extend it.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Extra key for the checkpoint's signature: PATH.pub or a note verifier key.
+    #[arg(long, value_name = "KEY", requires = "checkpoint")]
+    pub pubkey: Option<String>,
+    /// Require N cosignatures by trusted witnesses ([witness] keys in config.toml).
+    #[arg(long, value_name = "N", requires = "checkpoint")]
+    pub witnesses: Option<usize>,
 }
 
 pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
@@ -456,7 +495,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let opts = Options {
         require_signatures: a.require_signatures,
         signatures_from: a.from,
-        collect_leaves: false,
+        collect_leaves: true,
     };
     let show = !ctx.quiet && !ctx.json && std::io::stderr().is_terminal();
     let mut last_pct = u64::MAX;
@@ -479,6 +518,21 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         eprintln!();
     }
     let s = result?;
+    let against = match &a.checkpoint {
+        Some(cp) => Some(super::tlog::verify_against_checkpoint(
+            ctx,
+            &ledger,
+            &s.leaves,
+            cp,
+            a.pubkey.as_deref(),
+            a.witnesses,
+        )?),
+        None => None,
+    };
+    // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
+    if let Some(m) = audit_ledger::ledger::tlog::check_index(&ledger, &s.leaves)? {
+        ctx.note(m);
+    }
     let secs = started.elapsed().as_secs_f64();
     let head = s.head.map(hex::encode);
     ctx.print(
@@ -492,7 +546,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
             secs
         ),
         &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "unsigned": s.unsigned,
-                "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes}),
+                "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes, "checkpoint": against}),
     );
     Ok(0)
 }

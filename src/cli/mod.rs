@@ -4,6 +4,7 @@
 mod bundle;
 mod core;
 mod output;
+mod tlog;
 
 use std::path::PathBuf;
 
@@ -69,6 +70,16 @@ pub enum Command {
     /// Signed release bundles: create and verify.
     #[command(subcommand)]
     Bundle(bundle::BundleCmd),
+    /// Sign and write DIR/checkpoint and DIR/checkpoints/<size>.
+    Checkpoint(tlog::CheckpointArgs),
+    /// Inclusion and consistency proofs (RFC 9162) as JSON.
+    #[command(subcommand)]
+    Prove(tlog::ProveCmd),
+    /// Check a proof against a signed checkpoint or a bare tree head, without a ledger.
+    VerifyProof(tlog::VerifyProofArgs),
+    /// Witness: cosign checkpoints that extend the last one cosigned.
+    #[command(subcommand)]
+    Witness(tlog::WitnessCmd),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -95,6 +106,10 @@ pub fn main() -> i32 {
         Command::Show(a) => core::show(&ctx, a),
         Command::Repair(a) => core::repair(&ctx, a),
         Command::Bundle(a) => bundle::bundle(&ctx, a),
+        Command::Checkpoint(a) => tlog::checkpoint(&ctx, a),
+        Command::Prove(a) => tlog::prove(&ctx, a),
+        Command::VerifyProof(a) => tlog::verify_proof(&ctx, a),
+        Command::Witness(a) => tlog::witness(&ctx, a),
     };
     match result {
         Ok(code) => code,
