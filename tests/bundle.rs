@@ -26,9 +26,13 @@ fn git_repo(at: &Path) -> PathBuf {
     idx.add_path(Path::new("README")).unwrap();
     idx.write().unwrap();
     let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1_600_000_000, 0)).unwrap();
-    let c = r.commit(Some("HEAD"), &sig, &sig, "init", &tree, &[]).unwrap();
-    r.tag_lightweight("v1.0.0", &r.find_object(c, None).unwrap(), false).unwrap();
+    let sig =
+        git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1_600_000_000, 0)).unwrap();
+    let c = r
+        .commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+        .unwrap();
+    r.tag_lightweight("v1.0.0", &r.find_object(c, None).unwrap(), false)
+        .unwrap();
     repo
 }
 
@@ -38,8 +42,32 @@ fn setup() -> (Env, PathBuf, PathBuf) {
     let key = env.signed_ledger();
     env.fill(&key, 7);
     let k = key.to_str().unwrap();
-    env.ok(&["--key", k, "append", "event", "--actor", "release", "--body", r#"{"type":"release","data":{"version":"1.0.0"}}"#]);
-    env.ok(&["--key", k, "append", "deploy", "--actor", "ci", "--env", "production", "--version", "1.0.0", "--commit", "abc", "--status", "succeeded"]);
+    env.ok(&[
+        "--key",
+        k,
+        "append",
+        "event",
+        "--actor",
+        "release",
+        "--body",
+        r#"{"type":"release","data":{"version":"1.0.0"}}"#,
+    ]);
+    env.ok(&[
+        "--key",
+        k,
+        "append",
+        "deploy",
+        "--actor",
+        "ci",
+        "--env",
+        "production",
+        "--version",
+        "1.0.0",
+        "--commit",
+        "abc",
+        "--status",
+        "succeeded",
+    ]);
     let dist = env.path().join("dist");
     std::fs::create_dir_all(dist.join("lib")).unwrap();
     std::fs::write(dist.join("app.bin"), vec![7u8; 100_000]).unwrap();
@@ -48,18 +76,43 @@ fn setup() -> (Env, PathBuf, PathBuf) {
     (env, key, dist)
 }
 
-fn create(env: &Env, key: &Path, repo: &Path, dist: &Path, version: &str, extra: &[&str]) -> Output {
+fn create(
+    env: &Env,
+    key: &Path,
+    repo: &Path,
+    dist: &Path,
+    version: &str,
+    extra: &[&str],
+) -> Output {
     let mut args = vec![
-        "--key", key.to_str().unwrap(), "bundle", "create", "--version", version, "--repo", repo.to_str().unwrap(),
-        "--artifacts", dist.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "bundle",
+        "create",
+        "--version",
+        version,
+        "--repo",
+        repo.to_str().unwrap(),
+        "--artifacts",
+        dist.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    env.cmd(&args).env("SOURCE_DATE_EPOCH", EPOCH).output().unwrap()
+    env.cmd(&args)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .unwrap()
 }
 
 fn created(env: &Env, key: &Path, repo: &Path, dist: &Path, version: &str) -> PathBuf {
     let junit = env.path().join("junit.xml");
-    let out = create(env, key, repo, dist, version, &["--attach", junit.to_str().unwrap()]);
+    let out = create(
+        env,
+        key,
+        repo,
+        dist,
+        version,
+        &["--attach", junit.to_str().unwrap()],
+    );
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     env.dir().join(format!("bundle-{version}"))
 }
@@ -104,19 +157,46 @@ const ALL: [V; 3] = [V::Ledger, V::Sh, V::Py];
 fn assert_passes(dir: &Path, pin: Option<&Path>, what: &str) {
     for v in ALL {
         let out = run_verifier(v, dir, pin);
-        assert_eq!(code(&out), Some(0), "{what}: {v:?} should pass:\n{}{}", stdout(&out), stderr(&out));
-        assert!(stdout(&out).contains("OK: bundle"), "{v:?}: {}", stdout(&out));
-        assert_eq!(stderr(&out).contains("was not pinned"), pin.is_none(), "{v:?} pin warning: {}", stderr(&out));
+        assert_eq!(
+            code(&out),
+            Some(0),
+            "{what}: {v:?} should pass:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).contains("OK: bundle"),
+            "{v:?}: {}",
+            stdout(&out)
+        );
+        assert_eq!(
+            stderr(&out).contains("was not pinned"),
+            pin.is_none(),
+            "{v:?} pin warning: {}",
+            stderr(&out)
+        );
     }
 }
 
 fn assert_fails(dir: &Path, pin: Option<&Path>, what: &str) {
     for v in ALL {
         let out = run_verifier(v, dir, pin);
-        assert_eq!(code(&out), Some(1), "{what}: {v:?} should fail with exit 1:\n{}{}", stdout(&out), stderr(&out));
+        assert_eq!(
+            code(&out),
+            Some(1),
+            "{what}: {v:?} should fail with exit 1:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         let err = stderr(&out);
-        let line = err.lines().find(|l| l.starts_with("FAIL: ") || l.starts_with("ledger: ")).unwrap_or("");
-        assert!(!line.is_empty(), "{what}: {v:?} printed no clear failure line: {err}");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("FAIL: ") || l.starts_with("ledger: "))
+            .unwrap_or("");
+        assert!(
+            !line.is_empty(),
+            "{what}: {v:?} printed no clear failure line: {err}"
+        );
     }
 }
 
@@ -138,7 +218,17 @@ fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .into_iter()
         .map(|e| e.unwrap())
         .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().to_str().unwrap().to_string(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -154,14 +244,23 @@ fn reseal(dir: &Path, signer: &Signer, dsse_too: bool) {
         let subjects: Vec<dsse::Subject> = files
             .iter()
             .filter(|(n, _)| n.as_str() != "attestation.dsse.json")
-            .map(|(n, b)| dsse::Subject { name: n.clone(), sha256: manifest::sha256(b) })
+            .map(|(n, b)| dsse::Subject {
+                name: n.clone(),
+                sha256: manifest::sha256(b),
+            })
             .collect();
         let payload = dsse::statement(&subjects, &predicate).unwrap();
         let env = dsse::envelope(&payload, signer.id(), |m| signer.sign(m)).unwrap();
         std::fs::write(dir.join("attestation.dsse.json"), &env).unwrap();
         files.insert("attestation.dsse.json".into(), env);
     }
-    let lines: Vec<manifest::Line> = files.iter().map(|(p, b)| manifest::Line { path: p.clone(), sha256: manifest::sha256(b) }).collect();
+    let lines: Vec<manifest::Line> = files
+        .iter()
+        .map(|(p, b)| manifest::Line {
+            path: p.clone(),
+            sha256: manifest::sha256(b),
+        })
+        .collect();
     let m = manifest::encode(&lines).unwrap();
     std::fs::write(dir.join(manifest::MANIFEST), &m).unwrap();
     let sig = base64::engine::general_purpose::STANDARD.encode(signer.sign(&m));
@@ -182,20 +281,50 @@ fn create_and_verify_three_ways() {
     assert_passes(&b, Some(&pubk), "intact, pinned");
     // Pinning by key id, and by a PEM key, work too.
     let signer = Signer::load(&key).unwrap();
-    let out = Command::new("python3").arg(b.join("verify.py")).args(["--key-id", signer.id()]).output().unwrap();
+    let out = Command::new("python3")
+        .arg(b.join("verify.py"))
+        .args(["--key-id", signer.id()])
+        .output()
+        .unwrap();
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    let out = Command::new("sh").arg(b.join("verify.sh")).args(["--key-id", signer.id()]).output().unwrap();
+    let out = Command::new("sh")
+        .arg(b.join("verify.sh"))
+        .args(["--key-id", signer.id()])
+        .output()
+        .unwrap();
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    let out = Command::new(common::bin()).args(["bundle", "verify"]).arg(&b).arg("--pubkey").arg(b.join("signer.pem")).output().unwrap();
+    let out = Command::new(common::bin())
+        .args(["bundle", "verify"])
+        .arg(&b)
+        .arg("--pubkey")
+        .arg(b.join("signer.pem"))
+        .output()
+        .unwrap();
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
 
     let names: Vec<String> = files_of(&b).into_keys().collect();
-    for want in ["MANIFEST.sha256", "MANIFEST.sha256.sig", "attestation.dsse.json", "attachments/junit.xml", "checkpoint",
-                 "entries.jsonl", "metadata.json", "sbom.cdx.json", "signer.pem", "signer.pub", "trust-summary.json",
-                 "verify.py", "verify.sh"] {
-        assert!(names.contains(&want.to_string()), "{want} missing from {names:?}");
+    for want in [
+        "MANIFEST.sha256",
+        "MANIFEST.sha256.sig",
+        "attestation.dsse.json",
+        "attachments/junit.xml",
+        "checkpoint",
+        "entries.jsonl",
+        "metadata.json",
+        "sbom.cdx.json",
+        "signer.pem",
+        "signer.pub",
+        "trust-summary.json",
+        "verify.py",
+        "verify.sh",
+    ] {
+        assert!(
+            names.contains(&want.to_string()),
+            "{want} missing from {names:?}"
+        );
     }
-    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("metadata.json")).unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("metadata.json")).unwrap()).unwrap();
     assert_eq!(meta["version"], "1.0.0");
     assert_eq!(meta["build_time"], "2023-11-14T22:13:20Z");
     assert_eq!(meta["source"]["tags"][0], "v1.0.0");
@@ -203,7 +332,8 @@ fn create_and_verify_three_ways() {
     assert_eq!(meta["artifacts"].as_array().unwrap().len(), 2);
     // The release event (seq 8), the deploy (seq 9, also the head) are proved.
     assert_eq!(meta["ledger"]["proved"], serde_json::json!([8, 9]));
-    let trust: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("trust-summary.json")).unwrap()).unwrap();
+    let trust: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("trust-summary.json")).unwrap()).unwrap();
     assert_eq!(trust["release"]["deploys"][0]["status"], "succeeded");
     // The bundle entry was appended and the ledger still verifies.
     let log = env.ok(&["log", "--kind", "bundle", "--json"]);
@@ -223,7 +353,9 @@ fn manifest_signature_verifies_with_openssl() {
     let repo = git_repo(env.path());
     let b = created(&env, &key, &repo, &dist, "2.0.0");
     let sig = std::fs::read_to_string(b.join("MANIFEST.sha256.sig")).unwrap();
-    let raw = base64::engine::general_purpose::STANDARD.decode(sig.trim_end()).unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sig.trim_end())
+        .unwrap();
     let sig_path = env.path().join("sig.bin");
     std::fs::write(&sig_path, raw).unwrap();
     let run = |input: &Path| {
@@ -239,10 +371,19 @@ fn manifest_signature_verifies_with_openssl() {
             .unwrap()
     };
     let out = run(&b.join("MANIFEST.sha256"));
-    assert!(out.status.success(), "openssl: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "openssl: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("Signature Verified Successfully"));
     // And `sha256sum -c` accepts the manifest as is.
-    let out = Command::new("sha256sum").args(["-c", "--strict", "MANIFEST.sha256"]).current_dir(&b).output().unwrap();
+    let out = Command::new("sha256sum")
+        .args(["-c", "--strict", "MANIFEST.sha256"])
+        .current_dir(&b)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     // A changed manifest does not verify.
     let mut m = std::fs::read(b.join("MANIFEST.sha256")).unwrap();
@@ -278,13 +419,25 @@ fn tamper_suite_all_three_verifiers_fail() {
             bytes[i] ^= 0x01;
             std::fs::write(&p, bytes).unwrap();
         });
-        case(&format!("{name} deleted"), false, &|d| std::fs::remove_file(d.join(name)).unwrap());
+        case(&format!("{name} deleted"), false, &|d| {
+            std::fs::remove_file(d.join(name)).unwrap()
+        });
     }
-    case("file added", false, &|d| std::fs::write(d.join("extra.txt"), "x").unwrap());
-    case("file added in a subdirectory", false, &|d| std::fs::write(d.join("proofs/inclusion-3.json"), "{}\n").unwrap());
-    case("symlink added", false, &|d| std::os::unix::fs::symlink("metadata.json", d.join("link")).unwrap());
+    case("file added", false, &|d| {
+        std::fs::write(d.join("extra.txt"), "x").unwrap()
+    });
+    case("file added in a subdirectory", false, &|d| {
+        std::fs::write(d.join("proofs/inclusion-3.json"), "{}\n").unwrap()
+    });
+    case("symlink added", false, &|d| {
+        std::os::unix::fs::symlink("metadata.json", d.join("link")).unwrap()
+    });
     case("signature swapped for another bundle's", false, &|d| {
-        std::fs::copy(other_version.join("MANIFEST.sha256.sig"), d.join("MANIFEST.sha256.sig")).unwrap();
+        std::fs::copy(
+            other_version.join("MANIFEST.sha256.sig"),
+            d.join("MANIFEST.sha256.sig"),
+        )
+        .unwrap();
     });
     case("signature swapped for the DSSE signature", false, &|d| {
         let env_bytes = std::fs::read(d.join("attestation.dsse.json")).unwrap();
@@ -295,10 +448,18 @@ fn tamper_suite_all_three_verifiers_fail() {
     // An attacker with their own key re-signs everything: only a pinned key catches it.
     let attacker = Signer::generate().unwrap();
     let swap_key = |d: &Path| {
-        std::fs::write(d.join("signer.pub"), format!("{}\n", hex::encode(attacker.public().as_bytes()))).unwrap();
+        std::fs::write(
+            d.join("signer.pub"),
+            format!("{}\n", hex::encode(attacker.public().as_bytes())),
+        )
+        .unwrap();
         std::fs::write(d.join("signer.pem"), keys::public_pem(&attacker.public())).unwrap();
         let cp = checkpoint_of(d, &signer.public());
-        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &attacker).unwrap()).unwrap();
+        std::fs::write(
+            d.join("checkpoint"),
+            tlog::sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &attacker).unwrap(),
+        )
+        .unwrap();
         reseal(d, &attacker, true);
     };
     case("key swapped (pinned)", true, &swap_key);
@@ -312,26 +473,55 @@ fn tamper_suite_all_three_verifiers_fail() {
     // A checkpoint of another size, signed by the real key.
     let other_cp = |d: &Path| {
         let cp = checkpoint_of(d, &signer.public());
-        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size + 1, &[0x42; 32], &cp.name, &signer).unwrap()).unwrap();
+        std::fs::write(
+            d.join("checkpoint"),
+            tlog::sign_checkpoint(&cp.origin, cp.size + 1, &[0x42; 32], &cp.name, &signer).unwrap(),
+        )
+        .unwrap();
     };
     case("checkpoint of another size", false, &other_cp);
-    case("checkpoint of another size, resealed with the real key", false, &|d| {
-        other_cp(d);
-        reseal(d, &signer, true);
-    });
-    case("checkpoint of a smaller size with a consistent root, resealed", false, &|d| {
-        let cp = checkpoint_of(d, &signer.public());
-        let leaves: Vec<[u8; 32]> = (0..cp.size - 1).map(|i| [i as u8; 32]).collect();
-        std::fs::write(d.join("checkpoint"), tlog::sign_checkpoint(&cp.origin, cp.size - 1, &tlog::root(&leaves), &cp.name, &signer).unwrap()).unwrap();
-        reseal(d, &signer, true);
-    });
+    case(
+        "checkpoint of another size, resealed with the real key",
+        false,
+        &|d| {
+            other_cp(d);
+            reseal(d, &signer, true);
+        },
+    );
+    case(
+        "checkpoint of a smaller size with a consistent root, resealed",
+        false,
+        &|d| {
+            let cp = checkpoint_of(d, &signer.public());
+            let leaves: Vec<[u8; 32]> = (0..cp.size - 1).map(|i| [i as u8; 32]).collect();
+            std::fs::write(
+                d.join("checkpoint"),
+                tlog::sign_checkpoint(
+                    &cp.origin,
+                    cp.size - 1,
+                    &tlog::root(&leaves),
+                    &cp.name,
+                    &signer,
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            reseal(d, &signer, true);
+        },
+    );
     let edit_payload = |d: &Path| {
         let p = d.join("attestation.dsse.json");
         let text = std::fs::read_to_string(&p).unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let payload = base64::engine::general_purpose::STANDARD.decode(v["payload"].as_str().unwrap()).unwrap();
-        let edited = String::from_utf8(payload).unwrap().replace("\"version\":\"1.0.0\"", "\"version\":\"1.0.9\"");
-        v["payload"] = base64::engine::general_purpose::STANDARD.encode(edited).into();
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(v["payload"].as_str().unwrap())
+            .unwrap();
+        let edited = String::from_utf8(payload)
+            .unwrap()
+            .replace("\"version\":\"1.0.0\"", "\"version\":\"1.0.9\"");
+        v["payload"] = base64::engine::general_purpose::STANDARD
+            .encode(edited)
+            .into();
         let mut out = audit_ledger::canonical::encode(&v).unwrap();
         out.push(b'\n');
         std::fs::write(&p, out).unwrap();
@@ -343,7 +533,9 @@ fn tamper_suite_all_three_verifiers_fail() {
     });
     case("entry edited, proofs and manifest resealed", false, &|d| {
         let p = d.join("entries.jsonl");
-        let text = std::fs::read_to_string(&p).unwrap().replacen("production", "productiom", 1);
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replacen("production", "productiom", 1);
         std::fs::write(&p, text).unwrap();
         reseal(d, &signer, true);
     });
@@ -367,7 +559,10 @@ fn tamper_suite_all_three_verifiers_fail() {
     case("manifest with a path outside the bundle", false, &|d| {
         let p = d.join("MANIFEST.sha256");
         let mut text = std::fs::read_to_string(&p).unwrap();
-        text.insert_str(0, &format!("{}  ../outside\n", hex::encode(manifest::sha256(b""))));
+        text.insert_str(
+            0,
+            &format!("{}  ../outside\n", hex::encode(manifest::sha256(b""))),
+        );
         std::fs::write(&p, &text).unwrap();
         let sig = base64::engine::general_purpose::STANDARD.encode(signer.sign(text.as_bytes()));
         std::fs::write(d.join(manifest::MANIFEST_SIG), format!("{sig}\n")).unwrap();
@@ -386,8 +581,20 @@ fn reproducible_bytes() {
     let out = Command::new(common::bin())
         .arg("--dir")
         .arg(&copy)
-        .args(["--key", key.to_str().unwrap(), "bundle", "create", "--version", "1.0.0", "--repo", repo.to_str().unwrap(),
-               "--artifacts", dist.to_str().unwrap(), "--attach", env.path().join("junit.xml").to_str().unwrap()])
+        .args([
+            "--key",
+            key.to_str().unwrap(),
+            "bundle",
+            "create",
+            "--version",
+            "1.0.0",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--artifacts",
+            dist.to_str().unwrap(),
+            "--attach",
+            env.path().join("junit.xml").to_str().unwrap(),
+        ])
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .output()
         .unwrap();
@@ -401,8 +608,21 @@ fn reproducible_bytes() {
     // Another SOURCE_DATE_EPOCH changes the bytes (the time is really an input).
     let mk = |out: &str, epoch: &str| {
         let o = env
-            .cmd(&["--key", key.to_str().unwrap(), "bundle", "create", "--version", "1.0.0", "--repo", repo.to_str().unwrap(),
-                   "--artifacts", dist.to_str().unwrap(), "--out", env.path().join(out).to_str().unwrap(), "--no-record"])
+            .cmd(&[
+                "--key",
+                key.to_str().unwrap(),
+                "bundle",
+                "create",
+                "--version",
+                "1.0.0",
+                "--repo",
+                repo.to_str().unwrap(),
+                "--artifacts",
+                dist.to_str().unwrap(),
+                "--out",
+                env.path().join(out).to_str().unwrap(),
+                "--no-record",
+            ])
             .env("SOURCE_DATE_EPOCH", epoch)
             .output()
             .unwrap();
@@ -432,30 +652,60 @@ fn sbom_of_this_project_validates_with_cyclonedx_python_lib() {
     assert_eq!(v["specVersion"], "1.5");
     assert_eq!(v["metadata"]["component"]["name"], "audit-ledger");
     let comps = v["components"].as_array().unwrap();
-    let serde = comps.iter().find(|c| c["name"] == "serde").expect("serde in the SBOM");
-    assert!(serde["purl"].as_str().unwrap().starts_with("pkg:cargo/serde@"));
+    let serde = comps
+        .iter()
+        .find(|c| c["name"] == "serde")
+        .expect("serde in the SBOM");
+    assert!(serde["purl"]
+        .as_str()
+        .unwrap()
+        .starts_with("pkg:cargo/serde@"));
     assert_eq!(serde["hashes"][0]["alg"], "SHA-256");
     assert!(v["dependencies"].as_array().unwrap().len() > 10);
-    assert!(!std::fs::read_to_string(&sbom).unwrap().contains(env!("CARGO_MANIFEST_DIR")), "local paths leak into the SBOM");
+    assert!(
+        !std::fs::read_to_string(&sbom)
+            .unwrap()
+            .contains(env!("CARGO_MANIFEST_DIR")),
+        "local paths leak into the SBOM"
+    );
     assert_passes(&b, None, "project SBOM bundle");
 
     let script = "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\n\
                   e = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\n\
                   print('invalid:', e) if e else print('valid')\nsys.exit(1 if e else 0)\n";
-    let has = Command::new("python3").args(["-c", "import cyclonedx.validation.json"]).output().unwrap();
+    let has = Command::new("python3")
+        .args(["-c", "import cyclonedx.validation.json"])
+        .output()
+        .unwrap();
     if !has.status.success() {
-        assert!(std::env::var_os("CI").is_none(), "CI: cyclonedx-python-lib is missing (pip install cyclonedx-python-lib)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI: cyclonedx-python-lib is missing (pip install cyclonedx-python-lib)"
+        );
         eprintln!("SKIPPED locally: cyclonedx-python-lib not installed");
         return;
     }
-    let out = Command::new("python3").args(["-c", script]).arg(&sbom).output().unwrap();
-    assert!(out.status.success(), "JsonStrictValidator: {}{}", stdout(&out), stderr(&out));
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&sbom)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "JsonStrictValidator: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     // The validator is not a rubber stamp: a broken SBOM is refused.
     let mut bad = v.clone();
     bad["components"][0]["type"] = "not-a-type".into();
     let bad_path = env.path().join("bad.cdx.json");
     std::fs::write(&bad_path, serde_json::to_vec(&bad).unwrap()).unwrap();
-    let out = Command::new("python3").args(["-c", script]).arg(&bad_path).output().unwrap();
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&bad_path)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 
@@ -466,17 +716,38 @@ fn sbom_import_and_refusals() {
     let b = created(&env, &key, &repo, &dist, "1.0.0");
     // Import the SBOM of the first bundle as if made elsewhere: kept byte for byte.
     let sbom = b.join("sbom.cdx.json");
-    let out = create(&env, &key, &repo, &dist, "1.0.1", &["--sbom-from", sbom.to_str().unwrap()]);
+    let out = create(
+        &env,
+        &key,
+        &repo,
+        &dist,
+        "1.0.1",
+        &["--sbom-from", sbom.to_str().unwrap()],
+    );
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let b2 = env.dir().join("bundle-1.0.1");
-    assert_eq!(std::fs::read(b2.join("sbom.cdx.json")).unwrap(), std::fs::read(&sbom).unwrap());
+    assert_eq!(
+        std::fs::read(b2.join("sbom.cdx.json")).unwrap(),
+        std::fs::read(&sbom).unwrap()
+    );
     assert_passes(&b2, None, "imported SBOM");
     // A badly anchored hash (which cyclonedx-bom alone accepts) is refused, nothing is written.
     let text = std::fs::read_to_string(&sbom).unwrap();
-    let h = serde_json::from_str::<serde_json::Value>(&text).unwrap()["components"][0]["hashes"][0]["content"].as_str().unwrap().to_string();
+    let h = serde_json::from_str::<serde_json::Value>(&text).unwrap()["components"][0]["hashes"][0]
+        ["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let bad = env.path().join("bad.json");
     std::fs::write(&bad, text.replace(&h, &format!("{h}ZZ"))).unwrap();
-    let out = create(&env, &key, &repo, &dist, "1.0.2", &["--sbom-from", bad.to_str().unwrap()]);
+    let out = create(
+        &env,
+        &key,
+        &repo,
+        &dist,
+        "1.0.2",
+        &["--sbom-from", bad.to_str().unwrap()],
+    );
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("hash"), "{}", stderr(&out));
     assert!(!env.dir().join("bundle-1.0.2").exists());
@@ -495,17 +766,33 @@ fn sbom_import_and_refusals() {
 struct Local;
 
 impl jsonschema::Retrieve for Local {
-    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
-        let rel = uri.as_str().strip_prefix("https://audit-ledger.invalid/schemas/").ok_or("not a local schema")?;
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(rel))?;
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let rel = uri
+            .as_str()
+            .strip_prefix("https://audit-ledger.invalid/schemas/")
+            .ok_or("not a local schema")?;
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("schemas")
+                .join(rel),
+        )?;
         Ok(serde_json::from_str(&text)?)
     }
 }
 
 fn check_schema(rel: &str, v: &serde_json::Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(rel);
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::options().with_retriever(Local).build(&schema).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(rel);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .with_retriever(Local)
+        .build(&schema)
+        .unwrap();
     let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{rel}: {errors:?}\n{v}");
 }
@@ -519,14 +806,22 @@ fn json_outputs_match_their_schemas() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     check_schema("output/bundle-create.schema.json", &v);
     let b = env.dir().join("bundle-1.0.0");
-    let out = Command::new(common::bin()).args(["--json", "bundle", "verify"]).arg(&b).output().unwrap();
+    let out = Command::new(common::bin())
+        .args(["--json", "bundle", "verify"])
+        .arg(&b)
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["version"], "1.0.0");
     assert_eq!(v["pinned"], false);
     check_schema("output/bundle-verify.schema.json", &v);
     std::fs::write(b.join("extra"), "x").unwrap();
-    let out = Command::new(common::bin()).args(["--json", "bundle", "verify"]).arg(&b).output().unwrap();
+    let out = Command::new(common::bin())
+        .args(["--json", "bundle", "verify"])
+        .arg(&b)
+        .output()
+        .unwrap();
     assert_eq!(code(&out), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["code"], "unlisted-file");
@@ -535,7 +830,10 @@ fn json_outputs_match_their_schemas() {
     // The same version again: an input error, also in the error schema.
     let out = create(&env, &key, &repo, &dist, "1.0.0", &["--json"]);
     assert_eq!(code(&out), Some(2));
-    check_schema("output/bundle-create.schema.json", &serde_json::from_slice(&out.stdout).unwrap());
+    check_schema(
+        "output/bundle-create.schema.json",
+        &serde_json::from_slice(&out.stdout).unwrap(),
+    );
 }
 
 /// The pure-Python Ed25519 of verify.py against RFC 8032's test vector and Python
@@ -576,7 +874,11 @@ assert not v.ed25519_verify(bytes([1] + [0] * 31), b"", sig)
 print("ok")
 "#;
     let out = Command::new("python3")
-        .args(["-c", script, concat!(env!("CARGO_MANIFEST_DIR"), "/audit/verify.py")])
+        .args([
+            "-c",
+            script,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/audit/verify.py"),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));

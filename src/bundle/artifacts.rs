@@ -39,22 +39,37 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
             continue;
         }
         if !meta.is_dir() {
-            return Err(Error::input(format!("{}: --artifacts takes regular files or directories", root.display())));
+            return Err(Error::input(format!(
+                "{}: --artifacts takes regular files or directories",
+                root.display()
+            )));
         }
         let base = file_name(&root.canonicalize().map_err(|e| Error::io(root, e))?)?;
-        for item in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
+        for item in walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
             let item = item.map_err(|e| Error::input(format!("{}: {e}", root.display())))?;
             let ft = item.file_type();
             if ft.is_dir() {
                 continue;
             }
             if !ft.is_file() {
-                return Err(Error::input(format!("{}: not a regular file (links are not followed)", item.path().display())));
+                return Err(Error::input(format!(
+                    "{}: not a regular file (links are not followed)",
+                    item.path().display()
+                )));
             }
-            let rel = item.path().strip_prefix(root).map_err(|_| Error::input("walkdir left its root"))?;
+            let rel = item
+                .path()
+                .strip_prefix(root)
+                .map_err(|_| Error::input("walkdir left its root"))?;
             let mut name = base.clone();
             for c in rel.components() {
-                let s = c.as_os_str().to_str().ok_or_else(|| non_utf8(item.path()))?;
+                let s = c
+                    .as_os_str()
+                    .to_str()
+                    .ok_or_else(|| non_utf8(item.path()))?;
                 name.push('/');
                 name.push_str(s);
             }
@@ -65,7 +80,12 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
     for w in out.windows(2) {
         if let [a, b] = w {
             if a.0 == b.0 {
-                return Err(Error::input(format!("artifact name `{}` given twice ({} and {})", a.0, a.1.display(), b.1.display())));
+                return Err(Error::input(format!(
+                    "artifact name `{}` given twice ({} and {})",
+                    a.0,
+                    a.1.display(),
+                    b.1.display()
+                )));
             }
         }
     }
@@ -73,7 +93,9 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn file_name(p: &Path) -> Result<String> {
-    let n = p.file_name().ok_or_else(|| Error::input(format!("{}: has no file name", p.display())))?;
+    let n = p
+        .file_name()
+        .ok_or_else(|| Error::input(format!("{}: has no file name", p.display())))?;
     n.to_str().map(str::to_string).ok_or_else(|| non_utf8(p))
 }
 
@@ -105,7 +127,11 @@ pub fn hash_all(files: &[(String, PathBuf)]) -> Result<Vec<Artifact>> {
             || vec![0u8; 1 << 20],
             |buf, (name, path)| {
                 let (sha256, size) = hash_file(path, buf)?;
-                Ok(Artifact { name: name.clone(), sha256, size })
+                Ok(Artifact {
+                    name: name.clone(),
+                    sha256,
+                    size,
+                })
             },
         )
         .collect()
@@ -132,7 +158,10 @@ mod tests {
         let arts = hash_roots(&[d.clone(), f]).unwrap();
         let names: Vec<&str> = arts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["dist/a", "dist/sub/b", "single.bin"]);
-        assert_eq!(hex::encode(arts[1].sha256), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hex::encode(arts[1].sha256),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(arts[1].size, 3);
         assert!(hash_roots(&[d.clone(), d]).is_err());
     }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::bundle::{artifacts, dsse, files, json_file, manifest, sbom, source, summary, tlog, valid_version};
+use crate::bundle::{
+    artifacts, dsse, files, json_file, manifest, sbom, source, summary, tlog, valid_version,
+};
 use crate::error::{Error, Result};
 use crate::keys::{self, Signer};
 use crate::ledger::body::Kind;
@@ -70,12 +72,15 @@ pub struct Created {
 /// The version string an entry names, in any of the fields that can carry one.
 fn names_version(e: &Entry, version: &str) -> bool {
     let b = &e.body;
-    ["version", "from_version", "to_version"].iter().any(|k| b.get(*k).and_then(Value::as_str) == Some(version))
+    ["version", "from_version", "to_version"]
+        .iter()
+        .any(|k| b.get(*k).and_then(Value::as_str) == Some(version))
         || b.pointer("/data/version").and_then(Value::as_str) == Some(version)
 }
 
 fn rfc3339(epoch: i64) -> Result<String> {
-    let t = chrono::DateTime::from_timestamp(epoch, 0).ok_or_else(|| Error::input(format!("SOURCE_DATE_EPOCH {epoch}: out of range")))?;
+    let t = chrono::DateTime::from_timestamp(epoch, 0)
+        .ok_or_else(|| Error::input(format!("SOURCE_DATE_EPOCH {epoch}: out of range")))?;
     Ok(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
@@ -83,11 +88,19 @@ fn rfc3339(epoch: i64) -> Result<String> {
 pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<Created> {
     let version = opts.version.as_str();
     if !valid_version(version) {
-        return Err(Error::input(format!("--version `{version}`: use 1-128 of A-Z a-z 0-9 . _ + - (not starting with . or -)")));
+        return Err(Error::input(format!(
+            "--version `{version}`: use 1-128 of A-Z a-z 0-9 . _ + - (not starting with . or -)"
+        )));
     }
-    let out = opts.out.clone().unwrap_or_else(|| ledger.dir().join(format!("bundle-{version}")));
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| ledger.dir().join(format!("bundle-{version}")));
     if out.exists() {
-        return Err(Error::input(format!("{}: already exists; a bundle is never overwritten", out.display())));
+        return Err(Error::input(format!(
+            "{}: already exists; a bundle is never overwritten",
+            out.display()
+        )));
     }
     let config = ledger.config();
     if config.trusted_key(signer.id()).is_none() {
@@ -102,15 +115,28 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
     // under the append lock (and written to DIR/checkpoint and DIR/checkpoints/, refusing a
     // ledger that does not extend the previous checkpoint); the lock's tail must still be the
     // verified head, so the checkpoint names exactly the verified entries.
-    let verified = verify::verify(ledger, &Options { collect_leaves: true, ..Options::default() }, &mut |_, _| {})?.into_inner();
+    let verified = verify::verify(
+        ledger,
+        &Options {
+            collect_leaves: true,
+            ..Options::default()
+        },
+        &mut |_, _| {},
+    )?
+    .into_inner();
     let entries = ledger.read_entries()?;
     if entries.is_empty() || verified.leaves.len() != entries.len() {
-        return Err(Error::input(format!("{}: the ledger is empty; record the release first", ledger.dir().display())));
+        return Err(Error::input(format!(
+            "{}: the ledger is empty; record the release first",
+            ledger.dir().display()
+        )));
     }
     let locked = ledger.lock()?;
     let tail = locked.tail();
     if tail.next_seq != entries.len() as u64 || Some(tail.prev) != verified.head {
-        return Err(Error::input("the ledger changed while the bundle was being made; try again"));
+        return Err(Error::input(
+            "the ledger changed while the bundle was being made; try again",
+        ));
     }
     let issued = ledger_tlog::write_checkpoint(&locked, signer)?;
     drop(locked);
@@ -118,7 +144,9 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
     let root = tlog::root(leaves);
     let size = leaves.len() as u64;
     if issued.checkpoint.size != size || issued.checkpoint.root != root {
-        return Err(Error::input("the ledger changed while the bundle was being made; try again"));
+        return Err(Error::input(
+            "the ledger changed while the bundle was being made; try again",
+        ));
     }
     let key_name = ledger_tlog::note_name(config, signer.id());
     let checkpoint = issued.note.into_bytes();
@@ -137,20 +165,31 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
         Some(p) => {
             let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
             if meta.len() > sbom::MAX_SBOM {
-                return Err(Error::input(format!("{}: SBOM larger than 256 MiB", p.display())));
+                return Err(Error::input(format!(
+                    "{}: SBOM larger than 256 MiB",
+                    p.display()
+                )));
             }
             let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-            let s = sbom::check(&bytes).map_err(|e| Error::input(format!("--sbom-from {}: {e}", p.display())))?;
+            let s = sbom::check(&bytes)
+                .map_err(|e| Error::input(format!("--sbom-from {}: {e}", p.display())))?;
             (s, "imported")
         }
         None => sbom::for_repo(&opts.repo, &config.origin, version, &arts, &built)?,
     };
 
     // The release's entries, their proofs, and the checkpoint they are proved against.
-    let mut seqs: Vec<u64> = entries.iter().filter(|e| names_version(e, version)).map(|e| e.seq).collect();
+    let mut seqs: Vec<u64> = entries
+        .iter()
+        .filter(|e| names_version(e, version))
+        .map(|e| e.seq)
+        .collect();
     for s in &opts.entries {
         if *s >= entries.len() as u64 {
-            return Err(Error::input(format!("--entry {s}: the ledger has {} entries", entries.len())));
+            return Err(Error::input(format!(
+                "--entry {s}: the ledger has {} entries",
+                entries.len()
+            )));
         }
         seqs.push(*s);
     }
@@ -162,9 +201,14 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
     let mut lines = Vec::new();
     for s in &seqs {
         let idx = usize::try_from(*s).map_err(|_| Error::input("seq out of range"))?;
-        let e = entries.get(idx).ok_or_else(|| Error::input("seq out of range"))?;
+        let e = entries
+            .get(idx)
+            .ok_or_else(|| Error::input("seq out of range"))?;
         let p = tlog::prove(*s, leaves)?;
-        out_files.insert(format!("{}{s}.json", files::PROOF_PREFIX), tlog::proof_bytes(&p)?);
+        out_files.insert(
+            format!("{}{s}.json", files::PROOF_PREFIX),
+            tlog::proof_bytes(&p)?,
+        );
         lines.extend_from_slice(&e.to_line());
         lines.push(b'\n');
     }
@@ -175,7 +219,10 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let path = format!("{}{name}", files::ATTACH_PREFIX);
         if !manifest::valid_path(&path) || name.contains('/') {
-            return Err(Error::input(format!("--attach {}: file names may use only A-Z a-z 0-9 . _ -", p.display())));
+            return Err(Error::input(format!(
+                "--attach {}: file names may use only A-Z a-z 0-9 . _ -",
+                p.display()
+            )));
         }
         let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
         if out_files.insert(path.clone(), bytes).is_some() {
@@ -184,7 +231,10 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
     }
 
     let public = signer.public();
-    let head = entries.last().map(|e| (e.seq, e.hash_hex())).unwrap_or_default();
+    let head = entries
+        .last()
+        .map(|e| (e.seq, e.hash_hex()))
+        .unwrap_or_default();
     let metadata = json!({
         "format": 1,
         "version": version,
@@ -200,27 +250,56 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
         "tool": {"name": "audit-ledger", "version": tool_version},
     });
     out_files.insert(files::METADATA.into(), json_file(&metadata)?);
-    out_files.insert(files::TRUST.into(), json_file(&summary::trust_summary(&entries, &verified, version))?);
+    out_files.insert(
+        files::TRUST.into(),
+        json_file(&summary::trust_summary(&entries, &verified, version))?,
+    );
     out_files.insert(files::SBOM.into(), sbom.bytes.clone());
-    out_files.insert(files::SIGNER_PUB.into(), format!("{}\n", hex::encode(public.as_bytes())).into_bytes());
-    out_files.insert(files::SIGNER_PEM.into(), keys::public_pem(&public).into_bytes());
-    out_files.insert(files::VERIFY_SH.into(), crate::bundle::VERIFY_SH.as_bytes().to_vec());
-    out_files.insert(files::VERIFY_PY.into(), crate::bundle::VERIFY_PY.as_bytes().to_vec());
+    out_files.insert(
+        files::SIGNER_PUB.into(),
+        format!("{}\n", hex::encode(public.as_bytes())).into_bytes(),
+    );
+    out_files.insert(
+        files::SIGNER_PEM.into(),
+        keys::public_pem(&public).into_bytes(),
+    );
+    out_files.insert(
+        files::VERIFY_SH.into(),
+        crate::bundle::VERIFY_SH.as_bytes().to_vec(),
+    );
+    out_files.insert(
+        files::VERIFY_PY.into(),
+        crate::bundle::VERIFY_PY.as_bytes().to_vec(),
+    );
 
-    let subjects: Vec<dsse::Subject> =
-        out_files.iter().map(|(name, b)| dsse::Subject { name: name.clone(), sha256: manifest::sha256(b) }).collect();
+    let subjects: Vec<dsse::Subject> = out_files
+        .iter()
+        .map(|(name, b)| dsse::Subject {
+            name: name.clone(),
+            sha256: manifest::sha256(b),
+        })
+        .collect();
     let predicate = json!({"version": version, "commit": src.commit, "build_time": built,
                            "ledger": {"origin": config.origin, "tree_size": size, "root_hash": hex::encode(root)}});
     let payload = dsse::statement(&subjects, &predicate).map_err(Error::input)?;
-    let envelope = dsse::envelope(&payload, signer.id(), |m| signer.sign(m)).map_err(Error::input)?;
+    let envelope =
+        dsse::envelope(&payload, signer.id(), |m| signer.sign(m)).map_err(Error::input)?;
     out_files.insert(files::DSSE.into(), envelope);
 
-    let lines: Vec<manifest::Line> =
-        out_files.iter().map(|(path, b)| manifest::Line { path: path.clone(), sha256: manifest::sha256(b) }).collect();
+    let lines: Vec<manifest::Line> = out_files
+        .iter()
+        .map(|(path, b)| manifest::Line {
+            path: path.clone(),
+            sha256: manifest::sha256(b),
+        })
+        .collect();
     let manifest_bytes = manifest::encode(&lines).map_err(Error::input)?;
     let manifest_sha256 = manifest::sha256(&manifest_bytes);
     use base64::Engine as _;
-    let sig = format!("{}\n", base64::engine::general_purpose::STANDARD.encode(signer.sign(&manifest_bytes)));
+    let sig = format!(
+        "{}\n",
+        base64::engine::general_purpose::STANDARD.encode(signer.sign(&manifest_bytes))
+    );
     out_files.insert(manifest::MANIFEST.into(), manifest_bytes);
     out_files.insert(manifest::MANIFEST_SIG.into(), sig.into_bytes());
 
@@ -268,7 +347,11 @@ fn write_dir(out: &Path, contents: &BTreeMap<String, Vec<u8>>) -> Result<()> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
-            let mode = if name.ends_with(".sh") || name.ends_with(".py") { 0o755 } else { 0o644 };
+            let mode = if name.ends_with(".sh") || name.ends_with(".py") {
+                0o755
+            } else {
+                0o644
+            };
             crate::fsutil::write_atomic_mode(&path, bytes, mode)?;
         }
         std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;

@@ -36,7 +36,15 @@ pub const MAX_ENVELOPE: usize = 16 << 20;
 /// DSSE pre-authentication encoding.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "DSSEv1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            payload.len()
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(payload);
     out
 }
@@ -54,14 +62,20 @@ pub struct Subject {
 pub fn statement(subjects: &[Subject], predicate: &Value) -> Result<Vec<u8>, String> {
     let mut subjects: Vec<&Subject> = subjects.iter().collect();
     subjects.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    let list: Vec<Value> =
-        subjects.iter().map(|s| json!({"name": s.name, "digest": {"sha256": hex::encode(s.sha256)}})).collect();
+    let list: Vec<Value> = subjects
+        .iter()
+        .map(|s| json!({"name": s.name, "digest": {"sha256": hex::encode(s.sha256)}}))
+        .collect();
     let v = json!({"_type": STATEMENT_TYPE, "subject": list, "predicateType": PREDICATE_TYPE, "predicate": predicate});
     canonical::encode(&v).map_err(|e| e.to_string())
 }
 
 /// Envelope bytes (canonical JSON and a newline) for `payload` signed with `sign`.
-pub fn envelope(payload: &[u8], key_id: &str, sign: impl FnOnce(&[u8]) -> [u8; 64]) -> Result<Vec<u8>, String> {
+pub fn envelope(
+    payload: &[u8],
+    key_id: &str,
+    sign: impl FnOnce(&[u8]) -> [u8; 64],
+) -> Result<Vec<u8>, String> {
     let sig = sign(&pae(PAYLOAD_TYPE, payload));
     let v = json!({
         "payload": B64.encode(payload),
@@ -90,7 +104,9 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, String> {
     if bytes.len() > MAX_ENVELOPE {
         return Err("envelope larger than 16 MiB".into());
     }
-    let body = bytes.strip_suffix(b"\n").ok_or("envelope does not end in a newline")?;
+    let body = bytes
+        .strip_suffix(b"\n")
+        .ok_or("envelope does not end in a newline")?;
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let again = canonical::encode(&v).map_err(|e| e.to_string())?;
     if again != body {
@@ -103,26 +119,52 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, String> {
     if obj.get("payloadType").and_then(Value::as_str) != Some(PAYLOAD_TYPE) {
         return Err(format!("payloadType: expected {PAYLOAD_TYPE}"));
     }
-    let payload = obj.get("payload").and_then(Value::as_str).ok_or("payload: expected a string")?;
-    let payload = B64.decode(payload).map_err(|e| format!("payload: bad base64: {e}"))?;
-    let sigs = obj.get("signatures").and_then(Value::as_array).ok_or("signatures: expected an array")?;
+    let payload = obj
+        .get("payload")
+        .and_then(Value::as_str)
+        .ok_or("payload: expected a string")?;
+    let payload = B64
+        .decode(payload)
+        .map_err(|e| format!("payload: bad base64: {e}"))?;
+    let sigs = obj
+        .get("signatures")
+        .and_then(Value::as_array)
+        .ok_or("signatures: expected an array")?;
     let [sig] = sigs.as_slice() else {
-        return Err(format!("signatures: expected exactly one, found {}", sigs.len()));
+        return Err(format!(
+            "signatures: expected exactly one, found {}",
+            sigs.len()
+        ));
     };
-    let key_id = sig.get("keyid").and_then(Value::as_str).ok_or("signatures[0].keyid: expected a string")?;
-    let sig_b64 = sig.get("sig").and_then(Value::as_str).ok_or("signatures[0].sig: expected a string")?;
+    let key_id = sig
+        .get("keyid")
+        .and_then(Value::as_str)
+        .ok_or("signatures[0].keyid: expected a string")?;
+    let sig_b64 = sig
+        .get("sig")
+        .and_then(Value::as_str)
+        .ok_or("signatures[0].sig: expected a string")?;
     if sig.as_object().map(|o| o.len()) != Some(2) {
         return Err("signatures[0]: expected exactly keyid and sig".into());
     }
-    let raw = B64.decode(sig_b64).map_err(|e| format!("signatures[0].sig: bad base64: {e}"))?;
-    let sig: [u8; 64] = raw.try_into().map_err(|_| "signatures[0].sig: expected 64 bytes".to_string())?;
-    Ok(Envelope { payload, key_id: key_id.to_string(), sig })
+    let raw = B64
+        .decode(sig_b64)
+        .map_err(|e| format!("signatures[0].sig: bad base64: {e}"))?;
+    let sig: [u8; 64] = raw
+        .try_into()
+        .map_err(|_| "signatures[0].sig: expected 64 bytes".to_string())?;
+    Ok(Envelope {
+        payload,
+        key_id: key_id.to_string(),
+        sig,
+    })
 }
 
 /// Parse a statement payload: returns its subjects (in order) and predicate. Refuses
 /// non-canonical bytes, other types and malformed subjects.
 pub fn parse_statement(payload: &[u8]) -> Result<(Vec<Subject>, Value), String> {
-    let v: Value = serde_json::from_slice(payload).map_err(|e| format!("payload: not JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("payload: not JSON: {e}"))?;
     if canonical::encode(&v).map_err(|e| e.to_string())? != payload {
         return Err("payload: not in canonical form".into());
     }
@@ -132,19 +174,35 @@ pub fn parse_statement(payload: &[u8]) -> Result<(Vec<Subject>, Value), String> 
     if v.get("predicateType").and_then(Value::as_str) != Some(PREDICATE_TYPE) {
         return Err(format!("payload.predicateType: expected {PREDICATE_TYPE}"));
     }
-    let list = v.get("subject").and_then(Value::as_array).ok_or("payload.subject: expected an array")?;
+    let list = v
+        .get("subject")
+        .and_then(Value::as_array)
+        .ok_or("payload.subject: expected an array")?;
     let mut subjects = Vec::with_capacity(list.len());
     for (i, s) in list.iter().enumerate() {
-        let name = s.get("name").and_then(Value::as_str).ok_or(format!("payload.subject[{i}].name: expected a string"))?;
+        let name = s
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or(format!("payload.subject[{i}].name: expected a string"))?;
         let hexd = s
             .pointer("/digest/sha256")
             .and_then(Value::as_str)
-            .ok_or(format!("payload.subject[{i}].digest.sha256: expected a string"))?;
+            .ok_or(format!(
+                "payload.subject[{i}].digest.sha256: expected a string"
+            ))?;
         let mut sha256 = [0u8; 32];
-        if hexd.len() != 64 || hex::decode_to_slice(hexd, &mut sha256).is_err() || hexd != hex::encode(sha256) {
-            return Err(format!("payload.subject[{i}].digest.sha256: expected 64 lowercase hex"));
+        if hexd.len() != 64
+            || hex::decode_to_slice(hexd, &mut sha256).is_err()
+            || hexd != hex::encode(sha256)
+        {
+            return Err(format!(
+                "payload.subject[{i}].digest.sha256: expected 64 lowercase hex"
+            ));
         }
-        subjects.push(Subject { name: name.to_string(), sha256 });
+        subjects.push(Subject {
+            name: name.to_string(),
+            sha256,
+        });
     }
     let predicate = v.get("predicate").cloned().unwrap_or(Value::Null);
     Ok((subjects, predicate))
@@ -156,22 +214,38 @@ mod tests {
 
     #[test]
     fn pae_matches_the_dsse_spec_vector() {
-        assert_eq!(pae("http://example.com/HelloWorld", b"hello world"), b"DSSEv1 29 http://example.com/HelloWorld 11 hello world");
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+        );
         assert_eq!(pae("", b""), b"DSSEv1 0  0 ");
     }
 
     #[test]
     fn envelope_round_trips_and_is_strict() {
-        let subjects = [Subject { name: "b".into(), sha256: [2; 32] }, Subject { name: "a".into(), sha256: [1; 32] }];
+        let subjects = [
+            Subject {
+                name: "b".into(),
+                sha256: [2; 32],
+            },
+            Subject {
+                name: "a".into(),
+                sha256: [1; 32],
+            },
+        ];
         let payload = statement(&subjects, &json!({"version": "1.0"})).unwrap();
         let env = envelope(&payload, "00112233445566ff", |_| [7u8; 64]).unwrap();
         let parsed = parse_envelope(&env).unwrap();
         assert_eq!(parsed.payload, payload);
         assert_eq!(parsed.sig, [7u8; 64]);
         let (subs, pred) = parse_statement(&parsed.payload).unwrap();
-        assert_eq!(subs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            subs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(pred["version"], "1.0");
-        let pretty = serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&env).unwrap()).unwrap();
+        let pretty =
+            serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&env).unwrap()).unwrap();
         assert!(parse_envelope(&pretty).is_err());
         assert!(parse_envelope(&env[..env.len() - 1]).is_err());
     }

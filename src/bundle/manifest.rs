@@ -44,8 +44,12 @@ pub fn valid_path(path: &str) -> bool {
     !path.is_empty()
         && path.len() <= 255
         && !path.starts_with('-')
-        && path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Encode lines (sorted and checked here) as manifest bytes.
@@ -86,16 +90,31 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, (u64, String)> {
         if lines.len() >= MAX_LINES {
             return Err((n, format!("more than {MAX_LINES} lines")));
         }
-        let (digest, path) = raw.split_once("  ").ok_or((n, "expected `<sha256>  <path>`".to_string()))?;
+        let (digest, path) = raw
+            .split_once("  ")
+            .ok_or((n, "expected `<sha256>  <path>`".to_string()))?;
         let mut sha256 = [0u8; 32];
-        if digest.len() != 64 || !digest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if digest.len() != 64
+            || !digest
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err((n, "digest: expected 64 lowercase hex characters".into()));
         }
         hex::decode_to_slice(digest, &mut sha256).map_err(|e| (n, format!("digest: {e}")))?;
         if !valid_path(path) {
-            return Err((n, format!("path `{}`: not an acceptable bundle path", path.escape_debug())));
+            return Err((
+                n,
+                format!(
+                    "path `{}`: not an acceptable bundle path",
+                    path.escape_debug()
+                ),
+            ));
         }
-        lines.push(Line { path: path.to_string(), sha256 });
+        lines.push(Line {
+            path: path.to_string(),
+            sha256,
+        });
     }
     match encode(&lines) {
         Ok(again) if again == bytes => Ok(lines),
@@ -114,21 +133,30 @@ mod tests {
     use super::*;
 
     fn line(path: &str, b: u8) -> Line {
-        Line { path: path.into(), sha256: [b; 32] }
+        Line {
+            path: path.into(),
+            sha256: [b; 32],
+        }
     }
 
     #[test]
     fn round_trip_sorted() {
         let bytes = encode(&[line("b", 1), line("a/x", 2), line("Z", 3)]).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert_eq!(text.lines().map(|l| &l[66..]).collect::<Vec<_>>(), ["Z", "a/x", "b"]);
+        assert_eq!(
+            text.lines().map(|l| &l[66..]).collect::<Vec<_>>(),
+            ["Z", "a/x", "b"]
+        );
         assert_eq!(parse(&bytes).unwrap().len(), 3);
     }
 
     #[test]
     fn matches_sha256sum_format() {
         // `printf abc > f && sha256sum f` prints exactly this line (coreutils, text mode).
-        let l = Line { path: "f".into(), sha256: sha256(b"abc") };
+        let l = Line {
+            path: "f".into(),
+            sha256: sha256(b"abc"),
+        };
         assert_eq!(
             encode(&[l]).unwrap(),
             b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  f\n".to_vec()

@@ -81,12 +81,14 @@ pub fn valid_version(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 128
         && !v.starts_with(['.', '-'])
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
 }
 
 /// Canonical JSON bytes of `v` followed by `\n`.
 pub(crate) fn json_file(v: &serde_json::Value) -> crate::Result<Vec<u8>> {
-    let mut out = crate::canonical::encode(v).map_err(|e| crate::Error::input(format!("internal JSON: {e}")))?;
+    let mut out = crate::canonical::encode(v)
+        .map_err(|e| crate::Error::input(format!("internal JSON: {e}")))?;
     out.push(b'\n');
     Ok(out)
 }

@@ -66,27 +66,47 @@ pub fn cargo_metadata(repo: &Path) -> Result<Value> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = repo.join("Cargo.toml");
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--locked", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .output()
         .map_err(|e| Error::input(format!("cannot run `cargo metadata`: {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::input(format!("`cargo metadata` for {} failed: {}", manifest.display(), err.trim())));
+        return Err(Error::input(format!(
+            "`cargo metadata` for {} failed: {}",
+            manifest.display(),
+            err.trim()
+        )));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| Error::input(format!("`cargo metadata` printed invalid JSON: {e}")))
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::input(format!("`cargo metadata` printed invalid JSON: {e}")))
 }
 
 /// Registry checksums from `Cargo.lock` text: (name, version, source) → hex SHA-256.
 pub fn lock_checksums(lock: &str) -> Result<HashMap<(String, String, String), String>> {
-    let doc: toml::Table = toml::from_str(lock).map_err(|e| Error::input(format!("Cargo.lock: {e}")))?;
+    let doc: toml::Table =
+        toml::from_str(lock).map_err(|e| Error::input(format!("Cargo.lock: {e}")))?;
     let mut out = HashMap::new();
-    let pkgs = doc.get("package").and_then(toml::Value::as_array).cloned().unwrap_or_default();
+    let pkgs = doc
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for p in pkgs {
         let get = |k: &str| p.get(k).and_then(toml::Value::as_str).map(str::to_string);
-        if let (Some(n), Some(v), Some(s), Some(c)) = (get("name"), get("version"), get("source"), get("checksum")) {
+        if let (Some(n), Some(v), Some(s), Some(c)) =
+            (get("name"), get("version"), get("source"), get("checksum"))
+        {
             if !is_hex64(&c) {
-                return Err(Error::input(format!("Cargo.lock: {n} {v}: checksum is not 64 lowercase hex")));
+                return Err(Error::input(format!(
+                    "Cargo.lock: {n} {v}: checksum is not 64 lowercase hex"
+                )));
             }
             out.insert((n, v, s), c);
         }
@@ -99,16 +119,27 @@ fn is_hex64(s: &str) -> bool {
 }
 
 fn sha256_hash(hexd: &str) -> Hash {
-    Hash { alg: HashAlgorithm::SHA_256, content: HashValue(hexd.to_string()) }
+    Hash {
+        alg: HashAlgorithm::SHA_256,
+        content: HashValue(hexd.to_string()),
+    }
 }
 
 /// A license choice for a Cargo `license` field.
 fn license_of(expr: &str) -> LicenseChoice {
-    let valid = |e: &str| LicenseChoice::expression(e).validate_version(SpecVersion::V1_5).passed();
+    let valid = |e: &str| {
+        LicenseChoice::expression(e)
+            .validate_version(SpecVersion::V1_5)
+            .passed()
+    };
     if valid(expr) {
         return LicenseChoice::expression(expr);
     }
-    let fixed = expr.split('/').map(str::trim).collect::<Vec<_>>().join(" OR ");
+    let fixed = expr
+        .split('/')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" OR ");
     if valid(&fixed) {
         return LicenseChoice::expression(&fixed);
     }
@@ -116,14 +147,19 @@ fn license_of(expr: &str) -> LicenseChoice {
 }
 
 fn parse_packages(meta: &Value) -> Result<Vec<Pkg>> {
-    let pkgs = meta.get("packages").and_then(Value::as_array).ok_or_else(|| Error::input("cargo metadata: no packages"))?;
+    let pkgs = meta
+        .get("packages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::input("cargo metadata: no packages"))?;
     let s = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
     pkgs.iter()
         .map(|p| {
             Ok(Pkg {
                 id: s(p, "id").ok_or_else(|| Error::input("cargo metadata: package without id"))?,
-                name: s(p, "name").ok_or_else(|| Error::input("cargo metadata: package without name"))?,
-                version: s(p, "version").ok_or_else(|| Error::input("cargo metadata: package without version"))?,
+                name: s(p, "name")
+                    .ok_or_else(|| Error::input("cargo metadata: package without name"))?,
+                version: s(p, "version")
+                    .ok_or_else(|| Error::input("cargo metadata: package without version"))?,
                 source: s(p, "source"),
                 license: s(p, "license"),
                 description: s(p, "description"),
@@ -134,10 +170,18 @@ fn parse_packages(meta: &Value) -> Result<Vec<Pkg>> {
 
 /// Build the SBOM of the Cargo workspace at `repo` (its `cargo metadata` JSON and `Cargo.lock`
 /// text given) plus `artifacts`, with `timestamp` (RFC 3339, `...Z`).
-pub fn build(meta: &Value, lock: &str, artifacts: &[Artifact], timestamp: &str, tool_version: &str) -> Result<Sbom> {
+pub fn build(
+    meta: &Value,
+    lock: &str,
+    artifacts: &[Artifact],
+    timestamp: &str,
+    tool_version: &str,
+) -> Result<Sbom> {
     let pkgs = parse_packages(meta)?;
     let checksums = lock_checksums(lock)?;
-    let resolve = meta.get("resolve").ok_or_else(|| Error::input("cargo metadata: no resolve graph (run with dependencies)"))?;
+    let resolve = meta
+        .get("resolve")
+        .ok_or_else(|| Error::input("cargo metadata: no resolve graph (run with dependencies)"))?;
     let root_id = resolve
         .get("root")
         .and_then(Value::as_str)
@@ -163,10 +207,15 @@ pub fn build(meta: &Value, lock: &str, artifacts: &[Artifact], timestamp: &str, 
     for p in &sorted {
         let bom_ref = refs.get(p.id.as_str()).cloned().unwrap_or_default();
         let is_root = p.id == root_id;
-        let class = if is_root { Classification::Application } else { Classification::Library };
+        let class = if is_root {
+            Classification::Application
+        } else {
+            Classification::Library
+        };
         let mut c = Component::new(class, &p.name, &p.version, Some(bom_ref));
         c.purl = Some(
-            Purl::new("cargo", &p.name, &p.version).map_err(|e| Error::input(format!("purl of {} {}: {e}", p.name, p.version)))?,
+            Purl::new("cargo", &p.name, &p.version)
+                .map_err(|e| Error::input(format!("purl of {} {}: {e}", p.name, p.version)))?,
         );
         if let Some(l) = &p.license {
             c.licenses = Some(Licenses(vec![license_of(l)]));
@@ -186,29 +235,54 @@ pub fn build(meta: &Value, lock: &str, artifacts: &[Artifact], timestamp: &str, 
         }
     }
     for a in artifacts {
-        let mut c = Component::new(Classification::File, &a.name, "", Some(format!("file:{}", a.name)));
+        let mut c = Component::new(
+            Classification::File,
+            &a.name,
+            "",
+            Some(format!("file:{}", a.name)),
+        );
         c.version = None;
         c.hashes = Some(Hashes(vec![sha256_hash(&hex::encode(a.sha256))]));
         components.push(c);
     }
 
     let mut deps: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for node in resolve.get("nodes").and_then(Value::as_array).cloned().unwrap_or_default() {
-        let Some(id) = node.get("id").and_then(Value::as_str) else { continue };
+    for node in resolve
+        .get("nodes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        let Some(id) = node.get("id").and_then(Value::as_str) else {
+            continue;
+        };
         let Some(from) = refs.get(id) else { continue };
         let mut to: Vec<String> = node
             .get("deps")
             .and_then(Value::as_array)
-            .map(|ds| ds.iter().filter_map(|d| d.get("pkg").and_then(Value::as_str)).filter_map(|p| refs.get(p).cloned()).collect())
+            .map(|ds| {
+                ds.iter()
+                    .filter_map(|d| d.get("pkg").and_then(Value::as_str))
+                    .filter_map(|p| refs.get(p).cloned())
+                    .collect()
+            })
             .unwrap_or_default();
         to.sort();
         to.dedup();
         deps.insert(from.clone(), to);
     }
 
-    let timestamp = DateTime::try_from(timestamp.to_string()).map_err(|e| Error::input(format!("SBOM timestamp: {e}")))?;
-    let mut metadata = Metadata { timestamp: Some(timestamp), ..Metadata::default() };
-    metadata.tools = Some(Tools::List(vec![Tool::new("audit-ledger", "ledger", tool_version)]));
+    let timestamp = DateTime::try_from(timestamp.to_string())
+        .map_err(|e| Error::input(format!("SBOM timestamp: {e}")))?;
+    let mut metadata = Metadata {
+        timestamp: Some(timestamp),
+        ..Metadata::default()
+    };
+    metadata.tools = Some(Tools::List(vec![Tool::new(
+        "audit-ledger",
+        "ledger",
+        tool_version,
+    )]));
     metadata.component = root_component;
     let mut bom = Bom {
         version: 1,
@@ -216,16 +290,27 @@ pub fn build(meta: &Value, lock: &str, artifacts: &[Artifact], timestamp: &str, 
         metadata: Some(metadata),
         components: Some(Components(components)),
         dependencies: Some(Dependencies(
-            deps.into_iter().map(|(dependency_ref, dependencies)| Dependency { dependency_ref, dependencies }).collect(),
+            deps.into_iter()
+                .map(|(dependency_ref, dependencies)| Dependency {
+                    dependency_ref,
+                    dependencies,
+                })
+                .collect(),
         )),
         spec_version: SpecVersion::V1_5,
         ..Bom::default()
     };
     let first = write(bom.clone())?;
-    bom.serial_number = Some(UrnUuid(format!("urn:uuid:{}", uuid_from(&crate::bundle::manifest::sha256(&first)))));
+    bom.serial_number = Some(UrnUuid(format!(
+        "urn:uuid:{}",
+        uuid_from(&crate::bundle::manifest::sha256(&first))
+    )));
     let result = bom.validate_version(SpecVersion::V1_5);
     if !result.passed() {
-        return Err(Error::input(format!("generated SBOM does not validate: {:?}", result.errors().collect::<Vec<_>>())));
+        return Err(Error::input(format!(
+            "generated SBOM does not validate: {:?}",
+            result.errors().collect::<Vec<_>>()
+        )));
     }
     let bytes = write(bom)?;
     check(&bytes)
@@ -233,20 +318,38 @@ pub fn build(meta: &Value, lock: &str, artifacts: &[Artifact], timestamp: &str, 
 
 /// Build the SBOM for `repo`: from Cargo when it has a `Cargo.toml`, else of the artifacts only
 /// (root component `name`@`version`). Returns the SBOM and its source (`cargo` or `artifacts`).
-pub fn for_repo(repo: &Path, name: &str, version: &str, artifacts: &[Artifact], timestamp: &str) -> Result<(Sbom, &'static str)> {
+pub fn for_repo(
+    repo: &Path,
+    name: &str,
+    version: &str,
+    artifacts: &[Artifact],
+    timestamp: &str,
+) -> Result<(Sbom, &'static str)> {
     let tool_version = env!("CARGO_PKG_VERSION");
     if repo.join("Cargo.toml").is_file() {
         let meta = cargo_metadata(repo)?;
         let lock_path = repo.join("Cargo.lock");
         let lock = std::fs::read_to_string(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-        Ok((build(&meta, &lock, artifacts, timestamp, tool_version)?, "cargo"))
+        Ok((
+            build(&meta, &lock, artifacts, timestamp, tool_version)?,
+            "cargo",
+        ))
     } else {
-        Ok((build_artifacts_only(name, version, artifacts, timestamp, tool_version)?, "artifacts"))
+        Ok((
+            build_artifacts_only(name, version, artifacts, timestamp, tool_version)?,
+            "artifacts",
+        ))
     }
 }
 
 /// SBOM of artifacts only (for a repository that is not a Cargo workspace).
-pub fn build_artifacts_only(name: &str, version: &str, artifacts: &[Artifact], timestamp: &str, tool_version: &str) -> Result<Sbom> {
+pub fn build_artifacts_only(
+    name: &str,
+    version: &str,
+    artifacts: &[Artifact],
+    timestamp: &str,
+    tool_version: &str,
+) -> Result<Sbom> {
     let meta = serde_json::json!({
         "packages": [{"id": "root", "name": name, "version": version}],
         "resolve": {"root": "root", "nodes": [{"id": "root", "deps": []}]},
@@ -256,7 +359,8 @@ pub fn build_artifacts_only(name: &str, version: &str, artifacts: &[Artifact], t
 
 fn write(bom: Bom) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    bom.output_as_json_v1_5(&mut out).map_err(|e| Error::input(format!("cannot write SBOM: {e}")))?;
+    bom.output_as_json_v1_5(&mut out)
+        .map_err(|e| Error::input(format!("cannot write SBOM: {e}")))?;
     out.push(b'\n');
     Ok(out)
 }
@@ -268,36 +372,64 @@ fn uuid_from(digest: &[u8; 32]) -> String {
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Check SBOM bytes: JSON, a CycloneDX version this crate reads (1.3–1.5), the crate's
 /// validation for that version, and every hash value well-formed for its algorithm.
 pub fn check(bytes: &[u8]) -> Result<Sbom> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| Error::input(format!("SBOM: not JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::input(format!("SBOM: not JSON: {e}")))?;
     if v.get("bomFormat").and_then(Value::as_str) != Some("CycloneDX") {
         return Err(Error::input("SBOM: bomFormat is not \"CycloneDX\""));
     }
-    let spec = v.get("specVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let spec = v
+        .get("specVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let version = match spec.as_str() {
         "1.3" => SpecVersion::V1_3,
         "1.4" => SpecVersion::V1_4,
         "1.5" => SpecVersion::V1_5,
-        other => return Err(Error::input(format!("SBOM: specVersion `{other}` is not supported (1.3, 1.4, 1.5)"))),
+        other => {
+            return Err(Error::input(format!(
+                "SBOM: specVersion `{other}` is not supported (1.3, 1.4, 1.5)"
+            )))
+        }
     };
-    let bom = Bom::parse_json_value(v.clone()).map_err(|e| Error::input(format!("SBOM: not CycloneDX {spec}: {e}")))?;
+    let bom = Bom::parse_json_value(v.clone())
+        .map_err(|e| Error::input(format!("SBOM: not CycloneDX {spec}: {e}")))?;
     let result = bom.validate_version(version);
     if !result.passed() {
-        return Err(Error::input(format!("SBOM: invalid CycloneDX {spec}: {:?}", result.errors().collect::<Vec<_>>())));
+        return Err(Error::input(format!(
+            "SBOM: invalid CycloneDX {spec}: {:?}",
+            result.errors().collect::<Vec<_>>()
+        )));
     }
     check_hashes(&v, "")?;
     let components = count_components(v.get("components"));
-    Ok(Sbom { bytes: bytes.to_vec(), spec_version: spec, components })
+    Ok(Sbom {
+        bytes: bytes.to_vec(),
+        spec_version: spec,
+        components,
+    })
 }
 
 fn count_components(v: Option<&Value>) -> usize {
     v.and_then(Value::as_array)
-        .map(|cs| cs.iter().map(|c| 1 + count_components(c.get("components"))).sum())
+        .map(|cs| {
+            cs.iter()
+                .map(|c| 1 + count_components(c.get("components")))
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -306,7 +438,10 @@ fn count_components(v: Option<&Value>) -> usize {
 pub fn check_hashes(v: &Value, path: &str) -> Result<()> {
     match v {
         Value::Object(m) => {
-            if let (Some(alg), Some(content)) = (m.get("alg").and_then(Value::as_str), m.get("content").and_then(Value::as_str)) {
+            if let (Some(alg), Some(content)) = (
+                m.get("alg").and_then(Value::as_str),
+                m.get("content").and_then(Value::as_str),
+            ) {
                 let len = match alg {
                     "MD5" => Some(32),
                     "SHA-1" => Some(40),
@@ -315,9 +450,12 @@ pub fn check_hashes(v: &Value, path: &str) -> Result<()> {
                     "SHA-512" | "SHA3-512" | "BLAKE2b-512" => Some(128),
                     _ => None,
                 };
-                let ok = content.bytes().all(|b| b.is_ascii_hexdigit()) && len.is_none_or(|n| content.len() == n);
+                let ok = content.bytes().all(|b| b.is_ascii_hexdigit())
+                    && len.is_none_or(|n| content.len() == n);
                 if !ok {
-                    return Err(Error::input(format!("SBOM: {path}: hash content is not {alg} hex")));
+                    return Err(Error::input(format!(
+                        "SBOM: {path}: hash content is not {alg} hex"
+                    )));
                 }
             }
             for (k, x) in m {
@@ -337,16 +475,30 @@ pub fn check_hashes(v: &Value, path: &str) -> Result<()> {
 /// SHA-256 digests of the `file` components, by name (for cross-checks with metadata.json).
 pub fn file_digests(bytes: &[u8]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Ok(v) = serde_json::from_slice::<Value>(bytes) else { return out };
-    for c in v.get("components").and_then(Value::as_array).cloned().unwrap_or_default() {
+    let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
+        return out;
+    };
+    for c in v
+        .get("components")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
         if c.get("type").and_then(Value::as_str) != Some("file") {
             continue;
         }
-        let name = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = c
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let digest = c
             .get("hashes")
             .and_then(Value::as_array)
-            .and_then(|hs| hs.iter().find(|h| h.get("alg").and_then(Value::as_str) == Some("SHA-256")))
+            .and_then(|hs| {
+                hs.iter()
+                    .find(|h| h.get("alg").and_then(Value::as_str) == Some("SHA-256"))
+            })
             .and_then(|h| h.get("content").and_then(Value::as_str))
             .unwrap_or_default()
             .to_string();
@@ -378,7 +530,11 @@ mod tests {
 
     #[test]
     fn builds_a_deterministic_valid_sbom() {
-        let arts = [Artifact { name: "bin/app".into(), sha256: [9; 32], size: 1 }];
+        let arts = [Artifact {
+            name: "bin/app".into(),
+            sha256: [9; 32],
+            size: 1,
+        }];
         let a = build(&meta(), LOCK, &arts, "2026-01-01T00:00:00Z", "0.1.0").unwrap();
         let b = build(&meta(), LOCK, &arts, "2026-01-01T00:00:00Z", "0.1.0").unwrap();
         assert_eq!(a.bytes, b.bytes);
@@ -387,20 +543,41 @@ mod tests {
         let v: Value = serde_json::from_slice(&a.bytes).unwrap();
         assert_eq!(v["metadata"]["component"]["name"], "app");
         assert_eq!(v["components"][0]["purl"], "pkg:cargo/dep@0.2.0");
-        assert_eq!(v["components"][0]["licenses"][0]["expression"], "MIT OR Apache-2.0");
-        assert_eq!(v["components"][0]["hashes"][0]["content"], "0000000000000000000000000000000000000000000000000000000000000001");
+        assert_eq!(
+            v["components"][0]["licenses"][0]["expression"],
+            "MIT OR Apache-2.0"
+        );
+        assert_eq!(
+            v["components"][0]["hashes"][0]["content"],
+            "0000000000000000000000000000000000000000000000000000000000000001"
+        );
         assert_eq!(v["dependencies"][0]["dependsOn"][0], "pkg:cargo/dep@0.2.0");
-        assert!(!String::from_utf8(a.bytes.clone()).unwrap().contains("file:///x"));
-        assert_eq!(file_digests(&a.bytes).get("bin/app").map(String::as_str), Some(hex::encode([9u8; 32]).as_str()));
+        assert!(!String::from_utf8(a.bytes.clone())
+            .unwrap()
+            .contains("file:///x"));
+        assert_eq!(
+            file_digests(&a.bytes).get("bin/app").map(String::as_str),
+            Some(hex::encode([9u8; 32]).as_str())
+        );
         let serial = v["serialNumber"].as_str().unwrap();
-        assert!(serial.starts_with("urn:uuid:") && &serial[23..24] == "5", "{serial}");
+        assert!(
+            serial.starts_with("urn:uuid:") && &serial[23..24] == "5",
+            "{serial}"
+        );
     }
 
     #[test]
     fn rejects_bad_hashes_the_crate_accepts() {
-        let arts = [Artifact { name: "f".into(), sha256: [9; 32], size: 1 }];
+        let arts = [Artifact {
+            name: "f".into(),
+            sha256: [9; 32],
+            size: 1,
+        }];
         let a = build(&meta(), LOCK, &arts, "2026-01-01T00:00:00Z", "0.1.0").unwrap();
-        let text = String::from_utf8(a.bytes).unwrap().replace(&hex::encode([9u8; 32]), &format!("{}ZZ", hex::encode([9u8; 32])));
+        let text = String::from_utf8(a.bytes).unwrap().replace(
+            &hex::encode([9u8; 32]),
+            &format!("{}ZZ", hex::encode([9u8; 32])),
+        );
         assert!(check(text.as_bytes()).is_err());
     }
 }

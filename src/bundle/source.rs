@@ -35,18 +35,27 @@ pub fn read(repo: &Path, exclude: Option<&Path>) -> Result<Source> {
     };
     let commit_id = head.id();
     let mut tags = Vec::new();
-    let names = r.tag_names(None).map_err(|e| Error::Git(e.message().to_string()))?;
+    let names = r
+        .tag_names(None)
+        .map_err(|e| Error::Git(e.message().to_string()))?;
     for name in names.iter().flatten() {
         let Some(name) = name else { continue };
-        let target = r.revparse_single(&format!("refs/tags/{name}")).and_then(|o| o.peel_to_commit());
+        let target = r
+            .revparse_single(&format!("refs/tags/{name}"))
+            .and_then(|o| o.peel_to_commit());
         if target.is_ok_and(|c| c.id() == commit_id) {
             tags.push(name.to_string());
         }
     }
     tags.sort();
-    let workdir = r.workdir().map(|w| w.canonicalize().unwrap_or_else(|_| w.to_path_buf()));
+    let workdir = r
+        .workdir()
+        .map(|w| w.canonicalize().unwrap_or_else(|_| w.to_path_buf()));
     let exclude_rel = match (exclude, &workdir) {
-        (Some(x), Some(w)) => x.canonicalize().ok().and_then(|x| x.strip_prefix(w).ok().map(|p| p.to_path_buf())),
+        (Some(x), Some(w)) => x
+            .canonicalize()
+            .ok()
+            .and_then(|x| x.strip_prefix(w).ok().map(|p| p.to_path_buf())),
         _ => None,
     };
     let dirty = if r.is_bare() {
@@ -54,7 +63,9 @@ pub fn read(repo: &Path, exclude: Option<&Path>) -> Result<Source> {
     } else {
         let mut opts = git2::StatusOptions::new();
         opts.include_untracked(false).include_ignored(false);
-        let statuses = r.statuses(Some(&mut opts)).map_err(|e| Error::Git(e.message().to_string()))?;
+        let statuses = r
+            .statuses(Some(&mut opts))
+            .map_err(|e| Error::Git(e.message().to_string()))?;
         let changed = statuses.iter().any(|s| {
             let p = s.path().ok().map(Path::new);
             match (&exclude_rel, p) {

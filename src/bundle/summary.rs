@@ -30,9 +30,17 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str) -> Va
     let mut actors: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let mut deploys = Vec::new();
     let mut rollbacks = Vec::new();
-    let mut drills: BTreeMap<&str, u64> = [("pass", 0), ("fail", 0), ("timeout", 0)].into_iter().collect();
+    let mut drills: BTreeMap<&str, u64> = [("pass", 0), ("fail", 0), ("timeout", 0)]
+        .into_iter()
+        .collect();
     let mut latest_drill = Value::Null;
-    let s = |e: &Entry, k: &str| e.body.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |e: &Entry, k: &str| {
+        e.body
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     for e in entries {
         *counts.entry(e.kind.as_str()).or_insert(0) += 1;
         match e.kind {
@@ -62,8 +70,11 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str) -> Va
         .into_iter()
         .map(|(a, [m, allow, deny])| json!({"actor": a, "merges": m, "approvals_allow": allow, "approvals_deny": deny}))
         .collect();
-    let keys: Vec<Value> =
-        verified.keys.iter().map(|k| json!({"id": k.id, "added_at": k.added_at, "revoked_at": k.revoked_at})).collect();
+    let keys: Vec<Value> = verified
+        .keys
+        .iter()
+        .map(|k| json!({"id": k.id, "added_at": k.added_at, "revoked_at": k.revoked_at}))
+        .collect();
     let mut drills_v = json!(drills);
     drills_v["latest"] = latest_drill;
     json!({

@@ -41,7 +41,8 @@ pub fn proof_bytes(p: &Inclusion) -> crate::Result<Vec<u8>> {
 
 /// Parse proof bytes written by [`proof_bytes`]; any other spelling is refused.
 pub fn parse_proof(bytes: &[u8]) -> Result<Inclusion, String> {
-    let p: Inclusion = serde_json::from_slice(bytes).map_err(|e| format!("not an inclusion proof: {e}"))?;
+    let p: Inclusion =
+        serde_json::from_slice(bytes).map_err(|e| format!("not an inclusion proof: {e}"))?;
     match proof_bytes(&p) {
         Ok(again) if again == bytes => Ok(p),
         _ => Err("not in canonical form (sorted keys, no whitespace, then a newline)".into()),
@@ -49,9 +50,20 @@ pub fn parse_proof(bytes: &[u8]) -> Result<Inclusion, String> {
 }
 
 /// A checkpoint note for `origin`, `size`, `root`, signed by `signer` under note name `name`.
-pub fn sign_checkpoint(origin: &str, size: u64, root: &[u8; 32], name: &str, signer: &Signer) -> crate::Result<Vec<u8>> {
+pub fn sign_checkpoint(
+    origin: &str,
+    size: u64,
+    root: &[u8; 32],
+    name: &str,
+    signer: &Signer,
+) -> crate::Result<Vec<u8>> {
     let key = SignerKey::new(name, signer.signing_key().clone())?;
-    let body = Body { origin: origin.to_string(), size, root: *root, extensions: Vec::new() };
+    let body = Body {
+        origin: origin.to_string(),
+        size,
+        root: *root,
+        extensions: Vec::new(),
+    };
     Ok(body.sign(&key)?.into_bytes())
 }
 
@@ -84,7 +96,12 @@ pub fn verify_checkpoint(bytes: &[u8], public: &VerifyingKey) -> Result<Checkpoi
         .map(|v| v.name().to_string())
         .ok_or("no valid signature by the bundle's key")?;
     let cp = signed.checkpoint();
-    Ok(Checkpoint { origin: cp.origin.clone(), size: cp.size, root: cp.root, name })
+    Ok(Checkpoint {
+        origin: cp.origin.clone(),
+        size: cp.size,
+        root: cp.root,
+        name,
+    })
 }
 
 #[cfg(test)]
@@ -92,7 +109,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<[u8; 32]> {
-        (0..n).map(|i| crate::ledger::entry::leaf_hash(&[i as u8])).collect()
+        (0..n)
+            .map(|i| crate::ledger::entry::leaf_hash(&[i as u8]))
+            .collect()
     }
 
     #[test]

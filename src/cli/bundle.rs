@@ -23,7 +23,9 @@ pub enum BundleCmd {
 
 /// `ledger bundle sbom`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger bundle sbom --repo . > sbom.cdx.json\n  SOURCE_DATE_EPOCH=0 ledger bundle sbom --artifacts dist --name webapp --version 2.0.0")]
+#[command(
+    after_help = "Examples:\n  ledger bundle sbom --repo . > sbom.cdx.json\n  SOURCE_DATE_EPOCH=0 ledger bundle sbom --artifacts dist --name webapp --version 2.0.0"
+)]
 pub struct SbomArgs {
     /// Repository (a Cargo workspace gives the dependency graph).
     #[arg(long, default_value = ".", value_name = "DIR")]
@@ -44,7 +46,9 @@ pub struct SbomArgs {
 
 /// `ledger bundle create`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) ledger bundle create --version 1.4.0 --artifacts target/release/ledger --key release.key\n  ledger bundle create --version 2.0.0 --repo ../webapp --sbom-from ../webapp/bom.json --artifacts ../webapp/dist --attach junit.xml --attach scan.sarif\n\nThe build time comes from SOURCE_DATE_EPOCH, else the HEAD commit time: the same inputs give a\nbyte-identical bundle. The ledger must verify and the key must be trusted by it. Afterwards a\n`bundle` entry (version, manifest_sha256) is appended, signed with the same key.")]
+#[command(
+    after_help = "Examples:\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) ledger bundle create --version 1.4.0 --artifacts target/release/ledger --key release.key\n  ledger bundle create --version 2.0.0 --repo ../webapp --sbom-from ../webapp/bom.json --artifacts ../webapp/dist --attach junit.xml --attach scan.sarif\n\nThe build time comes from SOURCE_DATE_EPOCH, else the HEAD commit time: the same inputs give a\nbyte-identical bundle. The ledger must verify and the key must be trusted by it. Afterwards a\n`bundle` entry (version, manifest_sha256) is appended, signed with the same key."
+)]
 pub struct CreateArgs {
     /// Release version (A-Z a-z 0-9 . _ + -).
     #[arg(long = "version", value_name = "VERSION")]
@@ -80,7 +84,9 @@ pub struct CreateArgs {
 
 /// `ledger bundle verify`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger bundle verify audit/bundle-1.4.0 --pubkey release.key.pub\n  ledger bundle verify audit/bundle-1.4.0 --key-id 1f2e3d4c5b6a7988 --json\n\nWithout --pubkey or --key-id the bundle's own key is used and a warning says so: that proves\nintegrity, not who signed. Exit 0 valid, 1 invalid (file and reason named), 2 unreadable.\nThe same checks, minus SBOM schema validation, run offline with the bundle's verify.sh and verify.py.")]
+#[command(
+    after_help = "Examples:\n  ledger bundle verify audit/bundle-1.4.0 --pubkey release.key.pub\n  ledger bundle verify audit/bundle-1.4.0 --key-id 1f2e3d4c5b6a7988 --json\n\nWithout --pubkey or --key-id the bundle's own key is used and a warning says so: that proves\nintegrity, not who signed. Exit 0 valid, 1 invalid (file and reason named), 2 unreadable.\nThe same checks, minus SBOM schema validation, run offline with the bundle's verify.sh and verify.py."
+)]
 pub struct VerifyArgs {
     /// The bundle directory.
     pub dir: PathBuf,
@@ -101,7 +107,9 @@ pub fn bundle(ctx: &Ctx, cmd: &BundleCmd) -> Result<i32> {
 }
 
 fn sbom(a: &SbomArgs) -> Result<i32> {
-    let epoch = a.source_date_epoch.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let epoch = a
+        .source_date_epoch
+        .unwrap_or_else(|| chrono::Utc::now().timestamp());
     let ts = chrono::DateTime::from_timestamp(epoch, 0)
         .ok_or_else(|| Error::input("SOURCE_DATE_EPOCH: out of range"))?
         .format("%Y-%m-%dT%H:%M:%SZ")
@@ -110,7 +118,8 @@ fn sbom(a: &SbomArgs) -> Result<i32> {
     let (s, _) = bundle::sbom::for_repo(&a.repo, &a.name, &a.version_, &arts, &ts)?;
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    out.write_all(&s.bytes).map_err(|e| Error::io("stdout", e))?;
+    out.write_all(&s.bytes)
+        .map_err(|e| Error::io("stdout", e))?;
     eprintln!("{} components (CycloneDX {})", s.components, s.spec_version);
     Ok(0)
 }
@@ -135,7 +144,10 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
         ctx.warn("no SOURCE_DATE_EPOCH and no git commit: the build time is the clock's, so this bundle is not reproducible");
     }
     let manifest = hex::encode(c.manifest_sha256);
-    let entry = c.entry.as_ref().map(|e| json!({"seq": e.seq, "hash": e.hash_hex()}));
+    let entry = c
+        .entry
+        .as_ref()
+        .map(|e| json!({"seq": e.seq, "hash": e.hash_hex()}));
     ctx.print(
         format!(
             "bundle {} written: {} files, {} artifacts, {} SBOM components, checkpoint size {}, {} entries proved; manifest {}; signer {}{}",
@@ -157,12 +169,17 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
 }
 
 fn read_pin_file(p: &std::path::Path) -> Result<Pin> {
-    let text = std::fs::read_to_string(p).map_err(|e| Error::Key { path: p.to_path_buf(), reason: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(p).map_err(|e| Error::Key {
+        path: p.to_path_buf(),
+        reason: format!("cannot read: {e}"),
+    })?;
     let t = text.trim();
     if t.starts_with("-----BEGIN PUBLIC KEY-----") {
         use ed25519_dalek::pkcs8::DecodePublicKey as _;
-        let vk = ed25519_dalek::VerifyingKey::from_public_key_pem(t)
-            .map_err(|_| Error::Key { path: p.to_path_buf(), reason: "not an Ed25519 PEM public key".into() })?;
+        let vk = ed25519_dalek::VerifyingKey::from_public_key_pem(t).map_err(|_| Error::Key {
+            path: p.to_path_buf(),
+            reason: "not an Ed25519 PEM public key".into(),
+        })?;
         return Ok(Pin::Key(vk));
     }
     Ok(Pin::Key(keys::load_public(p)?))
