@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
@@ -113,10 +113,7 @@ impl Signer {
                 )));
             }
         }
-        let pem = self
-            .key
-            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-            .map_err(|e| Error::input(format!("cannot encode key: {e}")))?;
+        let pem = private_pem(&self.key);
         fsutil::write_atomic_mode(path, pem.as_bytes(), 0o600)?;
         fsutil::write_atomic_mode(
             &pub_path,
@@ -125,6 +122,25 @@ impl Signer {
         )?;
         Ok(pub_path)
     }
+}
+
+/// PKCS#8 v1 PEM of an Ed25519 private key (RFC 8410 §7): the 48-byte DER
+/// `302e020100300506032b657004220420 ‖ seed`, exactly what `openssl genpkey -algorithm ed25519`
+/// writes. (PKCS#8 v2 with the public key embedded is not readable by OpenSSL 3.0.)
+fn private_pem(key: &SigningKey) -> zeroize::Zeroizing<String> {
+    use base64::Engine as _;
+    let mut der = zeroize::Zeroizing::new(Vec::with_capacity(48));
+    der.extend_from_slice(&[
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ]);
+    der.extend_from_slice(key.as_bytes());
+    let b64 =
+        zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der.as_slice()));
+    zeroize::Zeroizing::new(format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        b64.as_str()
+    ))
 }
 
 /// `PATH.pub` for a private key at `PATH`.

@@ -361,53 +361,52 @@ pub fn draft_from_args(
     })
 }
 
-/// Parse a JSONL batch; errors name the batch line.
+/// Parse a JSONL batch; errors name the batch line (the first bad line, in order). Lines are
+/// parsed and checked in parallel.
 pub fn parse_batch(text: &str, source: &str) -> Result<Vec<Draft>> {
-    let mut drafts = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(line)
-            .map_err(|e| Error::input(format!("{source}: line {n}: invalid JSON: {e}")))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| Error::input(format!("{source}: line {n}: expected an object")))?;
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !["kind", "actor", "body"].contains(&k.as_str()))
-        {
-            return Err(Error::input(format!(
-                "{source}: line {n}: unknown field `{k}` (expected kind, actor, body)"
-            )));
-        }
-        let kind_s = obj
-            .get("kind")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::input(format!("{source}: line {n}: kind: expected a string")))?;
-        let kind = Kind::parse(kind_s).ok_or_else(|| {
-            Error::input(format!("{source}: line {n}: kind: unknown kind `{kind_s}`"))
-        })?;
-        let actor = obj
-            .get("actor")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::input(format!("{source}: line {n}: actor: expected a string")))?;
-        let body = obj.get("body").cloned().unwrap_or_else(|| json!({}));
-        audit_ledger::canonical::check(&body)
-            .map_err(|e| Error::input(format!("{source}: line {n}: body.{e}")))?;
-        audit_ledger::ledger::body::validate(kind, &body)
-            .map_err(|e| Error::input(format!("{source}: line {n}: {e}")))?;
-        drafts.push(Draft {
-            kind,
-            actor: actor.to_string(),
-            body,
-        });
-    }
-    if drafts.is_empty() {
+    use rayon::prelude::*;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    if lines.is_empty() {
         return Err(Error::input(format!("{source}: no entries in batch")));
     }
-    Ok(drafts)
+    let parsed: Vec<std::result::Result<Draft, String>> = lines
+        .par_iter()
+        .map(|(i, l)| parse_batch_line(l).map_err(|e| format!("{source}: line {}: {e}", i + 1)))
+        .collect();
+    parsed
+        .into_iter()
+        .map(|r| r.map_err(Error::input))
+        .collect()
+}
+
+fn parse_batch_line(line: &str) -> std::result::Result<Draft, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Value::Object(mut obj) = v else {
+        return Err("expected an object".into());
+    };
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["kind", "actor", "body"].contains(&k.as_str()))
+    {
+        return Err(format!("unknown field `{k}` (expected kind, actor, body)"));
+    }
+    let kind_s = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or("kind: expected a string")?;
+    let kind = Kind::parse(kind_s).ok_or_else(|| format!("kind: unknown kind `{kind_s}`"))?;
+    let actor = obj
+        .get("actor")
+        .and_then(Value::as_str)
+        .ok_or("actor: expected a string")?
+        .to_string();
+    let body = obj.remove("body").unwrap_or_else(|| json!({}));
+    Entry::check_draft(kind, &actor, &body).map_err(|e| e.reason)?;
+    Ok(Draft { kind, actor, body })
 }
 
 pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
@@ -430,14 +429,13 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
 
 /// Append drafts; the single place the CLI appends, so later features (index, checkpoint
 /// refresh) hook in here and in the library.
-///
-/// With a signer, the checkpoint is refreshed under the same lock; if that fails the entries
-/// are still appended, and the error says so.
 pub fn append_drafts(
     ledger: &Ledger,
     drafts: &[Draft],
     signer: Option<&Signer>,
 ) -> Result<Vec<Entry>> {
+    // With a signer, the checkpoint is refreshed under the same lock; if that fails the
+    // entries are still appended, and the error says so.
     let mut locked = ledger.lock()?;
     let entries = locked.append(drafts, signer)?;
     if let (Some(s), Some(first), Some(last)) = (signer, entries.first(), entries.last()) {
@@ -471,7 +469,7 @@ pub fn report_appended(ctx: &Ctx, entries: &[Entry]) {
 /// `ledger verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read."
+    after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n  ledger verify --checkpoint trusted/checkpoint          # must extend a checkpoint saved elsewhere\n  ledger verify --checkpoint cosigned --witnesses 2     # and carry 2 trusted witness cosignatures\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read."
 )]
 pub struct VerifyArgs {
     /// Check signatures only from this seq on (hashes and chain are still checked throughout).
@@ -531,8 +529,11 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         None => None,
     };
     // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
-    if let Some(m) = audit_ledger::ledger::tlog::check_index(&ledger, &s.leaves)? {
-        ctx.note(m);
+    // Best effort: a read-only copy of a ledger still verifies.
+    match audit_ledger::ledger::tlog::check_index(&ledger, &s.leaves) {
+        Ok(Some(m)) => ctx.note(m),
+        Ok(None) => {}
+        Err(e) => ctx.note(format!("ledger.idx not checked: {e}")),
     }
     let secs = started.elapsed().as_secs_f64();
     let head = s.head.map(hex::encode);

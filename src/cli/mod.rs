@@ -57,7 +57,7 @@ pub enum Command {
     #[command(subcommand)]
     Keys(core::KeysCmd),
     /// Append one entry, or a batch of entries.
-    Append(core::AppendArgs),
+    Append(Box<core::AppendArgs>),
     /// Verify the whole ledger: canonical bytes, hashes, chain, signatures, key trust.
     Verify(core::VerifyArgs),
     /// List entries, optionally filtered.

@@ -104,14 +104,36 @@ pub fn signing_message(hash: &[u8; 32]) -> [u8; 80] {
     msg
 }
 
-/// True when `ts` is a valid timestamp in the one accepted form.
+/// True when `ts` is a valid timestamp in the one accepted form,
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds, a real calendar date, no leap second).
 pub fn valid_ts(ts: &str) -> bool {
-    if ts.len() != 24 || !ts.ends_with('Z') {
+    let b = ts.as_bytes();
+    if b.len() != 24 {
         return false;
     }
-    match chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3fZ") {
-        Ok(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() == ts,
-        Err(_) => false,
+    let shape_ok = b.iter().enumerate().all(|(i, &c)| match i {
+        4 | 7 => c == b'-',
+        10 => c == b'T',
+        13 | 16 => c == b':',
+        19 => c == b'.',
+        23 => c == b'Z',
+        _ => c.is_ascii_digit(),
+    });
+    if !shape_ok {
+        return false;
+    }
+    let num =
+        |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+    let (y, mo, d) = (num(0..4), num(5..7), num(8..10));
+    let (h, mi, s) = (num(11..13), num(14..16), num(17..19));
+    h < 24 && mi < 60 && s < 60 && chrono::NaiveDate::from_ymd_opt(y as i32, mo, d).is_some()
+}
+
+fn push_hex(bytes: &[u8; 32], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
     }
 }
 
@@ -140,9 +162,35 @@ impl Entry {
                 format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ"),
             ));
         }
-        check_actor(&actor)?;
-        canonical::check(&body).map_err(|e| LineError::new("bad-body", format!("body.{e}")))?;
-        body::validate(kind, &body).map_err(|e| LineError::new("bad-body", e))?;
+        let body_c = Self::check_draft(kind, &actor, &body)?;
+        Ok(Self::seal_checked(
+            seq, ts, kind, actor, signer, body, &body_c, prev,
+        ))
+    }
+
+    /// Check the caller-chosen parts of an entry and return the body's canonical bytes (the
+    /// order-independent half of sealing, which appends run in parallel).
+    pub fn check_draft(kind: Kind, actor: &str, body: &Value) -> Result<Vec<u8>, LineError> {
+        check_actor(actor)?;
+        let body_c =
+            canonical::encode(body).map_err(|e| LineError::new("bad-body", format!("body.{e}")))?;
+        body::validate(kind, body).map_err(|e| LineError::new("bad-body", e))?;
+        Ok(body_c)
+    }
+
+    /// Seal an entry whose draft passed [`Entry::check_draft`] (`body_c` is its result) and
+    /// whose `ts` is valid.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_checked(
+        seq: u64,
+        ts: String,
+        kind: Kind,
+        actor: String,
+        signer: Option<String>,
+        body: Value,
+        body_c: &[u8],
+        prev: [u8; 32],
+    ) -> Entry {
         let mut e = Entry {
             seq,
             ts,
@@ -154,11 +202,69 @@ impl Entry {
             hash: [0; 32],
             sig: None,
         };
-        e.hash = leaf_hash(&e.unsigned_bytes());
-        Ok(e)
+        e.hash = leaf_hash(&e.assemble(body_c, false));
+        e
     }
 
-    fn base_map(&self) -> Map<String, Value> {
+    /// The canonical line given the body's canonical bytes (saves re-encoding the body).
+    pub fn line_with_body(&self, body_c: &[u8]) -> Vec<u8> {
+        self.assemble(body_c, true)
+    }
+
+    /// Write the entry's canonical bytes given the canonical bytes of its body: `C` when
+    /// `full` is false, the whole line when true. The top-level keys are fixed, so they are
+    /// written directly in their sorted order: actor, body, hash, kind, prev, seq, sig, signer,
+    /// ts, v (`hash` and `sig` only in the full form, `signer`/`sig` only when signed).
+    fn assemble(&self, body_c: &[u8], full: bool) -> Vec<u8> {
+        use base64::Engine as _;
+        let mut out = Vec::with_capacity(body_c.len() + 320);
+        out.extend_from_slice(b"{\"actor\":");
+        canonical::write_string(&self.actor, &mut out);
+        out.extend_from_slice(b",\"body\":");
+        out.extend_from_slice(body_c);
+        if full {
+            out.extend_from_slice(b",\"hash\":\"");
+            push_hex(&self.hash, &mut out);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"kind\":\"");
+        out.extend_from_slice(self.kind.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"prev\":\"");
+        push_hex(&self.prev, &mut out);
+        out.extend_from_slice(b"\",\"seq\":");
+        out.extend_from_slice(self.seq.to_string().as_bytes());
+        if let (true, Some(sig)) = (full, &self.sig) {
+            out.extend_from_slice(b",\"sig\":\"");
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(sig)
+                    .as_bytes(),
+            );
+            out.push(b'"');
+        }
+        if let Some(signer) = &self.signer {
+            out.extend_from_slice(b",\"signer\":");
+            canonical::write_string(signer, &mut out);
+        }
+        out.extend_from_slice(b",\"ts\":");
+        canonical::write_string(&self.ts, &mut out);
+        out.extend_from_slice(b",\"v\":1}");
+        out
+    }
+
+    fn body_bytes(&self) -> Vec<u8> {
+        // The body was checked when the entry was sealed or parsed, so this cannot fail; an
+        // empty result could only cause a hash mismatch, never a silent success.
+        canonical::encode(&self.body).unwrap_or_default()
+    }
+
+    /// The canonical bytes `C` (entry without `hash` and `sig`).
+    pub fn unsigned_bytes(&self) -> Vec<u8> {
+        self.assemble(&self.body_bytes(), false)
+    }
+
+    /// The whole entry as a JSON value (what is written on its line).
+    pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert("v".into(), Value::from(VERSION));
         m.insert("seq".into(), Value::from(self.seq));
@@ -170,21 +276,9 @@ impl Entry {
         }
         m.insert("body".into(), self.body.clone());
         m.insert("prev".into(), Value::from(hex::encode(self.prev)));
-        m
-    }
-
-    /// The canonical bytes `C` (entry without `hash` and `sig`).
-    pub fn unsigned_bytes(&self) -> Vec<u8> {
-        // The body was checked at seal/parse time, so encoding cannot fail; an empty vector
-        // would only produce a hash mismatch, never a silent success.
-        canonical::encode(&Value::Object(self.base_map())).unwrap_or_default()
-    }
-
-    /// The whole entry as a JSON value (what is written on its line).
-    pub fn to_value(&self) -> Value {
-        let mut m = self.base_map();
         m.insert("hash".into(), Value::from(hex::encode(self.hash)));
         if let Some(sig) = &self.sig {
+            use base64::Engine as _;
             m.insert(
                 "sig".into(),
                 Value::from(base64::engine::general_purpose::STANDARD.encode(sig)),
@@ -195,7 +289,7 @@ impl Entry {
 
     /// The canonical line, without the trailing newline.
     pub fn to_line(&self) -> Vec<u8> {
-        canonical::encode(&self.to_value()).unwrap_or_default()
+        self.assemble(&self.body_bytes(), true)
     }
 
     /// Hex of the leaf hash.
@@ -272,30 +366,11 @@ impl Entry {
             Some(_) => return Err(LineError::new("bad-field", "sig: expected a base64 string")),
         };
         let body = map
-            .get("body")
-            .cloned()
+            .remove("body")
             .ok_or_else(|| LineError::new("bad-field", "body: missing"))?;
-        // Canonical form of the whole line: any other byte string for the same entry is refused.
-        let whole = canonical::encode(&Value::Object(map.clone()))
-            .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
-        if whole != line {
-            return Err(LineError::new(
-                "not-canonical",
-                "line is not in canonical form (sorted keys, no whitespace, minimal escapes)",
-            ));
-        }
-        body::validate(kind, &body).map_err(|e| LineError::new("bad-body", e))?;
-        map.remove("hash");
-        map.remove("sig");
-        let c = canonical::encode(&Value::Object(std::mem::take(map)))
-            .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
-        if leaf_hash(&c) != hash {
-            return Err(LineError::new(
-                "bad-hash",
-                "hash does not match the entry's canonical bytes",
-            ));
-        }
-        Ok(Entry {
+        let body_c = canonical::encode(&body)
+            .map_err(|e| LineError::new("not-canonical", format!("body.{e}")))?;
+        let entry = Entry {
             seq,
             ts,
             kind,
@@ -305,7 +380,22 @@ impl Entry {
             prev,
             hash,
             sig,
-        })
+        };
+        // Canonical form of the whole line: any other byte string for the same entry is refused.
+        if entry.assemble(&body_c, true) != line {
+            return Err(LineError::new(
+                "not-canonical",
+                "line is not in canonical form (sorted keys, no whitespace, minimal escapes)",
+            ));
+        }
+        body::validate(kind, &entry.body).map_err(|e| LineError::new("bad-body", e))?;
+        if leaf_hash(&entry.assemble(&body_c, false)) != hash {
+            return Err(LineError::new(
+                "bad-hash",
+                "hash does not match the entry's canonical bytes",
+            ));
+        }
+        Ok(entry)
     }
 }
 
@@ -342,12 +432,23 @@ fn get_hash(map: &Map<String, Value>, key: &str) -> Result<[u8; 32], LineError> 
             format!("{key}: expected 64 lowercase hex characters"),
         )
     };
-    let s = map.get(key).and_then(Value::as_str).ok_or_else(bad)?;
-    if !is_lower_hex(s, 64) {
+    let s = map
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?
+        .as_bytes();
+    if s.len() != 64 {
         return Err(bad());
     }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
     let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|_| bad())?;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *o = (nibble(pair[0]).ok_or_else(bad)? << 4) | nibble(pair[1]).ok_or_else(bad)?;
+    }
     Ok(out)
 }
 
@@ -422,5 +523,13 @@ mod tests {
         assert!(!valid_ts("2026-13-22T12:00:00.123Z"));
         assert!(!valid_ts("2026-11-22 12:00:00.123Z"));
         assert!(valid_ts(&now_ts()));
+        assert!(valid_ts("2024-02-29T23:59:59.999Z"));
+        assert!(!valid_ts("2025-02-29T00:00:00.000Z"));
+        assert!(!valid_ts("2026-11-22T24:00:00.000Z"));
+        assert!(!valid_ts("2026-11-22T12:60:00.000Z"));
+        assert!(!valid_ts("2026-11-22T12:00:60.000Z"));
+        assert!(!valid_ts("2026-11-22T12:00:00.000+"));
+        assert!(!valid_ts("2026-11-00T12:00:00.000Z"));
+        assert!(!valid_ts("２026-11-22T12:00:00.00Z"));
     }
 }

@@ -276,7 +276,7 @@ impl Index {
         let last = size - 1;
         let offset = ix.offset(last)?;
         let log = ledger.log_path();
-        let mut reader = LineReader::open_at(&log, offset, last)?;
+        let mut reader = LineReader::open_at(&log, offset, last, tail.len)?;
         let (leaf, next_offset) = match reader.next_line()? {
             Some(RawLine::Line { bytes, .. }) => match Entry::parse_line(&bytes) {
                 Ok(e) if e.seq == last => (e.hash, reader.offset()),
@@ -304,7 +304,7 @@ impl Index {
             return Ok(Ok(ix));
         }
         // Catch up: index the lines after the last indexed one.
-        match ix.index_from(ledger, next_offset, size)? {
+        match ix.index_from(ledger, next_offset, size, tail.len)? {
             Ok(()) if ix.size == tail.next_seq && ix.last_leaf_is(tail.prev)? => Ok(Ok(ix)),
             Ok(()) => Ok(Err(
                 "stale: catching up did not reach the ledger's tail".into()
@@ -340,9 +340,10 @@ impl Index {
         ledger: &Ledger,
         offset: u64,
         seq: u64,
+        end: u64,
     ) -> Result<std::result::Result<(), String>> {
         let log = ledger.log_path();
-        let mut reader = LineReader::open_at(&log, offset, seq)?;
+        let mut reader = LineReader::open_at(&log, offset, seq, end)?;
         let mut expect = seq;
         let mut chunk: Vec<(u64, Hash)> = Vec::new();
         let mut pending: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -401,7 +402,7 @@ impl Index {
             frontier: Vec::new(),
         };
         ix.file.write_all(MAGIC).map_err(|e| Error::io(path, e))?;
-        if let Err(why) = ix.index_from(ledger, 0, 0)? {
+        if let Err(why) = ix.index_from(ledger, 0, 0, tail.len)? {
             return Err(Error::input(format!(
                 "{}: cannot index the ledger: {why}",
                 path.display()
@@ -472,11 +473,24 @@ pub fn after_append(
     ledger: &Ledger,
     before: &Tail,
     after: &Tail,
-    lines: &[(u64, Hash)],
+    entries: &[Entry],
+    lines: &[Vec<u8>],
 ) -> Result<()> {
     let path = ledger.dir().join(INDEX_FILE);
     match Index::try_open(ledger, &path, before)? {
-        Ok(mut ix) if ix.size == before.next_seq => ix.append(lines),
+        Ok(mut ix) if ix.size == before.next_seq => {
+            let mut offset = before.len;
+            let leaves: Vec<(u64, Hash)> = entries
+                .iter()
+                .zip(lines)
+                .map(|(e, l)| {
+                    let at = offset;
+                    offset += l.len() as u64 + 1;
+                    (at, e.hash)
+                })
+                .collect();
+            ix.append(&leaves)
+        }
         _ => Index::sync(ledger, after).map(|_| ()),
     }
 }

@@ -316,35 +316,57 @@ impl Locked<'_> {
         }
         let ts = now_ts();
         let signer_id = signer.map(|s| s.id().to_string());
+        // Order-independent work (body checks and encoding, signing, line encoding) runs in
+        // parallel; only the hash chain itself is sequential.
+        let par = drafts.len() >= 64;
+        let check = |(i, d): (usize, &Draft)| {
+            Entry::check_draft(d.kind, &d.actor, &d.body)
+                .map_err(|le| Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason)))
+        };
+        let bodies: Vec<Vec<u8>> = if par {
+            drafts
+                .par_iter()
+                .enumerate()
+                .map(check)
+                .collect::<Result<_>>()?
+        } else {
+            drafts
+                .iter()
+                .enumerate()
+                .map(check)
+                .collect::<Result<_>>()?
+        };
         let mut entries = Vec::with_capacity(drafts.len());
         let mut prev = self.tail.prev;
-        for (i, d) in drafts.iter().enumerate() {
+        for (i, (d, body_c)) in drafts.iter().zip(&bodies).enumerate() {
             let seq = self.tail.next_seq + i as u64;
-            let e = Entry::seal(
+            let e = Entry::seal_checked(
                 seq,
                 ts.clone(),
                 d.kind,
                 d.actor.clone(),
                 signer_id.clone(),
                 d.body.clone(),
+                body_c,
                 prev,
-            )
-            .map_err(|le| Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason)))?;
+            );
             prev = e.hash;
             entries.push(e);
         }
-        if let Some(s) = signer {
-            let sign = |e: &mut Entry| e.sig = Some(s.sign(&e.signing_message()));
-            if entries.len() >= 64 {
-                entries.par_iter_mut().for_each(sign);
-            } else {
-                entries.iter_mut().for_each(sign);
+        let finish = |(e, body_c): (&mut Entry, &Vec<u8>)| {
+            if let Some(s) = signer {
+                e.sig = Some(s.sign(&e.signing_message()));
             }
-        }
-        let lines: Vec<Vec<u8>> = if entries.len() >= 64 {
-            entries.par_iter().map(Entry::to_line).collect()
+            e.line_with_body(body_c)
+        };
+        let lines: Vec<Vec<u8>> = if par {
+            entries
+                .par_iter_mut()
+                .zip(bodies.par_iter())
+                .map(finish)
+                .collect()
         } else {
-            entries.iter().map(Entry::to_line).collect()
+            entries.iter_mut().zip(bodies.iter()).map(finish).collect()
         };
         let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
         for (i, l) in lines.iter().enumerate() {
@@ -369,17 +391,8 @@ impl Locked<'_> {
         };
         // Keep ledger.idx current under the same lock. The entries are durable already, so an
         // index failure is not the appender's: the next user of the index catches it up.
-        let mut offset = before.len;
-        let leaves: Vec<(u64, [u8; 32])> = entries
-            .iter()
-            .zip(&lines)
-            .map(|(e, l)| {
-                let at = offset;
-                offset += l.len() as u64 + 1;
-                (at, e.hash)
-            })
-            .collect();
-        let _ = crate::ledger::index::after_append(self.ledger, &before, &self.tail, &leaves);
+        let _ =
+            crate::ledger::index::after_append(self.ledger, &before, &self.tail, &entries, &lines);
         Ok(entries)
     }
 }

@@ -91,7 +91,7 @@ pub struct Summary {
     pub leaves: Vec<[u8; 32]>,
 }
 
-const BLOCK_LINES: usize = 32 * 1024;
+const BLOCK_LINES: usize = 8192;
 const SIG_CHUNK: usize = 128;
 
 struct KeyInfo {
@@ -132,10 +132,8 @@ pub fn verify(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verified<Summary>> {
     let path = ledger.log_path();
-    let total = std::fs::metadata(&path)
-        .map_err(|e| Error::io(&path, e))?
-        .len();
-    let mut reader = LineReader::open(&path)?;
+    let total = crate::ledger::reader::stable_len(&path)?;
+    let mut reader = LineReader::open_at(&path, 0, 0, total)?;
     let mut st = State {
         file: path.display().to_string(),
         require_sigs: opts.require_signatures || ledger.config().require_signatures,
