@@ -160,7 +160,7 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
 /// `ledger append`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body."
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
 )]
 pub struct AppendArgs {
     /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
@@ -175,6 +175,9 @@ pub struct AppendArgs {
     /// Append a JSONL batch of {"kind","actor","body"} objects (FILE or - for stdin).
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["actor", "body"])]
     pub batch: Option<String>,
+    /// With --key, do not refresh DIR/checkpoint after appending (run `ledger checkpoint` later).
+    #[arg(long)]
+    pub no_checkpoint: bool,
     #[command(flatten)]
     pub fields: FieldFlags,
 }
@@ -422,7 +425,11 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         _ => return Err(Error::input("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
-    let entries = append_drafts(&ledger, &drafts, signer.as_ref())?;
+    let entries = if a.no_checkpoint {
+        ledger.append(&drafts, signer.as_ref())?
+    } else {
+        append_drafts(&ledger, &drafts, signer.as_ref())?
+    };
     report_appended(ctx, &entries);
     Ok(0)
 }
