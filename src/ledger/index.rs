@@ -564,14 +564,28 @@ mod tests {
         let path = dir.path().join(INDEX_FILE);
         let mut file = File::create(&path).unwrap();
         file.write_all(MAGIC).unwrap();
-        let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
-        let mut ix = Index { file, path: path.clone(), size: 0, frontier: Vec::new() };
-        let leaves: Vec<Hash> = (0..130u64).map(|i| merkle::leaf_hash(&i.to_le_bytes())).collect();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut ix = Index {
+            file,
+            path: path.clone(),
+            size: 0,
+            frontier: Vec::new(),
+        };
+        let leaves: Vec<Hash> = (0..130u64)
+            .map(|i| merkle::leaf_hash(&i.to_le_bytes()))
+            .collect();
         for (i, l) in leaves.iter().enumerate() {
             ix.append(&[(i as u64 * 10, *l)]).unwrap();
             assert_eq!(ix.root(), merkle::root(&leaves[..=i]));
         }
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), file_len(130).unwrap());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            file_len(130).unwrap()
+        );
         assert_eq!(compare(&path, &leaves).unwrap(), None);
         assert!(compare(&path, &leaves[..129]).unwrap().is_some());
         assert_eq!(ix.offset(77).unwrap(), 770);
@@ -580,11 +594,19 @@ mod tests {
             assert_eq!(merkle::root_from(&mut ix, n).unwrap(), merkle::root(d));
             for i in 0..n {
                 let a = merkle::inclusion_proof(&mut ix, i, n).unwrap();
-                assert_eq!(a, merkle::inclusion_proof(&mut Leaves(d), i, n).unwrap(), "n={n} i={i}");
+                assert_eq!(
+                    a,
+                    merkle::inclusion_proof(&mut Leaves(d), i, n).unwrap(),
+                    "n={n} i={i}"
+                );
             }
             for m in 0..=n {
                 let a = merkle::consistency_proof(&mut ix, m, n).unwrap();
-                assert_eq!(a, merkle::consistency_proof(&mut Leaves(d), m, n).unwrap(), "m={m} n={n}");
+                assert_eq!(
+                    a,
+                    merkle::consistency_proof(&mut Leaves(d), m, n).unwrap(),
+                    "m={m} n={n}"
+                );
             }
         }
         assert!(ix.subtree(8, 0).is_err());
