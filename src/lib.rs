@@ -16,7 +16,9 @@ pub mod canonical;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod git;
 pub mod keys;
 pub mod ledger;
+pub mod trust;
 
 pub use error::{Error, Failure, Result};

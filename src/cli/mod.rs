@@ -2,7 +2,9 @@
 //! command tree, the shared context and error rendering.
 
 mod core;
+mod merge;
 mod output;
+mod trust;
 
 use std::path::PathBuf;
 
@@ -59,6 +61,11 @@ pub enum Command {
     Show(core::ShowArgs),
     /// Explicit repairs (never automatic).
     Repair(core::RepairArgs),
+    /// Trust scores from recorded outcomes, and the policy gate.
+    #[command(subcommand)]
+    Trust(trust::TrustCmd),
+    /// Trust-gated merge: preview in memory, gate, archive the diff, optionally execute.
+    Merge(merge::MergeArgs),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -84,6 +91,8 @@ pub fn main() -> i32 {
         Command::Log(a) => core::log(&ctx, a),
         Command::Show(a) => core::show(&ctx, a),
         Command::Repair(a) => core::repair(&ctx, a),
+        Command::Trust(a) => trust::run(&ctx, a),
+        Command::Merge(a) => merge::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
