@@ -255,11 +255,21 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
         };
         return super::merge::gated_merge(ctx, &ledger, &policy, &agg, status, &req, signer.as_ref());
     }
-    let subject = a.subject.clone().unwrap_or_default();
+    let subject = a.subject.clone().unwrap_or_else(|| default_subject(&a.actor, &a.paths));
     let d = trust::evaluate(&agg.facts, &policy, &a.actor, &a.paths, &subject, now)?;
     let e = record_decision(&ledger, &d, &json!({}), &a.recorder, signer.as_ref())?;
     ctx.print(decision_text(&d, &e), &decision_json(&d, &e, status));
     Ok(if d.allow { 0 } else { 1 })
+}
+
+/// Subject of a gate decision without `--subject`: `change:<actor>:<first 16 hex of SHA-256 of
+/// the sorted paths, one per line>`, so the same change gets the same subject.
+pub fn default_subject(actor: &str, paths: &[String]) -> String {
+    use sha2::Digest as _;
+    let mut sorted = paths.to_vec();
+    sorted.sort();
+    let digest = sha2::Sha256::digest(sorted.join("\n").as_bytes());
+    format!("change:{actor}:{}", hex::encode(digest).get(..16).unwrap_or_default())
 }
 
 /// Options of `append` that need the ledger's history or git.

@@ -51,11 +51,12 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// The gate that decided: the first failing one on a deny; on an allow the strictest
-    /// (highest min_score, then most approvals).
+    /// The gate that decided: the first failing one on a deny; on an allow the first governing
+    /// gate in policy order (the default gate last), i.e. the most specific one when, as
+    /// advised, specific gates come first.
     pub fn deciding(&self) -> Option<&GateCheck> {
         if self.allow {
-            self.checks.iter().max_by_key(|c| (c.min_score_permille, c.approvals, c.min_history))
+            self.checks.first()
         } else {
             self.checks.iter().find(|c| !c.failures.is_empty())
         }
