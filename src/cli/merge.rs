@@ -18,7 +18,9 @@ use super::Ctx;
 
 /// `ledger merge`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger merge --repo /srv/git/app.git --source feature/login --target main\n  ledger merge --repo /srv/git/app.git --source feature/login --target main --execute --json\n\nThe merge is previewed in memory (no work tree, nothing written to the repository). Conflicts\ndeny, naming the files. Otherwise the changed paths go through `trust gate`, the unified diff is\narchived as DIR/merges/<sha256>.diff and an `approval` entry records the decision. With\n--execute and an allow, the target branch gets the merge commit (or is fast-forwarded) and a\n`merge` entry is appended. Exit 0 allow, 1 deny, 2 bad input.")]
+#[command(
+    after_help = "Examples:\n  ledger merge --repo /srv/git/app.git --source feature/login --target main\n  ledger merge --repo /srv/git/app.git --source feature/login --target main --execute --json\n\nThe merge is previewed in memory (no work tree, nothing written to the repository). Conflicts\ndeny, naming the files. Otherwise the changed paths go through `trust gate`, the unified diff is\narchived as DIR/merges/<sha256>.diff and an `approval` entry records the decision. With\n--execute and an allow, the target branch gets the merge commit (or is fast-forwarded) and a\n`merge` entry is appended. Exit 0 allow, 1 deny, 2 bad input."
+)]
 pub struct MergeArgs {
     /// Git repository (work tree or bare).
     #[arg(long, value_name = "R")]
@@ -119,7 +121,11 @@ pub fn gated_merge(
     let preview = git::preview_merge(&req.repo, &req.source, &req.target)?;
     let repo = git::open(&req.repo)?;
     // Refuse a target we could not update before recording anything.
-    let target_ref = if req.execute { Some(git::target_branch(&repo, &req.target)?) } else { None };
+    let target_ref = if req.execute {
+        Some(git::target_branch(&repo, &req.target)?)
+    } else {
+        None
+    };
     if preview.up_to_date {
         ctx.print(
             format!("nothing to merge: {} is already contained in {}", req.source, req.target),
@@ -136,7 +142,10 @@ pub fn gated_merge(
             .filter(|n| !n.is_empty())
             .ok_or_else(|| Error::input("the source commit has no author name: give --actor"))?,
     };
-    let subject = req.subject.clone().unwrap_or_else(|| format!("merge:{}", preview.source_commit));
+    let subject = req
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("merge:{}", preview.source_commit));
     let mut extra = json!({
         "source": req.source, "target": req.target,
         "source_commit": preview.source_commit.to_string(), "target_commit": preview.target_commit.to_string(),
@@ -145,7 +154,14 @@ pub fn gated_merge(
     let (decision, diff) = if preview.conflicts.is_empty() {
         let (digest, path) = archive_diff(ledger, &preview.diff)?;
         extra["diff_sha256"] = json!(digest);
-        let d = trust::evaluate(&agg.facts, policy, &actor, &preview.paths, &subject, req.now_ms)?;
+        let d = trust::evaluate(
+            &agg.facts,
+            policy,
+            &actor,
+            &preview.paths,
+            &subject,
+            req.now_ms,
+        )?;
         (d, Some((digest, path)))
     } else {
         extra["conflicts"] = json!(preview.conflicts);
@@ -154,7 +170,10 @@ pub fn gated_merge(
             actor: actor.clone(),
             subject: subject.clone(),
             paths: preview.conflicts.clone(),
-            reasons: vec![format!("merge conflicts in: {}", preview.conflicts.join(", "))],
+            reasons: vec![format!(
+                "merge conflicts in: {}",
+                preview.conflicts.join(", ")
+            )],
             checks: Vec::new(),
         };
         (d, None)
@@ -165,7 +184,10 @@ pub fn gated_merge(
     if let Some((digest, path)) = &diff {
         out["diff_sha256"] = json!(digest);
         out["diff_path"] = json!(path);
-        text.push_str(&format!("\ndiff archived: {} (sha256 {digest})", path.display()));
+        text.push_str(&format!(
+            "\ndiff archived: {} (sha256 {digest})",
+            path.display()
+        ));
     }
     out["conflicts"] = json!(preview.conflicts);
     out["fast_forward"] = json!(preview.fast_forward);
@@ -173,7 +195,10 @@ pub fn gated_merge(
     out["target_commit"] = json!(preview.target_commit.to_string());
     if decision.allow {
         if let Some(target_ref) = target_ref {
-            let msg = format!("Merge {} into {}\n\nTrust gate: allow ({}, approval seq {})\n", req.source, req.target, actor, approval.seq);
+            let msg = format!(
+                "Merge {} into {}\n\nTrust gate: allow ({}, approval seq {})\n",
+                req.source, req.target, actor, approval.seq
+            );
             let tip = git::execute_merge(&req.repo, &preview, &target_ref, &msg)?;
             let mut body = json!({
                 "author": actor, "source": req.source, "target": req.target,
@@ -184,14 +209,22 @@ pub fn gated_merge(
             if let Some((digest, _)) = &diff {
                 body["diff_sha256"] = json!(digest);
             }
-            let draft = Draft { kind: Kind::Merge, actor: req.recorder.clone(), body };
+            let draft = Draft {
+                kind: Kind::Merge,
+                actor: req.recorder.clone(),
+                body,
+            };
             let merge_entry = ledger.append(&[draft], signer)?;
             let seq = merge_entry.first().map(|e| e.seq);
             out["merge_commit"] = json!(tip.to_string());
             out["merge_seq"] = json!(seq);
             text.push_str(&format!(
                 "\n{} {target_ref} → {tip} (merge entry seq {})",
-                if preview.fast_forward { "fast-forwarded" } else { "merged:" },
+                if preview.fast_forward {
+                    "fast-forwarded"
+                } else {
+                    "merged:"
+                },
                 seq.map(|s| s.to_string()).unwrap_or_default()
             ));
         }

@@ -22,10 +22,14 @@ pub const GATE_RECORDER: &str = "ledger/trust-gate";
 #[derive(Debug, Subcommand)]
 pub enum TrustCmd {
     /// An author's score with its breakdown.
-    #[command(after_help = "Examples:\n  ledger trust score --actor alice\n  ledger trust score --actor alice --scope persistence --json\n  ledger trust score --actor alice --at 2026-12-01\n\nAn author with no recorded merge gets the prior (said in the output), not an error.")]
+    #[command(
+        after_help = "Examples:\n  ledger trust score --actor alice\n  ledger trust score --actor alice --scope persistence --json\n  ledger trust score --actor alice --at 2026-12-01\n\nAn author with no recorded merge gets the prior (said in the output), not an error."
+    )]
     Score(ScoreArgs),
     /// Decide whether a change may merge without a human; records an `approval` entry.
-    #[command(after_help = "Examples:\n  ledger trust gate --actor alice --paths src/lib.rs db/schema.sql --subject PR-42\n  ledger trust gate --actor alice --repo . --source feature --target main --json\n\nExit 0 allow, 1 deny (reasons on stdout), 2 bad input. Every decision appends an\n`approval` entry (actor ledger/trust-gate) with the score, breakdown and gate used.")]
+    #[command(
+        after_help = "Examples:\n  ledger trust gate --actor alice --paths src/lib.rs db/schema.sql --subject PR-42\n  ledger trust gate --actor alice --repo . --source feature --target main --json\n\nExit 0 allow, 1 deny (reasons on stdout), 2 bad input. Every decision appends an\n`approval` entry (actor ledger/trust-gate) with the score, breakdown and gate used."
+    )]
     Gate(GateArgs),
     /// Scores of every author with merges in the ledger.
     #[command(after_help = "Examples:\n  ledger trust summary\n  ledger trust summary --json")]
@@ -52,11 +56,18 @@ impl AtArg {
 /// Parse `YYYY-MM-DD` or RFC 3339 into ms since the epoch.
 pub fn parse_time(s: &str) -> Result<i64> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0));
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+            .unwrap_or(0));
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
-        .map_err(|_| Error::input(format!("--at: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp")))
+        .map_err(|_| {
+            Error::input(format!(
+                "--at: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp"
+            ))
+        })
 }
 
 /// `trust score`.
@@ -144,10 +155,18 @@ pub fn score_line(s: &Score) -> String {
 fn scope_index(policy: &Policy, scope: Option<&str>) -> Result<Option<usize>> {
     match scope {
         None => Ok(None),
-        Some(name) => policy.gates.iter().position(|g| g.name == name).map(Some).ok_or_else(|| {
-            let names: Vec<&str> = policy.gates.iter().map(|g| g.name.as_str()).collect();
-            Error::input(format!("--scope: no gate named `{name}` (gates: {})", names.join(", ")))
-        }),
+        Some(name) => policy
+            .gates
+            .iter()
+            .position(|g| g.name == name)
+            .map(Some)
+            .ok_or_else(|| {
+                let names: Vec<&str> = policy.gates.iter().map(|g| g.name.as_str()).collect();
+                Error::input(format!(
+                    "--scope: no gate named `{name}` (gates: {})",
+                    names.join(", ")
+                ))
+            }),
     }
 }
 
@@ -176,11 +195,18 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let now = a.at.now_ms()?;
     let (policy, agg, status) = trust::load(&ledger)?;
-    let mut authors: Vec<&String> =
-        agg.facts.merges.iter().filter_map(|m| agg.facts.actors.get(m.author as usize)).collect();
+    let mut authors: Vec<&String> = agg
+        .facts
+        .merges
+        .iter()
+        .filter_map(|m| agg.facts.actors.get(m.author as usize))
+        .collect();
     authors.sort();
     authors.dedup();
-    let scores: Vec<Score> = authors.iter().map(|n| trust::score(&agg.facts, &policy, n, None, now)).collect();
+    let scores: Vec<Score> = authors
+        .iter()
+        .map(|n| trust::score(&agg.facts, &policy, n, None, now))
+        .collect();
     let human = if scores.is_empty() {
         "no merges recorded yet".to_string()
     } else {
@@ -194,16 +220,28 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
 }
 
 /// Append the approval entry of a decision (plus `extra` body fields); returns it.
-pub fn record_decision(ledger: &Ledger, d: &Decision, extra: &Value, recorder: &str, signer: Option<&Signer>) -> Result<Entry> {
+pub fn record_decision(
+    ledger: &Ledger,
+    d: &Decision,
+    extra: &Value,
+    recorder: &str,
+    signer: Option<&Signer>,
+) -> Result<Entry> {
     let mut body = d.entry_body();
     if let (Some(b), Some(x)) = (body.as_object_mut(), extra.as_object()) {
         for (k, v) in x {
             b.insert(k.clone(), v.clone());
         }
     }
-    let draft = Draft { kind: Kind::Approval, actor: recorder.to_string(), body };
+    let draft = Draft {
+        kind: Kind::Approval,
+        actor: recorder.to_string(),
+        body,
+    };
     let mut written = ledger.append(&[draft], signer)?;
-    written.pop().ok_or_else(|| Error::input("nothing appended"))
+    written
+        .pop()
+        .ok_or_else(|| Error::input("nothing appended"))
 }
 
 /// JSON of a decision for `--json` output.
@@ -253,9 +291,20 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
             execute: false,
             now_ms: now,
         };
-        return super::merge::gated_merge(ctx, &ledger, &policy, &agg, status, &req, signer.as_ref());
+        return super::merge::gated_merge(
+            ctx,
+            &ledger,
+            &policy,
+            &agg,
+            status,
+            &req,
+            signer.as_ref(),
+        );
     }
-    let subject = a.subject.clone().unwrap_or_else(|| default_subject(&a.actor, &a.paths));
+    let subject = a
+        .subject
+        .clone()
+        .unwrap_or_else(|| default_subject(&a.actor, &a.paths));
     let d = trust::evaluate(&agg.facts, &policy, &a.actor, &a.paths, &subject, now)?;
     let e = record_decision(&ledger, &d, &json!({}), &a.recorder, signer.as_ref())?;
     ctx.print(decision_text(&d, &e), &decision_json(&d, &e, status));
@@ -269,7 +318,10 @@ pub fn default_subject(actor: &str, paths: &[String]) -> String {
     let mut sorted = paths.to_vec();
     sorted.sort();
     let digest = sha2::Sha256::digest(sorted.join("\n").as_bytes());
-    format!("change:{actor}:{}", hex::encode(digest).get(..16).unwrap_or_default())
+    format!(
+        "change:{actor}:{}",
+        hex::encode(digest).get(..16).unwrap_or_default()
+    )
 }
 
 /// Options of `append` that need the ledger's history or git.
@@ -286,7 +338,12 @@ pub const MAX_CHANGES: usize = 1000;
 
 /// Append a deploy or rollback with its attribution fields, computed under the append lock
 /// from the aggregate (so the lookups cost O(new entries), not O(ledger)).
-pub fn append_attributed(ledger: &Ledger, mut draft: Draft, attr: &Attribution, signer: Option<&Signer>) -> Result<Vec<Entry>> {
+pub fn append_attributed(
+    ledger: &Ledger,
+    mut draft: Draft,
+    attr: &Attribution,
+    signer: Option<&Signer>,
+) -> Result<Vec<Entry>> {
     let mut locked = ledger.lock()?;
     let policy = Policy::from_config(ledger.config())?;
     let (mut agg, _) = trust::cache::load(ledger, &policy)?;
@@ -299,29 +356,45 @@ pub fn append_attributed(ledger: &Ledger, mut draft: Draft, attr: &Attribution, 
 }
 
 fn field<'a>(body: &'a Value, k: &str) -> Result<&'a str> {
-    body.get(k).and_then(Value::as_str).ok_or_else(|| Error::input(format!("body.{k}: missing")))
+    body.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::input(format!("body.{k}: missing")))
 }
 
 fn attribute_deploy(agg: &mut Aggregate, body: &mut Value, attr: &Attribution) -> Result<()> {
     if let Some(s) = body.get("strategy") {
-        let ok = s.as_str().is_some_and(|s| ["blue-green", "canary", "rolling", "recreate"].contains(&s));
+        let ok = s
+            .as_str()
+            .is_some_and(|s| ["blue-green", "canary", "rolling", "recreate"].contains(&s));
         if !ok {
-            return Err(Error::input(format!("--strategy: {s} is not one of blue-green, canary, rolling, recreate")));
+            return Err(Error::input(format!(
+                "--strategy: {s} is not one of blue-green, canary, rolling, recreate"
+            )));
         }
     }
     if let Some(p) = body.get("percent") {
-        if !p.as_u64().is_some_and(|p| p <= 100) {
-            return Err(Error::input(format!("--percent: {p} is not an integer from 0 to 100")));
+        if p.as_u64().is_none_or(|p| p > 100) {
+            return Err(Error::input(format!(
+                "--percent: {p} is not an integer from 0 to 100"
+            )));
         }
     }
-    let Some(repo_path) = &attr.repo else { return Ok(()) };
+    let Some(repo_path) = &attr.repo else {
+        return Ok(());
+    };
     let env = field(body, "env")?.to_string();
     let commit_s = field(body, "commit")?.to_string();
     let repo = git::open(repo_path)?;
     let commit = git::resolve_commit(&repo, &commit_s)?;
     let mut extra = serde_json::Map::new();
-    extra.insert("commit_time".into(), json!(ms_ts(git::commit_time(&repo, commit)? * 1000)));
-    let previous = agg.facts.last_success(&env, None, u64::MAX).map(|d| (d.seq, d.commit.clone()));
+    extra.insert(
+        "commit_time".into(),
+        json!(ms_ts(git::commit_time(&repo, commit)? * 1000)),
+    );
+    let previous = agg
+        .facts
+        .last_success(&env, None, u64::MAX)
+        .map(|d| (d.seq, d.commit.clone()));
     let prev_oid = match &previous {
         Some((seq, c)) => {
             let oid = git::resolve_commit(&repo, c).map_err(|_| {
@@ -334,8 +407,11 @@ fn attribute_deploy(agg: &mut Aggregate, body: &mut Value, attr: &Attribution) -
         None => None,
     };
     let shipped = git::shipped(&repo, commit, prev_oid)?;
-    let changes: Vec<Value> =
-        shipped.iter().take(MAX_CHANGES).map(|c| json!({"commit": c.id.to_string(), "time": ms_ts(c.time * 1000)})).collect();
+    let changes: Vec<Value> = shipped
+        .iter()
+        .take(MAX_CHANGES)
+        .map(|c| json!({"commit": c.id.to_string(), "time": ms_ts(c.time * 1000)}))
+        .collect();
     extra.insert("changes".into(), json!(changes));
     if shipped.len() > MAX_CHANGES {
         extra.insert("changes_truncated".into(), json!(true));
@@ -345,7 +421,12 @@ fn attribute_deploy(agg: &mut Aggregate, body: &mut Value, attr: &Attribution) -
         let hex = c.id.to_string();
         if let Some(m) = agg.facts.merge_by_commit(&hex) {
             let (seq, author) = (m.seq, m.author);
-            let name = agg.facts.actors.get(author as usize).cloned().unwrap_or_default();
+            let name = agg
+                .facts
+                .actors
+                .get(author as usize)
+                .cloned()
+                .unwrap_or_default();
             let mut v = json!({"merge_commit": hex, "author": name});
             if let Some(s) = seq {
                 v["seq"] = json!(s);
@@ -362,10 +443,17 @@ fn attribute_deploy(agg: &mut Aggregate, body: &mut Value, attr: &Attribution) -
     Ok(())
 }
 
-fn attribute_rollback(agg: &Aggregate, body: &mut Value, attr: &Attribution, next_seq: u64) -> Result<()> {
+fn attribute_rollback(
+    agg: &Aggregate,
+    body: &mut Value,
+    attr: &Attribution,
+    next_seq: u64,
+) -> Result<()> {
     if let Some(t) = body.get("trigger_type") {
         if !t.as_str().is_some_and(|t| t == "auto" || t == "manual") {
-            return Err(Error::input(format!("--trigger-type: {t} is not auto or manual")));
+            return Err(Error::input(format!(
+                "--trigger-type: {t} is not auto or manual"
+            )));
         }
     }
     let env = field(body, "env")?.to_string();
@@ -374,20 +462,29 @@ fn attribute_rollback(agg: &Aggregate, body: &mut Value, attr: &Attribution, nex
         Some(u) => {
             let d = match u.parse::<u64>() {
                 Ok(seq) => facts.deploy_by_seq(seq).ok_or_else(|| {
-                    Error::input(format!("--undoes {seq}: no succeeded or failed deploy entry has seq {seq}"))
+                    Error::input(format!(
+                        "--undoes {seq}: no succeeded or failed deploy entry has seq {seq}"
+                    ))
                 })?,
                 Err(_) => facts.last_success(&env, Some(u), next_seq).ok_or_else(|| {
-                    Error::input(format!("--undoes {u}: no succeeded deploy of version `{u}` to `{env}`"))
+                    Error::input(format!(
+                        "--undoes {u}: no succeeded deploy of version `{u}` to `{env}`"
+                    ))
                 })?,
             };
             if facts.envs.get(d.env as usize).map(String::as_str) != Some(env.as_str()) {
-                return Err(Error::input(format!("--undoes {u}: deploy seq {} is not in env `{env}`", d.seq)));
+                return Err(Error::input(format!(
+                    "--undoes {u}: deploy seq {} is not in env `{env}`",
+                    d.seq
+                )));
             }
             Some(d.seq)
         }
         None => {
             let from = field(body, "from_version")?;
-            facts.last_success(&env, Some(from), next_seq).map(|d| d.seq)
+            facts
+                .last_success(&env, Some(from), next_seq)
+                .map(|d| d.seq)
         }
     };
     if let (Some(seq), Some(b)) = (undone, body.as_object_mut()) {

@@ -31,7 +31,9 @@ fn git_err(what: impl std::fmt::Display, e: git2::Error) -> Error {
 /// Open the repository at `path` (a work tree or a bare repository; no discovery upwards).
 pub fn open(path: &Path) -> Result<Repository> {
     Repository::open(path).map_err(|e| match e.code() {
-        git2::ErrorCode::NotFound => Error::Git(format!("{}: not a git repository", path.display())),
+        git2::ErrorCode::NotFound => {
+            Error::Git(format!("{}: not a git repository", path.display()))
+        }
         _ => git_err(path.display(), e),
     })
 }
@@ -41,13 +43,17 @@ pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<Oid> {
     let obj = repo
         .revparse_single(rev)
         .map_err(|e| Error::input(format!("unknown ref `{rev}`: {}", e.message())))?;
-    let commit = obj.peel_to_commit().map_err(|e| Error::input(format!("`{rev}` is not a commit: {}", e.message())))?;
+    let commit = obj
+        .peel_to_commit()
+        .map_err(|e| Error::input(format!("`{rev}` is not a commit: {}", e.message())))?;
     Ok(commit.id())
 }
 
 /// Seconds since the Unix epoch of a commit's committer time.
 pub fn commit_time(repo: &Repository, id: Oid) -> Result<i64> {
-    let c = repo.find_commit(id).map_err(|e| git_err(format!("commit {id}"), e))?;
+    let c = repo
+        .find_commit(id)
+        .map_err(|e| git_err(format!("commit {id}"), e))?;
     Ok(c.time().seconds())
 }
 
@@ -75,13 +81,19 @@ pub fn preview_merge(path: &Path, source: &str, target: &str) -> Result<Preview>
     let repo = open(path)?;
     let odb = repo.odb().map_err(|e| git_err("object database", e))?;
     // Objects created by the preview go to memory only (see the module docs).
-    let _mempack = odb.add_new_mempack_backend(1000).map_err(|e| git_err("in-memory object backend", e))?;
+    let _mempack = odb
+        .add_new_mempack_backend(1000)
+        .map_err(|e| git_err("in-memory object backend", e))?;
     let source_commit = resolve_commit(&repo, source)?;
     let target_commit = resolve_commit(&repo, target)?;
     let up_to_date = source_commit == target_commit
-        || repo.graph_descendant_of(target_commit, source_commit).map_err(|e| git_err("ancestry", e))?;
-    let fast_forward =
-        !up_to_date && repo.graph_descendant_of(source_commit, target_commit).map_err(|e| git_err("ancestry", e))?;
+        || repo
+            .graph_descendant_of(target_commit, source_commit)
+            .map_err(|e| git_err("ancestry", e))?;
+    let fast_forward = !up_to_date
+        && repo
+            .graph_descendant_of(source_commit, target_commit)
+            .map_err(|e| git_err("ancestry", e))?;
     let mut preview = Preview {
         source_commit,
         target_commit,
@@ -94,8 +106,12 @@ pub fn preview_merge(path: &Path, source: &str, target: &str) -> Result<Preview>
     if up_to_date {
         return Ok(preview);
     }
-    let target_c = repo.find_commit(target_commit).map_err(|e| git_err("target commit", e))?;
-    let source_c = repo.find_commit(source_commit).map_err(|e| git_err("source commit", e))?;
+    let target_c = repo
+        .find_commit(target_commit)
+        .map_err(|e| git_err("target commit", e))?;
+    let source_c = repo
+        .find_commit(source_commit)
+        .map_err(|e| git_err("source commit", e))?;
     let merged_tree = if fast_forward {
         source_c.tree().map_err(|e| git_err("source tree", e))?
     } else {
@@ -113,8 +129,11 @@ pub fn preview_merge(path: &Path, source: &str, target: &str) -> Result<Preview>
             preview.conflicts = files.into_iter().collect();
             return Ok(preview);
         }
-        let tree_id = index.write_tree_to(&repo).map_err(|e| git_err("merged tree", e))?;
-        repo.find_tree(tree_id).map_err(|e| git_err("merged tree", e))?
+        let tree_id = index
+            .write_tree_to(&repo)
+            .map_err(|e| git_err("merged tree", e))?;
+        repo.find_tree(tree_id)
+            .map_err(|e| git_err("merged tree", e))?
     };
     let base_tree = target_c.tree().map_err(|e| git_err("target tree", e))?;
     let (paths, diff) = diff_trees(&repo, &base_tree, &merged_tree)?;
@@ -124,10 +143,16 @@ pub fn preview_merge(path: &Path, source: &str, target: &str) -> Result<Preview>
 }
 
 /// Changed paths and the unified diff between two trees.
-fn diff_trees(repo: &Repository, old: &git2::Tree<'_>, new: &git2::Tree<'_>) -> Result<(Vec<String>, Vec<u8>)> {
+fn diff_trees(
+    repo: &Repository,
+    old: &git2::Tree<'_>,
+    new: &git2::Tree<'_>,
+) -> Result<(Vec<String>, Vec<u8>)> {
     let mut opts = DiffOptions::new();
     opts.context_lines(3).id_abbrev(40);
-    let diff = repo.diff_tree_to_tree(Some(old), Some(new), Some(&mut opts)).map_err(|e| git_err("diff", e))?;
+    let diff = repo
+        .diff_tree_to_tree(Some(old), Some(new), Some(&mut opts))
+        .map_err(|e| git_err("diff", e))?;
     let mut paths = std::collections::BTreeSet::new();
     for d in diff.deltas() {
         for f in [d.old_file(), d.new_file()] {
@@ -155,10 +180,20 @@ fn diff_trees(repo: &Repository, old: &git2::Tree<'_>, new: &git2::Tree<'_>) -> 
 pub fn target_branch(repo: &Repository, target: &str) -> Result<String> {
     let r = repo
         .resolve_reference_from_short_name(target)
-        .map_err(|e| Error::input(format!("--target `{target}`: not a branch: {}", e.message())))?;
-    let name = r.name().map_err(|_| Error::input(format!("--target `{target}`: branch name is not UTF-8")))?.to_string();
+        .map_err(|e| {
+            Error::input(format!(
+                "--target `{target}`: not a branch: {}",
+                e.message()
+            ))
+        })?;
+    let name = r
+        .name()
+        .map_err(|_| Error::input(format!("--target `{target}`: branch name is not UTF-8")))?
+        .to_string();
     if !r.is_branch() {
-        return Err(Error::input(format!("--target `{target}` resolves to {name}, not a local branch (refs/heads/...)")));
+        return Err(Error::input(format!(
+            "--target `{target}` resolves to {name}, not a local branch (refs/heads/...)"
+        )));
     }
     if !repo.is_bare() {
         if let Ok(head) = repo.head() {
@@ -174,30 +209,54 @@ pub fn target_branch(repo: &Repository, target: &str) -> Result<String> {
 
 /// Create the merge commit (or fast-forward) of `preview` on branch `target_ref`. The branch
 /// must still point at `preview.target_commit` (compare-and-swap). Returns the new tip.
-pub fn execute_merge(path: &Path, preview: &Preview, target_ref: &str, message: &str) -> Result<Oid> {
+pub fn execute_merge(
+    path: &Path,
+    preview: &Preview,
+    target_ref: &str,
+    message: &str,
+) -> Result<Oid> {
     if preview.up_to_date || !preview.conflicts.is_empty() {
-        return Err(Error::input("nothing to execute: the merge is up to date or has conflicts"));
+        return Err(Error::input(
+            "nothing to execute: the merge is up to date or has conflicts",
+        ));
     }
     let repo = open(path)?;
     let new_tip = if preview.fast_forward {
         preview.source_commit
     } else {
-        let target_c = repo.find_commit(preview.target_commit).map_err(|e| git_err("target commit", e))?;
-        let source_c = repo.find_commit(preview.source_commit).map_err(|e| git_err("source commit", e))?;
-        let mut index = repo.merge_commits(&target_c, &source_c, None).map_err(|e| git_err("merge", e))?;
+        let target_c = repo
+            .find_commit(preview.target_commit)
+            .map_err(|e| git_err("target commit", e))?;
+        let source_c = repo
+            .find_commit(preview.source_commit)
+            .map_err(|e| git_err("source commit", e))?;
+        let mut index = repo
+            .merge_commits(&target_c, &source_c, None)
+            .map_err(|e| git_err("merge", e))?;
         if index.has_conflicts() {
             return Err(Error::Git("merge has conflicts".into()));
         }
-        let tree_id = index.write_tree_to(&repo).map_err(|e| git_err("merged tree", e))?;
-        let tree = repo.find_tree(tree_id).map_err(|e| git_err("merged tree", e))?;
+        let tree_id = index
+            .write_tree_to(&repo)
+            .map_err(|e| git_err("merged tree", e))?;
+        let tree = repo
+            .find_tree(tree_id)
+            .map_err(|e| git_err("merged tree", e))?;
         let sig = match repo.signature() {
             Ok(s) => s,
-            Err(_) => Signature::now(DEFAULT_COMMITTER.0, DEFAULT_COMMITTER.1).map_err(|e| git_err("signature", e))?,
+            Err(_) => Signature::now(DEFAULT_COMMITTER.0, DEFAULT_COMMITTER.1)
+                .map_err(|e| git_err("signature", e))?,
         };
-        repo.commit(None, &sig, &sig, message, &tree, &[&target_c, &source_c]).map_err(|e| git_err("merge commit", e))?
+        repo.commit(None, &sig, &sig, message, &tree, &[&target_c, &source_c])
+            .map_err(|e| git_err("merge commit", e))?
     };
     repo.reference_matching(target_ref, new_tip, true, preview.target_commit, message)
-        .map_err(|e| git_err(format!("update {target_ref} (did it move since the preview?)"), e))?;
+        .map_err(|e| {
+            git_err(
+                format!("update {target_ref} (did it move since the preview?)"),
+                e,
+            )
+        })?;
     Ok(new_tip)
 }
 
@@ -218,15 +277,20 @@ pub struct Shipped {
 /// newest first (topological, then time).
 pub fn shipped(repo: &Repository, commit: Oid, previous: Option<Oid>) -> Result<Vec<Shipped>> {
     let mut walk = repo.revwalk().map_err(|e| git_err("revwalk", e))?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME).map_err(|e| git_err("revwalk", e))?;
-    walk.push(commit).map_err(|e| git_err(format!("commit {commit}"), e))?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)
+        .map_err(|e| git_err("revwalk", e))?;
+    walk.push(commit)
+        .map_err(|e| git_err(format!("commit {commit}"), e))?;
     if let Some(p) = previous {
-        walk.hide(p).map_err(|e| git_err(format!("previous deploy's commit {p}"), e))?;
+        walk.hide(p)
+            .map_err(|e| git_err(format!("previous deploy's commit {p}"), e))?;
     }
     let mut out = Vec::new();
     for id in walk {
         let id = id.map_err(|e| git_err("revwalk", e))?;
-        let c = repo.find_commit(id).map_err(|e| git_err(format!("commit {id}"), e))?;
+        let c = repo
+            .find_commit(id)
+            .map_err(|e| git_err(format!("commit {id}"), e))?;
         out.push(Shipped {
             id,
             time: c.time().seconds(),

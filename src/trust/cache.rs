@@ -92,7 +92,13 @@ pub struct Aggregate {
 
 impl Aggregate {
     fn empty(policy: &Policy) -> Aggregate {
-        Aggregate { facts: Facts::default(), len: 0, next_seq: 0, head: ZERO_HASH, scope_key: policy.scope_key() }
+        Aggregate {
+            facts: Facts::default(),
+            len: 0,
+            next_seq: 0,
+            head: ZERO_HASH,
+            scope_key: policy.scope_key(),
+        }
     }
 }
 
@@ -107,9 +113,13 @@ pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)
     let tail = ledger.tail()?;
     let path = cache_path(ledger);
     let cached = std::fs::read(&path).ok().and_then(|b| decode(&b));
-    let usable = cached.filter(|a| a.scope_key == policy.scope_key() && a.len <= tail.len && a.next_seq <= tail.next_seq);
+    let usable = cached.filter(|a| {
+        a.scope_key == policy.scope_key() && a.len <= tail.len && a.next_seq <= tail.next_seq
+    });
     let (mut agg, status) = match usable {
-        Some(a) if a.len == tail.len && a.head == tail.prev && a.next_seq == tail.next_seq => return Ok((a, CacheStatus::Warm)),
+        Some(a) if a.len == tail.len && a.head == tail.prev && a.next_seq == tail.next_seq => {
+            return Ok((a, CacheStatus::Warm))
+        }
         Some(mut a) if a.len < tail.len => {
             let before = a.next_seq;
             match fold(ledger, policy, &mut a, tail.len) {
@@ -161,7 +171,10 @@ fn line_kind(line: &[u8]) -> Option<Kind> {
 }
 
 fn relevant(k: Kind) -> bool {
-    matches!(k, Kind::Merge | Kind::Deploy | Kind::Rollback | Kind::Approval)
+    matches!(
+        k,
+        Kind::Merge | Kind::Deploy | Kind::Rollback | Kind::Approval
+    )
 }
 
 /// Fold the ledger bytes `[agg.len, upto)` into `agg`.
@@ -169,12 +182,21 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
     let path = ledger.log_path();
     let file_name = path.display().to_string();
     let bad = |line: u64, seq: Option<u64>, code: &'static str, reason: String| {
-        Error::verify(&file_name, Failure { line: Some(line), seq, code, reason })
+        Error::verify(
+            &file_name,
+            Failure {
+                line: Some(line),
+                seq,
+                code,
+                reason,
+            },
+        )
     };
     let mut f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
     {
         use std::io::Seek as _;
-        f.seek(std::io::SeekFrom::Start(agg.len)).map_err(|e| Error::io(&path, e))?;
+        f.seek(std::io::SeekFrom::Start(agg.len))
+            .map_err(|e| Error::io(&path, e))?;
     }
     let mut remaining = upto.saturating_sub(agg.len);
     let mask = |ps: &[&str]| policy.scope_mask(ps.iter().copied());
@@ -187,11 +209,19 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
         let mut buf = std::mem::take(&mut carry);
         let start = buf.len();
         buf.resize(start + want as usize, 0);
-        f.read_exact(buf.get_mut(start..).unwrap_or_default()).map_err(|e| Error::io(&path, e))?;
+        f.read_exact(buf.get_mut(start..).unwrap_or_default())
+            .map_err(|e| Error::io(&path, e))?;
         remaining -= want;
         let end = match buf.iter().rposition(|&b| b == b'\n') {
             Some(p) => p + 1,
-            None if remaining == 0 => return Err(bad(agg.next_seq + 1, None, "torn-tail", "incomplete last line".into())),
+            None if remaining == 0 => {
+                return Err(bad(
+                    agg.next_seq + 1,
+                    None,
+                    "torn-tail",
+                    "incomplete last line".into(),
+                ))
+            }
             None => {
                 carry = buf;
                 continue;
@@ -206,7 +236,12 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
             let l = lines.first().copied().unwrap_or_default();
             let e = Entry::parse_line(l).map_err(|le| bad(base + 1, le.seq, le.code, le.reason))?;
             if e.seq != base || e.prev != agg.head {
-                return Err(bad(base + 1, Some(e.seq), "broken-chain", "does not continue the cached head".into()));
+                return Err(bad(
+                    base + 1,
+                    Some(e.seq),
+                    "broken-chain",
+                    "does not continue the cached head".into(),
+                ));
             }
             first = false;
         }
@@ -221,27 +256,40 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
                 if !relevant(kind) {
                     return Ok(None);
                 }
-                let light: Light = serde_json::from_slice(l).map_err(|e| bad(seq + 1, None, "bad-json", format!("invalid JSON: {e}")))?;
+                let light: Light = serde_json::from_slice(l)
+                    .map_err(|e| bad(seq + 1, None, "bad-json", format!("invalid JSON: {e}")))?;
                 if light.seq != seq {
-                    return Err(bad(seq + 1, Some(light.seq), "bad-seq", format!("expected seq {seq}")));
+                    return Err(bad(
+                        seq + 1,
+                        Some(light.seq),
+                        "bad-seq",
+                        format!("expected seq {seq}"),
+                    ));
                 }
                 Ok(Some((kind, light)))
             })
             .collect();
         for p in parsed {
             if let Some((kind, l)) = p? {
-                agg.facts.apply(l.seq, &l.ts, kind, &l.actor, &l.body, &mask);
+                agg.facts
+                    .apply(l.seq, &l.ts, kind, &l.actor, &l.body, &mask);
             }
         }
         agg.next_seq = base + lines.len() as u64;
         last_line = lines.last().map(|l| l.to_vec()).unwrap_or_default();
     }
     if !carry.is_empty() {
-        return Err(bad(agg.next_seq + 1, None, "torn-tail", "incomplete last line".into()));
+        return Err(bad(
+            agg.next_seq + 1,
+            None,
+            "torn-tail",
+            "incomplete last line".into(),
+        ));
     }
     // The last line's hash is the new head; the caller compares it with the ledger's tail.
     if !last_line.is_empty() {
-        let e = Entry::parse_line(&last_line).map_err(|le| bad(agg.next_seq, le.seq, le.code, le.reason))?;
+        let e = Entry::parse_line(&last_line)
+            .map_err(|le| bad(agg.next_seq, le.seq, le.code, le.reason))?;
         agg.head = e.hash;
     }
     agg.len = upto;
@@ -331,7 +379,14 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         for _ in 0..d.count()? {
             ships.push(d.u32()?);
         }
-        f.merges.push(MergeFact { seq: has_seq.then_some(seq), ts_ms, author, commit, scope, ships });
+        f.merges.push(MergeFact {
+            seq: has_seq.then_some(seq),
+            ts_ms,
+            author,
+            commit,
+            scope,
+            ships,
+        });
     }
     for _ in 0..d.count()? {
         let seq = d.u64()?;
@@ -339,11 +394,23 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         let env = d.u32()?;
         let version = d.str()?;
         let commit = d.str()?;
-        let status = if d.u8()? == 1 { DeployStatus::Failed } else { DeployStatus::Succeeded };
+        let status = if d.u8()? == 1 {
+            DeployStatus::Failed
+        } else {
+            DeployStatus::Succeeded
+        };
         let rb = d.u8()? == 1;
         let rs = d.u64()?;
         let rt = d.u64()? as i64;
-        f.deploys.push(DeployFact { seq, ts_ms, env, version, commit, status, rollback: rb.then_some((rs, rt)) });
+        f.deploys.push(DeployFact {
+            seq,
+            ts_ms,
+            env,
+            version,
+            commit,
+            status,
+            rollback: rb.then_some((rs, rt)),
+        });
     }
     for _ in 0..d.count()? {
         let seq = d.u64()?;
@@ -351,12 +418,24 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         let subject = d.str()?;
         let approver = d.u32()?;
         let allow = d.u8()? == 1;
-        f.approvals.push(ApprovalFact { seq, ts_ms, subject, approver, allow });
+        f.approvals.push(ApprovalFact {
+            seq,
+            ts_ms,
+            subject,
+            approver,
+            allow,
+        });
     }
     if !d.0.is_empty() {
         return None;
     }
-    Some(Aggregate { facts: f, len, next_seq, head, scope_key })
+    Some(Aggregate {
+        facts: f,
+        len,
+        next_seq,
+        head,
+        scope_key,
+    })
 }
 
 struct Enc(Vec<u8>);
@@ -428,10 +507,38 @@ mod tests {
         let p = Policy::from_toml("").unwrap();
         let mut a = Aggregate::empty(&p);
         let m = |_: &[&str]| 3u64;
-        a.facts.apply(0, "2026-01-01T00:00:00.000Z", Kind::Merge, "bot", &json!({"author": "ann", "merge_commit": "c1", "paths": ["x"]}), &m);
-        a.facts.apply(1, "2026-01-01T00:00:01.000Z", Kind::Deploy, "ci", &json!({"env": "prod", "version": "1", "commit": "c1", "status": "succeeded"}), &m);
-        a.facts.apply(2, "2026-01-01T00:00:02.000Z", Kind::Rollback, "ci", &json!({"env": "prod", "from_version": "1", "to_version": "0", "trigger": "t"}), &m);
-        a.facts.apply(3, "2026-01-01T00:00:03.000Z", Kind::Approval, "bob", &json!({"subject": "s", "decision": "allow", "reasons": []}), &m);
+        a.facts.apply(
+            0,
+            "2026-01-01T00:00:00.000Z",
+            Kind::Merge,
+            "bot",
+            &json!({"author": "ann", "merge_commit": "c1", "paths": ["x"]}),
+            &m,
+        );
+        a.facts.apply(
+            1,
+            "2026-01-01T00:00:01.000Z",
+            Kind::Deploy,
+            "ci",
+            &json!({"env": "prod", "version": "1", "commit": "c1", "status": "succeeded"}),
+            &m,
+        );
+        a.facts.apply(
+            2,
+            "2026-01-01T00:00:02.000Z",
+            Kind::Rollback,
+            "ci",
+            &json!({"env": "prod", "from_version": "1", "to_version": "0", "trigger": "t"}),
+            &m,
+        );
+        a.facts.apply(
+            3,
+            "2026-01-01T00:00:03.000Z",
+            Kind::Approval,
+            "bob",
+            &json!({"subject": "s", "decision": "allow", "reasons": []}),
+            &m,
+        );
         a.next_seq = 4;
         a.len = 999;
         let bytes = encode(&a);

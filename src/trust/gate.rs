@@ -87,13 +87,32 @@ fn fmt_pm(pm: i64) -> String {
     format!("{}.{:03}", pm / 1000, pm % 1000)
 }
 
-fn check(facts: &Facts, policy: &Policy, gate: &Gate, index: Option<usize>, actor: &str, subject: &str, paths: Vec<String>, now_ms: i64) -> GateCheck {
+// The arguments are the gate, the change and the clock; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    facts: &Facts,
+    policy: &Policy,
+    gate: &Gate,
+    index: Option<usize>,
+    actor: &str,
+    subject: &str,
+    paths: Vec<String>,
+    now_ms: i64,
+) -> GateCheck {
     let scope = if gate.scoped { index } else { None };
     let score = model::score(facts, policy, actor, scope, now_ms);
-    let approvers = if subject.is_empty() { Vec::new() } else { facts.approvers(subject, actor, now_ms) };
+    let approvers = if subject.is_empty() {
+        Vec::new()
+    } else {
+        facts.approvers(subject, actor, now_ms)
+    };
     let mut failures = Vec::new();
     let pm = score.permille();
-    let scope_note = if gate.scoped { format!(" (merges touching {})", gate.patterns.join(", ")) } else { String::new() };
+    let scope_note = if gate.scoped {
+        format!(" (merges touching {})", gate.patterns.join(", "))
+    } else {
+        String::new()
+    };
     if pm < i64::from(gate.min_score_permille) {
         failures.push(format!(
             "gate `{}`: score {}{scope_note} is below {}",
@@ -111,7 +130,11 @@ fn check(facts: &Facts, policy: &Policy, gate: &Gate, index: Option<usize>, acto
         ));
     }
     if (approvers.len() as u64) < gate.approvals {
-        let on = if subject.is_empty() { "no subject given (--subject)".to_string() } else { format!("subject `{subject}`") };
+        let on = if subject.is_empty() {
+            "no subject given (--subject)".to_string()
+        } else {
+            format!("subject `{subject}`")
+        };
         failures.push(format!(
             "gate `{}`: needs {} recorded approval(s) by other actors, found {} ({on})",
             gate.name,
@@ -132,12 +155,21 @@ fn check(facts: &Facts, policy: &Policy, gate: &Gate, index: Option<usize>, acto
 }
 
 /// Decide on `actor`'s change to `paths` at `now_ms`; `subject` names the change for approvals.
-pub fn evaluate(facts: &Facts, policy: &Policy, actor: &str, paths: &[String], subject: &str, now_ms: i64) -> Result<Decision> {
+pub fn evaluate(
+    facts: &Facts,
+    policy: &Policy,
+    actor: &str,
+    paths: &[String],
+    subject: &str,
+    now_ms: i64,
+) -> Result<Decision> {
     if actor.trim().is_empty() {
         return Err(Error::input("--actor: empty"));
     }
     if paths.is_empty() {
-        return Err(Error::input("no paths to gate (give --paths P... or --repo/--source/--target)"));
+        return Err(Error::input(
+            "no paths to gate (give --paths P... or --repo/--source/--target)",
+        ));
     }
     let mut by_gate: Vec<Vec<String>> = vec![Vec::new(); policy.gates.len() + 1];
     for p in paths {
@@ -155,7 +187,9 @@ pub fn evaluate(facts: &Facts, policy: &Policy, actor: &str, paths: &[String], s
             Some(g) => (g, Some(i)),
             None => (&policy.default, None),
         };
-        checks.push(check(facts, policy, gate, index, actor, subject, governed, now_ms));
+        checks.push(check(
+            facts, policy, gate, index, actor, subject, governed, now_ms,
+        ));
     }
     let allow = checks.iter().all(|c| c.failures.is_empty());
     let mut reasons: Vec<String> = Vec::new();
@@ -185,7 +219,14 @@ pub fn evaluate(facts: &Facts, policy: &Policy, actor: &str, paths: &[String], s
             reasons.extend(c.failures.iter().cloned());
         }
     }
-    Ok(Decision { allow, actor: actor.to_string(), subject: subject.to_string(), paths: paths.to_vec(), reasons, checks })
+    Ok(Decision {
+        allow,
+        actor: actor.to_string(),
+        subject: subject.to_string(),
+        paths: paths.to_vec(),
+        reasons,
+        checks,
+    })
 }
 
 #[cfg(test)]
@@ -205,10 +246,21 @@ mod tests {
         let paths = vec!["auth/login.rs".to_string(), "README.md".to_string()];
         let d = evaluate(&f, &p, "new", &paths, "S", now).unwrap();
         assert!(!d.allow);
-        assert!(d.reasons[0].contains("no recorded merges: scored with the prior 0.500"), "{:?}", d.reasons);
+        assert!(
+            d.reasons[0].contains("no recorded merges: scored with the prior 0.500"),
+            "{:?}",
+            d.reasons
+        );
         assert_eq!(d.deciding().unwrap().gate, "auth");
         assert_eq!(d.checks.len(), 2);
-        f.apply(0, &ms_ts(now - 1), Kind::Approval, "rev", &json!({"subject": "S", "decision": "allow", "reasons": []}), &|_| 0);
+        f.apply(
+            0,
+            &ms_ts(now - 1),
+            Kind::Approval,
+            "rev",
+            &json!({"subject": "S", "decision": "allow", "reasons": []}),
+            &|_| 0,
+        );
         let d = evaluate(&f, &p, "new", &paths, "S", now).unwrap();
         assert!(d.allow, "{:?}", d.reasons);
         let body = d.entry_body();

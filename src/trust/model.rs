@@ -122,7 +122,9 @@ struct Index {
 
 /// Milliseconds since the epoch of an entry timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
 pub fn ts_ms(ts: &str) -> Option<i64> {
-    chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3fZ").ok().map(|t| t.and_utc().timestamp_millis())
+    chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3fZ")
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
 }
 
 /// Entry timestamp of milliseconds since the epoch.
@@ -196,7 +198,12 @@ impl Facts {
     }
 
     /// The newest succeeded deploy of `env` (optionally of `version`) before `before_seq`.
-    pub fn last_success(&self, env: &str, version: Option<&str>, before_seq: u64) -> Option<&DeployFact> {
+    pub fn last_success(
+        &self,
+        env: &str,
+        version: Option<&str>,
+        before_seq: u64,
+    ) -> Option<&DeployFact> {
         let env = self.envs.iter().position(|e| e == env)? as u32;
         self.deploys.iter().rev().find(|d| {
             d.seq < before_seq
@@ -209,12 +216,23 @@ impl Facts {
     /// Fold one entry in (entries must come in seq order). `mask` gives the scope mask of a
     /// merge's paths under the current policy. Malformed optional fields are skipped: entries
     /// were validated on append, and scoring never fails on history.
-    pub fn apply(&mut self, seq: u64, ts: &str, kind: Kind, actor: &str, body: &Value, mask: &dyn Fn(&[&str]) -> u64) {
+    pub fn apply(
+        &mut self,
+        seq: u64,
+        ts: &str,
+        kind: Kind,
+        actor: &str,
+        body: &Value,
+        mask: &dyn Fn(&[&str]) -> u64,
+    ) {
         let Some(t) = ts_ms(ts) else { return };
         match kind {
             Kind::Merge => {
-                let paths: Vec<&str> =
-                    body.get("paths").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let paths: Vec<&str> = body
+                    .get("paths")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 let scope = mask(&paths);
                 let author = self.intern_actor(s(body, "author"));
                 let commit = s(body, "merge_commit").to_string();
@@ -229,7 +247,14 @@ impl Facts {
                     }
                     return;
                 }
-                self.push_merge(MergeFact { seq: Some(seq), ts_ms: t, author, commit, scope, ships: Vec::new() });
+                self.push_merge(MergeFact {
+                    seq: Some(seq),
+                    ts_ms: t,
+                    author,
+                    commit,
+                    scope,
+                    ships: Vec::new(),
+                });
             }
             Kind::Deploy => {
                 let status = match s(body, "status") {
@@ -240,7 +265,15 @@ impl Facts {
                 let env = self.intern_env(s(body, "env"));
                 let d = self.deploys.len() as u32;
                 let commit = s(body, "commit").to_string();
-                self.deploys.push(DeployFact { seq, ts_ms: t, env, version: s(body, "version").to_string(), commit: commit.clone(), status, rollback: None });
+                self.deploys.push(DeployFact {
+                    seq,
+                    ts_ms: t,
+                    env,
+                    version: s(body, "version").to_string(),
+                    commit: commit.clone(),
+                    status,
+                    rollback: None,
+                });
                 match body.get("merges").and_then(Value::as_array) {
                     Some(list) => {
                         for m in list {
@@ -256,7 +289,14 @@ impl Facts {
                                         continue;
                                     }
                                     let author = self.intern_actor(author);
-                                    self.push_merge(MergeFact { seq: None, ts_ms: t, author, commit: c.to_string(), scope: 0, ships: Vec::new() })
+                                    self.push_merge(MergeFact {
+                                        seq: None,
+                                        ts_ms: t,
+                                        author,
+                                        commit: c.to_string(),
+                                        scope: 0,
+                                        ships: Vec::new(),
+                                    })
                                 }
                             };
                             if let Some(mf) = self.merges.get_mut(i as usize) {
@@ -279,11 +319,17 @@ impl Facts {
                 let target = match body.get("undoes_seq").and_then(Value::as_u64) {
                     Some(u) => self.deploys.binary_search_by_key(&u, |d| d.seq).ok(),
                     None => {
-                        let env = self.envs.iter().position(|e| e == s(body, "env")).map(|e| e as u32);
-                        let from = s(body, "from_version");
-                        self.deploys
+                        let env = self
+                            .envs
                             .iter()
-                            .rposition(|d| Some(d.env) == env && d.version == from && d.status == DeployStatus::Succeeded)
+                            .position(|e| e == s(body, "env"))
+                            .map(|e| e as u32);
+                        let from = s(body, "from_version");
+                        self.deploys.iter().rposition(|d| {
+                            Some(d.env) == env
+                                && d.version == from
+                                && d.status == DeployStatus::Succeeded
+                        })
                     }
                 };
                 if let Some(d) = target.and_then(|i| self.deploys.get_mut(i)) {
@@ -363,15 +409,21 @@ pub fn outcome(facts: &Facts, m: &MergeFact, window_ms: i64, now_ms: i64) -> Out
         _ => Some(new),
     };
     for &d in &m.ships {
-        let Some(d) = facts.deploys.get(d as usize) else { continue };
+        let Some(d) = facts.deploys.get(d as usize) else {
+            continue;
+        };
         if d.ts_ms > now_ms {
             continue;
         }
         match d.status {
             DeployStatus::Failed => fail = earliest(fail, (d.seq, d.ts_ms)),
             DeployStatus::Succeeded => match d.rollback {
-                Some((rs, rt)) if rt <= now_ms && rt.saturating_sub(d.ts_ms) <= window_ms => fail = earliest(fail, (rs, rt)),
-                _ if now_ms.saturating_sub(d.ts_ms) >= window_ms => ok = earliest(ok, (d.seq, d.ts_ms)),
+                Some((rs, rt)) if rt <= now_ms && rt.saturating_sub(d.ts_ms) <= window_ms => {
+                    fail = earliest(fail, (rs, rt))
+                }
+                _ if now_ms.saturating_sub(d.ts_ms) >= window_ms => {
+                    ok = earliest(ok, (d.seq, d.ts_ms))
+                }
                 _ => {}
             },
         }
@@ -450,12 +502,20 @@ impl Score {
 }
 
 /// Score `actor` at `now_ms`; with `scope = Some(i)` only merges whose paths matched gate `i`.
-pub fn score(facts: &Facts, policy: &Policy, actor: &str, scope: Option<usize>, now_ms: i64) -> Score {
+pub fn score(
+    facts: &Facts,
+    policy: &Policy,
+    actor: &str,
+    scope: Option<usize>,
+    now_ms: i64,
+) -> Score {
     let (a, b) = (policy.prior_successes, policy.prior_failures);
     let mut sc = Score {
         actor: actor.to_string(),
         known: false,
-        scope: scope.and_then(|i| policy.gates.get(i)).map(|g| g.name.clone()),
+        scope: scope
+            .and_then(|i| policy.gates.get(i))
+            .map(|g| g.name.clone()),
         successes: 0,
         failures: 0,
         pending: 0,
@@ -466,7 +526,9 @@ pub fn score(facts: &Facts, policy: &Policy, actor: &str, scope: Option<usize>, 
         prior: (a, b),
         as_of_ms: now_ms,
     };
-    let Some(who) = facts.actor(actor) else { return sc };
+    let Some(who) = facts.actor(actor) else {
+        return sc;
+    };
     let mut evidence: Vec<u64> = Vec::new();
     for m in facts.merges.iter().filter(|m| m.author == who) {
         if m.seq.is_some_and(|_| m.ts_ms > now_ms) {
@@ -478,7 +540,8 @@ pub fn score(facts: &Facts, policy: &Policy, actor: &str, scope: Option<usize>, 
                 continue;
             }
         }
-        let weight = |t: i64| 0.5f64.powf(now_ms.saturating_sub(t).max(0) as f64 / policy.half_life_ms);
+        let weight =
+            |t: i64| 0.5f64.powf(now_ms.saturating_sub(t).max(0) as f64 / policy.half_life_ms);
         match outcome(facts, m, policy.window_ms, now_ms) {
             Outcome::Success { seq, ts_ms } => {
                 sc.successes += 1;
@@ -515,13 +578,26 @@ mod tests {
         Policy::from_toml(&format!("half_life_days = 10\nwindow_hours = 24\n{extra}")).unwrap()
     }
 
-    fn merge(f: &mut Facts, seq: u64, day: i64, author: &str, commit: &str, paths: &[&str], p: &Policy) {
+    fn merge(
+        f: &mut Facts,
+        seq: u64,
+        day: i64,
+        author: &str,
+        commit: &str,
+        paths: &[&str],
+        p: &Policy,
+    ) {
         let body = json!({"author": author, "merge_commit": commit, "paths": paths});
-        f.apply(seq, &ts(day), Kind::Merge, "bot", &body, &|ps| p.scope_mask(ps.iter().copied()));
+        f.apply(seq, &ts(day), Kind::Merge, "bot", &body, &|ps| {
+            p.scope_mask(ps.iter().copied())
+        });
     }
 
     fn deploy(f: &mut Facts, seq: u64, day: i64, version: &str, status: &str, merges: &[&str]) {
-        let list: Vec<Value> = merges.iter().map(|c| json!({"merge_commit": c, "author": "?"})).collect();
+        let list: Vec<Value> = merges
+            .iter()
+            .map(|c| json!({"merge_commit": c, "author": "?"}))
+            .collect();
         let body = json!({"env": "prod", "version": version, "commit": "x", "status": status, "merges": list});
         f.apply(seq, &ts(day), Kind::Deploy, "ci", &body, &|_| 0);
     }
@@ -567,7 +643,14 @@ mod tests {
         let s = score(&f, &p, "bo", None, 1_700_000_000_000 + DAY / 2);
         assert_eq!((s.successes, s.failures, s.pending), (0, 0, 1));
         // A rollback after the window does not count.
-        f.apply(2, &ts(3), Kind::Rollback, "ops", &json!({"env": "prod", "from_version": "v1", "to_version": "v0", "trigger": "x"}), &|_| 0);
+        f.apply(
+            2,
+            &ts(3),
+            Kind::Rollback,
+            "ops",
+            &json!({"env": "prod", "from_version": "v1", "to_version": "v0", "trigger": "x"}),
+            &|_| 0,
+        );
         let s = score(&f, &p, "bo", None, 1_700_000_000_000 + 3 * DAY);
         assert_eq!((s.successes, s.failures), (1, 0));
         // A failed deploy is a failure at once; prior α = β = 1, weight 1 (age 0):
@@ -593,10 +676,29 @@ mod tests {
         assert_eq!((db.successes, db.failures), (1, 0));
         let all = score(&f, &p, "ann", None, now);
         assert_eq!((all.successes, all.failures), (1, 1));
-        for (seq, who, dec) in [(4, "ann", "allow"), (5, "bob", "deny"), (6, "cat", "allow"), (7, "cat", "allow")] {
-            f.apply(seq, &ts(1), Kind::Approval, who, &json!({"subject": "S", "decision": dec, "reasons": []}), &|_| 0);
+        for (seq, who, dec) in [
+            (4, "ann", "allow"),
+            (5, "bob", "deny"),
+            (6, "cat", "allow"),
+            (7, "cat", "allow"),
+        ] {
+            f.apply(
+                seq,
+                &ts(1),
+                Kind::Approval,
+                who,
+                &json!({"subject": "S", "decision": dec, "reasons": []}),
+                &|_| 0,
+            );
         }
-        f.apply(8, &ts(1), Kind::Approval, "gate", &json!({"subject": "S", "decision": "allow", "reasons": [], "gate": "db"}), &|_| 0);
+        f.apply(
+            8,
+            &ts(1),
+            Kind::Approval,
+            "gate",
+            &json!({"subject": "S", "decision": "allow", "reasons": [], "gate": "db"}),
+            &|_| 0,
+        );
         assert_eq!(f.approvers("S", "ann", now), vec!["cat".to_string()]);
     }
 }

@@ -127,24 +127,40 @@ fn number(field: &str, v: Option<f64>, default: f64, min: f64, max: f64) -> Resu
 fn build_gate(raw: &RawGate, field: &str, is_default: bool) -> Result<Gate> {
     let min_score = number(&format!("{field}.min_score"), raw.min_score, 0.5, 0.0, 1.0)?;
     if is_default && !raw.paths.is_empty() {
-        return Err(bad(&format!("{field}.paths"), "the default gate has no paths (it governs unmatched paths)"));
+        return Err(bad(
+            &format!("{field}.paths"),
+            "the default gate has no paths (it governs unmatched paths)",
+        ));
     }
     if !is_default && raw.paths.is_empty() {
-        return Err(bad(&format!("{field}.paths"), "a gate needs at least one glob"));
+        return Err(bad(
+            &format!("{field}.paths"),
+            "a gate needs at least one glob",
+        ));
     }
     let mut b = GlobSetBuilder::new();
     for (i, p) in raw.paths.iter().enumerate() {
         let g = GlobBuilder::new(p)
             .literal_separator(true)
             .build()
-            .map_err(|e| bad(&format!("{field}.paths[{i}]"), format!("invalid glob `{p}`: {e}")))?;
+            .map_err(|e| {
+                bad(
+                    &format!("{field}.paths[{i}]"),
+                    format!("invalid glob `{p}`: {e}"),
+                )
+            })?;
         b.add(g);
     }
     let matcher = b.build().map_err(|e| bad(&format!("{field}.paths"), e))?;
     let scoped = match raw.scope.as_deref() {
         None | Some("all") => false,
         Some("paths") if !is_default => true,
-        Some(s) => return Err(bad(&format!("{field}.scope"), format!("`{s}`: expected \"all\" or \"paths\" (not on the default gate)"))),
+        Some(s) => {
+            return Err(bad(
+                &format!("{field}.scope"),
+                format!("`{s}`: expected \"all\" or \"paths\" (not on the default gate)"),
+            ))
+        }
     };
     let name = match (&raw.name, is_default) {
         (_, true) => "default".to_string(),
@@ -172,7 +188,8 @@ impl Policy {
 
     /// Parse a `[trust]` table given as TOML text (for tests and tools).
     pub fn from_toml(text: &str) -> Result<Policy> {
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| Error::input(format!("config.toml: [trust]: {e}")))?;
+        let raw: RawPolicy =
+            toml::from_str(text).map_err(|e| Error::input(format!("config.toml: [trust]: {e}")))?;
         Self::from_raw(&raw)
     }
 
@@ -181,21 +198,34 @@ impl Policy {
         let prior_successes = number("prior_successes", raw.prior_successes, 1.0, 0.0, 1e9)?;
         let prior_failures = number("prior_failures", raw.prior_failures, 1.0, 0.0, 1e9)?;
         if prior_successes + prior_failures <= 0.0 {
-            return Err(bad("prior_successes", "prior_successes + prior_failures must be > 0"));
+            return Err(bad(
+                "prior_successes",
+                "prior_successes + prior_failures must be > 0",
+            ));
         }
         let window_hours = number("window_hours", raw.window_hours, 72.0, 0.0, 1e6)?;
         if raw.gates.len() > MAX_GATES {
-            return Err(bad("gates", format!("{} gates, at most {MAX_GATES}", raw.gates.len())));
+            return Err(bad(
+                "gates",
+                format!("{} gates, at most {MAX_GATES}", raw.gates.len()),
+            ));
         }
         let mut gates = Vec::with_capacity(raw.gates.len());
         for (i, g) in raw.gates.iter().enumerate() {
             let gate = build_gate(g, &format!("gates[{i}]"), false)?;
             if gate.name == "default" || gates.iter().any(|x: &Gate| x.name == gate.name) {
-                return Err(bad(&format!("gates[{i}].name"), format!("duplicate gate name `{}`", gate.name)));
+                return Err(bad(
+                    &format!("gates[{i}].name"),
+                    format!("duplicate gate name `{}`", gate.name),
+                ));
             }
             gates.push(gate);
         }
-        let default = build_gate(raw.default.as_ref().unwrap_or(&RawGate::default()), "default", true)?;
+        let default = build_gate(
+            raw.default.as_ref().unwrap_or(&RawGate::default()),
+            "default",
+            true,
+        )?;
         Ok(Policy {
             half_life_ms: half_life_days * DAY_MS,
             prior_successes,
@@ -228,7 +258,11 @@ impl Policy {
     /// A string that changes whenever the scope masks would (the gates' patterns); the
     /// aggregate cache is rebuilt when it differs.
     pub fn scope_key(&self) -> String {
-        let parts: Vec<String> = self.gates.iter().map(|g| g.patterns.join("\u{1f}")).collect();
+        let parts: Vec<String> = self
+            .gates
+            .iter()
+            .map(|g| g.patterns.join("\u{1f}"))
+            .collect();
         parts.join("\u{1e}")
     }
 }
@@ -257,7 +291,11 @@ min_score = 0.6
         let p = Policy::from_toml(P).unwrap();
         assert_eq!(p.gate_for("db/schema.rs"), Some(0));
         assert_eq!(p.gate_for("migrations/001.sql"), Some(0));
-        assert_eq!(p.gate_for("migrations/old/001.sql"), None, "* does not cross /");
+        assert_eq!(
+            p.gate_for("migrations/old/001.sql"),
+            None,
+            "* does not cross /"
+        );
         assert_eq!(p.gate_for("src/a/b.rs"), Some(1));
         assert_eq!(p.gate_for("README.md"), None);
         assert_eq!(p.scope_mask(["db/x", "src/y"]), 0b11);
@@ -278,6 +316,9 @@ min_score = 0.6
         assert!(e("bogus = 1").contains("unknown field"));
         assert!(e("prior_successes = 0\nprior_failures = 0").contains("must be > 0"));
         assert!(e("[[gates]]\npaths=[\"a\"]\nscope=\"x\"").contains("scope"));
-        assert!(e("[[gates]]\nname=\"a\"\npaths=[\"a\"]\n[[gates]]\nname=\"a\"\npaths=[\"b\"]").contains("duplicate"));
+        assert!(
+            e("[[gates]]\nname=\"a\"\npaths=[\"a\"]\n[[gates]]\nname=\"a\"\npaths=[\"b\"]")
+                .contains("duplicate")
+        );
     }
 }
