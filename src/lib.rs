@@ -17,9 +17,11 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod git;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
 pub mod note;
+pub mod trust;
 
 pub use error::{Error, Failure, Result};

@@ -160,7 +160,7 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
 /// `ledger append`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
 )]
 pub struct AppendArgs {
     /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
@@ -197,9 +197,23 @@ pub struct FieldFlags {
     /// deploy: started, succeeded or failed.
     #[arg(long)]
     pub status: Option<String>,
-    /// deploy: strategy (blue-green, canary, rolling, ...).
+    /// deploy: strategy (blue-green, canary, rolling, recreate).
     #[arg(long)]
     pub strategy: Option<String>,
+    /// deploy: share of traffic for a canary, 0-100.
+    #[arg(long, value_name = "N")]
+    pub percent: Option<u64>,
+    /// deploy: git repository; records what the deploy ships (commits and merges since the
+    /// previous successful deploy of the env).
+    #[arg(long, value_name = "R")]
+    pub repo: Option<PathBuf>,
+    /// rollback: the deploy undone, by seq or by version (default: the newest succeeded deploy
+    /// of --from-version to --env).
+    #[arg(long, value_name = "SEQ|VERSION")]
+    pub undoes: Option<String>,
+    /// rollback: auto or manual.
+    #[arg(long, value_name = "auto|manual")]
+    pub trigger_type: Option<String>,
     /// rollback: version rolled back from.
     #[arg(long)]
     pub from_version: Option<String>,
@@ -251,12 +265,13 @@ impl FieldFlags {
     /// The flags that were given, as (field, value) pairs.
     fn given(&self) -> Result<Vec<(&'static str, Value)>> {
         let mut out: Vec<(&'static str, Value)> = Vec::new();
-        let strs: [(&'static str, &Option<String>); 17] = [
+        let strs: [(&'static str, &Option<String>); 18] = [
             ("env", &self.env),
             ("version", &self.version_),
             ("commit", &self.commit),
             ("status", &self.status),
             ("strategy", &self.strategy),
+            ("trigger_type", &self.trigger_type),
             ("from_version", &self.from_version),
             ("to_version", &self.to_version),
             ("trigger", &self.trigger),
@@ -274,6 +289,9 @@ impl FieldFlags {
             if let Some(s) = v {
                 out.push((name, Value::from(s.clone())));
             }
+        }
+        if let Some(p) = self.percent {
+            out.push(("percent", json!(p)));
         }
         if !self.paths.is_empty() {
             out.push(("paths", json!(self.paths)));
@@ -294,7 +312,8 @@ impl FieldFlags {
 /// refused, to catch typos such as `--env` on a merge).
 fn optional_fields(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Deploy => &["strategy"],
+        Kind::Deploy => &["strategy", "percent"],
+        Kind::Rollback => &["trigger_type", "reason"],
         _ => &[],
     }
 }
@@ -347,6 +366,14 @@ pub fn draft_from_args(
         }
     };
     for (name, v) in fields.given()? {
+        // A rollback has one free-text `reason`; --reason fills it.
+        let (name, v) = match (kind, name, &v) {
+            (Kind::Rollback, "reasons", Value::Array(a)) => {
+                let parts: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                ("reason", Value::from(parts.join("; ")))
+            }
+            _ => (name, v),
+        };
         let known = required_fields(kind).iter().any(|(f, _)| *f == name)
             || optional_fields(kind).contains(&name);
         if !known {
@@ -425,6 +452,43 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         _ => return Err(Error::input("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
+    let attributed = drafts.len() == 1
+        && drafts
+            .first()
+            .is_some_and(|d| matches!(d.kind, Kind::Deploy | Kind::Rollback));
+    if a.fields.repo.is_some()
+        && !drafts
+            .first()
+            .is_some_and(|d| d.kind == Kind::Deploy && a.batch.is_none())
+    {
+        return Err(Error::input("--repo applies to `append deploy` only"));
+    }
+    if a.fields.undoes.is_some()
+        && !drafts
+            .first()
+            .is_some_and(|d| d.kind == Kind::Rollback && a.batch.is_none())
+    {
+        return Err(Error::input("--undoes applies to `append rollback` only"));
+    }
+    if attributed && a.batch.is_none() {
+        let attr = super::trust::Attribution {
+            repo: a.fields.repo.clone(),
+            undoes: a.fields.undoes.clone(),
+        };
+        let draft = drafts
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::input("nothing to append"))?;
+        let entries = super::trust::append_attributed(
+            &ledger,
+            draft,
+            &attr,
+            signer.as_ref(),
+            !a.no_checkpoint,
+        )?;
+        report_appended(ctx, &entries);
+        return Ok(0);
+    }
     let entries = if a.no_checkpoint {
         ledger.append(&drafts, signer.as_ref())?
     } else {
@@ -436,21 +500,33 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
 
 /// Append drafts; the single place the CLI appends, so later features (index, checkpoint
 /// refresh) hook in here and in the library.
+///
+/// With a signer, the checkpoint is refreshed under the same lock; if that fails the entries
+/// are still appended, and the error says so.
 pub fn append_drafts(
     ledger: &Ledger,
     drafts: &[Draft],
     signer: Option<&Signer>,
 ) -> Result<Vec<Entry>> {
-    // With a signer, the checkpoint is refreshed under the same lock; if that fails the
-    // entries are still appended, and the error says so.
     let mut locked = ledger.lock()?;
     let entries = locked.append(drafts, signer)?;
+    refresh_checkpoint(&locked, signer, &entries)?;
+    Ok(entries)
+}
+
+/// With a signer and new entries, refresh DIR/checkpoint under the append lock. The entries
+/// are appended whatever happens here, so a failure says so.
+pub fn refresh_checkpoint(
+    locked: &audit_ledger::ledger::store::Locked<'_>,
+    signer: Option<&Signer>,
+    entries: &[Entry],
+) -> Result<()> {
     if let (Some(s), Some(first), Some(last)) = (signer, entries.first(), entries.last()) {
         let done = format!(
             "appended seq {}..={}, but the checkpoint was not refreshed",
             first.seq, last.seq
         );
-        super::tlog::refresh_after_append(&locked, s).map_err(|e| match e {
+        super::tlog::refresh_after_append(locked, s).map_err(|e| match e {
             Error::Verify { file, mut failure } => {
                 failure.reason = format!("{done}: {}", failure.reason);
                 Error::Verify { file, failure }
@@ -458,7 +534,7 @@ pub fn append_drafts(
             other => Error::input(format!("{done}: {other}")),
         })?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// Print what was appended: the entry for one, a summary for a batch.

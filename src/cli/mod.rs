@@ -2,8 +2,10 @@
 //! command tree, the shared context and error rendering.
 
 mod core;
+mod merge;
 mod output;
 mod tlog;
+mod trust;
 
 use std::path::PathBuf;
 
@@ -76,6 +78,11 @@ pub enum Command {
     /// Witness: cosign checkpoints that extend the last one cosigned.
     #[command(subcommand)]
     Witness(tlog::WitnessCmd),
+    /// Trust scores from recorded outcomes, and the policy gate.
+    #[command(subcommand)]
+    Trust(trust::TrustCmd),
+    /// Trust-gated merge: preview in memory, gate, archive the diff, optionally execute.
+    Merge(merge::MergeArgs),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -105,6 +112,8 @@ pub fn main() -> i32 {
         Command::Prove(a) => tlog::prove(&ctx, a),
         Command::VerifyProof(a) => tlog::verify_proof(&ctx, a),
         Command::Witness(a) => tlog::witness(&ctx, a),
+        Command::Trust(a) => trust::run(&ctx, a),
+        Command::Merge(a) => merge::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

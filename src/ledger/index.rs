@@ -473,24 +473,11 @@ pub fn after_append(
     ledger: &Ledger,
     before: &Tail,
     after: &Tail,
-    entries: &[Entry],
-    lines: &[Vec<u8>],
+    lines: &[(u64, Hash)],
 ) -> Result<()> {
     let path = ledger.dir().join(INDEX_FILE);
     match Index::try_open(ledger, &path, before)? {
-        Ok(mut ix) if ix.size == before.next_seq => {
-            let mut offset = before.len;
-            let leaves: Vec<(u64, Hash)> = entries
-                .iter()
-                .zip(lines)
-                .map(|(e, l)| {
-                    let at = offset;
-                    offset += l.len() as u64 + 1;
-                    (at, e.hash)
-                })
-                .collect();
-            ix.append(&leaves)
-        }
+        Ok(mut ix) if ix.size == before.next_seq => ix.append(lines),
         _ => Index::sync(ledger, after).map(|_| ()),
     }
 }

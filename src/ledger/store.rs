@@ -391,8 +391,17 @@ impl Locked<'_> {
         };
         // Keep ledger.idx current under the same lock. The entries are durable already, so an
         // index failure is not the appender's: the next user of the index catches it up.
-        let _ =
-            crate::ledger::index::after_append(self.ledger, &before, &self.tail, &entries, &lines);
+        let mut offset = before.len;
+        let leaves: Vec<(u64, [u8; 32])> = entries
+            .iter()
+            .zip(&lines)
+            .map(|(e, l)| {
+                let at = offset;
+                offset += l.len() as u64 + 1;
+                (at, e.hash)
+            })
+            .collect();
+        let _ = crate::ledger::index::after_append(self.ledger, &before, &self.tail, &leaves);
         Ok(entries)
     }
 }
