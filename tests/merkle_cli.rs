@@ -738,3 +738,60 @@ fn json_outputs_match_their_schemas() {
     );
     valid("output/witness-cosign.schema.json", &out);
 }
+
+#[test]
+fn every_signed_append_path_refreshes_unless_told_not_to() {
+    let s = Setup::new(1);
+    let size = |s: &Setup| {
+        std::fs::read_to_string(s.dir.join("checkpoint"))
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(size(&s), "2");
+    ok(
+        &s.dir,
+        &[
+            "append",
+            "deploy",
+            "--actor",
+            "ci",
+            "--env",
+            "prod",
+            "--version",
+            "v1",
+            "--commit",
+            "abc",
+            "--status",
+            "succeeded",
+            "--key",
+            s.k(),
+        ],
+    );
+    assert_eq!(size(&s), "3");
+    ok(
+        &s.dir,
+        &[
+            "append",
+            "event",
+            "--actor",
+            "ci",
+            "--type",
+            "t",
+            "--data",
+            "{}",
+            "--key",
+            s.k(),
+            "--no-checkpoint",
+        ],
+    );
+    assert_eq!(size(&s), "3");
+    ok(&s.dir, &["checkpoint", "--key", s.k()]);
+    assert_eq!(size(&s), "4");
+    // A key the ledger does not trust cannot speak for it.
+    let wk = s.witness_key();
+    fails(&s.dir, &["checkpoint", "--key", &wk], 2, "not trusted");
+    assert_eq!(size(&s), "4");
+}
