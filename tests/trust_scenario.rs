@@ -13,6 +13,42 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledger");
+const SCHEMA_BASE: &str = "https://audit-ledger.invalid/schemas/";
+
+fn schemas_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
+}
+
+/// Resolves our schema ids to files in `schemas/` (no network).
+struct Local;
+
+impl jsonschema::Retrieve for Local {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let rel = uri
+            .as_str()
+            .strip_prefix(SCHEMA_BASE)
+            .ok_or_else(|| format!("not local: {}", uri.as_str()))?;
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            schemas_dir().join(rel),
+        )?)?)
+    }
+}
+
+/// Panics unless `v` matches `schemas/output/<name>.schema.json`.
+fn assert_schema(name: &str, v: &Value) {
+    let text =
+        std::fs::read_to_string(schemas_dir().join(format!("output/{name}.schema.json"))).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::options()
+        .with_retriever(Local)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{name}: {errors:?}\n{v}");
+}
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -173,7 +209,9 @@ fn rfc3339_in(hours: i64) -> String {
 fn score(env: &Env, actor: &str, extra: &[&str]) -> Value {
     let mut args = vec!["trust", "score", "--actor", actor];
     args.extend_from_slice(extra);
-    ok(env, &args)
+    let v = ok(env, &args);
+    assert_schema("trust-score", &v);
+    v
 }
 
 fn gate(env: &Env, actor: &str, paths: &[&str], extra: &[&str]) -> (i32, Value) {
@@ -183,6 +221,8 @@ fn gate(env: &Env, actor: &str, paths: &[&str], extra: &[&str]) -> (i32, Value) 
     args.extend_from_slice(paths);
     let (code, v, err) = ledger(env, &args);
     assert!(code == 0 || code == 1, "{v} {err}");
+    assert_schema("trust-gate", &v);
+    assert_eq!(v["ok"], code == 0);
     (code, v)
 }
 
@@ -366,6 +406,7 @@ scope = "paths"
     assert!(String::from_utf8_lossy(&dave.stdout).contains("no recorded merges: this is the prior"));
     let summary = ok(&env, &["trust", "summary", "--at", at.as_str()]);
     assert_eq!(summary["actors"].as_array().unwrap().len(), 3);
+    assert_schema("trust-summary", &summary);
 
     // Gates (2 h later).
     let (code, v) = gate(&env, "alice", &["src/new.rs"], &at2);
@@ -569,6 +610,7 @@ fn merge_previews_conflicts_archive_and_execute() {
         ],
     );
     assert_eq!(code, 1);
+    assert_schema("merge", &v);
     assert_eq!(v["conflicts"][0], "shared.txt");
     assert!(v["reasons"][0]
         .as_str()
