@@ -53,6 +53,9 @@ pub const CACHE_FILE: &str = "trust.cache";
 
 const MAGIC: &[u8; 8] = b"ALTRUST\x01";
 
+/// The cache is rewritten after a cold fold, or once an extension folds this many entries.
+pub const SAVE_AFTER: u64 = 256;
+
 /// How the aggregate was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheStatus {
@@ -141,7 +144,16 @@ pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)
         )));
     }
     agg.len = tail.len;
-    let _ = crate::fsutil::write_atomic(&path, &encode(&agg));
+    // Rewriting (and fsyncing) a large cache for a handful of new entries would cost more than
+    // folding them again next time, so small extensions are folded on every run until they
+    // add up to SAVE_AFTER entries.
+    let save = match status {
+        CacheStatus::Extended(n) => n >= SAVE_AFTER,
+        _ => true,
+    };
+    if save {
+        let _ = crate::fsutil::write_atomic(&path, &encode(&agg));
+    }
     Ok((agg, status))
 }
 
