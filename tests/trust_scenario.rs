@@ -39,8 +39,12 @@ impl jsonschema::Retrieve for Local {
 
 /// Panics unless `v` matches `schemas/output/<name>.schema.json`.
 fn assert_schema(name: &str, v: &Value) {
-    let text =
-        std::fs::read_to_string(schemas_dir().join(format!("output/{name}.schema.json"))).unwrap();
+    assert_schema_file(&format!("output/{name}"), v);
+}
+
+/// Panics unless `v` matches `schemas/<name>.schema.json`.
+fn assert_schema_file(name: &str, v: &Value) {
+    let text = std::fs::read_to_string(schemas_dir().join(format!("{name}.schema.json"))).unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
     let validator = jsonschema::options()
         .with_retriever(Local)
@@ -317,6 +321,8 @@ fn three_authors_twelve_merges_two_envs() {
     assert_eq!(rb["body"]["undoes_seq"], d5["seq"]);
     assert_eq!(rb["body"]["trigger_type"], "auto");
     assert_eq!(rb["body"]["reason"], "5xx spike");
+    assert_schema_file("body/rollback", &rb["body"]);
+    assert_schema_file("body/deploy", &d5["body"]);
     do_merges(8..12, &mut merge_commit);
     let d6 = deploy(&env, "staging", "v4", "succeeded");
     let d7 = deploy(&env, "production", "v4", "succeeded");
@@ -501,6 +507,7 @@ scope = "paths"
     assert_eq!(last["body"]["gate"], "auth");
     assert_eq!(last["body"]["score_permille"], 714);
     assert_eq!(last["body"]["breakdown"]["successes"], 4);
+    assert_schema_file("body/approval", &last["body"]);
 
     // Decay: with a 10-day half-life, 10 days on every weight is ≈ 0.5 (the entries are
     // seconds apart): alice → (1 + 4·0.5) / (2 + 5·0.5) = 3 / 4.5 = 0.667 → 667.
@@ -592,6 +599,7 @@ fn merge_previews_conflicts_archive_and_execute() {
     assert_eq!(approval["body"]["paths"][0], "shared.txt");
     let (_, merge_entry, _) = ledger(&env, &["show", &v["merge_seq"].to_string()]);
     assert_eq!(merge_entry["kind"], "merge");
+    assert_schema_file("body/merge", &merge_entry["body"]);
     assert_eq!(merge_entry["body"]["author"], "alice");
     assert_eq!(merge_entry["body"]["target_commit"], main0.as_str());
     assert_eq!(merge_entry["body"]["merge_commit"], x.as_str());
