@@ -111,13 +111,14 @@ pub struct Facts {
     /// Approvals by people, in seq order.
     pub approvals: Vec<ApprovalFact>,
     index: Option<Index>,
+    // Built only when a merge must be found by commit (decoding a cache does not need it).
+    commits: Option<HashMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Index {
     actors: HashMap<String, u32>,
     envs: HashMap<String, u32>,
-    commits: HashMap<String, u32>,
 }
 
 /// Milliseconds since the epoch of an entry timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
@@ -149,12 +150,22 @@ impl Facts {
             for (i, e) in self.envs.iter().enumerate() {
                 ix.envs.insert(e.clone(), i as u32);
             }
-            for (i, m) in self.merges.iter().enumerate() {
-                ix.commits.insert(m.commit.clone(), i as u32);
-            }
             self.index = Some(ix);
         }
         self.index.get_or_insert_with(Index::default)
+    }
+
+    fn commits(&mut self) -> &mut HashMap<String, u32> {
+        if self.commits.is_none() {
+            let map = self
+                .merges
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.commit.clone(), i as u32))
+                .collect();
+            self.commits = Some(map);
+        }
+        self.commits.get_or_insert_with(HashMap::new)
     }
 
     fn intern_actor(&mut self, name: &str) -> u32 {
@@ -187,7 +198,7 @@ impl Facts {
 
     /// The merge whose commit is `commit`.
     pub fn merge_by_commit(&mut self, commit: &str) -> Option<&MergeFact> {
-        let i = *self.index().commits.get(commit)?;
+        let i = *self.commits().get(commit)?;
         self.merges.get(i as usize)
     }
 
@@ -236,7 +247,7 @@ impl Facts {
                 let scope = mask(&paths);
                 let author = self.intern_actor(s(body, "author"));
                 let commit = s(body, "merge_commit").to_string();
-                if let Some(&i) = self.index().commits.get(&commit) {
+                if let Some(&i) = self.commits().get(&commit) {
                     if let Some(m) = self.merges.get_mut(i as usize) {
                         if m.seq.is_none() {
                             // A deploy named this commit first; the merge entry's attribution wins.
@@ -281,7 +292,7 @@ impl Facts {
                             if c.is_empty() {
                                 continue;
                             }
-                            let i = match self.index().commits.get(c) {
+                            let i = match self.commits().get(c) {
                                 Some(&i) => i,
                                 None => {
                                     let author = s(m, "author");
@@ -307,7 +318,7 @@ impl Facts {
                         }
                     }
                     None => {
-                        if let Some(&i) = self.index().commits.get(&commit) {
+                        if let Some(&i) = self.commits().get(&commit) {
                             if let Some(mf) = self.merges.get_mut(i as usize) {
                                 mf.ships.push(d);
                             }
@@ -357,7 +368,7 @@ impl Facts {
 
     fn push_merge(&mut self, m: MergeFact) -> u32 {
         let i = self.merges.len() as u32;
-        self.index().commits.insert(m.commit.clone(), i);
+        self.commits().insert(m.commit.clone(), i);
         self.merges.push(m);
         i
     }
