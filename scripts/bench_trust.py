@@ -81,8 +81,10 @@ def main():
         print(f"built a {N:,}-entry ledger ({os.path.getsize(os.path.join(d, 'ledger.jsonl')) / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
         log = os.path.join(d, "ledger.jsonl")
         cache = os.path.join(d, "trust.cache")
-        gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9"]
-        score = [LEDGER, "--dir", d, "--json", "trust", "score", "--actor", "dev7"]
+        # Four days on, every deploy is past the 72 h window: successes count too.
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4 * 86400))
+        gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9", "--at", at]
+        score = [LEDGER, "--dir", d, "--json", "trust", "score", "--actor", "dev7", "--at", at]
 
         def drop_cache():
             if os.path.exists(cache):

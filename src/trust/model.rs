@@ -135,8 +135,99 @@ pub fn ms_ts(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn s<'a>(body: &'a Value, k: &str) -> &'a str {
-    body.get(k).and_then(Value::as_str).unwrap_or("")
+/// The body fields the model reads. The fold deserializes lines straight into it (borrowing
+/// the strings); a body whose fields have other types or escapes falls back to
+/// [`BodyView::from_value`], which skips what does not fit.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BodyView<'a> {
+    #[serde(default)]
+    author: Option<&'a str>,
+    #[serde(default)]
+    merge_commit: Option<&'a str>,
+    #[serde(default)]
+    paths: Option<Vec<&'a str>>,
+    #[serde(default)]
+    env: Option<&'a str>,
+    #[serde(default)]
+    version: Option<&'a str>,
+    #[serde(default)]
+    commit: Option<&'a str>,
+    #[serde(default)]
+    status: Option<&'a str>,
+    #[serde(default)]
+    from_version: Option<&'a str>,
+    #[serde(default)]
+    subject: Option<&'a str>,
+    #[serde(default)]
+    decision: Option<&'a str>,
+    #[serde(default)]
+    merges: Option<Vec<MergeRef<'a>>>,
+    #[serde(default)]
+    undoes_seq: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    gate: bool,
+}
+
+/// One item of a deploy's `merges`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MergeRef<'a> {
+    #[serde(default)]
+    merge_commit: Option<&'a str>,
+    #[serde(default)]
+    author: Option<&'a str>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v: Option<serde::de::IgnoredAny> = serde::Deserialize::deserialize(d)?;
+    Ok(v.is_some())
+}
+
+impl<'a> BodyView<'a> {
+    /// Lenient view of a JSON body: fields of another type count as absent.
+    pub fn from_value(v: &'a Value) -> BodyView<'a> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        BodyView {
+            author: s("author"),
+            merge_commit: s("merge_commit"),
+            paths: v
+                .get("paths")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect()),
+            env: s("env"),
+            version: s("version"),
+            commit: s("commit"),
+            status: s("status"),
+            from_version: s("from_version"),
+            subject: s("subject"),
+            decision: s("decision"),
+            merges: v.get("merges").and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .map(|m| MergeRef {
+                        merge_commit: m.get("merge_commit").and_then(Value::as_str),
+                        author: m.get("author").and_then(Value::as_str),
+                    })
+                    .collect()
+            }),
+            undoes_seq: v.get("undoes_seq").and_then(Value::as_u64),
+            gate: v.get("gate").is_some_and(|g| !g.is_null()),
+        }
+    }
+
+    fn get(&self, k: &str) -> &'a str {
+        let f = match k {
+            "author" => self.author,
+            "merge_commit" => self.merge_commit,
+            "env" => self.env,
+            "version" => self.version,
+            "commit" => self.commit,
+            "status" => self.status,
+            "from_version" => self.from_version,
+            "subject" => self.subject,
+            "decision" => self.decision,
+            _ => None,
+        };
+        f.unwrap_or("")
+    }
 }
 
 impl Facts {
@@ -236,17 +327,25 @@ impl Facts {
         body: &Value,
         mask: &dyn Fn(&[&str]) -> u64,
     ) {
+        self.apply_view(seq, ts, kind, actor, &BodyView::from_value(body), mask);
+    }
+
+    /// [`Facts::apply`] on the fields of a body the model reads (what the fold deserializes).
+    pub fn apply_view(
+        &mut self,
+        seq: u64,
+        ts: &str,
+        kind: Kind,
+        actor: &str,
+        body: &BodyView<'_>,
+        mask: &dyn Fn(&[&str]) -> u64,
+    ) {
         let Some(t) = ts_ms(ts) else { return };
         match kind {
             Kind::Merge => {
-                let paths: Vec<&str> = body
-                    .get("paths")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let scope = mask(&paths);
-                let author = self.intern_actor(s(body, "author"));
-                let commit = s(body, "merge_commit").to_string();
+                let scope = mask(body.paths.as_deref().unwrap_or_default());
+                let author = self.intern_actor(body.get("author"));
+                let commit = body.get("merge_commit").to_string();
                 if let Some(&i) = self.commits().get(&commit) {
                     if let Some(m) = self.merges.get_mut(i as usize) {
                         if m.seq.is_none() {
@@ -268,34 +367,34 @@ impl Facts {
                 });
             }
             Kind::Deploy => {
-                let status = match s(body, "status") {
+                let status = match body.get("status") {
                     "succeeded" => DeployStatus::Succeeded,
                     "failed" => DeployStatus::Failed,
                     _ => return,
                 };
-                let env = self.intern_env(s(body, "env"));
+                let env = self.intern_env(body.get("env"));
                 let d = self.deploys.len() as u32;
-                let commit = s(body, "commit").to_string();
+                let commit = body.get("commit").to_string();
                 self.deploys.push(DeployFact {
                     seq,
                     ts_ms: t,
                     env,
-                    version: s(body, "version").to_string(),
+                    version: body.get("version").to_string(),
                     commit: commit.clone(),
                     status,
                     rollback: None,
                 });
-                match body.get("merges").and_then(Value::as_array) {
+                match body.merges.as_deref() {
                     Some(list) => {
                         for m in list {
-                            let c = s(m, "merge_commit");
+                            let c = m.merge_commit.unwrap_or("");
                             if c.is_empty() {
                                 continue;
                             }
                             let i = match self.commits().get(c) {
                                 Some(&i) => i,
                                 None => {
-                                    let author = s(m, "author");
+                                    let author = m.author.unwrap_or("");
                                     if author.is_empty() {
                                         continue;
                                     }
@@ -327,15 +426,15 @@ impl Facts {
                 }
             }
             Kind::Rollback => {
-                let target = match body.get("undoes_seq").and_then(Value::as_u64) {
+                let target = match body.undoes_seq {
                     Some(u) => self.deploys.binary_search_by_key(&u, |d| d.seq).ok(),
                     None => {
                         let env = self
                             .envs
                             .iter()
-                            .position(|e| e == s(body, "env"))
+                            .position(|e| e == body.get("env"))
                             .map(|e| e as u32);
-                        let from = s(body, "from_version");
+                        let from = body.get("from_version");
                         self.deploys.iter().rposition(|d| {
                             Some(d.env) == env
                                 && d.version == from
@@ -350,16 +449,16 @@ impl Facts {
                 }
             }
             Kind::Approval => {
-                if body.get("gate").is_some() {
+                if body.gate {
                     return;
                 }
                 let approver = self.intern_actor(actor);
                 self.approvals.push(ApprovalFact {
                     seq,
                     ts_ms: t,
-                    subject: s(body, "subject").to_string(),
+                    subject: body.get("subject").to_string(),
                     approver,
-                    allow: s(body, "decision") == "allow",
+                    allow: body.get("decision") == "allow",
                 });
             }
             _ => {}
