@@ -14,9 +14,12 @@
 
 pub mod canonical;
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod fsutil;
 pub mod keys;
 pub mod ledger;
+pub mod metrics;
+pub mod report;
 
 pub use error::{Error, Failure, Result};

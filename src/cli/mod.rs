@@ -2,6 +2,8 @@
 //! command tree, the shared context and error rendering.
 
 mod core;
+mod drill;
+mod metrics;
 mod output;
 
 use std::path::PathBuf;
@@ -59,6 +61,13 @@ pub enum Command {
     Show(core::ShowArgs),
     /// Explicit repairs (never automatic).
     Repair(core::RepairArgs),
+    /// Rollback drills in temporary git worktrees.
+    #[command(subcommand)]
+    Drill(drill::DrillCmd),
+    /// DORA metrics and drill statistics, against the targets in config.toml.
+    Metrics(metrics::MetricsArgs),
+    /// Write a self-contained HTML report (metrics over time, actors, gate decisions, drills).
+    Report(metrics::ReportArgs),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -84,6 +93,9 @@ pub fn main() -> i32 {
         Command::Log(a) => core::log(&ctx, a),
         Command::Show(a) => core::show(&ctx, a),
         Command::Repair(a) => core::repair(&ctx, a),
+        Command::Drill(a) => drill::run(&ctx, a),
+        Command::Metrics(a) => metrics::metrics(&ctx, a),
+        Command::Report(a) => metrics::report(&ctx, a),
     };
     match result {
         Ok(code) => code,
