@@ -303,7 +303,7 @@ fn targets_come_from_config() {
 fn report_is_self_contained_well_formed_html() {
     let (t, dir) = make_ledger();
     let out_path = t.path().join("report.html");
-    let out = ledger(&dir, &["--json", "report", "--out", out_path.to_str().unwrap(), "--now", NOW]);
+    let out = ledger(&dir, &["--json", "report", "--env", "prod", "--out", out_path.to_str().unwrap(), "--now", NOW]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let res: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(res["entries"], 17);
