@@ -71,16 +71,22 @@ fn write_value(value: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<()
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
                 if u > MAX_SAFE_INTEGER {
-                    return Err(CanonError::Range { path: display_path(path) });
+                    return Err(CanonError::Range {
+                        path: display_path(path),
+                    });
                 }
                 out.extend_from_slice(u.to_string().as_bytes());
             } else if let Some(i) = n.as_i64() {
                 if i.unsigned_abs() > MAX_SAFE_INTEGER {
-                    return Err(CanonError::Range { path: display_path(path) });
+                    return Err(CanonError::Range {
+                        path: display_path(path),
+                    });
                 }
                 out.extend_from_slice(i.to_string().as_bytes());
             } else {
-                return Err(CanonError::Float { path: display_path(path) });
+                return Err(CanonError::Float {
+                    path: display_path(path),
+                });
             }
         }
         Value::String(s) => write_string(s, out),
@@ -103,7 +109,9 @@ fn write_value(value: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<()
             out.push(b'{');
             for (i, (key, val)) in members.into_iter().enumerate() {
                 if !key.is_ascii() {
-                    return Err(CanonError::Key { path: display_path(path) });
+                    return Err(CanonError::Key {
+                        path: display_path(path),
+                    });
                 }
                 if i > 0 {
                     out.push(b',');
@@ -176,22 +184,39 @@ mod tests {
 
     #[test]
     fn sorts_keys_and_strips_whitespace() {
-        assert_eq!(enc(json!({"b": [1, "x"], "a": -2, "A": null})), r#"{"A":null,"a":-2,"b":[1,"x"]}"#);
+        assert_eq!(
+            enc(json!({"b": [1, "x"], "a": -2, "A": null})),
+            r#"{"A":null,"a":-2,"b":[1,"x"]}"#
+        );
     }
 
     #[test]
     fn escapes_minimally() {
         let s = "q\"b\\\u{8}\t\n\u{c}\r\u{1}\u{1f}\u{7f}é\u{2028}😀/";
-        assert_eq!(enc(json!(s)), "\"q\\\"b\\\\\\b\\t\\n\\f\\r\\u0001\\u001f\u{7f}é\u{2028}😀/\"");
+        assert_eq!(
+            enc(json!(s)),
+            "\"q\\\"b\\\\\\b\\t\\n\\f\\r\\u0001\\u001f\u{7f}é\u{2028}😀/\""
+        );
     }
 
     #[test]
     fn rejects_floats_big_integers_and_non_ascii_keys() {
-        assert!(matches!(encode(&json!({"a": {"b": 1.5}})), Err(CanonError::Float { path }) if path == "a.b"));
-        assert!(matches!(encode(&json!([1u64 << 53])), Err(CanonError::Range { .. })));
-        assert!(matches!(encode(&json!(-(1i64 << 53))), Err(CanonError::Range { .. })));
+        assert!(
+            matches!(encode(&json!({"a": {"b": 1.5}})), Err(CanonError::Float { path }) if path == "a.b")
+        );
+        assert!(matches!(
+            encode(&json!([1u64 << 53])),
+            Err(CanonError::Range { .. })
+        ));
+        assert!(matches!(
+            encode(&json!(-(1i64 << 53))),
+            Err(CanonError::Range { .. })
+        ));
         assert_eq!(enc(json!(MAX_SAFE_INTEGER)), "9007199254740991");
         assert_eq!(enc(json!(-(MAX_SAFE_INTEGER as i64))), "-9007199254740991");
-        assert!(matches!(encode(&json!({"é": 1})), Err(CanonError::Key { .. })));
+        assert!(matches!(
+            encode(&json!({"é": 1})),
+            Err(CanonError::Key { .. })
+        ));
     }
 }

@@ -70,7 +70,13 @@ impl Config {
     /// A fresh config.
     pub fn new(origin: &str, require_signatures: bool) -> Result<Config> {
         check_origin(origin)?;
-        Ok(Config { origin: origin.to_string(), require_signatures, root_key: None, keys: Vec::new(), rest: toml::Table::new() })
+        Ok(Config {
+            origin: origin.to_string(),
+            require_signatures,
+            root_key: None,
+            keys: Vec::new(),
+            rest: toml::Table::new(),
+        })
     }
 
     /// Read `DIR/config.toml`.
@@ -78,21 +84,26 @@ impl Config {
         let path = dir.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotALedger(dir.to_path_buf())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotALedger(dir.to_path_buf()))
+            }
             Err(e) => return Err(Error::io(&path, e)),
         };
-        let cfg: Config = toml::from_str(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+        let cfg: Config =
+            toml::from_str(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
         check_origin(&cfg.origin).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
         for k in &cfg.keys {
-            crate::keys::parse_public_hex(&k.public_key)
-                .map_err(|e| Error::input(format!("{}: key {}: public_key: {e}", path.display(), k.id)))?;
+            crate::keys::parse_public_hex(&k.public_key).map_err(|e| {
+                Error::input(format!("{}: key {}: public_key: {e}", path.display(), k.id))
+            })?;
         }
         Ok(cfg)
     }
 
     /// Write `DIR/config.toml` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| Error::input(format!("cannot encode config: {e}")))?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::input(format!("cannot encode config: {e}")))?;
         fsutil::write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())
     }
 
@@ -115,8 +126,14 @@ impl Config {
 
 fn check_origin(origin: &str) -> Result<()> {
     // A checkpoint's origin is its first line: non-empty, no newline, printable.
-    if origin.is_empty() || origin.len() > 256 || origin.chars().any(char::is_control) || origin.trim() != origin {
-        return Err(Error::input("origin: expected 1 to 256 printable characters without leading/trailing spaces"));
+    if origin.is_empty()
+        || origin.len() > 256
+        || origin.chars().any(char::is_control)
+        || origin.trim() != origin
+    {
+        return Err(Error::input(
+            "origin: expected 1 to 256 printable characters without leading/trailing spaces",
+        ));
     }
     Ok(())
 }

@@ -100,7 +100,10 @@ impl Error {
 
     /// Build an [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Build an [`Error::Input`] from anything printable.
@@ -110,6 +113,9 @@ impl Error {
 
     /// Build a verification failure.
     pub fn verify(file: impl Into<String>, failure: Failure) -> Error {
-        Error::Verify { file: file.into(), failure }
+        Error::Verify {
+            file: file.into(),
+            failure,
+        }
     }
 }

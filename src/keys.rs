@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
@@ -45,7 +45,8 @@ impl Signer {
     /// Generate a fresh key from the operating system's random source.
     pub fn generate() -> Result<Signer> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| Error::input(format!("random source failed: {e}")))?;
+        getrandom::fill(&mut seed)
+            .map_err(|e| Error::input(format!("random source failed: {e}")))?;
         let s = Signer::new(SigningKey::from_bytes(&seed));
         seed.fill(0);
         Ok(s)
@@ -73,7 +74,10 @@ impl Signer {
 
     /// Load a private key file, refusing files readable by group or others.
     pub fn load(path: &Path) -> Result<Signer> {
-        let key_err = |reason: String| Error::Key { path: path.to_path_buf(), reason };
+        let key_err = |reason: String| Error::Key {
+            path: path.to_path_buf(),
+            reason,
+        };
         let meta = std::fs::metadata(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
         #[cfg(unix)]
         {
@@ -89,9 +93,11 @@ impl Signer {
         if !meta.is_file() || meta.len() > 64 * 1024 {
             return Err(key_err("not a PKCS#8 PEM private key file".into()));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
-        let key = SigningKey::from_pkcs8_pem(&text)
-            .map_err(|_| key_err("not an Ed25519 PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)".into()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
+        let key = SigningKey::from_pkcs8_pem(&text).map_err(|_| {
+            key_err("not an Ed25519 PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)".into())
+        })?;
         Ok(Signer::new(key))
     }
 
@@ -101,17 +107,40 @@ impl Signer {
         let pub_path = pub_path_for(path);
         for p in [path, pub_path.as_path()] {
             if p.exists() {
-                return Err(Error::input(format!("{}: already exists; refusing to overwrite a key", p.display())));
+                return Err(Error::input(format!(
+                    "{}: already exists; refusing to overwrite a key",
+                    p.display()
+                )));
             }
         }
-        let pem = self
-            .key
-            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-            .map_err(|e| Error::input(format!("cannot encode key: {e}")))?;
+        let pem = private_pem(&self.key);
         fsutil::write_atomic_mode(path, pem.as_bytes(), 0o600)?;
-        fsutil::write_atomic_mode(&pub_path, format!("{}\n", hex::encode(self.public().as_bytes())).as_bytes(), 0o644)?;
+        fsutil::write_atomic_mode(
+            &pub_path,
+            format!("{}\n", hex::encode(self.public().as_bytes())).as_bytes(),
+            0o644,
+        )?;
         Ok(pub_path)
     }
+}
+
+/// PKCS#8 v1 PEM of an Ed25519 private key (RFC 8410 §7): the 48-byte DER
+/// `302e020100300506032b657004220420 ‖ seed`, exactly what `openssl genpkey -algorithm ed25519`
+/// writes. (PKCS#8 v2 with the public key embedded is not readable by OpenSSL 3.0.)
+fn private_pem(key: &SigningKey) -> zeroize::Zeroizing<String> {
+    use base64::Engine as _;
+    let mut der = zeroize::Zeroizing::new(Vec::with_capacity(48));
+    der.extend_from_slice(&[
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ]);
+    der.extend_from_slice(key.as_bytes());
+    let b64 =
+        zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der.as_slice()));
+    zeroize::Zeroizing::new(format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        b64.as_str()
+    ))
 }
 
 /// `PATH.pub` for a private key at `PATH`.
@@ -129,7 +158,8 @@ pub fn parse_public_hex(s: &str) -> std::result::Result<VerifyingKey, String> {
     }
     let mut raw = [0u8; 32];
     hex::decode_to_slice(s, &mut raw).map_err(|e| format!("not hex: {e}"))?;
-    let vk = VerifyingKey::from_bytes(&raw).map_err(|_| "not a valid Ed25519 public key".to_string())?;
+    let vk =
+        VerifyingKey::from_bytes(&raw).map_err(|_| "not a valid Ed25519 public key".to_string())?;
     if vk.is_weak() {
         return Err("weak (small-order) Ed25519 public key".into());
     }
@@ -138,7 +168,10 @@ pub fn parse_public_hex(s: &str) -> std::result::Result<VerifyingKey, String> {
 
 /// Load a public key file (one line of hex).
 pub fn load_public(path: &Path) -> Result<VerifyingKey> {
-    let key_err = |reason: String| Error::Key { path: path.to_path_buf(), reason };
+    let key_err = |reason: String| Error::Key {
+        path: path.to_path_buf(),
+        reason,
+    };
     let meta = std::fs::metadata(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
     if meta.len() > 4096 {
         return Err(key_err("too large for a public key file".into()));
@@ -149,7 +182,9 @@ pub fn load_public(path: &Path) -> Result<VerifyingKey> {
 
 /// Strict single verification (rejects non-canonical signatures and weak keys).
 pub fn verify_strict(public: &VerifyingKey, msg: &[u8], sig: &[u8; 64]) -> bool {
-    public.verify_strict(msg, &Signature::from_bytes(sig)).is_ok()
+    public
+        .verify_strict(msg, &Signature::from_bytes(sig))
+        .is_ok()
 }
 
 /// Write the raw public key as PEM (SubjectPublicKeyInfo), for openssl and friends.

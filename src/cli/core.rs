@@ -36,7 +36,9 @@ pub fn init(ctx: &Ctx, a: &InitArgs) -> Result<i32> {
 
 /// `ledger keygen`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ledger keygen --name release --out ~/.config/ledger/release.key\n\nWrites PATH (PKCS#8 PEM, mode 0600) and PATH.pub (hex). Refuses to overwrite.")]
+#[command(
+    after_help = "Example:\n  ledger keygen --name release --out ~/.config/ledger/release.key\n\nWrites PATH (PKCS#8 PEM, mode 0600) and PATH.pub (hex). Refuses to overwrite."
+)]
 pub struct KeygenArgs {
     /// Name of the key (used as the signer name in checkpoint notes).
     #[arg(long)]
@@ -50,7 +52,13 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<i32> {
     let s = Signer::generate()?;
     let pub_path = s.write(&a.out)?;
     ctx.print(
-        format!("key {} ({}) written: private {} (0600), public {}", s.id(), a.name, a.out.display(), pub_path.display()),
+        format!(
+            "key {} ({}) written: private {} (0600), public {}",
+            s.id(),
+            a.name,
+            a.out.display(),
+            pub_path.display()
+        ),
         &json!({"ok": true, "key_id": s.id(), "name": a.name, "private": a.out, "public": pub_path,
                 "public_key": hex::encode(s.public().as_bytes())}),
     );
@@ -61,7 +69,9 @@ pub fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<i32> {
 #[derive(Debug, Subcommand)]
 pub enum KeysCmd {
     /// Trust a public key (appends a `key add` entry signed with --key).
-    #[command(after_help = "Example:\n  ledger keys add ci.key.pub --key release.key\n\nThe first key of a ledger signs its own entry: --key is its private key.")]
+    #[command(
+        after_help = "Example:\n  ledger keys add ci.key.pub --key release.key\n\nThe first key of a ledger signs its own entry: --key is its private key."
+    )]
     Add {
         /// Public key file (one line of hex).
         path: PathBuf,
@@ -106,9 +116,17 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
                 .collect();
             let mut human = String::new();
             for k in &cfg.keys {
-                let root = if cfg.root_key.as_deref() == Some(k.id.as_str()) { " (root)" } else { "" };
+                let root = if cfg.root_key.as_deref() == Some(k.id.as_str()) {
+                    " (root)"
+                } else {
+                    ""
+                };
                 let state = if k.revoked { "revoked" } else { "trusted" };
-                human.push_str(&format!("{}  {state}{root}  {}\n", k.id, k.name.as_deref().unwrap_or(&cfg.origin)));
+                human.push_str(&format!(
+                    "{}  {state}{root}  {}\n",
+                    k.id,
+                    k.name.as_deref().unwrap_or(&cfg.origin)
+                ));
             }
             if cfg.keys.is_empty() {
                 human.push_str("no keys (add one with `ledger keys add KEY.pub --key KEY`)\n");
@@ -129,7 +147,9 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
 
 /// `ledger append`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.")]
+#[command(
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body."
+)]
 pub struct AppendArgs {
     /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
     #[arg(required_unless_present = "batch", conflicts_with = "batch")]
@@ -247,7 +267,8 @@ impl FieldFlags {
             out.push(("reasons", json!(self.reasons)));
         }
         if let Some(d) = &self.data {
-            let v: Value = serde_json::from_str(d).map_err(|e| Error::input(format!("--data: invalid JSON: {e}")))?;
+            let v: Value = serde_json::from_str(d)
+                .map_err(|e| Error::input(format!("--data: invalid JSON: {e}")))?;
             out.push(("data", v));
         }
         Ok(out)
@@ -266,7 +287,9 @@ fn optional_fields(kind: Kind) -> &'static [&'static str] {
 fn read_source(spec: &str, what: &str) -> Result<String> {
     if spec == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::input(format!("{what}: reading stdin: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::input(format!("{what}: reading stdin: {e}")))?;
         Ok(s)
     } else if let Some(p) = spec.strip_prefix('@') {
         std::fs::read_to_string(p).map_err(|e| Error::input(format!("{what}: {p}: {e}")))
@@ -284,10 +307,18 @@ fn read_path_or_stdin(spec: &str, what: &str) -> Result<String> {
 }
 
 /// Build a draft from the single-entry form of `append`.
-pub fn draft_from_args(kind: &str, actor: &str, body: Option<&str>, fields: &FieldFlags) -> Result<Draft> {
+pub fn draft_from_args(
+    kind: &str,
+    actor: &str,
+    body: Option<&str>,
+    fields: &FieldFlags,
+) -> Result<Draft> {
     let kind = Kind::parse(kind).ok_or_else(|| {
         let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        Error::input(format!("unknown kind `{kind}` (expected one of {})", all.join(", ")))
+        Error::input(format!(
+            "unknown kind `{kind}` (expected one of {})",
+            all.join(", ")
+        ))
     })?;
     let mut map = match body {
         None => Map::new(),
@@ -301,7 +332,8 @@ pub fn draft_from_args(kind: &str, actor: &str, body: Option<&str>, fields: &Fie
         }
     };
     for (name, v) in fields.given()? {
-        let known = required_fields(kind).iter().any(|(f, _)| *f == name) || optional_fields(kind).contains(&name);
+        let known = required_fields(kind).iter().any(|(f, _)| *f == name)
+            || optional_fields(kind).contains(&name);
         if !known {
             return Err(Error::input(format!(
                 "--{} does not apply to kind `{kind}` (put extra fields in --body)",
@@ -310,34 +342,59 @@ pub fn draft_from_args(kind: &str, actor: &str, body: Option<&str>, fields: &Fie
         }
         map.insert(name.to_string(), v);
     }
-    Ok(Draft { kind, actor: actor.to_string(), body: Value::Object(map) })
+    Ok(Draft {
+        kind,
+        actor: actor.to_string(),
+        body: Value::Object(map),
+    })
 }
 
-/// Parse a JSONL batch; errors name the batch line.
+/// Parse a JSONL batch; errors name the batch line (the first bad line, in order). Lines are
+/// parsed and checked in parallel.
 pub fn parse_batch(text: &str, source: &str) -> Result<Vec<Draft>> {
-    let mut drafts = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(line).map_err(|e| Error::input(format!("{source}: line {n}: invalid JSON: {e}")))?;
-        let obj = v.as_object().ok_or_else(|| Error::input(format!("{source}: line {n}: expected an object")))?;
-        if let Some(k) = obj.keys().find(|k| !["kind", "actor", "body"].contains(&k.as_str())) {
-            return Err(Error::input(format!("{source}: line {n}: unknown field `{k}` (expected kind, actor, body)")));
-        }
-        let kind_s = obj.get("kind").and_then(Value::as_str).ok_or_else(|| Error::input(format!("{source}: line {n}: kind: expected a string")))?;
-        let kind = Kind::parse(kind_s).ok_or_else(|| Error::input(format!("{source}: line {n}: kind: unknown kind `{kind_s}`")))?;
-        let actor = obj.get("actor").and_then(Value::as_str).ok_or_else(|| Error::input(format!("{source}: line {n}: actor: expected a string")))?;
-        let body = obj.get("body").cloned().unwrap_or_else(|| json!({}));
-        audit_ledger::canonical::check(&body).map_err(|e| Error::input(format!("{source}: line {n}: body.{e}")))?;
-        audit_ledger::ledger::body::validate(kind, &body).map_err(|e| Error::input(format!("{source}: line {n}: {e}")))?;
-        drafts.push(Draft { kind, actor: actor.to_string(), body });
-    }
-    if drafts.is_empty() {
+    use rayon::prelude::*;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    if lines.is_empty() {
         return Err(Error::input(format!("{source}: no entries in batch")));
     }
-    Ok(drafts)
+    let parsed: Vec<std::result::Result<Draft, String>> = lines
+        .par_iter()
+        .map(|(i, l)| parse_batch_line(l).map_err(|e| format!("{source}: line {}: {e}", i + 1)))
+        .collect();
+    parsed
+        .into_iter()
+        .map(|r| r.map_err(Error::input))
+        .collect()
+}
+
+fn parse_batch_line(line: &str) -> std::result::Result<Draft, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Value::Object(mut obj) = v else {
+        return Err("expected an object".into());
+    };
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["kind", "actor", "body"].contains(&k.as_str()))
+    {
+        return Err(format!("unknown field `{k}` (expected kind, actor, body)"));
+    }
+    let kind_s = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or("kind: expected a string")?;
+    let kind = Kind::parse(kind_s).ok_or_else(|| format!("kind: unknown kind `{kind_s}`"))?;
+    let actor = obj
+        .get("actor")
+        .and_then(Value::as_str)
+        .ok_or("actor: expected a string")?
+        .to_string();
+    let body = obj.remove("body").unwrap_or_else(|| json!({}));
+    Entry::check_draft(kind, &actor, &body).map_err(|e| e.reason)?;
+    Ok(Draft { kind, actor, body })
 }
 
 pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
@@ -347,7 +404,9 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
             let text = read_path_or_stdin(spec, "--batch")?;
             parse_batch(&text, if spec == "-" { "stdin" } else { spec })?
         }
-        (None, Some(kind), Some(actor)) => vec![draft_from_args(kind, actor, a.body.as_deref(), &a.fields)?],
+        (None, Some(kind), Some(actor)) => {
+            vec![draft_from_args(kind, actor, a.body.as_deref(), &a.fields)?]
+        }
         _ => return Err(Error::input("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
@@ -358,7 +417,11 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
 
 /// Append drafts; the single place the CLI appends, so later features (index, checkpoint
 /// refresh) hook in here and in the library.
-pub fn append_drafts(ledger: &Ledger, drafts: &[Draft], signer: Option<&Signer>) -> Result<Vec<Entry>> {
+pub fn append_drafts(
+    ledger: &Ledger,
+    drafts: &[Draft],
+    signer: Option<&Signer>,
+) -> Result<Vec<Entry>> {
     ledger.append(drafts, signer)
 }
 
@@ -376,7 +439,9 @@ pub fn report_appended(ctx: &Ctx, entries: &[Entry]) {
 
 /// `ledger verify`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read.")]
+#[command(
+    after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read."
+)]
 pub struct VerifyArgs {
     /// Check signatures only from this seq on (hashes and chain are still checked throughout).
     #[arg(long, value_name = "SEQ", default_value_t = 0)]
@@ -388,14 +453,22 @@ pub struct VerifyArgs {
 
 pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
-    let opts = Options { require_signatures: a.require_signatures, signatures_from: a.from, collect_leaves: false };
+    let opts = Options {
+        require_signatures: a.require_signatures,
+        signatures_from: a.from,
+        collect_leaves: false,
+    };
     let show = !ctx.quiet && !ctx.json && std::io::stderr().is_terminal();
     let mut last_pct = u64::MAX;
     let mut progress = |done: u64, total: u64| {
         if show && total > 64 << 20 {
             let pct = done * 100 / total.max(1);
             if pct != last_pct {
-                eprint!("\rverifying… {pct}% ({} MiB of {} MiB)", done >> 20, total >> 20);
+                eprint!(
+                    "\rverifying… {pct}% ({} MiB of {} MiB)",
+                    done >> 20,
+                    total >> 20
+                );
                 last_pct = pct;
             }
         }
@@ -426,7 +499,9 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
 
 /// `ledger log`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger log --kind deploy --since 2026-11-01\n  ledger log --actor ci/build-7 --json   # one JSON entry per line")]
+#[command(
+    after_help = "Examples:\n  ledger log --kind deploy --since 2026-11-01\n  ledger log --actor ci/build-7 --json   # one JSON entry per line"
+)]
 pub struct LogArgs {
     /// Only this kind.
     #[arg(long)]
@@ -446,18 +521,47 @@ fn since_ts(s: &str) -> Result<String> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(format!("{}T00:00:00.000Z", d.format("%Y-%m-%d")));
     }
-    let t = chrono::DateTime::parse_from_rfc3339(s)
-        .map_err(|_| Error::input(format!("--since: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp")))?;
-    Ok(t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+    let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+        Error::input(format!(
+            "--since: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp"
+        ))
+    })?;
+    Ok(t.with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string())
 }
 
 fn summary_of(e: &Entry) -> String {
-    let f = |k: &str| e.body.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let f = |k: &str| {
+        e.body
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     match e.kind {
-        Kind::Merge => format!("{} {} → {} by {}", f("merge_commit"), f("source"), f("target"), f("author")),
+        Kind::Merge => format!(
+            "{} {} → {} by {}",
+            f("merge_commit"),
+            f("source"),
+            f("target"),
+            f("author")
+        ),
         Kind::Approval => format!("{} {}", f("decision"), f("subject")),
-        Kind::Deploy => format!("{} {} to {} ({})", f("status"), f("version"), f("env"), f("commit")),
-        Kind::Rollback => format!("{} {} → {} ({})", f("env"), f("from_version"), f("to_version"), f("trigger")),
+        Kind::Deploy => format!(
+            "{} {} to {} ({})",
+            f("status"),
+            f("version"),
+            f("env"),
+            f("commit")
+        ),
+        Kind::Rollback => format!(
+            "{} {} → {} ({})",
+            f("env"),
+            f("from_version"),
+            f("to_version"),
+            f("trigger")
+        ),
         Kind::Drill => format!("{} {} ({})", f("outcome"), f("target"), f("check")),
         Kind::Bundle => format!("{} manifest {}", f("version"), f("manifest_sha256")),
         Kind::Key => format!("{} {}", f("action"), f("key_id")),
@@ -468,7 +572,9 @@ fn summary_of(e: &Entry) -> String {
 pub fn log(ctx: &Ctx, a: &LogArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let kind = match &a.kind {
-        Some(k) => Some(Kind::parse(k).ok_or_else(|| Error::input(format!("--kind: unknown kind `{k}`")))?),
+        Some(k) => Some(
+            Kind::parse(k).ok_or_else(|| Error::input(format!("--kind: unknown kind `{k}`")))?,
+        ),
         None => None,
     };
     let since = a.since.as_deref().map(since_ts).transpose()?;
@@ -493,7 +599,15 @@ pub fn log(ctx: &Ctx, a: &LogArgs) -> Result<i32> {
         } else if ctx.quiet {
             Ok(())
         } else {
-            writeln!(out, "{:>6}  {}  {:<8}  {:<16}  {}", e.seq, e.ts, e.kind.as_str(), e.actor, summary_of(e))
+            writeln!(
+                out,
+                "{:>6}  {}  {:<8}  {:<16}  {}",
+                e.seq,
+                e.ts,
+                e.kind.as_str(),
+                e.actor,
+                summary_of(e)
+            )
         };
         if r.is_err() {
             break; // stdout closed (e.g. piped into head): stop quietly.
@@ -527,7 +641,9 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> Result<i32> {
 
 /// `ledger repair`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ledger repair --torn-tail\n\nMoves the bytes after the last newline (an interrupted append) to ledger.jsonl.torn-<time>-<offset>.\nComplete entries are never touched.")]
+#[command(
+    after_help = "Example:\n  ledger repair --torn-tail\n\nMoves the bytes after the last newline (an interrupted append) to ledger.jsonl.torn-<time>-<offset>.\nComplete entries are never touched."
+)]
 pub struct RepairArgs {
     /// Move an incomplete last line aside.
     #[arg(long, required = true)]

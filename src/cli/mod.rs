@@ -25,7 +25,13 @@ signed release bundles.",
 )]
 pub struct Cli {
     /// Ledger directory.
-    #[arg(long, global = true, env = "LEDGER_DIR", default_value = "audit", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGER_DIR",
+        default_value = "audit",
+        value_name = "DIR"
+    )]
     pub dir: PathBuf,
     /// Machine-readable JSON output on stdout (schemas in `schemas/`).
     #[arg(long, global = true)]
@@ -52,7 +58,7 @@ pub enum Command {
     #[command(subcommand)]
     Keys(core::KeysCmd),
     /// Append one entry, or a batch of entries.
-    Append(core::AppendArgs),
+    Append(Box<core::AppendArgs>),
     /// Verify the whole ledger: canonical bytes, hashes, chain, signatures, key trust.
     Verify(core::VerifyArgs),
     /// List entries, optionally filtered.

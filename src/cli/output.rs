@@ -25,7 +25,12 @@ pub struct Ctx {
 impl Ctx {
     /// Build from parsed arguments.
     pub fn new(cli: &Cli) -> Ctx {
-        Ctx { dir: cli.dir.clone(), json: cli.json, quiet: cli.quiet, key: cli.key.clone() }
+        Ctx {
+            dir: cli.dir.clone(),
+            json: cli.json,
+            quiet: cli.quiet,
+            key: cli.key.clone(),
+        }
     }
 
     /// Open the ledger in `--dir`.
@@ -43,8 +48,11 @@ impl Ctx {
 
     /// Load the signing key, which this command needs.
     pub fn require_signer(&self, what: &str) -> Result<Signer, Error> {
-        self.signer()?
-            .ok_or_else(|| Error::input(format!("{what} needs a signing key: give --key PATH or set LEDGER_SIGNING_KEY")))
+        self.signer()?.ok_or_else(|| {
+            Error::input(format!(
+                "{what} needs a signing key: give --key PATH or set LEDGER_SIGNING_KEY"
+            ))
+        })
     }
 
     /// Print a result: `human` on stdout unless quiet, or `json` with `--json`.

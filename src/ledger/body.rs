@@ -7,7 +7,9 @@
 use serde_json::Value;
 
 /// The kinds of entry a ledger accepts. Unknown kinds are rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A merge of a source ref into a target ref.
@@ -97,14 +99,23 @@ pub fn required_fields(kind: Kind) -> &'static [(&'static str, FieldType)] {
             ("merge_commit", Str),
             ("paths", StrArray),
         ],
-        Kind::Approval => &[("subject", Str), ("decision", Enum(&["allow", "deny"])), ("reasons", StrArray)],
+        Kind::Approval => &[
+            ("subject", Str),
+            ("decision", Enum(&["allow", "deny"])),
+            ("reasons", StrArray),
+        ],
         Kind::Deploy => &[
             ("env", Str),
             ("version", Str),
             ("commit", Str),
             ("status", Enum(&["started", "succeeded", "failed"])),
         ],
-        Kind::Rollback => &[("env", Str), ("from_version", Str), ("to_version", Str), ("trigger", Str)],
+        Kind::Rollback => &[
+            ("env", Str),
+            ("from_version", Str),
+            ("to_version", Str),
+            ("trigger", Str),
+        ],
         Kind::Drill => &[
             ("target", Str),
             ("check", Str),
@@ -113,7 +124,11 @@ pub fn required_fields(kind: Kind) -> &'static [(&'static str, FieldType)] {
             ("report_sha256", Hex(64)),
         ],
         Kind::Bundle => &[("version", Str), ("manifest_sha256", Hex(64))],
-        Kind::Key => &[("action", Enum(&["add", "revoke"])), ("key_id", Hex(16)), ("public_key", Hex(64))],
+        Kind::Key => &[
+            ("action", Enum(&["add", "revoke"])),
+            ("key_id", Hex(16)),
+            ("public_key", Hex(64)),
+        ],
         Kind::Event => &[("type", Str), ("data", Object)],
     }
 }
@@ -176,11 +191,24 @@ mod tests {
 
     #[test]
     fn names_the_failing_field() {
-        let err = validate(Kind::Deploy, &json!({"env": "prod", "version": "1", "commit": "a", "status": "ok"}));
-        assert_eq!(err, Err("body.status: expected one of started, succeeded, failed, found \"ok\"".into()));
+        let err = validate(
+            Kind::Deploy,
+            &json!({"env": "prod", "version": "1", "commit": "a", "status": "ok"}),
+        );
+        assert_eq!(
+            err,
+            Err("body.status: expected one of started, succeeded, failed, found \"ok\"".into())
+        );
         let err = validate(Kind::Deploy, &json!({"version": "1"}));
-        assert_eq!(err, Err("body.env: missing (required for kind `deploy`)".into()));
-        assert!(validate(Kind::Event, &json!({"type": "lint", "data": {}, "extra": 1})).is_ok());
+        assert_eq!(
+            err,
+            Err("body.env: missing (required for kind `deploy`)".into())
+        );
+        assert!(validate(
+            Kind::Event,
+            &json!({"type": "lint", "data": {}, "extra": 1})
+        )
+        .is_ok());
         assert!(validate(Kind::Event, &json!([])).is_err());
     }
 

@@ -38,7 +38,9 @@ pub const SIG_CONTEXT: &[u8] = b"ledger-entry-v1:";
 /// The `prev` of entry 0.
 pub const ZERO_HASH: [u8; 32] = [0u8; 32];
 
-const FIELDS: [&str; 10] = ["actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v"];
+const FIELDS: [&str; 10] = [
+    "actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v",
+];
 
 /// A parsed (or freshly sealed) entry. Parsing checks form, canonical bytes and the leaf hash;
 /// chain, signatures and key trust are checked by the verifier, which sees the whole log.
@@ -77,7 +79,11 @@ pub struct LineError {
 
 impl LineError {
     fn new(code: &'static str, reason: impl Into<String>) -> Self {
-        LineError { code, reason: reason.into(), seq: None }
+        LineError {
+            code,
+            reason: reason.into(),
+            seq: None,
+        }
     }
 }
 
@@ -98,20 +104,44 @@ pub fn signing_message(hash: &[u8; 32]) -> [u8; 80] {
     msg
 }
 
-/// True when `ts` is a valid timestamp in the one accepted form.
+/// True when `ts` is a valid timestamp in the one accepted form,
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds, a real calendar date, no leap second).
 pub fn valid_ts(ts: &str) -> bool {
-    if ts.len() != 24 || !ts.ends_with('Z') {
+    let b = ts.as_bytes();
+    if b.len() != 24 {
         return false;
     }
-    match chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3fZ") {
-        Ok(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() == ts,
-        Err(_) => false,
+    let shape_ok = b.iter().enumerate().all(|(i, &c)| match i {
+        4 | 7 => c == b'-',
+        10 => c == b'T',
+        13 | 16 => c == b':',
+        19 => c == b'.',
+        23 => c == b'Z',
+        _ => c.is_ascii_digit(),
+    });
+    if !shape_ok {
+        return false;
+    }
+    let num =
+        |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+    let (y, mo, d) = (num(0..4), num(5..7), num(8..10));
+    let (h, mi, s) = (num(11..13), num(14..16), num(17..19));
+    h < 24 && mi < 60 && s < 60 && chrono::NaiveDate::from_ymd_opt(y as i32, mo, d).is_some()
+}
+
+fn push_hex(bytes: &[u8; 32], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
     }
 }
 
 /// The current time in entry form.
 pub fn now_ts() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 impl Entry {
@@ -127,17 +157,114 @@ impl Entry {
         prev: [u8; 32],
     ) -> Result<Entry, LineError> {
         if !valid_ts(&ts) {
-            return Err(LineError::new("bad-field", format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ")));
+            return Err(LineError::new(
+                "bad-field",
+                format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ"),
+            ));
         }
-        check_actor(&actor)?;
-        canonical::check(&body).map_err(|e| LineError::new("bad-body", format!("body.{e}")))?;
-        body::validate(kind, &body).map_err(|e| LineError::new("bad-body", e))?;
-        let mut e = Entry { seq, ts, kind, actor, signer, body, prev, hash: [0; 32], sig: None };
-        e.hash = leaf_hash(&e.unsigned_bytes());
-        Ok(e)
+        let body_c = Self::check_draft(kind, &actor, &body)?;
+        Ok(Self::seal_checked(
+            seq, ts, kind, actor, signer, body, &body_c, prev,
+        ))
     }
 
-    fn base_map(&self) -> Map<String, Value> {
+    /// Check the caller-chosen parts of an entry and return the body's canonical bytes (the
+    /// order-independent half of sealing, which appends run in parallel).
+    pub fn check_draft(kind: Kind, actor: &str, body: &Value) -> Result<Vec<u8>, LineError> {
+        check_actor(actor)?;
+        let body_c =
+            canonical::encode(body).map_err(|e| LineError::new("bad-body", format!("body.{e}")))?;
+        body::validate(kind, body).map_err(|e| LineError::new("bad-body", e))?;
+        Ok(body_c)
+    }
+
+    /// Seal an entry whose draft passed [`Entry::check_draft`] (`body_c` is its result) and
+    /// whose `ts` is valid.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_checked(
+        seq: u64,
+        ts: String,
+        kind: Kind,
+        actor: String,
+        signer: Option<String>,
+        body: Value,
+        body_c: &[u8],
+        prev: [u8; 32],
+    ) -> Entry {
+        let mut e = Entry {
+            seq,
+            ts,
+            kind,
+            actor,
+            signer,
+            body,
+            prev,
+            hash: [0; 32],
+            sig: None,
+        };
+        e.hash = leaf_hash(&e.assemble(body_c, false));
+        e
+    }
+
+    /// The canonical line given the body's canonical bytes (saves re-encoding the body).
+    pub fn line_with_body(&self, body_c: &[u8]) -> Vec<u8> {
+        self.assemble(body_c, true)
+    }
+
+    /// Write the entry's canonical bytes given the canonical bytes of its body: `C` when
+    /// `full` is false, the whole line when true. The top-level keys are fixed, so they are
+    /// written directly in their sorted order: actor, body, hash, kind, prev, seq, sig, signer,
+    /// ts, v (`hash` and `sig` only in the full form, `signer`/`sig` only when signed).
+    fn assemble(&self, body_c: &[u8], full: bool) -> Vec<u8> {
+        use base64::Engine as _;
+        let mut out = Vec::with_capacity(body_c.len() + 320);
+        out.extend_from_slice(b"{\"actor\":");
+        canonical::write_string(&self.actor, &mut out);
+        out.extend_from_slice(b",\"body\":");
+        out.extend_from_slice(body_c);
+        if full {
+            out.extend_from_slice(b",\"hash\":\"");
+            push_hex(&self.hash, &mut out);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"kind\":\"");
+        out.extend_from_slice(self.kind.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"prev\":\"");
+        push_hex(&self.prev, &mut out);
+        out.extend_from_slice(b"\",\"seq\":");
+        out.extend_from_slice(self.seq.to_string().as_bytes());
+        if let (true, Some(sig)) = (full, &self.sig) {
+            out.extend_from_slice(b",\"sig\":\"");
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(sig)
+                    .as_bytes(),
+            );
+            out.push(b'"');
+        }
+        if let Some(signer) = &self.signer {
+            out.extend_from_slice(b",\"signer\":");
+            canonical::write_string(signer, &mut out);
+        }
+        out.extend_from_slice(b",\"ts\":");
+        canonical::write_string(&self.ts, &mut out);
+        out.extend_from_slice(b",\"v\":1}");
+        out
+    }
+
+    fn body_bytes(&self) -> Vec<u8> {
+        // The body was checked when the entry was sealed or parsed, so this cannot fail; an
+        // empty result could only cause a hash mismatch, never a silent success.
+        canonical::encode(&self.body).unwrap_or_default()
+    }
+
+    /// The canonical bytes `C` (entry without `hash` and `sig`).
+    pub fn unsigned_bytes(&self) -> Vec<u8> {
+        self.assemble(&self.body_bytes(), false)
+    }
+
+    /// The whole entry as a JSON value (what is written on its line).
+    pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert("v".into(), Value::from(VERSION));
         m.insert("seq".into(), Value::from(self.seq));
@@ -149,29 +276,20 @@ impl Entry {
         }
         m.insert("body".into(), self.body.clone());
         m.insert("prev".into(), Value::from(hex::encode(self.prev)));
-        m
-    }
-
-    /// The canonical bytes `C` (entry without `hash` and `sig`).
-    pub fn unsigned_bytes(&self) -> Vec<u8> {
-        // The body was checked at seal/parse time, so encoding cannot fail; an empty vector
-        // would only produce a hash mismatch, never a silent success.
-        canonical::encode(&Value::Object(self.base_map())).unwrap_or_default()
-    }
-
-    /// The whole entry as a JSON value (what is written on its line).
-    pub fn to_value(&self) -> Value {
-        let mut m = self.base_map();
         m.insert("hash".into(), Value::from(hex::encode(self.hash)));
         if let Some(sig) = &self.sig {
-            m.insert("sig".into(), Value::from(base64::engine::general_purpose::STANDARD.encode(sig)));
+            use base64::Engine as _;
+            m.insert(
+                "sig".into(),
+                Value::from(base64::engine::general_purpose::STANDARD.encode(sig)),
+            );
         }
         Value::Object(m)
     }
 
     /// The canonical line, without the trailing newline.
     pub fn to_line(&self) -> Vec<u8> {
-        canonical::encode(&self.to_value()).unwrap_or_default()
+        self.assemble(&self.body_bytes(), true)
     }
 
     /// Hex of the leaf hash.
@@ -188,12 +306,16 @@ impl Entry {
     /// UTF-8, size, JSON, canonical form, field types, body schema and the leaf hash.
     pub fn parse_line(line: &[u8]) -> Result<Entry, LineError> {
         if line.len() > MAX_LINE {
-            return Err(LineError::new("too-long", format!("line is {} bytes, more than 1 MiB", line.len())));
+            return Err(LineError::new(
+                "too-long",
+                format!("line is {} bytes, more than 1 MiB", line.len()),
+            ));
         }
-        let text = std::str::from_utf8(line)
-            .map_err(|e| LineError::new("not-utf8", format!("not UTF-8 at byte {}", e.valid_up_to())))?;
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| LineError::new("bad-json", format!("invalid JSON: {e}")))?;
+        let text = std::str::from_utf8(line).map_err(|e| {
+            LineError::new("not-utf8", format!("not UTF-8 at byte {}", e.valid_up_to()))
+        })?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| LineError::new("bad-json", format!("invalid JSON: {e}")))?;
         let Value::Object(mut map) = value else {
             return Err(LineError::new("bad-json", "not a JSON object"));
         };
@@ -216,16 +338,25 @@ impl Entry {
         let seq = get_u64(map, "seq")?;
         let ts = get_str(map, "ts")?;
         if !valid_ts(&ts) {
-            return Err(LineError::new("bad-field", format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ")));
+            return Err(LineError::new(
+                "bad-field",
+                format!("ts: `{ts}` is not YYYY-MM-DDTHH:MM:SS.mmmZ"),
+            ));
         }
         let kind_s = get_str(map, "kind")?;
-        let kind = Kind::parse(&kind_s).ok_or_else(|| LineError::new("bad-kind", format!("kind: unknown kind `{kind_s}`")))?;
+        let kind = Kind::parse(&kind_s)
+            .ok_or_else(|| LineError::new("bad-kind", format!("kind: unknown kind `{kind_s}`")))?;
         let actor = get_str(map, "actor")?;
         check_actor(&actor)?;
         let signer = match map.get("signer") {
             None => None,
             Some(Value::String(s)) if is_lower_hex(s, 16) => Some(s.clone()),
-            Some(_) => return Err(LineError::new("bad-field", "signer: expected 16 lowercase hex characters")),
+            Some(_) => {
+                return Err(LineError::new(
+                    "bad-field",
+                    "signer: expected 16 lowercase hex characters",
+                ))
+            }
         };
         let prev = get_hash(map, "prev")?;
         let hash = get_hash(map, "hash")?;
@@ -234,39 +365,57 @@ impl Entry {
             Some(Value::String(s)) => Some(decode_sig(s)?),
             Some(_) => return Err(LineError::new("bad-field", "sig: expected a base64 string")),
         };
-        let body = map.get("body").cloned().ok_or_else(|| LineError::new("bad-field", "body: missing"))?;
+        let body = map
+            .remove("body")
+            .ok_or_else(|| LineError::new("bad-field", "body: missing"))?;
+        let body_c = canonical::encode(&body)
+            .map_err(|e| LineError::new("not-canonical", format!("body.{e}")))?;
+        let entry = Entry {
+            seq,
+            ts,
+            kind,
+            actor,
+            signer,
+            body,
+            prev,
+            hash,
+            sig,
+        };
         // Canonical form of the whole line: any other byte string for the same entry is refused.
-        let whole = canonical::encode(&Value::Object(map.clone()))
-            .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
-        if whole != line {
+        if entry.assemble(&body_c, true) != line {
             return Err(LineError::new(
                 "not-canonical",
                 "line is not in canonical form (sorted keys, no whitespace, minimal escapes)",
             ));
         }
-        body::validate(kind, &body).map_err(|e| LineError::new("bad-body", e))?;
-        map.remove("hash");
-        map.remove("sig");
-        let c = canonical::encode(&Value::Object(std::mem::take(map)))
-            .map_err(|e| LineError::new("not-canonical", e.to_string()))?;
-        if leaf_hash(&c) != hash {
-            return Err(LineError::new("bad-hash", "hash does not match the entry's canonical bytes"));
+        body::validate(kind, &entry.body).map_err(|e| LineError::new("bad-body", e))?;
+        if leaf_hash(&entry.assemble(&body_c, false)) != hash {
+            return Err(LineError::new(
+                "bad-hash",
+                "hash does not match the entry's canonical bytes",
+            ));
         }
-        Ok(Entry { seq, ts, kind, actor, signer, body, prev, hash, sig })
+        Ok(entry)
     }
 }
 
 fn check_actor(actor: &str) -> Result<(), LineError> {
     if actor.is_empty() || actor.len() > 256 || actor.chars().any(char::is_control) {
-        return Err(LineError::new("bad-field", "actor: expected 1 to 256 characters, no control characters"));
+        return Err(LineError::new(
+            "bad-field",
+            "actor: expected 1 to 256 characters, no control characters",
+        ));
     }
     Ok(())
 }
 
 fn get_u64(map: &Map<String, Value>, key: &str) -> Result<u64, LineError> {
-    map.get(key)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| LineError::new("bad-field", format!("{key}: expected a non-negative integer")))
+    map.get(key).and_then(Value::as_u64).ok_or_else(|| {
+        LineError::new(
+            "bad-field",
+            format!("{key}: expected a non-negative integer"),
+        )
+    })
 }
 
 fn get_str(map: &Map<String, Value>, key: &str) -> Result<String, LineError> {
@@ -277,13 +426,29 @@ fn get_str(map: &Map<String, Value>, key: &str) -> Result<String, LineError> {
 }
 
 fn get_hash(map: &Map<String, Value>, key: &str) -> Result<[u8; 32], LineError> {
-    let bad = || LineError::new("bad-field", format!("{key}: expected 64 lowercase hex characters"));
-    let s = map.get(key).and_then(Value::as_str).ok_or_else(bad)?;
-    if !is_lower_hex(s, 64) {
+    let bad = || {
+        LineError::new(
+            "bad-field",
+            format!("{key}: expected 64 lowercase hex characters"),
+        )
+    };
+    let s = map
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?
+        .as_bytes();
+    if s.len() != 64 {
         return Err(bad());
     }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
     let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|_| bad())?;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *o = (nibble(pair[0]).ok_or_else(bad)? << 4) | nibble(pair[1]).ok_or_else(bad)?;
+    }
     Ok(out)
 }
 
@@ -293,7 +458,9 @@ pub fn decode_sig(s: &str) -> Result<[u8; 64], LineError> {
     if s.len() != 88 {
         return Err(bad());
     }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|_| bad())?;
     let sig: [u8; 64] = bytes.as_slice().try_into().map_err(|_| bad())?;
     if base64::engine::general_purpose::STANDARD.encode(sig) != s {
         return Err(bad());
@@ -309,23 +476,44 @@ mod tests {
     #[test]
     fn non_ascii_keys_are_refused() {
         assert_eq!(
-            Entry::seal(0, "2026-11-22T12:00:00.123Z".into(), Kind::Event, "a".into(), None, json!({"type": "t", "data": {"é": 1}}), ZERO_HASH)
-                .map_err(|e| e.code),
+            Entry::seal(
+                0,
+                "2026-11-22T12:00:00.123Z".into(),
+                Kind::Event,
+                "a".into(),
+                None,
+                json!({"type": "t", "data": {"é": 1}}),
+                ZERO_HASH
+            )
+            .map_err(|e| e.code),
             Err("bad-body")
         );
     }
 
     #[test]
     fn round_trip_and_hash() {
-        let e = Entry::seal(3, "2026-11-22T12:00:00.123Z".into(), Kind::Event, "ci/x".into(), None, json!({"type": "t", "data": {"n": 1}}), [7; 32])
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let e = Entry::seal(
+            3,
+            "2026-11-22T12:00:00.123Z".into(),
+            Kind::Event,
+            "ci/x".into(),
+            None,
+            json!({"type": "t", "data": {"n": 1}}),
+            [7; 32],
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
         let line = e.to_line();
         let back = Entry::parse_line(&line).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(back, e);
-        assert!(std::str::from_utf8(&line).unwrap_or("").starts_with(r#"{"actor":"ci/x","body":{"data":{"n":1},"type":"t"},"hash":""#));
+        assert!(std::str::from_utf8(&line)
+            .unwrap_or("")
+            .starts_with(r#"{"actor":"ci/x","body":{"data":{"n":1},"type":"t"},"hash":""#));
         let mut spaced = line.clone();
         spaced.insert(1, b' ');
-        assert_eq!(Entry::parse_line(&spaced).map_err(|e| e.code), Err("not-canonical"));
+        assert_eq!(
+            Entry::parse_line(&spaced).map_err(|e| e.code),
+            Err("not-canonical")
+        );
     }
 
     #[test]
@@ -335,5 +523,13 @@ mod tests {
         assert!(!valid_ts("2026-13-22T12:00:00.123Z"));
         assert!(!valid_ts("2026-11-22 12:00:00.123Z"));
         assert!(valid_ts(&now_ts()));
+        assert!(valid_ts("2024-02-29T23:59:59.999Z"));
+        assert!(!valid_ts("2025-02-29T00:00:00.000Z"));
+        assert!(!valid_ts("2026-11-22T24:00:00.000Z"));
+        assert!(!valid_ts("2026-11-22T12:60:00.000Z"));
+        assert!(!valid_ts("2026-11-22T12:00:60.000Z"));
+        assert!(!valid_ts("2026-11-22T12:00:00.000+"));
+        assert!(!valid_ts("2026-11-00T12:00:00.000Z"));
+        assert!(!valid_ts("２026-11-22T12:00:00.00Z"));
     }
 }

@@ -18,11 +18,19 @@ use crate::ledger::store::{Draft, Ledger};
 impl Ledger {
     /// Trust `public` from now on. `signer` must be trusted already, or — for the ledger's
     /// first key — be that very key (it signs its own entry and becomes the root of trust).
-    pub fn add_key(&mut self, public: &VerifyingKey, name: Option<&str>, signer: &Signer, actor: &str) -> Result<Entry> {
+    pub fn add_key(
+        &mut self,
+        public: &VerifyingKey,
+        name: Option<&str>,
+        signer: &Signer,
+        actor: &str,
+    ) -> Result<Entry> {
         let id = key_id(public);
         let mut config = self.config().clone();
         if config.keys.iter().any(|k| k.id == id) {
-            return Err(Error::input(format!("key {id} is already in config.toml (added or revoked before)")));
+            return Err(Error::input(format!(
+                "key {id} is already in config.toml (added or revoked before)"
+            )));
         }
         if config.keys.is_empty() && signer.id() != id {
             return Err(Error::input(format!(
@@ -35,7 +43,11 @@ impl Ledger {
             actor: actor.to_string(),
             body: json!({"action": "add", "key_id": id, "public_key": hex::encode(public.as_bytes())}),
         };
-        let entry = self.append(&[draft], Some(signer))?.into_iter().next().ok_or_else(|| Error::input("nothing appended"))?;
+        let entry = self
+            .append(&[draft], Some(signer))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::input("nothing appended"))?;
         if config.root_key.is_none() {
             config.root_key = Some(id.clone());
         }
@@ -54,17 +66,25 @@ impl Ledger {
     pub fn revoke_key(&mut self, id: &str, signer: &Signer, actor: &str) -> Result<Entry> {
         let mut config = self.config().clone();
         let Some(rec) = config.trusted_key(id).cloned() else {
-            return Err(Error::input(format!("key {id} is not a trusted key of this ledger (see `ledger keys list`)")));
+            return Err(Error::input(format!(
+                "key {id} is not a trusted key of this ledger (see `ledger keys list`)"
+            )));
         };
         if config.keys.iter().filter(|k| !k.revoked).count() == 1 {
-            return Err(Error::input(format!("key {id} is the last trusted key; add another before revoking it")));
+            return Err(Error::input(format!(
+                "key {id} is the last trusted key; add another before revoking it"
+            )));
         }
         let draft = Draft {
             kind: Kind::Key,
             actor: actor.to_string(),
             body: json!({"action": "revoke", "key_id": id, "public_key": rec.public_key}),
         };
-        let entry = self.append(&[draft], Some(signer))?.into_iter().next().ok_or_else(|| Error::input("nothing appended"))?;
+        let entry = self
+            .append(&[draft], Some(signer))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::input("nothing appended"))?;
         for k in config.keys.iter_mut().filter(|k| k.id == id) {
             k.revoked = true;
         }

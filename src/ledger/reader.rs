@@ -42,7 +42,7 @@ pub enum RawLine {
 
 /// Streaming reader of raw lines.
 pub struct LineReader {
-    inner: BufReader<File>,
+    inner: BufReader<std::io::Take<File>>,
     number: u64,
     offset: u64,
     done: bool,
@@ -51,18 +51,29 @@ pub struct LineReader {
 
 impl LineReader {
     /// Open `path`, starting at byte `offset` which is line `number` + 1.
-    pub fn open_at(path: &Path, offset: u64, number: u64) -> Result<LineReader> {
+    /// Reading stops at byte `end` (exclusive), so a reader can work on a consistent snapshot
+    /// while appends go on.
+    pub fn open_at(path: &Path, offset: u64, number: u64, end: u64) -> Result<LineReader> {
         use std::io::Seek as _;
         let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
         if offset > 0 {
-            f.seek(std::io::SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+            f.seek(std::io::SeekFrom::Start(offset))
+                .map_err(|e| Error::io(path, e))?;
         }
-        Ok(LineReader { inner: BufReader::with_capacity(1 << 20, f), number, offset, done: false, path: path.to_path_buf() })
+        let inner = BufReader::with_capacity(1 << 20, f.take(end.saturating_sub(offset)));
+        Ok(LineReader {
+            inner,
+            number,
+            offset,
+            done: false,
+            path: path.to_path_buf(),
+        })
     }
 
-    /// Open `path` from its start.
+    /// Open `path` from its start, up to the length it has once no append is in progress.
     pub fn open(path: &Path) -> Result<LineReader> {
-        Self::open_at(path, 0, 0)
+        let end = stable_len(path)?;
+        Self::open_at(path, 0, 0, end)
     }
 
     /// Next raw line, or `None` at the end.
@@ -72,7 +83,10 @@ impl LineReader {
         }
         let mut buf = Vec::with_capacity(512);
         let limit = (MAX_LINE + 1) as u64;
-        let n = (&mut self.inner).take(limit).read_until(b'\n', &mut buf).map_err(|e| Error::io(&self.path, e))?;
+        let n = (&mut self.inner)
+            .take(limit)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(&self.path, e))?;
         if n == 0 {
             self.done = true;
             return Ok(None);
@@ -82,17 +96,38 @@ impl LineReader {
         self.offset += n as u64;
         if buf.last() == Some(&b'\n') {
             buf.pop();
-            return Ok(Some(RawLine::Line { number: self.number, offset, bytes: buf }));
+            return Ok(Some(RawLine::Line {
+                number: self.number,
+                offset,
+                bytes: buf,
+            }));
         }
         self.done = true;
         if n as u64 == limit {
-            return Ok(Some(RawLine::TooLong { number: self.number, offset }));
+            return Ok(Some(RawLine::TooLong {
+                number: self.number,
+                offset,
+            }));
         }
-        Ok(Some(RawLine::Torn { number: self.number, offset, len: n as u64 }))
+        Ok(Some(RawLine::Torn {
+            number: self.number,
+            offset,
+            len: n as u64,
+        }))
     }
 
     /// Byte offset of the next unread byte.
     pub fn offset(&self) -> u64 {
         self.offset
     }
+}
+
+/// The file's length taken under a shared lock: appends hold the exclusive lock while they
+/// write, so this length always falls on a line boundary (or a torn tail left by a crash).
+pub fn stable_len(path: &Path) -> Result<u64> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    f.lock_shared().map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    // Dropping the file releases the lock.
+    Ok(len)
 }

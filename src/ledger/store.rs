@@ -80,17 +80,27 @@ impl Ledger {
     pub fn init(dir: &Path, origin: &str, require_signatures: bool) -> Result<Ledger> {
         let config = Config::new(origin, require_signatures)?;
         if dir.join(crate::config::CONFIG_FILE).exists() {
-            return Err(Error::input(format!("{}: already a ledger (config.toml exists)", dir.display())));
+            return Err(Error::input(format!(
+                "{}: already a ledger (config.toml exists)",
+                dir.display()
+            )));
         }
         for sub in ["", "keys", "merges", "rollbacks", "checkpoints"] {
             let p = dir.join(sub);
             std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
         }
         let log = dir.join(LEDGER_FILE);
-        OpenOptions::new().create(true).append(true).open(&log).map_err(|e| Error::io(&log, e))?;
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| Error::io(&log, e))?;
         config.save(dir)?;
         crate::fsutil::sync_dir(dir)?;
-        Ok(Ledger { dir: dir.to_path_buf(), config })
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            config,
+        })
     }
 
     /// Open an existing ledger directory.
@@ -102,7 +112,10 @@ impl Ledger {
         if !dir.join(LEDGER_FILE).is_file() {
             return Err(Error::NotALedger(dir.to_path_buf()));
         }
-        Ok(Ledger { dir: dir.to_path_buf(), config })
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            config,
+        })
     }
 
     /// The directory.
@@ -130,10 +143,18 @@ impl Ledger {
     /// Take the exclusive append lock and read the tail.
     pub fn lock(&self) -> Result<Locked<'_>> {
         let path = self.log_path();
-        let mut file = OpenOptions::new().read(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         file.lock().map_err(|e| Error::io(&path, e))?;
         let tail = read_tail(&mut file, &path)?;
-        Ok(Locked { ledger: self, file, tail })
+        Ok(Locked {
+            ledger: self,
+            file,
+            tail,
+        })
     }
 
     /// Read the tail without locking (a snapshot; may be stale a moment later).
@@ -153,20 +174,34 @@ impl Ledger {
     /// Returns `None` when the log ends cleanly. Complete entries are never touched.
     pub fn repair_torn_tail(&self) -> Result<Option<Repair>> {
         let path = self.log_path();
-        let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         file.lock().map_err(|e| Error::io(&path, e))?;
         match read_tail(&mut file, &path) {
             Ok(_) => Ok(None),
             Err(Error::TornTail { offset, len, .. }) => {
-                file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&path, e))?;
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| Error::io(&path, e))?;
                 let mut torn = Vec::with_capacity(len as usize);
-                (&mut file).take(len).read_to_end(&mut torn).map_err(|e| Error::io(&path, e))?;
+                (&mut file)
+                    .take(len)
+                    .read_to_end(&mut torn)
+                    .map_err(|e| Error::io(&path, e))?;
                 let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-                let saved_to = self.dir.join(format!("{LEDGER_FILE}.torn-{stamp}-{offset}"));
+                let saved_to = self
+                    .dir
+                    .join(format!("{LEDGER_FILE}.torn-{stamp}-{offset}"));
                 crate::fsutil::write_atomic(&saved_to, &torn)?;
                 file.set_len(offset).map_err(|e| Error::io(&path, e))?;
                 file.sync_all().map_err(|e| Error::io(&path, e))?;
-                Ok(Some(Repair { offset, len, saved_to }))
+                Ok(Some(Repair {
+                    offset,
+                    len,
+                    saved_to,
+                }))
             }
             Err(e) => Err(e),
         }
@@ -195,18 +230,46 @@ impl Ledger {
             let (number, bytes) = match raw {
                 RawLine::Line { number, bytes, .. } => (number, bytes),
                 RawLine::TooLong { number, .. } => {
-                    return Err(Error::verify(file, fail(number, None, "too-long", "line longer than 1 MiB")))
+                    return Err(Error::verify(
+                        file,
+                        fail(number, None, "too-long", "line longer than 1 MiB"),
+                    ))
                 }
                 RawLine::Torn { number, len, .. } => {
-                    return Err(Error::verify(file, fail(number, None, "torn-tail", format!("torn tail: {len} bytes without a newline"))))
+                    return Err(Error::verify(
+                        file,
+                        fail(
+                            number,
+                            None,
+                            "torn-tail",
+                            format!("torn tail: {len} bytes without a newline"),
+                        ),
+                    ))
                 }
             };
-            let e = Entry::parse_line(&bytes).map_err(|le| Error::verify(&file, fail(number, le.seq, le.code, le.reason)))?;
+            let e = Entry::parse_line(&bytes)
+                .map_err(|le| Error::verify(&file, fail(number, le.seq, le.code, le.reason)))?;
             if e.seq != seq {
-                return Err(Error::verify(file, fail(number, Some(e.seq), "bad-seq", format!("expected seq {seq}"))));
+                return Err(Error::verify(
+                    file,
+                    fail(
+                        number,
+                        Some(e.seq),
+                        "bad-seq",
+                        format!("expected seq {seq}"),
+                    ),
+                ));
             }
             if e.prev != prev {
-                return Err(Error::verify(file, fail(number, Some(e.seq), "broken-chain", "prev does not match the previous entry's hash")));
+                return Err(Error::verify(
+                    file,
+                    fail(
+                        number,
+                        Some(e.seq),
+                        "broken-chain",
+                        "prev does not match the previous entry's hash",
+                    ),
+                ));
             }
             prev = e.hash;
             seq += 1;
@@ -217,7 +280,12 @@ impl Ledger {
 }
 
 fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
-    Failure { line: Some(line), seq, code, reason: reason.into() }
+    Failure {
+        line: Some(line),
+        seq,
+        code,
+        reason: reason.into(),
+    }
 }
 
 impl Locked<'_> {
@@ -248,32 +316,66 @@ impl Locked<'_> {
         }
         let ts = now_ts();
         let signer_id = signer.map(|s| s.id().to_string());
+        // Order-independent work (body checks and encoding, signing, line encoding) runs in
+        // parallel; only the hash chain itself is sequential.
+        let par = drafts.len() >= 64;
+        let check = |(i, d): (usize, &Draft)| {
+            Entry::check_draft(d.kind, &d.actor, &d.body)
+                .map_err(|le| Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason)))
+        };
+        let bodies: Vec<Vec<u8>> = if par {
+            drafts
+                .par_iter()
+                .enumerate()
+                .map(check)
+                .collect::<Result<_>>()?
+        } else {
+            drafts
+                .iter()
+                .enumerate()
+                .map(check)
+                .collect::<Result<_>>()?
+        };
         let mut entries = Vec::with_capacity(drafts.len());
         let mut prev = self.tail.prev;
-        for (i, d) in drafts.iter().enumerate() {
+        for (i, (d, body_c)) in drafts.iter().zip(&bodies).enumerate() {
             let seq = self.tail.next_seq + i as u64;
-            let e = Entry::seal(seq, ts.clone(), d.kind, d.actor.clone(), signer_id.clone(), d.body.clone(), prev)
-                .map_err(|le| Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason)))?;
+            let e = Entry::seal_checked(
+                seq,
+                ts.clone(),
+                d.kind,
+                d.actor.clone(),
+                signer_id.clone(),
+                d.body.clone(),
+                body_c,
+                prev,
+            );
             prev = e.hash;
             entries.push(e);
         }
-        if let Some(s) = signer {
-            let sign = |e: &mut Entry| e.sig = Some(s.sign(&e.signing_message()));
-            if entries.len() >= 64 {
-                entries.par_iter_mut().for_each(sign);
-            } else {
-                entries.iter_mut().for_each(sign);
+        let finish = |(e, body_c): (&mut Entry, &Vec<u8>)| {
+            if let Some(s) = signer {
+                e.sig = Some(s.sign(&e.signing_message()));
             }
-        }
-        let lines: Vec<Vec<u8>> = if entries.len() >= 64 {
-            entries.par_iter().map(Entry::to_line).collect()
+            e.line_with_body(body_c)
+        };
+        let lines: Vec<Vec<u8>> = if par {
+            entries
+                .par_iter_mut()
+                .zip(bodies.par_iter())
+                .map(finish)
+                .collect()
         } else {
-            entries.iter().map(Entry::to_line).collect()
+            entries.iter_mut().zip(bodies.iter()).map(finish).collect()
         };
         let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
         for (i, l) in lines.iter().enumerate() {
             if l.len() > MAX_LINE {
-                return Err(Error::input(format!("entry {}: line would be {} bytes, more than 1 MiB", i + 1, l.len())));
+                return Err(Error::input(format!(
+                    "entry {}: line would be {} bytes, more than 1 MiB",
+                    i + 1,
+                    l.len()
+                )));
             }
             buf.extend_from_slice(l);
             buf.push(b'\n');
@@ -281,7 +383,11 @@ impl Locked<'_> {
         let path = self.ledger.log_path();
         self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
         self.file.sync_data().map_err(|e| Error::io(&path, e))?;
-        self.tail = Tail { next_seq: self.tail.next_seq + entries.len() as u64, prev, len: self.tail.len + buf.len() as u64 };
+        self.tail = Tail {
+            next_seq: self.tail.next_seq + entries.len() as u64,
+            prev,
+            len: self.tail.len + buf.len() as u64,
+        };
         Ok(entries)
     }
 }
@@ -305,14 +411,23 @@ fn check_signer_trusted(config: &Config, signer: &Signer, first: &Draft) -> Resu
             signer.id()
         )));
     }
-    Err(Error::input(format!("key {} is not trusted by this ledger (see `ledger keys list`)", signer.id())))
+    Err(Error::input(format!(
+        "key {} is not trusted by this ledger (see `ledger keys list`)",
+        signer.id()
+    )))
 }
 
 /// Read the tail of the log: the last complete line, without reading the rest of the file.
 fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
-    let len = file.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+    let len = file
+        .seek(SeekFrom::End(0))
+        .map_err(|e| Error::io(path, e))?;
     if len == 0 {
-        return Ok(Tail { next_seq: 0, prev: ZERO_HASH, len: 0 });
+        return Ok(Tail {
+            next_seq: 0,
+            prev: ZERO_HASH,
+            len: 0,
+        });
     }
     // Read backwards in growing windows until the window holds a newline before the last
     // byte (or the file start). A line is at most MAX_LINE bytes, so this is bounded.
@@ -320,7 +435,8 @@ fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
     let mut window = 8192u64.min(len);
     loop {
         let start = len - window;
-        file.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| Error::io(path, e))?;
         let mut buf = vec![0u8; window as usize];
         file.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
         let last_nl = buf.iter().rposition(|&b| b == b'\n');
@@ -329,12 +445,26 @@ fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
             match last_nl {
                 Some(p) => {
                     let offset = start + p as u64 + 1;
-                    return Err(Error::TornTail { path: path.to_path_buf(), offset, len: len - offset });
+                    return Err(Error::TornTail {
+                        path: path.to_path_buf(),
+                        offset,
+                        len: len - offset,
+                    });
                 }
-                None if start == 0 => return Err(Error::TornTail { path: path.to_path_buf(), offset: 0, len }),
+                None if start == 0 => {
+                    return Err(Error::TornTail {
+                        path: path.to_path_buf(),
+                        offset: 0,
+                        len,
+                    })
+                }
                 None if window >= max_window => {
                     let offset = start;
-                    return Err(Error::TornTail { path: path.to_path_buf(), offset, len: len - offset });
+                    return Err(Error::TornTail {
+                        path: path.to_path_buf(),
+                        offset,
+                        len: len - offset,
+                    });
                 }
                 None => {
                     window = (window * 8).min(max_window);
@@ -347,7 +477,10 @@ fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
             Some(p) => p + 1,
             None if start == 0 => 0,
             None if window >= max_window => {
-                return Err(Error::input(format!("{}: last line is longer than 1 MiB; run `ledger verify`", path.display())))
+                return Err(Error::input(format!(
+                    "{}: last line is longer than 1 MiB; run `ledger verify`",
+                    path.display()
+                )))
             }
             None => {
                 window = (window * 8).min(max_window);
@@ -356,8 +489,16 @@ fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
         };
         let line = &body[line_start..];
         let e = Entry::parse_line(line).map_err(|le| {
-            Error::input(format!("{}: last entry is invalid ({}); run `ledger verify`", path.display(), le.reason))
+            Error::input(format!(
+                "{}: last entry is invalid ({}); run `ledger verify`",
+                path.display(),
+                le.reason
+            ))
         })?;
-        return Ok(Tail { next_seq: e.seq + 1, prev: e.hash, len });
+        return Ok(Tail {
+            next_seq: e.seq + 1,
+            prev: e.hash,
+            len,
+        });
     }
 }

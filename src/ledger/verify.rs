@@ -91,7 +91,7 @@ pub struct Summary {
     pub leaves: Vec<[u8; 32]>,
 }
 
-const BLOCK_LINES: usize = 32 * 1024;
+const BLOCK_LINES: usize = 8192;
 const SIG_CHUNK: usize = 128;
 
 struct KeyInfo {
@@ -126,10 +126,14 @@ enum Parsed {
 
 /// Verify the ledger in `ledger`'s directory. `progress(done_bytes, total_bytes)` is called after
 /// each block of lines.
-pub fn verify(ledger: &Ledger, opts: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Verified<Summary>> {
+pub fn verify(
+    ledger: &Ledger,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Verified<Summary>> {
     let path = ledger.log_path();
-    let total = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
-    let mut reader = LineReader::open(&path)?;
+    let total = crate::ledger::reader::stable_len(&path)?;
+    let mut reader = LineReader::open_at(&path, 0, 0, total)?;
     let mut st = State {
         file: path.display().to_string(),
         require_sigs: opts.require_signatures || ledger.config().require_signatures,
@@ -152,7 +156,11 @@ pub fn verify(ledger: &Ledger, opts: &Options, progress: &mut dyn FnMut(u64, u64
                     tail_problem = Some(fail(number, None, "too-long", "line longer than 1 MiB"));
                     break;
                 }
-                Some(RawLine::Torn { number, offset, len }) => {
+                Some(RawLine::Torn {
+                    number,
+                    offset,
+                    len,
+                }) => {
                     tail_problem = Some(fail(
                         number,
                         None,
@@ -180,7 +188,15 @@ pub fn verify(ledger: &Ledger, opts: &Options, progress: &mut dyn FnMut(u64, u64
             if let Parsed::Ok(n, e) = &parsed[idx] {
                 return Err(Error::verify(
                     st.file,
-                    fail(*n, Some(e.seq), "bad-signature", format!("signature by key {} does not verify", e.signer.as_deref().unwrap_or("?"))),
+                    fail(
+                        *n,
+                        Some(e.seq),
+                        "bad-signature",
+                        format!(
+                            "signature by key {} does not verify",
+                            e.signer.as_deref().unwrap_or("?")
+                        ),
+                    ),
                 ));
             }
         }
@@ -198,7 +214,12 @@ pub fn verify(ledger: &Ledger, opts: &Options, progress: &mut dyn FnMut(u64, u64
 }
 
 fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
-    Failure { line: Some(line), seq, code, reason: reason.into() }
+    Failure {
+        line: Some(line),
+        seq,
+        code,
+        reason: reason.into(),
+    }
 }
 
 /// Index of the first job whose signature fails, if any.
@@ -206,13 +227,20 @@ fn check_signatures(jobs: &[SigJob]) -> Option<usize> {
     jobs.par_chunks(SIG_CHUNK)
         .filter_map(|chunk| {
             let msgs: Vec<&[u8]> = chunk.iter().map(|j| &j.msg[..]).collect();
-            let sigs: Vec<Signature> = chunk.iter().map(|j| Signature::from_bytes(&j.sig)).collect();
+            let sigs: Vec<Signature> = chunk
+                .iter()
+                .map(|j| Signature::from_bytes(&j.sig))
+                .collect();
             let vks: Vec<VerifyingKey> = chunk.iter().map(|j| j.vk).collect();
             if ed25519_dalek::verify_batch(&msgs, &sigs, &vks).is_ok() {
                 return None;
             }
             // Name the culprit with strict single checks.
-            chunk.iter().find(|j| !keys::verify_strict(&j.vk, &j.msg, &j.sig)).map(|j| j.idx).or(Some(chunk[0].idx))
+            chunk
+                .iter()
+                .find(|j| !keys::verify_strict(&j.vk, &j.msg, &j.sig))
+                .map(|j| j.idx)
+                .or(Some(chunk[0].idx))
         })
         .min()
 }
@@ -224,14 +252,21 @@ impl State {
         let mut jobs = Vec::with_capacity(parsed.len());
         for (idx, p) in parsed.iter().enumerate() {
             let (n, e) = match p {
-                Parsed::Bad(n, le) => return (jobs, Some(fail(*n, le.seq, le.code, le.reason.clone()))),
+                Parsed::Bad(n, le) => {
+                    return (jobs, Some(fail(*n, le.seq, le.code, le.reason.clone())))
+                }
                 Parsed::Ok(n, e) => (*n, e),
             };
             match self.check_entry(n, e) {
                 Ok(Some(vk)) => {
                     if e.seq >= self.sig_from {
                         if let Some(sig) = e.sig {
-                            jobs.push(SigJob { idx, vk, msg: e.signing_message(), sig });
+                            jobs.push(SigJob {
+                                idx,
+                                vk,
+                                msg: e.signing_message(),
+                                sig,
+                            });
                         }
                     }
                 }
@@ -243,21 +278,51 @@ impl State {
     }
 
     /// Order-dependent checks of one entry. Returns the key its signature must verify with.
-    fn check_entry(&mut self, n: u64, e: &Entry) -> std::result::Result<Option<VerifyingKey>, Failure> {
+    fn check_entry(
+        &mut self,
+        n: u64,
+        e: &Entry,
+    ) -> std::result::Result<Option<VerifyingKey>, Failure> {
         let seq = Some(e.seq);
         if e.seq != self.next_seq {
-            let what = if e.seq < self.next_seq { "duplicate or out-of-order" } else { "gap" };
-            return Err(fail(n, seq, "bad-seq", format!("{what}: expected seq {}, found {}", self.next_seq, e.seq)));
+            let what = if e.seq < self.next_seq {
+                "duplicate or out-of-order"
+            } else {
+                "gap"
+            };
+            return Err(fail(
+                n,
+                seq,
+                "bad-seq",
+                format!("{what}: expected seq {}, found {}", self.next_seq, e.seq),
+            ));
         }
         if e.prev != self.prev {
-            return Err(fail(n, seq, "broken-chain", "prev does not equal the previous entry's hash"));
+            return Err(fail(
+                n,
+                seq,
+                "broken-chain",
+                "prev does not equal the previous entry's hash",
+            ));
         }
         let vk = match (&e.signer, &e.sig) {
             (None, Some(_)) => return Err(fail(n, seq, "bad-field", "sig present without signer")),
-            (Some(_), None) => return Err(fail(n, seq, "missing-signature", "signer named but sig missing")),
+            (Some(_), None) => {
+                return Err(fail(
+                    n,
+                    seq,
+                    "missing-signature",
+                    "signer named but sig missing",
+                ))
+            }
             (None, None) => {
                 if self.require_sigs {
-                    return Err(fail(n, seq, "unsigned", "unsigned entry in a ledger that requires signatures"));
+                    return Err(fail(
+                        n,
+                        seq,
+                        "unsigned",
+                        "unsigned entry in a ledger that requires signatures",
+                    ));
                 }
                 if e.kind == Kind::Key {
                     return Err(fail(n, seq, "unsigned", "key entries must be signed"));
@@ -280,7 +345,12 @@ impl State {
         Ok(vk)
     }
 
-    fn signer_key(&self, n: u64, e: &Entry, id: &str) -> std::result::Result<VerifyingKey, Failure> {
+    fn signer_key(
+        &self,
+        n: u64,
+        e: &Entry,
+        id: &str,
+    ) -> std::result::Result<VerifyingKey, Failure> {
         let seq = Some(e.seq);
         match self.keys.get(id) {
             Some(k) if k.revoked_at.is_none() => Ok(k.vk),
@@ -288,7 +358,10 @@ impl State {
                 n,
                 seq,
                 "revoked-signer",
-                format!("signed by key {id} after its revocation at seq {}", k.revoked_at.unwrap_or_default()),
+                format!(
+                    "signed by key {id} after its revocation at seq {}",
+                    k.revoked_at.unwrap_or_default()
+                ),
             )),
             None => {
                 // Bootstrap: the very first key signs its own `key add` entry.
@@ -297,35 +370,83 @@ impl State {
                     && e.body.get("action").and_then(Value::as_str) == Some("add")
                     && e.body.get("key_id").and_then(Value::as_str) == Some(id);
                 if self_add {
-                    let pk = e.body.get("public_key").and_then(Value::as_str).unwrap_or_default();
-                    return keys::parse_public_hex(pk).map_err(|r| fail(n, seq, "bad-key", format!("body.public_key: {r}")));
+                    let pk = e
+                        .body
+                        .get("public_key")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    return keys::parse_public_hex(pk)
+                        .map_err(|r| fail(n, seq, "bad-key", format!("body.public_key: {r}")));
                 }
-                Err(fail(n, seq, "untrusted-signer", format!("signed by key {id}, which is not trusted at this point of the log")))
+                Err(fail(
+                    n,
+                    seq,
+                    "untrusted-signer",
+                    format!("signed by key {id}, which is not trusted at this point of the log"),
+                ))
             }
         }
     }
 
     fn apply_key(&mut self, n: u64, e: &Entry) -> std::result::Result<(), Failure> {
         let seq = Some(e.seq);
-        let field = |k: &str| e.body.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let field = |k: &str| {
+            e.body
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let (action, id, pk_hex) = (field("action"), field("key_id"), field("public_key"));
-        let vk = keys::parse_public_hex(&pk_hex).map_err(|r| fail(n, seq, "bad-key", format!("body.public_key: {r}")))?;
+        let vk = keys::parse_public_hex(&pk_hex)
+            .map_err(|r| fail(n, seq, "bad-key", format!("body.public_key: {r}")))?;
         if keys::key_id(&vk) != id {
-            return Err(fail(n, seq, "bad-key", "body.key_id does not match body.public_key"));
+            return Err(fail(
+                n,
+                seq,
+                "bad-key",
+                "body.key_id does not match body.public_key",
+            ));
         }
         if action == "add" {
             if self.keys.contains_key(&id) {
-                return Err(fail(n, seq, "bad-key", format!("key {id} was already added")));
+                return Err(fail(
+                    n,
+                    seq,
+                    "bad-key",
+                    format!("key {id} was already added"),
+                ));
             }
             if self.root.is_none() {
                 self.root = Some((id.clone(), e.seq));
             }
-            self.keys.insert(id, KeyInfo { vk, added_at: e.seq, revoked_at: None });
+            self.keys.insert(
+                id,
+                KeyInfo {
+                    vk,
+                    added_at: e.seq,
+                    revoked_at: None,
+                },
+            );
         } else {
             match self.keys.get_mut(&id) {
                 Some(k) if k.revoked_at.is_none() && k.vk == vk => k.revoked_at = Some(e.seq),
-                Some(k) if k.revoked_at.is_some() => return Err(fail(n, seq, "bad-key", format!("key {id} is already revoked"))),
-                _ => return Err(fail(n, seq, "bad-key", format!("revokes key {id}, which is not trusted here"))),
+                Some(k) if k.revoked_at.is_some() => {
+                    return Err(fail(
+                        n,
+                        seq,
+                        "bad-key",
+                        format!("key {id} is already revoked"),
+                    ))
+                }
+                _ => {
+                    return Err(fail(
+                        n,
+                        seq,
+                        "bad-key",
+                        format!("revokes key {id}, which is not trusted here"),
+                    ))
+                }
             }
         }
         Ok(())
@@ -339,7 +460,9 @@ impl State {
                     line: None,
                     seq: None,
                     code: "root-key-mismatch",
-                    reason: format!("config.toml pins root_key {pinned}, but the log has no key entries"),
+                    reason: format!(
+                        "config.toml pins root_key {pinned}, but the log has no key entries"
+                    ),
                 },
             ));
         }
@@ -351,7 +474,9 @@ impl State {
                         line: Some(at + 1),
                         seq: Some(*at),
                         code: "root-key-mismatch",
-                        reason: format!("root key {root} differs from root_key {pinned} pinned in config.toml"),
+                        reason: format!(
+                            "root key {root} differs from root_key {pinned} pinned in config.toml"
+                        ),
                     },
                 ));
             }
@@ -359,7 +484,11 @@ impl State {
         let mut keys: Vec<KeyState> = self
             .keys
             .iter()
-            .map(|(id, k)| KeyState { id: id.clone(), added_at: k.added_at, revoked_at: k.revoked_at })
+            .map(|(id, k)| KeyState {
+                id: id.clone(),
+                added_at: k.added_at,
+                revoked_at: k.revoked_at,
+            })
             .collect();
         keys.sort_by_key(|k| k.added_at);
         self.summary.keys = keys;

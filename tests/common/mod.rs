@@ -1,0 +1,168 @@
+//! Helpers shared by the integration tests: a temp dir with a ledger, and a way to run `ledger`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A temp directory holding `audit/` and key files.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ledger")
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("audit")
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir().join("ledger.jsonl")
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.current_dir(self.path())
+            .env_remove("LEDGER_SIGNING_KEY")
+            .env_remove("LEDGER_DIR")
+            .arg("--dir")
+            .arg(self.dir())
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write as _;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Run and require exit 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "ledger {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Generate a key named `name` in the temp dir; returns its path.
+    pub fn keygen(&self, name: &str) -> PathBuf {
+        let p = self.path().join(format!("{name}.key"));
+        self.ok(&["keygen", "--name", name, "--out", p.to_str().unwrap()]);
+        p
+    }
+
+    /// A ledger that requires signatures, with root key `root` already added. Returns the key path.
+    pub fn signed_ledger(&self) -> PathBuf {
+        self.ok(&[
+            "init",
+            "--origin",
+            "test.example/ledger",
+            "--require-signatures",
+        ]);
+        let k = self.keygen("root");
+        let pubp = format!("{}.pub", k.display());
+        self.ok(&["--key", k.to_str().unwrap(), "keys", "add", &pubp]);
+        k
+    }
+
+    /// Append `n` varied entries in one batch, signed with `key`.
+    pub fn fill(&self, key: &Path, n: usize) {
+        let batch = batch_lines(n, 0);
+        let out = self.run_stdin(
+            &["--key", key.to_str().unwrap(), "append", "--batch", "-"],
+            batch.as_bytes(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn read_log(&self) -> Vec<u8> {
+        std::fs::read(self.log()).unwrap()
+    }
+}
+
+/// `n` varied batch lines (deploys, merges, approvals, rollbacks, events).
+pub fn batch_lines(n: usize, salt: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        let j = i + salt;
+        let line = match j % 5 {
+            0 => serde_json::json!({"kind": "deploy", "actor": format!("ci/build-{j}"),
+                 "body": {"env": if j.is_multiple_of(2) {"production"} else {"staging"}, "version": format!("v1.{j}.0"), "commit": format!("{:040x}", j), "status": "succeeded"}}),
+            1 => {
+                serde_json::json!({"kind": "merge", "actor": "bot", "body": {"author": format!("dev{}", j % 3), "source": "feature", "target": "main",
+                 "source_commit": "a", "target_commit": "b", "merge_commit": format!("{:040x}", j), "paths": ["src/lib.rs", "é/ü.txt"]}})
+            }
+            2 => {
+                serde_json::json!({"kind": "approval", "actor": "gate", "body": {"subject": format!("merge {j}"), "decision": "allow", "reasons": ["score 900‰ ≥ 700‰"]}})
+            }
+            3 => {
+                serde_json::json!({"kind": "rollback", "actor": "oncall", "body": {"env": "production", "from_version": "v2", "to_version": "v1", "trigger": "error-rate \"5xx\"\n"}})
+            }
+            _ => {
+                serde_json::json!({"kind": "event", "actor": "ci", "body": {"type": "lint", "data": {"warnings": j, "note": "tab\there"}}})
+            }
+        };
+        s.push_str(&line.to_string());
+        s.push('\n');
+    }
+    s
+}
+
+pub fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run `verify --json` and return (exit code, parsed JSON).
+pub fn verify_json(env: &Env) -> (Option<i32>, serde_json::Value) {
+    let out = env.run(&["--json", "verify"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify --json printed no JSON ({e}): {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        )
+    });
+    (out.status.code(), v)
+}
