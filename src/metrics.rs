@@ -146,7 +146,9 @@ pub struct History {
 
 /// Parse an entry timestamp (or any RFC 3339 time) to ms since the epoch.
 pub fn parse_time(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 fn time_value(v: &Value) -> Option<i64> {
@@ -158,7 +160,10 @@ fn time_value(v: &Value) -> Option<i64> {
 }
 
 fn s(body: &Value, k: &str) -> String {
-    body.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    body.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl History {
@@ -178,9 +183,18 @@ impl History {
                 let changes = match b.get("changes").and_then(Value::as_array) {
                     Some(list) => list
                         .iter()
-                        .filter_map(|c| Some((c.get("commit")?.as_str()?.to_string(), time_value(c.get("time")?)?)))
+                        .filter_map(|c| {
+                            Some((
+                                c.get("commit")?.as_str()?.to_string(),
+                                time_value(c.get("time")?)?,
+                            ))
+                        })
                         .collect(),
-                    None => b.get("commit_time").and_then(time_value).map(|t| vec![(commit.clone(), t)]).unwrap_or_default(),
+                    None => b
+                        .get("commit_time")
+                        .and_then(time_value)
+                        .map(|t| vec![(commit.clone(), t)])
+                        .unwrap_or_default(),
                 };
                 self.deploys.push(Deploy {
                     seq: e.seq,
@@ -225,7 +239,9 @@ impl History {
             let target = match r.undoes_seq {
                 Some(s) => Some(s),
                 None => {
-                    let before = self.deploys.iter().rev().filter(|d| d.seq < r.seq && d.env == r.env && d.status == DeployStatus::Succeeded);
+                    let before = self.deploys.iter().rev().filter(|d| {
+                        d.seq < r.seq && d.env == r.env && d.status == DeployStatus::Succeeded
+                    });
                     let by_version = before.clone().find(|d| d.version == r.from_version);
                     by_version.or_else(|| before.clone().next()).map(|d| d.seq)
                 }
@@ -240,10 +256,9 @@ impl History {
     /// The newest succeeded deploy of `env` not rolled back: what a rollback returns to.
     pub fn last_good(&self, env: &str) -> Option<&Deploy> {
         let rb = self.rolled_back();
-        self.deploys
-            .iter()
-            .rev()
-            .find(|d| d.env == env && d.status == DeployStatus::Succeeded && !rb.contains_key(&d.seq))
+        self.deploys.iter().rev().find(|d| {
+            d.env == env && d.status == DeployStatus::Succeeded && !rb.contains_key(&d.seq)
+        })
     }
 }
 
@@ -273,11 +288,21 @@ impl Analysis {
         let rolled = h.rolled_back();
         // Times of restoring events (succeeded deploys and rollbacks) per env, in seq order.
         let mut restorers: HashMap<&str, Vec<(u64, i64)>> = HashMap::new();
-        for d in h.deploys.iter().filter(|d| d.status == DeployStatus::Succeeded) {
-            restorers.entry(d.env.as_str()).or_default().push((d.seq, d.ts));
+        for d in h
+            .deploys
+            .iter()
+            .filter(|d| d.status == DeployStatus::Succeeded)
+        {
+            restorers
+                .entry(d.env.as_str())
+                .or_default()
+                .push((d.seq, d.ts));
         }
         for r in &h.rollbacks {
-            restorers.entry(r.env.as_str()).or_default().push((r.seq, r.ts));
+            restorers
+                .entry(r.env.as_str())
+                .or_default()
+                .push((r.seq, r.ts));
         }
         for v in restorers.values_mut() {
             v.sort_unstable();
@@ -289,7 +314,11 @@ impl Analysis {
                 continue;
             }
             let succeeded = d.status == DeployStatus::Succeeded;
-            let rolled_ts = if succeeded { rolled.get(&d.seq).copied() } else { None };
+            let rolled_ts = if succeeded {
+                rolled.get(&d.seq).copied()
+            } else {
+                None
+            };
             let failure = !succeeded || rolled_ts.is_some();
             let restore_ms = match (succeeded, rolled_ts) {
                 (true, Some(t)) => Some((t - d.ts).max(0)),
@@ -307,10 +336,21 @@ impl Analysis {
                     }
                 }
             }
-            facts.push(Fact { ts: d.ts, env: d.env.clone(), succeeded, failure, restore_ms, lead_ms });
+            facts.push(Fact {
+                ts: d.ts,
+                env: d.env.clone(),
+                succeeded,
+                failure,
+                restore_ms,
+                lead_ms,
+            });
         }
         let first_deploy_ts = facts.iter().map(|f| f.ts).min();
-        Analysis { facts, drills: h.drills.clone(), first_deploy_ts }
+        Analysis {
+            facts,
+            drills: h.drills.clone(),
+            first_deploy_ts,
+        }
     }
 
     /// Earliest deploy time of `env` (or of any env).
@@ -386,23 +426,46 @@ impl TargetsConfig {
         let dur = |v: &Option<String>, name: &str, def: i64| -> Result<i64> {
             match v {
                 None => Ok(def),
-                Some(s) => parse_duration(s).map_err(|e| Error::input(format!("config.toml: [metrics].{name}: {e}"))),
+                Some(s) => parse_duration(s)
+                    .map_err(|e| Error::input(format!("config.toml: [metrics].{name}: {e}"))),
             }
         };
         let num = |v: Option<f64>, name: &str, def: f64| -> Result<f64> {
             match v {
                 None => Ok(def),
                 Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
-                Some(x) => Err(Error::input(format!("config.toml: [metrics].{name}: expected a number >= 0, found {x}"))),
+                Some(x) => Err(Error::input(format!(
+                    "config.toml: [metrics].{name}: expected a number >= 0, found {x}"
+                ))),
             }
         };
         Ok(Targets {
-            min_deploys_per_day: num(self.min_deploys_per_day, "min_deploys_per_day", d.min_deploys_per_day)?,
+            min_deploys_per_day: num(
+                self.min_deploys_per_day,
+                "min_deploys_per_day",
+                d.min_deploys_per_day,
+            )?,
             max_lead_time_ms: dur(&self.max_lead_time, "max_lead_time", d.max_lead_time_ms)?,
-            max_change_failure_rate: num(self.max_change_failure_rate, "max_change_failure_rate", d.max_change_failure_rate)?,
-            max_time_to_restore_ms: dur(&self.max_time_to_restore, "max_time_to_restore", d.max_time_to_restore_ms)?,
-            min_drill_pass_rate: num(self.min_drill_pass_rate, "min_drill_pass_rate", d.min_drill_pass_rate)?,
-            max_drill_duration_ms: dur(&self.max_drill_duration, "max_drill_duration", d.max_drill_duration_ms)?,
+            max_change_failure_rate: num(
+                self.max_change_failure_rate,
+                "max_change_failure_rate",
+                d.max_change_failure_rate,
+            )?,
+            max_time_to_restore_ms: dur(
+                &self.max_time_to_restore,
+                "max_time_to_restore",
+                d.max_time_to_restore_ms,
+            )?,
+            min_drill_pass_rate: num(
+                self.min_drill_pass_rate,
+                "min_drill_pass_rate",
+                d.min_drill_pass_rate,
+            )?,
+            max_drill_duration_ms: dur(
+                &self.max_drill_duration,
+                "max_drill_duration",
+                d.max_drill_duration_ms,
+            )?,
         })
     }
 }
@@ -481,8 +544,16 @@ pub fn spread(mut v: Vec<i64>) -> Spread {
     };
     // Nearest rank: ceil(0.9 n), 1-based.
     let rank = (9 * n).div_ceil(10);
-    let p90 = if n == 0 { None } else { v.get(rank.saturating_sub(1)).copied() };
-    Spread { count: n as u64, median_ms: median, p90_ms: p90 }
+    let p90 = if n == 0 {
+        None
+    } else {
+        v.get(rank.saturating_sub(1)).copied()
+    };
+    Spread {
+        count: n as u64,
+        median_ms: median,
+        p90_ms: p90,
+    }
 }
 
 /// Deployment frequency.
@@ -578,7 +649,9 @@ pub struct Metrics {
 /// Compute the metrics of `env` (all envs when `None`) over `window`.
 pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> Metrics {
     let from = window.from.or_else(|| a.first_ts(env));
-    let in_window = |ts: i64, e: &str| env.is_none_or(|x| x == e) && from.is_none_or(|f| ts >= f) && ts <= window.to;
+    let in_window = |ts: i64, e: &str| {
+        env.is_none_or(|x| x == e) && from.is_none_or(|f| ts >= f) && ts <= window.to
+    };
     let mut succeeded = 0u64;
     let mut deploys = 0u64;
     let mut failures = 0u64;
@@ -610,11 +683,23 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
     let drills: Vec<&Drill> = a
         .drills
         .iter()
-        .filter(|d| env.is_none_or(|x| d.env.as_deref() == Some(x)) && from.is_none_or(|f| d.ts >= f) && d.ts <= window.to)
+        .filter(|d| {
+            env.is_none_or(|x| d.env.as_deref() == Some(x))
+                && from.is_none_or(|f| d.ts >= f)
+                && d.ts <= window.to
+        })
         .collect();
-    let passed = drills.iter().filter(|d| d.outcome == DrillOutcome::Pass).count() as u64;
+    let passed = drills
+        .iter()
+        .filter(|d| d.outcome == DrillOutcome::Pass)
+        .count() as u64;
     let pass_rate = (!drills.is_empty()).then(|| passed as f64 * 100.0 / drills.len() as f64);
-    let dur = spread(drills.iter().map(|d| i64::try_from(d.duration_ms).unwrap_or(i64::MAX)).collect());
+    let dur = spread(
+        drills
+            .iter()
+            .map(|d| i64::try_from(d.duration_ms).unwrap_or(i64::MAX))
+            .collect(),
+    );
     Metrics {
         env: env.map(str::to_string),
         from_ms: from,
@@ -626,7 +711,11 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
             target: t.min_deploys_per_day,
             status: status_at_least(per_day, t.min_deploys_per_day),
         },
-        lead_time: Timing { spread: lead, target_ms: t.max_lead_time_ms, status: status_under(lead.median_ms, t.max_lead_time_ms) },
+        lead_time: Timing {
+            spread: lead,
+            target_ms: t.max_lead_time_ms,
+            status: status_under(lead.median_ms, t.max_lead_time_ms),
+        },
         change_failure_rate: FailureRate {
             deploys,
             failures,
@@ -648,19 +737,38 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
             pass_rate,
             target_pass_rate: t.min_drill_pass_rate,
             pass_status: status_at_least(pass_rate, t.min_drill_pass_rate),
-            duration: Timing { spread: dur, target_ms: t.max_drill_duration_ms, status: status_under(dur.median_ms, t.max_drill_duration_ms) },
+            duration: Timing {
+                spread: dur,
+                target_ms: t.max_drill_duration_ms,
+                status: status_under(dur.median_ms, t.max_drill_duration_ms),
+            },
         },
     }
 }
 
 /// Metrics per bucket of `bucket_ms` ending at `to`, oldest first, `buckets` of them.
-pub fn series(a: &Analysis, env: Option<&str>, to: i64, bucket_ms: i64, buckets: u32, t: &Targets) -> Vec<Metrics> {
+pub fn series(
+    a: &Analysis,
+    env: Option<&str>,
+    to: i64,
+    bucket_ms: i64,
+    buckets: u32,
+    t: &Targets,
+) -> Vec<Metrics> {
     (0..i64::from(buckets))
         .rev()
         .map(|i| {
             let end = to - i * bucket_ms;
             // Inclusive ends would count a deploy at a boundary twice: end one ms early.
-            compute(a, env, Window { from: Some(end - bucket_ms + 1), to: end }, t)
+            compute(
+                a,
+                env,
+                Window {
+                    from: Some(end - bucket_ms + 1),
+                    to: end,
+                },
+                t,
+            )
         })
         .collect()
 }
@@ -687,14 +795,49 @@ mod tests {
 
     #[test]
     fn spread_by_hand() {
-        assert_eq!(spread(vec![]), Spread { count: 0, median_ms: None, p90_ms: None });
-        assert_eq!(spread(vec![5]), Spread { count: 1, median_ms: Some(5), p90_ms: Some(5) });
+        assert_eq!(
+            spread(vec![]),
+            Spread {
+                count: 0,
+                median_ms: None,
+                p90_ms: None
+            }
+        );
+        assert_eq!(
+            spread(vec![5]),
+            Spread {
+                count: 1,
+                median_ms: Some(5),
+                p90_ms: Some(5)
+            }
+        );
         // Sorted 1,2,3,4: median (2+3)/2 = 2 (rounded down), p90 rank ceil(3.6) = 4 -> 4.
-        assert_eq!(spread(vec![4, 1, 3, 2]), Spread { count: 4, median_ms: Some(2), p90_ms: Some(4) });
+        assert_eq!(
+            spread(vec![4, 1, 3, 2]),
+            Spread {
+                count: 4,
+                median_ms: Some(2),
+                p90_ms: Some(4)
+            }
+        );
         // 1..=10: median (5+6)/2 = 5, p90 rank 9 -> 9.
-        assert_eq!(spread((1..=10).rev().collect()), Spread { count: 10, median_ms: Some(5), p90_ms: Some(9) });
+        assert_eq!(
+            spread((1..=10).rev().collect()),
+            Spread {
+                count: 10,
+                median_ms: Some(5),
+                p90_ms: Some(9)
+            }
+        );
         // 1..=11: median 6, p90 rank ceil(9.9) = 10 -> 10.
-        assert_eq!(spread((1..=11).collect()), Spread { count: 11, median_ms: Some(6), p90_ms: Some(10) });
+        assert_eq!(
+            spread((1..=11).collect()),
+            Spread {
+                count: 11,
+                median_ms: Some(6),
+                p90_ms: Some(10)
+            }
+        );
     }
 
     #[test]
@@ -703,7 +846,17 @@ mod tests {
         assert_eq!(parse_duration("12h"), Ok(12 * 3_600_000));
         assert_eq!(parse_duration("90s"), Ok(90_000));
         assert_eq!(parse_duration("2w"), Ok(14 * DAY_MS));
-        for bad in ["", "d", "0d", "-1d", "1.5h", "1y", "h1", "99999999999999999999d", "１d"] {
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "-1d",
+            "1.5h",
+            "1y",
+            "h1",
+            "99999999999999999999d",
+            "１d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert_eq!(human_ms(999), "999ms");
@@ -711,7 +864,14 @@ mod tests {
         assert_eq!(human_ms(3_720_000), "1h 02m");
     }
 
-    fn dep(seq: u64, ts: i64, env: &str, version: &str, status: DeployStatus, changes: &[i64]) -> Deploy {
+    fn dep(
+        seq: u64,
+        ts: i64,
+        env: &str,
+        version: &str,
+        status: DeployStatus,
+        changes: &[i64],
+    ) -> Deploy {
         Deploy {
             seq,
             ts,
@@ -720,7 +880,11 @@ mod tests {
             version: version.into(),
             commit: format!("c{version}"),
             status,
-            changes: changes.iter().enumerate().map(|(i, &t)| (format!("{version}-{i}"), t)).collect(),
+            changes: changes
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (format!("{version}-{i}"), t))
+                .collect(),
         }
     }
 
@@ -733,7 +897,13 @@ mod tests {
                 dep(1, 10, "prod", "v2", Succeeded, &[]),
                 dep(2, 20, "stage", "v3", Succeeded, &[]),
             ],
-            rollbacks: vec![Rollback { seq: 3, ts: 30, env: "prod".into(), from_version: "v2".into(), undoes_seq: None }],
+            rollbacks: vec![Rollback {
+                seq: 3,
+                ts: 30,
+                env: "prod".into(),
+                from_version: "v2".into(),
+                undoes_seq: None,
+            }],
             drills: vec![],
         };
         assert_eq!(h.rolled_back(), HashMap::from([(1, 30)]));
@@ -745,7 +915,15 @@ mod tests {
     #[test]
     fn no_data_is_not_a_division_by_zero() {
         let a = Analysis::new(&History::default());
-        let m = compute(&a, Some("prod"), Window { from: None, to: 1000 }, &Targets::default());
+        let m = compute(
+            &a,
+            Some("prod"),
+            Window {
+                from: None,
+                to: 1000,
+            },
+            &Targets::default(),
+        );
         assert_eq!(m.deployment_frequency.per_day, None);
         assert_eq!(m.deployment_frequency.status, Status::NoData);
         assert_eq!(m.change_failure_rate.percent, None);

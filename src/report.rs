@@ -102,18 +102,33 @@ impl Data {
                 let reasons = b
                     .get("reasons")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
                     .unwrap_or_default();
                 let tone = if decision == "allow" { "ok" } else { "bad" };
                 keep(
                     &mut self.approvals,
-                    Row { seq: e.seq, ts: e.ts.clone(), actor: e.actor.clone(), cells: vec![field(b, "subject"), decision, reasons], tone },
+                    Row {
+                        seq: e.seq,
+                        ts: e.ts.clone(),
+                        actor: e.actor.clone(),
+                        cells: vec![field(b, "subject"), decision, reasons],
+                        tone,
+                    },
                 );
             }
             Kind::Drill => {
                 let outcome = field(b, "outcome");
                 let tone = if outcome == "pass" { "ok" } else { "bad" };
-                let dur = b.get("duration_ms").and_then(Value::as_i64).map(human_ms).unwrap_or_default();
+                let dur = b
+                    .get("duration_ms")
+                    .and_then(Value::as_i64)
+                    .map(human_ms)
+                    .unwrap_or_default();
                 let target = field(b, "target");
                 let target = match b.get("rev").and_then(Value::as_str) {
                     Some(rev) => format!("{rev} ({})", target.get(..12).unwrap_or(&target)),
@@ -121,7 +136,13 @@ impl Data {
                 };
                 keep(
                     &mut self.drills,
-                    Row { seq: e.seq, ts: e.ts.clone(), actor: e.actor.clone(), cells: vec![target, field(b, "env"), field(b, "check"), outcome, dur], tone },
+                    Row {
+                        seq: e.seq,
+                        ts: e.ts.clone(),
+                        actor: e.actor.clone(),
+                        cells: vec![target, field(b, "env"), field(b, "check"), outcome, dur],
+                        tone,
+                    },
                 );
             }
             _ => {}
@@ -167,7 +188,8 @@ fn opt_ms(v: Option<i64>) -> String {
 }
 
 fn opt_f(v: Option<f64>, unit: &str) -> String {
-    v.map(|x| format!("{x:.2}{unit}")).unwrap_or_else(|| "no data".into())
+    v.map(|x| format!("{x:.2}{unit}"))
+        .unwrap_or_else(|| "no data".into())
 }
 
 fn metrics_table(out: &mut String, m: &Metrics) {
@@ -175,13 +197,20 @@ fn metrics_table(out: &mut String, m: &Metrics) {
         (
             "Deployment frequency",
             opt_f(m.deployment_frequency.per_day, " / day"),
-            format!("{} succeeded deploys over {:.1} days", m.deployment_frequency.count, m.deployment_frequency.days),
+            format!(
+                "{} succeeded deploys over {:.1} days",
+                m.deployment_frequency.count, m.deployment_frequency.days
+            ),
             format!("≥ {} / day", m.deployment_frequency.target),
             m.deployment_frequency.status,
         ),
         (
             "Lead time for changes",
-            format!("median {} · p90 {}", opt_ms(m.lead_time.spread.median_ms), opt_ms(m.lead_time.spread.p90_ms)),
+            format!(
+                "median {} · p90 {}",
+                opt_ms(m.lead_time.spread.median_ms),
+                opt_ms(m.lead_time.spread.p90_ms)
+            ),
             format!("{} changes", m.lead_time.spread.count),
             format!("median &lt; {}", human_ms(m.lead_time.target_ms)),
             m.lead_time.status,
@@ -189,7 +218,10 @@ fn metrics_table(out: &mut String, m: &Metrics) {
         (
             "Change failure rate",
             opt_f(m.change_failure_rate.percent, " %"),
-            format!("{} failed or rolled back of {} deploys", m.change_failure_rate.failures, m.change_failure_rate.deploys),
+            format!(
+                "{} failed or rolled back of {} deploys",
+                m.change_failure_rate.failures, m.change_failure_rate.deploys
+            ),
             format!("&lt; {} %", m.change_failure_rate.target),
             m.change_failure_rate.status,
         ),
@@ -200,8 +232,14 @@ fn metrics_table(out: &mut String, m: &Metrics) {
                 opt_ms(m.time_to_restore.timing.spread.median_ms),
                 opt_ms(m.time_to_restore.timing.spread.p90_ms)
             ),
-            format!("{} restored, {} open", m.time_to_restore.timing.spread.count, m.time_to_restore.open),
-            format!("median &lt; {}", human_ms(m.time_to_restore.timing.target_ms)),
+            format!(
+                "{} restored, {} open",
+                m.time_to_restore.timing.spread.count, m.time_to_restore.open
+            ),
+            format!(
+                "median &lt; {}",
+                human_ms(m.time_to_restore.timing.target_ms)
+            ),
             m.time_to_restore.timing.status,
         ),
         (
@@ -213,7 +251,11 @@ fn metrics_table(out: &mut String, m: &Metrics) {
         ),
         (
             "Drill duration",
-            format!("median {} · p90 {}", opt_ms(m.drills.duration.spread.median_ms), opt_ms(m.drills.duration.spread.p90_ms)),
+            format!(
+                "median {} · p90 {}",
+                opt_ms(m.drills.duration.spread.median_ms),
+                opt_ms(m.drills.duration.spread.p90_ms)
+            ),
             format!("{} drills", m.drills.duration.spread.count),
             format!("median &lt; {}", human_ms(m.drills.duration.target_ms)),
             m.drills.duration.status,
@@ -235,9 +277,20 @@ fn metrics_table(out: &mut String, m: &Metrics) {
 }
 
 /// A bar chart as inline SVG. `None` values are drawn as a grey "–".
-fn bar_chart(title: &str, labels: &[String], values: &[Option<f64>], fmt: &dyn Fn(f64) -> String, target: Option<f64>) -> String {
+fn bar_chart(
+    title: &str,
+    labels: &[String],
+    values: &[Option<f64>],
+    fmt: &dyn Fn(f64) -> String,
+    target: Option<f64>,
+) -> String {
     let (w, h, left, bottom, top) = (560.0_f64, 190.0_f64, 56.0_f64, 28.0_f64, 26.0_f64);
-    let max = values.iter().flatten().copied().chain(target).fold(0.0_f64, f64::max);
+    let max = values
+        .iter()
+        .flatten()
+        .copied()
+        .chain(target)
+        .fold(0.0_f64, f64::max);
     let max = if max <= 0.0 { 1.0 } else { max * 1.1 };
     let n = values.len().max(1) as f64;
     let slot = (w - left - 8.0) / n;
@@ -318,7 +371,14 @@ fn rows_table(out: &mut String, head: &[&str], rows: &VecDeque<Row>, empty: &str
     }
     out.push_str("</tr>\n");
     for r in rows.iter().rev() {
-        let _ = write!(out, "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td>", r.tone, r.seq, esc(&r.ts), esc(&r.actor));
+        let _ = write!(
+            out,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td>",
+            r.tone,
+            r.seq,
+            esc(&r.ts),
+            esc(&r.actor)
+        );
         for c in &r.cells {
             let _ = write!(out, "<td>{}</td>", esc(c));
         }
@@ -347,7 +407,15 @@ pub struct Page<'a> {
 /// Render the page.
 pub fn render(d: &Data, p: &Page<'_>) -> String {
     let a = Analysis::new(&d.history);
-    let m = metrics::compute(&a, p.env, Window { from: p.since_ms, to: p.now_ms }, &p.targets);
+    let m = metrics::compute(
+        &a,
+        p.env,
+        Window {
+            from: p.since_ms,
+            to: p.now_ms,
+        },
+        &p.targets,
+    );
     let weeks = metrics::series(&a, p.env, p.now_ms, 7 * DAY_MS, p.weeks.max(1), &p.targets);
     let labels: Vec<String> = weeks
         .iter()
@@ -357,7 +425,9 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
                 .unwrap_or_default()
         })
         .collect();
-    let now = chrono::DateTime::from_timestamp_millis(p.now_ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+    let now = chrono::DateTime::from_timestamp_millis(p.now_ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n");
     let _ = writeln!(out, "<title>Delivery report — {}</title>", esc(p.title));
@@ -382,20 +452,62 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
     out.push_str("<section id=\"metrics\">\n<h2>DORA metrics</h2>\n");
     metrics_table(&mut out, &m);
     out.push_str("</section>\n<section id=\"trends\">\n<h2>Metrics over time (weekly)</h2>\n<div class=\"charts\">\n");
-    let per_week: Vec<Option<f64>> = weeks.iter().map(|w| Some(w.deployment_frequency.count as f64)).collect();
-    let cfr: Vec<Option<f64>> = weeks.iter().map(|w| w.change_failure_rate.percent).collect();
-    let lead: Vec<Option<f64>> = weeks.iter().map(|w| w.lead_time.spread.median_ms.map(|x| x as f64 / 60_000.0)).collect();
-    let restore: Vec<Option<f64>> = weeks.iter().map(|w| w.time_to_restore.timing.spread.median_ms.map(|x| x as f64 / 60_000.0)).collect();
+    let per_week: Vec<Option<f64>> = weeks
+        .iter()
+        .map(|w| Some(w.deployment_frequency.count as f64))
+        .collect();
+    let cfr: Vec<Option<f64>> = weeks
+        .iter()
+        .map(|w| w.change_failure_rate.percent)
+        .collect();
+    let lead: Vec<Option<f64>> = weeks
+        .iter()
+        .map(|w| w.lead_time.spread.median_ms.map(|x| x as f64 / 60_000.0))
+        .collect();
+    let restore: Vec<Option<f64>> = weeks
+        .iter()
+        .map(|w| {
+            w.time_to_restore
+                .timing
+                .spread
+                .median_ms
+                .map(|x| x as f64 / 60_000.0)
+        })
+        .collect();
     let count = |v: f64| format!("{v:.0}");
     let pct = |v: f64| format!("{v:.1} %");
     let mins = |v: f64| format!("{v:.1} min");
-    out.push_str(&bar_chart("Succeeded deploys per week", &labels, &per_week, &count, Some(p.targets.min_deploys_per_day * 7.0)));
+    out.push_str(&bar_chart(
+        "Succeeded deploys per week",
+        &labels,
+        &per_week,
+        &count,
+        Some(p.targets.min_deploys_per_day * 7.0),
+    ));
     out.push('\n');
-    out.push_str(&bar_chart("Change failure rate", &labels, &cfr, &pct, Some(p.targets.max_change_failure_rate)));
+    out.push_str(&bar_chart(
+        "Change failure rate",
+        &labels,
+        &cfr,
+        &pct,
+        Some(p.targets.max_change_failure_rate),
+    ));
     out.push('\n');
-    out.push_str(&bar_chart("Lead time for changes (median, minutes)", &labels, &lead, &mins, Some(p.targets.max_lead_time_ms as f64 / 60_000.0)));
+    out.push_str(&bar_chart(
+        "Lead time for changes (median, minutes)",
+        &labels,
+        &lead,
+        &mins,
+        Some(p.targets.max_lead_time_ms as f64 / 60_000.0),
+    ));
     out.push('\n');
-    out.push_str(&bar_chart("Time to restore (median, minutes)", &labels, &restore, &mins, Some(p.targets.max_time_to_restore_ms as f64 / 60_000.0)));
+    out.push_str(&bar_chart(
+        "Time to restore (median, minutes)",
+        &labels,
+        &restore,
+        &mins,
+        Some(p.targets.max_time_to_restore_ms as f64 / 60_000.0),
+    ));
     out.push_str("\n</div>\n</section>\n");
     out.push_str("<section id=\"actors\">\n<h2>Per actor</h2>\n");
     out.push_str("<p class=\"muted\">Merges counted by the merge's author; deploys, rollbacks and gate decisions by the actor that recorded them.</p>\n");
@@ -418,9 +530,19 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
         out.push_str("</table>\n");
     }
     out.push_str("</section>\n<section id=\"approvals\">\n<h2>Recent gate decisions</h2>\n");
-    rows_table(&mut out, &["subject", "decision", "reasons"], &d.approvals, "No gate decisions recorded.");
+    rows_table(
+        &mut out,
+        &["subject", "decision", "reasons"],
+        &d.approvals,
+        "No gate decisions recorded.",
+    );
     out.push_str("</section>\n<section id=\"drills\">\n<h2>Recent rollback drills</h2>\n");
-    rows_table(&mut out, &["target", "env", "check", "outcome", "duration"], &d.drills, "No drills recorded.");
+    rows_table(
+        &mut out,
+        &["target", "env", "check", "outcome", "duration"],
+        &d.drills,
+        "No drills recorded.",
+    );
     out.push_str("</section>\n</body>\n</html>\n");
     out
 }
@@ -431,6 +553,9 @@ mod tests {
 
     #[test]
     fn escapes_everything_that_matters() {
-        assert_eq!(esc("<a href='x'>&\"</a>\u{7}"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;\u{FFFD}");
+        assert_eq!(
+            esc("<a href='x'>&\"</a>\u{7}"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;\u{FFFD}"
+        );
     }
 }

@@ -17,11 +17,17 @@ const NOW: &str = "2026-11-11T00:00:00Z"; // T0 + 14400 minutes
 const MIN: i64 = 60_000;
 
 fn at(min: i64) -> String {
-    chrono::DateTime::from_timestamp(T0 + min * 60, 0).unwrap().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    chrono::DateTime::from_timestamp(T0 + min * 60, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 fn rfc(min: i64) -> String {
-    chrono::DateTime::from_timestamp(T0 + min * 60, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    chrono::DateTime::from_timestamp(T0 + min * 60, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn deploy(env: &str, version: &str, status: &str) -> Value {
@@ -63,7 +69,8 @@ fn scenario() -> Vec<(i64, Kind, &'static str, Value)> {
         (7200, Kind::Deploy, "ci/prod", {
             // 5: lead of c4 = 120 minutes; c1 shipped before, not counted again
             let mut b = deploy("prod", "v4", "succeeded");
-            b["changes"] = json!([{"commit": "c4", "time": rfc(7080)}, {"commit": "c1", "time": rfc(-20)}]);
+            b["changes"] =
+                json!([{"commit": "c4", "time": rfc(7080)}, {"commit": "c1", "time": rfc(-20)}]);
             b
         }),
         // 6: undoes 5 after 3 minutes
@@ -73,8 +80,18 @@ fn scenario() -> Vec<(i64, Kind, &'static str, Value)> {
             "ci/prod",
             json!({"env": "prod", "from_version": "v4", "to_version": "v3", "trigger": "error rate", "trigger_type": "auto", "undoes_seq": 5}),
         ),
-        (12960, Kind::Deploy, "ci/prod", deploy("prod", "v5", "succeeded")), // 7: no change times
-        (13020, Kind::Deploy, "ci/prod", deploy("prod", "v6", "failed")),    // 8: never restored
+        (
+            12960,
+            Kind::Deploy,
+            "ci/prod",
+            deploy("prod", "v5", "succeeded"),
+        ), // 7: no change times
+        (
+            13020,
+            Kind::Deploy,
+            "ci/prod",
+            deploy("prod", "v6", "failed"),
+        ), // 8: never restored
         // staging: no failures
         (4320, Kind::Deploy, "ci/staging", {
             // 9: lead 5 minutes
@@ -96,9 +113,24 @@ fn scenario() -> Vec<(i64, Kind, &'static str, Value)> {
         }
         b
     };
-    v.push((13080, Kind::Drill, "ops", drill(Some("prod"), "pass", 60_000))); // 11
-    v.push((13140, Kind::Drill, "ops", drill(Some("prod"), "fail", 120_000))); // 12
-    v.push((5760, Kind::Drill, "ops", drill(Some("prod"), "timeout", 300_000))); // 13
+    v.push((
+        13080,
+        Kind::Drill,
+        "ops",
+        drill(Some("prod"), "pass", 60_000),
+    )); // 11
+    v.push((
+        13140,
+        Kind::Drill,
+        "ops",
+        drill(Some("prod"), "fail", 120_000),
+    )); // 12
+    v.push((
+        5760,
+        Kind::Drill,
+        "ops",
+        drill(Some("prod"), "timeout", 300_000),
+    )); // 13
     v.push((13200, Kind::Drill, "ops", drill(None, "pass", 1_000))); // 14
     v.push((
         100,
@@ -119,7 +151,16 @@ fn make_ledger() -> (tempfile::TempDir, PathBuf) {
     let mut prev = ZERO_HASH;
     let mut text = Vec::new();
     for (seq, (min, kind, actor, body)) in scenario().into_iter().enumerate() {
-        let e = Entry::seal(seq as u64, at(min), kind, actor.to_string(), None, body, prev).unwrap();
+        let e = Entry::seal(
+            seq as u64,
+            at(min),
+            kind,
+            actor.to_string(),
+            None,
+            body,
+            prev,
+        )
+        .unwrap();
         prev = e.hash;
         text.extend_from_slice(&e.to_line());
         text.push(b'\n');
@@ -129,22 +170,41 @@ fn make_ledger() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn ledger(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).arg("--dir").arg(dir).args(args).env_remove("LEDGER_DIR").output().unwrap()
+    Command::new(BIN)
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("LEDGER_DIR")
+        .output()
+        .unwrap()
 }
 
 fn metrics(dir: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["--json", "metrics", "--now", NOW];
     args.extend_from_slice(extra);
     let out = ledger(dir, &args);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/metrics.schema.json")).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/output/metrics.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert!(jsonschema::is_valid(&schema, &v), "{v}");
     v
 }
 
 fn close(v: &Value, want: f64) {
-    let got = v.as_f64().unwrap_or_else(|| panic!("expected a number, found {v}"));
+    let got = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("expected a number, found {v}"));
     assert!((got - want).abs() < 1e-9, "got {got}, want {want}");
 }
 
@@ -165,8 +225,8 @@ fn prod_all_time() {
     close(&f["days"], 14390.0 / 1440.0);
     close(&f["per_day"], 5.0 * 1440.0 / 14390.0);
     assert_eq!(f["status"], "missed"); // 0.5 < 2
-    // Lead times: 30, 60 (seq 1), 10 (seq 2), 14 (seq 4), 120 (seq 5) minutes.
-    // Sorted 10 14 30 60 120: median 30, p90 rank ceil(4.5) = 5 -> 120.
+                                       // Lead times: 30, 60 (seq 1), 10 (seq 2), 14 (seq 4), 120 (seq 5) minutes.
+                                       // Sorted 10 14 30 60 120: median 30, p90 rank ceil(4.5) = 5 -> 120.
     let l = &m["lead_time"];
     assert_eq!(l["count"], 5);
     assert_eq!(l["median_ms"], 30 * MIN);
@@ -205,12 +265,22 @@ fn env_without_failures() {
     close(&m["deployment_frequency"]["days"], 7.0);
     close(&m["deployment_frequency"]["per_day"], 2.0 / 7.0);
     let c = &m["change_failure_rate"];
-    assert_eq!((c["deploys"].clone(), c["failures"].clone()), (json!(2), json!(0)));
+    assert_eq!(
+        (c["deploys"].clone(), c["failures"].clone()),
+        (json!(2), json!(0))
+    );
     close(&c["percent"], 0.0);
     assert_eq!(c["status"], "met");
     // No failure: nothing to restore, nothing open.
     let r = &m["time_to_restore"];
-    assert_eq!((r["count"].clone(), r["open"].clone(), r["median_ms"].clone()), (json!(0), json!(0), Value::Null));
+    assert_eq!(
+        (
+            r["count"].clone(),
+            r["open"].clone(),
+            r["median_ms"].clone()
+        ),
+        (json!(0), json!(0), Value::Null)
+    );
     assert_eq!(r["status"], "no-data");
     // Lead 5 and 45 min: median 25 min, p90 rank 2 -> 45 min.
     assert_eq!(m["lead_time"]["median_ms"], 25 * MIN);
@@ -227,7 +297,12 @@ fn env_without_deploys_says_no_data() {
     assert_eq!(m["deployment_frequency"]["per_day"], Value::Null);
     assert_eq!(m["deployment_frequency"]["count"], 0);
     assert_eq!(m["change_failure_rate"]["percent"], Value::Null);
-    for k in ["deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore"] {
+    for k in [
+        "deployment_frequency",
+        "lead_time",
+        "change_failure_rate",
+        "time_to_restore",
+    ] {
         assert_eq!(m[k]["status"], "no-data", "{k}");
     }
     assert_eq!(m["drills"]["pass_status"], "no-data");
@@ -277,7 +352,11 @@ fn time_windows() {
 
     // Bad durations are usage errors.
     for bad in ["2", "2y", "-1d", "0h"] {
-        assert_eq!(ledger(&dir, &["metrics", "--since", bad]).status.code(), Some(2), "{bad}");
+        assert_eq!(
+            ledger(&dir, &["metrics", "--since", bad]).status.code(),
+            Some(2),
+            "{bad}"
+        );
     }
 }
 
@@ -293,7 +372,11 @@ fn targets_come_from_config() {
     assert_eq!(m["lead_time"]["status"], "missed"); // median 30 min is not under 30 min
     assert_eq!(m["change_failure_rate"]["status"], "met"); // 42.9 % < 50 %
     assert_eq!(m["time_to_restore"]["status"], "missed"); // 3.5 min
-    std::fs::write(dir.join("config.toml"), cfg.replace("\"3m\"", "\"3 minutes\"")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        cfg.replace("\"3m\"", "\"3 minutes\""),
+    )
+    .unwrap();
     let out = ledger(&dir, &["metrics"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[metrics].max_time_to_restore"));
@@ -303,25 +386,67 @@ fn targets_come_from_config() {
 fn report_is_self_contained_well_formed_html() {
     let (t, dir) = make_ledger();
     let out_path = t.path().join("report.html");
-    let out = ledger(&dir, &["--json", "report", "--env", "prod", "--out", out_path.to_str().unwrap(), "--now", NOW]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ledger(
+        &dir,
+        &[
+            "--json",
+            "report",
+            "--env",
+            "prod",
+            "--out",
+            out_path.to_str().unwrap(),
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/output/report.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(jsonschema::is_valid(&schema, &res), "{res}");
     assert_eq!(res["entries"], 17);
     let html = std::fs::read_to_string(&out_path).unwrap();
     // Polyglot markup: an XML parser must accept the whole page.
-    let doc = roxmltree::Document::parse_with_options(&html, roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() })
-        .unwrap_or_else(|e| panic!("not well-formed: {e}"));
+    let doc = roxmltree::Document::parse_with_options(
+        &html,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("not well-formed: {e}"));
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "html");
-    let ids: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("section")).filter_map(|n| n.attribute("id")).collect();
+    let ids: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("section"))
+        .filter_map(|n| n.attribute("id"))
+        .collect();
     assert_eq!(ids, ["metrics", "trends", "actors", "approvals", "drills"]);
     assert!(doc.descendants().filter(|n| n.has_tag_name("svg")).count() >= 4);
     // Nothing loaded from elsewhere, nothing executed.
     for n in doc.descendants().filter(|n| n.is_element()) {
         let tag = n.tag_name().name();
-        assert!(!["script", "link", "img", "iframe", "object", "embed", "base"].contains(&tag), "<{tag}>");
+        assert!(
+            !["script", "link", "img", "iframe", "object", "embed", "base"].contains(&tag),
+            "<{tag}>"
+        );
         for a in n.attributes() {
-            assert!(!["src", "href", "xlink:href", "srcset", "action"].contains(&a.name()), "{tag} @{}", a.name());
+            assert!(
+                !["src", "href", "xlink:href", "srcset", "action"].contains(&a.name()),
+                "{tag} @{}",
+                a.name()
+            );
             assert!(!a.name().starts_with("on"), "event handler {}", a.name());
         }
         if tag == "style" {
@@ -330,7 +455,10 @@ fn report_is_self_contained_well_formed_html() {
         }
     }
     // The only URL on the page is the one a ledger entry contains, shown as text.
-    let urls: Vec<&str> = html.match_indices("://").map(|(i, _)| &html[i.saturating_sub(5)..i + 3]).collect();
+    let urls: Vec<&str> = html
+        .match_indices("://")
+        .map(|(i, _)| &html[i.saturating_sub(5)..i + 3])
+        .collect();
     assert_eq!(urls, ["https://"]);
     assert!(html.contains("see https://example.org/x"));
     // Ledger text is escaped, not markup.
@@ -340,10 +468,23 @@ fn report_is_self_contained_well_formed_html() {
     assert!(html.contains("score 0.41 &lt; 0.8 for src/db/**"));
     // An empty ledger renders too, saying so.
     let empty = t.path().join("empty");
-    assert!(ledger(&empty, &["init", "--origin", "empty"]).status.success());
+    assert!(ledger(&empty, &["init", "--origin", "empty"])
+        .status
+        .success());
     let out_path2 = t.path().join("empty.html");
-    assert!(ledger(&empty, &["report", "--out", out_path2.to_str().unwrap()]).status.success());
+    assert!(
+        ledger(&empty, &["report", "--out", out_path2.to_str().unwrap()])
+            .status
+            .success()
+    );
     let html2 = std::fs::read_to_string(&out_path2).unwrap();
-    roxmltree::Document::parse_with_options(&html2, roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() }).unwrap();
+    roxmltree::Document::parse_with_options(
+        &html2,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(html2.contains("No drills recorded.") && html2.contains("no data"));
 }

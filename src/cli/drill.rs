@@ -22,7 +22,8 @@ pub enum DrillCmd {
 
 /// `ledger drill rollback`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger drill rollback --repo . --to v1.4.2 --check 'make smoke' --timeout 300\n  ledger drill rollback --repo . --env production --to last-good --check './scripts/health.sh'\n\n\
+#[command(
+    after_help = "Examples:\n  ledger drill rollback --repo . --to v1.4.2 --check 'make smoke' --timeout 300\n  ledger drill rollback --repo . --env production --to last-good --check './scripts/health.sh'\n\n\
 The worktree is created with git2 in a temporary directory outside the repository's working tree and is\n\
 always removed (with its .git/worktrees admin files): after a pass, a failure, a timeout, or SIGINT/SIGTERM.\n\
 The check runs as `sh -c CMD` in its own process group (killed as a whole on timeout), with\n\
@@ -30,7 +31,8 @@ LEDGER_DRILL_REV, LEDGER_DRILL_COMMIT and LEDGER_DRILL_REPO set.\n\
 The report goes to DIR/rollbacks/<time>-<commit>.json and a `drill` entry with its SHA-256 is appended.\n\
 `--to last-good` (with --env) is the newest succeeded deploy of that env not undone by a rollback.\n\n\
 Exit codes: 0 the check passed; 1 it failed or timed out (both recorded); 2 bad input (e.g. unknown\n\
-revision), git or I/O error, or interrupted (nothing recorded).")]
+revision), git or I/O error, or interrupted (nothing recorded)."
+)]
 pub struct RollbackArgs {
     /// The git repository (its working tree, index and HEAD are not touched).
     #[arg(long, value_name = "PATH", default_value = ".")]
@@ -63,23 +65,35 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let signer = ctx.signer()?;
     if signer.is_none() && ledger.config().require_signatures {
-        return Err(Error::input("this ledger requires signatures: give --key PATH or set LEDGER_SIGNING_KEY"));
+        return Err(Error::input(
+            "this ledger requires signatures: give --key PATH or set LEDGER_SIGNING_KEY",
+        ));
     }
     if a.timeout == 0 {
         return Err(Error::input("--timeout: must be at least 1 second"));
     }
     let target = if a.to == "last-good" {
-        let env = a.env.as_deref().ok_or_else(|| Error::input("--to last-good needs --env ENV"))?;
+        let env = a
+            .env
+            .as_deref()
+            .ok_or_else(|| Error::input("--to last-good needs --env ENV"))?;
         let mut h = History::default();
         ledger.scan(|e| {
             h.push(&e);
             Ok(())
         })?;
         let d = h.last_good(env).ok_or_else(|| {
-            Error::input(format!("--to last-good: no succeeded deploy of env `{env}` that was not rolled back in {}", ledger.log_path().display()))
+            Error::input(format!(
+                "--to last-good: no succeeded deploy of env `{env}` that was not rolled back in {}",
+                ledger.log_path().display()
+            ))
         })?;
-        let mut t = drill::resolve(&a.repo, &d.commit)
-            .map_err(|e| Error::input(format!("--to last-good: deploy seq {} commit `{}`: {e}", d.seq, d.commit)))?;
+        let mut t = drill::resolve(&a.repo, &d.commit).map_err(|e| {
+            Error::input(format!(
+                "--to last-good: deploy seq {} commit `{}`: {e}",
+                d.seq, d.commit
+            ))
+        })?;
         t.rev = "last-good".into();
         t.deploy_seq = Some(d.seq);
         t.env = Some(env.to_string());
@@ -90,11 +104,21 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
         t
     };
     let repo = std::fs::canonicalize(&a.repo).map_err(|e| Error::io(&a.repo, e))?;
-    let plan = Plan { repo, target, check: a.check.clone(), timeout: Duration::from_secs(a.timeout) };
+    let plan = Plan {
+        repo,
+        target,
+        check: a.check.clone(),
+        timeout: Duration::from_secs(a.timeout),
+    };
 
     let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(sig, Arc::clone(&cancel)).map_err(|e| Error::input(format!("cannot install signal handler: {e}")))?;
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&cancel))
+            .map_err(|e| Error::input(format!("cannot install signal handler: {e}")))?;
     }
     ctx.note(format!(
         "drill: {} ({}) in a temporary worktree, check `{}`, timeout {} s",

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use audit_ledger::error::{Error, Result};
 use audit_ledger::ledger::Ledger;
-use audit_ledger::metrics::{self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window};
+use audit_ledger::metrics::{
+    self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
+};
 use audit_ledger::report::{self, Data, Page};
 use clap::Args;
 use serde_json::json;
@@ -13,12 +15,14 @@ use super::Ctx;
 
 /// `ledger metrics`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger metrics\n  ledger metrics --env production --since 30d\n  ledger metrics --since 12h --json\n\n\
+#[command(
+    after_help = "Examples:\n  ledger metrics\n  ledger metrics --env production --since 30d\n  ledger metrics --since 12h --json\n\n\
 Definitions (docs/metrics.md): a deploy is a `deploy` entry with status succeeded or failed; change failure\n\
 rate = (failed + rolled-back deploys) / deploys; time to restore runs from the failure to the rollback or\n\
 next succeeded deploy of the env. Targets come from [metrics] in config.toml (defaults: >= 2 deploys a\n\
 day, lead time < 1h, failure rate < 5 %, restore < 5m, drills 100 % passing in < 5m).\n\
-A metric with nothing to measure says \"no data\" (null in JSON).")]
+A metric with nothing to measure says \"no data\" (null in JSON)."
+)]
 pub struct MetricsArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
@@ -33,10 +37,12 @@ pub struct MetricsArgs {
 
 /// `ledger report`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ledger report --out audit-report.html\n  ledger report --env production --since 90d --weeks 13 --out prod.html\n\n\
+#[command(
+    after_help = "Examples:\n  ledger report --out audit-report.html\n  ledger report --env production --since 90d --weeks 13 --out prod.html\n\n\
 One self-contained HTML page (inline SVG charts, no scripts, no network): DORA metrics against targets,\n\
 weekly trends, per-actor merges and deploy outcomes, recent gate decisions and drills.\n\
-scripts/report-screenshot.sh renders it in headless Chromium.")]
+scripts/report-screenshot.sh renders it in headless Chromium."
+)]
 pub struct ReportArgs {
     /// Where to write the page (written atomically).
     #[arg(long, value_name = "FILE.html")]
@@ -58,18 +64,26 @@ pub struct ReportArgs {
 fn now_ms(now: Option<&str>) -> Result<i64> {
     match now {
         None => Ok(chrono::Utc::now().timestamp_millis()),
-        Some(s) => metrics::parse_time(s).ok_or_else(|| Error::input(format!("--now: `{s}` is not an RFC 3339 time"))),
+        Some(s) => metrics::parse_time(s)
+            .ok_or_else(|| Error::input(format!("--now: `{s}` is not an RFC 3339 time"))),
     }
 }
 
 fn since_ms(since: Option<&str>, now: i64) -> Result<Option<i64>> {
     since
-        .map(|s| metrics::parse_duration(s).map(|d| now - d).map_err(|e| Error::input(format!("--since: {e}"))))
+        .map(|s| {
+            metrics::parse_duration(s)
+                .map(|d| now - d)
+                .map_err(|e| Error::input(format!("--since: {e}")))
+        })
         .transpose()
 }
 
 fn targets(ledger: &Ledger) -> Result<Targets> {
-    ledger.config().section::<TargetsConfig>("metrics")?.resolve()
+    ledger
+        .config()
+        .section::<TargetsConfig>("metrics")?
+        .resolve()
 }
 
 fn when(ms: Option<i64>) -> String {
@@ -91,7 +105,11 @@ fn opt_ms(v: Option<i64>) -> String {
 }
 
 fn human(m: &Metrics) -> String {
-    let scope = m.env.as_deref().map(|e| format!("env {e}")).unwrap_or_else(|| "all envs".into());
+    let scope = m
+        .env
+        .as_deref()
+        .map(|e| format!("env {e}"))
+        .unwrap_or_else(|| "all envs".into());
     let f = &m.deployment_frequency;
     let l = &m.lead_time;
     let c = &m.change_failure_rate;
@@ -100,50 +118,78 @@ fn human(m: &Metrics) -> String {
     let rows = [
         (
             "deployment frequency",
-            f.per_day.map(|x| format!("{x:.2} / day")).unwrap_or_else(|| "no data".into()),
+            f.per_day
+                .map(|x| format!("{x:.2} / day"))
+                .unwrap_or_else(|| "no data".into()),
             format!("{} succeeded deploys / {:.1} days", f.count, f.days),
             format!(">= {} / day", f.target),
             f.status,
         ),
         (
             "lead time for changes",
-            format!("median {}, p90 {}", opt_ms(l.spread.median_ms), opt_ms(l.spread.p90_ms)),
+            format!(
+                "median {}, p90 {}",
+                opt_ms(l.spread.median_ms),
+                opt_ms(l.spread.p90_ms)
+            ),
             format!("{} changes", l.spread.count),
             format!("median < {}", human_ms(l.target_ms)),
             l.status,
         ),
         (
             "change failure rate",
-            c.percent.map(|x| format!("{x:.1} %")).unwrap_or_else(|| "no data".into()),
-            format!("{} failed or rolled back / {} deploys", c.failures, c.deploys),
+            c.percent
+                .map(|x| format!("{x:.1} %"))
+                .unwrap_or_else(|| "no data".into()),
+            format!(
+                "{} failed or rolled back / {} deploys",
+                c.failures, c.deploys
+            ),
             format!("< {} %", c.target),
             c.status,
         ),
         (
             "time to restore",
-            format!("median {}, p90 {}", opt_ms(r.timing.spread.median_ms), opt_ms(r.timing.spread.p90_ms)),
+            format!(
+                "median {}, p90 {}",
+                opt_ms(r.timing.spread.median_ms),
+                opt_ms(r.timing.spread.p90_ms)
+            ),
             format!("{} restored, {} open", r.timing.spread.count, r.open),
             format!("median < {}", human_ms(r.timing.target_ms)),
             r.timing.status,
         ),
         (
             "drill pass rate",
-            d.pass_rate.map(|x| format!("{x:.1} %")).unwrap_or_else(|| "no data".into()),
+            d.pass_rate
+                .map(|x| format!("{x:.1} %"))
+                .unwrap_or_else(|| "no data".into()),
             format!("{} passed / {} drills", d.passed, d.count),
             format!(">= {} %", d.target_pass_rate),
             d.pass_status,
         ),
         (
             "drill duration",
-            format!("median {}, p90 {}", opt_ms(d.duration.spread.median_ms), opt_ms(d.duration.spread.p90_ms)),
+            format!(
+                "median {}, p90 {}",
+                opt_ms(d.duration.spread.median_ms),
+                opt_ms(d.duration.spread.p90_ms)
+            ),
             format!("{} drills", d.duration.spread.count),
             format!("median < {}", human_ms(d.duration.target_ms)),
             d.duration.status,
         ),
     ];
-    let mut out = format!("DORA metrics, {scope}, {} → {}\n", when(m.from_ms), when(Some(m.to_ms)));
+    let mut out = format!(
+        "DORA metrics, {scope}, {} → {}\n",
+        when(m.from_ms),
+        when(Some(m.to_ms))
+    );
     for (name, value, basis, target, st) in rows {
-        out.push_str(&format!("  {name:<22} {value:<34} {basis:<40} target {target:<16} {}\n", mark(st)));
+        out.push_str(&format!(
+            "  {name:<22} {value:<34} {basis:<40} target {target:<16} {}\n",
+            mark(st)
+        ));
     }
     out.trim_end().to_string()
 }
@@ -164,7 +210,15 @@ pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
     let now = now_ms(a.now.as_deref())?;
     let since = since_ms(a.since.as_deref(), now)?;
     let h = history(&ledger)?;
-    let m = metrics::compute(&Analysis::new(&h), a.env.as_deref(), Window { from: since, to: now }, &t);
+    let m = metrics::compute(
+        &Analysis::new(&h),
+        a.env.as_deref(),
+        Window {
+            from: since,
+            to: now,
+        },
+        &t,
+    );
     let mut v = serde_json::to_value(&m).map_err(|e| Error::input(format!("metrics: {e}")))?;
     v["ok"] = json!(true);
     v["definitions"] = json!("docs/metrics.md");
@@ -186,11 +240,23 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
         Ok(())
     })?;
     let origin = ledger.config().origin.clone();
-    let page = Page { title: &origin, now_ms: now, since_ms: since, env: a.env.as_deref(), targets: t, weeks: a.weeks };
+    let page = Page {
+        title: &origin,
+        now_ms: now,
+        since_ms: since,
+        env: a.env.as_deref(),
+        targets: t,
+        weeks: a.weeks,
+    };
     let html = report::render(&d, &page);
     audit_ledger::fsutil::write_atomic(&a.out, html.as_bytes())?;
     ctx.print(
-        format!("report written to {} ({} bytes, {} entries)", a.out.display(), html.len(), d.entries),
+        format!(
+            "report written to {} ({} bytes, {} entries)",
+            a.out.display(),
+            html.len(),
+            d.entries
+        ),
         &json!({"ok": true, "out": a.out, "bytes": html.len(), "entries": d.entries}),
     );
     Ok(0)

@@ -48,7 +48,14 @@ pub struct CheckResult {
 
 /// Run `sh -c cmd` in `dir` with `env` added, writing output to a file in `scratch`.
 /// Returns `Err(Error::Interrupted)` when `cancel` became true (the group is killed first).
-pub fn run(cmd: &str, dir: &Path, env: &[(&str, String)], timeout: Duration, scratch: &Path, cancel: &AtomicBool) -> Result<CheckResult> {
+pub fn run(
+    cmd: &str,
+    dir: &Path,
+    env: &[(&str, String)],
+    timeout: Duration,
+    scratch: &Path,
+    cancel: &AtomicBool,
+) -> Result<CheckResult> {
     let out_path = scratch.join("check-output");
     let out = std::fs::File::options()
         .read(true)
@@ -71,7 +78,9 @@ pub fn run(cmd: &str, dir: &Path, env: &[(&str, String)], timeout: Duration, scr
         command.env(k, v);
     }
     let started = Instant::now();
-    let mut child = command.spawn().map_err(|e| Error::input(format!("--check: cannot start `sh -c`: {e}")))?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| Error::input(format!("--check: cannot start `sh -c`: {e}")))?;
     let pgid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(0));
     let kill_group = || {
         if let Some(p) = pgid {
@@ -93,7 +102,9 @@ pub fn run(cmd: &str, dir: &Path, env: &[(&str, String)], timeout: Duration, scr
         if cancel.load(Ordering::SeqCst) {
             kill_group();
             let _ = child.wait();
-            return Err(Error::Interrupted("the health check was interrupted".into()));
+            return Err(Error::Interrupted(
+                "the health check was interrupted".into(),
+            ));
         }
         if Instant::now() >= deadline {
             kill_group();
@@ -115,7 +126,13 @@ pub fn run(cmd: &str, dir: &Path, env: &[(&str, String)], timeout: Duration, scr
         },
     };
     let (output_sha256, output_bytes, output_tail) = digest_output(out, &out_path)?;
-    Ok(CheckResult { ending, duration_ms, output_sha256, output_bytes, output_tail })
+    Ok(CheckResult {
+        ending,
+        duration_ms,
+        output_sha256,
+        output_bytes,
+        output_tail,
+    })
 }
 
 fn digest_output(mut f: std::fs::File, path: &Path) -> Result<([u8; 32], u64, String)> {
@@ -138,5 +155,9 @@ fn digest_output(mut f: std::fs::File, path: &Path) -> Result<([u8; 32], u64, St
             tail.drain(..cut);
         }
     }
-    Ok((h.finalize().into(), total, String::from_utf8_lossy(&tail).into_owned()))
+    Ok((
+        h.finalize().into(),
+        total,
+        String::from_utf8_lossy(&tail).into_owned(),
+    ))
 }

@@ -65,18 +65,32 @@ pub struct Target {
 /// Resolve `rev` to a commit in the repository at `repo`. A revision that does not exist or
 /// does not name a commit is an input error (exit 2).
 pub fn resolve(repo: &Path, rev: &str) -> Result<Target> {
-    let r = git2::Repository::open(repo).map_err(|e| Error::Git(format!("open {}: {}", repo.display(), e.message())))?;
-    let obj = r
-        .revparse_single(rev)
-        .map_err(|e| Error::input(format!("--to: `{rev}` is not a revision of {}: {}", repo.display(), e.message())))?;
-    let commit = obj
-        .peel_to_commit()
-        .map_err(|e| Error::input(format!("--to: `{rev}` does not name a commit: {}", e.message())))?;
+    let r = git2::Repository::open(repo)
+        .map_err(|e| Error::Git(format!("open {}: {}", repo.display(), e.message())))?;
+    let obj = r.revparse_single(rev).map_err(|e| {
+        Error::input(format!(
+            "--to: `{rev}` is not a revision of {}: {}",
+            repo.display(),
+            e.message()
+        ))
+    })?;
+    let commit = obj.peel_to_commit().map_err(|e| {
+        Error::input(format!(
+            "--to: `{rev}` does not name a commit: {}",
+            e.message()
+        ))
+    })?;
     let secs = commit.time().seconds();
     let commit_time = chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default();
-    Ok(Target { rev: rev.to_string(), commit: commit.id(), commit_time, env: None, deploy_seq: None })
+    Ok(Target {
+        rev: rev.to_string(),
+        commit: commit.id(),
+        commit_time,
+        env: None,
+        deploy_seq: None,
+    })
 }
 
 /// What a drill does.
@@ -122,13 +136,23 @@ pub fn run(plan: &Plan, cancel: &AtomicBool) -> Result<Outcome> {
     let t0 = Instant::now();
     let mut wt = DrillWorktree::create(&plan.repo, plan.target.commit)?;
     let checkout_ms = ms(t0.elapsed());
-    let scratch = tempfile::Builder::new().prefix("ledger-drill-out-").tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("ledger-drill-out-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let env = [
         ("LEDGER_DRILL_REV", plan.target.rev.clone()),
         ("LEDGER_DRILL_COMMIT", plan.target.commit.to_string()),
         ("LEDGER_DRILL_REPO", plan.repo.display().to_string()),
     ];
-    let result = check::run(&plan.check, wt.path(), &env, plan.timeout, scratch.path(), cancel);
+    let result = check::run(
+        &plan.check,
+        wt.path(),
+        &env,
+        plan.timeout,
+        scratch.path(),
+        cancel,
+    );
     // Remove before reporting, so the report can say it happened; `Drop` is the fallback.
     let removed = wt.remove();
     let res = result?;
@@ -169,12 +193,26 @@ pub fn run(plan: &Plan, cancel: &AtomicBool) -> Result<Outcome> {
     if let Some(s) = plan.target.deploy_seq {
         report["deploy_seq"] = json!(s);
     }
-    let mut bytes = crate::canonical::encode(&report).map_err(|e| Error::input(format!("drill report: {e}")))?;
+    let mut bytes = crate::canonical::encode(&report)
+        .map_err(|e| Error::input(format!("drill report: {e}")))?;
     bytes.push(b'\n');
-    let stamp: String = started_ts.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let stamp: String = started_ts
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
     let commit_hex = plan.target.commit.to_string();
-    let file_name = format!("{stamp}-{}.json", commit_hex.get(..12).unwrap_or(&commit_hex));
-    Ok(Outcome { report, bytes, file_name, outcome, duration_ms: res.duration_ms, exit_code })
+    let file_name = format!(
+        "{stamp}-{}.json",
+        commit_hex.get(..12).unwrap_or(&commit_hex)
+    );
+    Ok(Outcome {
+        report,
+        bytes,
+        file_name,
+        outcome,
+        duration_ms: res.duration_ms,
+        exit_code,
+    })
 }
 
 fn ms(d: Duration) -> u64 {
@@ -208,5 +246,9 @@ pub fn draft(plan: &Plan, o: &Outcome, report_sha256: &[u8; 32], actor: &str) ->
     if let Some(e) = &plan.target.env {
         body["env"] = json!(e);
     }
-    Draft { kind: Kind::Drill, actor: actor.to_string(), body }
+    Draft {
+        kind: Kind::Drill,
+        actor: actor.to_string(),
+        body,
+    }
 }

@@ -35,20 +35,38 @@ fn git(what: &str, e: git2::Error) -> Error {
 impl DrillWorktree {
     /// Check out `commit` of the repository at `repo_path` in a new temporary worktree.
     pub fn create(repo_path: &Path, commit: Oid) -> Result<DrillWorktree> {
-        let repo = Repository::open(repo_path).map_err(|e| git(&format!("open {}", repo_path.display()), e))?;
-        let tmp = tempfile::Builder::new().prefix("ledger-drill-").tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let repo = Repository::open(repo_path)
+            .map_err(|e| git(&format!("open {}", repo_path.display()), e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix("ledger-drill-")
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let name = format!("ledger-drill-{}-{stamp}", std::process::id());
         let path = tmp.path().join("wt");
         // From here on the guard owns cleanup, even if a later step fails.
-        let mut wt = DrillWorktree { repo, name, tmp: Some(tmp), path };
+        let mut wt = DrillWorktree {
+            repo,
+            name,
+            tmp: Some(tmp),
+            path,
+        };
         wt.checkout(commit)?;
         Ok(wt)
     }
 
     fn checkout(&mut self, commit: Oid) -> Result<()> {
-        let c = self.repo.find_commit(commit).map_err(|e| git("find commit", e))?;
-        let mut branch = self.repo.branch(&self.name, &c, false).map_err(|e| git("create temporary branch", e))?;
+        let c = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| git("find commit", e))?;
+        let mut branch = self
+            .repo
+            .branch(&self.name, &c, false)
+            .map_err(|e| git("create temporary branch", e))?;
         let added = {
             let mut opts = WorktreeAddOptions::new();
             opts.reference(Some(branch.get()));
@@ -56,8 +74,12 @@ impl DrillWorktree {
         };
         let wt = added.map_err(|e| git("add worktree", e))?;
         let wrepo = Repository::open_from_worktree(&wt).map_err(|e| git("open worktree", e))?;
-        wrepo.set_head_detached(commit).map_err(|e| git("detach worktree HEAD", e))?;
-        branch.delete().map_err(|e| git("delete temporary branch", e))?;
+        wrepo
+            .set_head_detached(commit)
+            .map_err(|e| git("detach worktree HEAD", e))?;
+        branch
+            .delete()
+            .map_err(|e| git("delete temporary branch", e))?;
         Ok(())
     }
 
