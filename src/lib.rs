@@ -17,6 +17,7 @@ pub mod config;
 pub mod drill;
 pub mod error;
 pub mod fsutil;
+pub mod history;
 pub mod keys;
 pub mod ledger;
 pub mod metrics;

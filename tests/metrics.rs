@@ -488,3 +488,43 @@ fn report_is_self_contained_well_formed_html() {
     .unwrap();
     assert!(html2.contains("No drills recorded.") && html2.contains("no data"));
 }
+
+#[test]
+fn a_damaged_ledger_is_refused_naming_the_line() {
+    let (t, dir) = make_ledger();
+    let path = dir.join("ledger.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Change one deploy's version on line 3: its hash no longer matches.
+    let damaged: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 2 {
+                l.replace("\"v2\"", "\"v9\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&path, damaged.join("\n") + "\n").unwrap();
+    let out = ledger(&dir, &["metrics"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = t.path().join("r.html");
+    assert_eq!(
+        ledger(&dir, &["report", "--out", html.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert!(!html.exists());
+    // A torn tail is refused too.
+    std::fs::write(&path, text.clone() + "{\"v\":1").unwrap();
+    let out = ledger(&dir, &["metrics"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("torn"));
+}

@@ -78,10 +78,7 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
             .as_deref()
             .ok_or_else(|| Error::input("--to last-good needs --env ENV"))?;
         let mut h = History::default();
-        ledger.scan(|e| {
-            h.push(&e);
-            Ok(())
-        })?;
+        audit_ledger::history::scan(&ledger, |e| h.push(e))?;
         let d = h.last_good(env).ok_or_else(|| {
             Error::input(format!(
                 "--to last-good: no succeeded deploy of env `{env}` that was not rolled back in {}",

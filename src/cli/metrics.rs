@@ -197,10 +197,7 @@ fn human(m: &Metrics) -> String {
 /// Read the ledger's history (structure checked, signatures not: use `ledger verify` for that).
 fn history(ledger: &Ledger) -> Result<History> {
     let mut h = History::default();
-    ledger.scan(|e| {
-        h.push(&e);
-        Ok(())
-    })?;
+    audit_ledger::history::scan(ledger, |e| h.push(e))?;
     Ok(h)
 }
 
@@ -235,10 +232,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
         return Err(Error::input("--weeks: expected 1 to 520"));
     }
     let mut d = Data::default();
-    ledger.scan(|e| {
-        d.push(&e);
-        Ok(())
-    })?;
+    audit_ledger::history::scan(&ledger, |e| d.push(e))?;
     let origin = ledger.config().origin.clone();
     let page = Page {
         title: &origin,
