@@ -3,17 +3,19 @@
 # hashes and chain + metrics), median of RUNS runs. Baseline measured in the same run: `wc -l`
 # over the same file (the cost of merely reading it), and `ledger verify` for comparison.
 #
-#   scripts/bench-metrics.sh [ENTRIES] [RUNS]      (defaults 1000000 and 5)
+#   scripts/bench-metrics.sh [ENTRIES] [RUNS]      (defaults 1000000 and 5; BENCH_QUICK=1: 100000 and 3)
 #
 # The ledger is synthetic and unsigned (scripts/gen-sample-ledger.py: merges, deploys with
 # change times, rollbacks, approvals, drills over 84 days), generated once per run in a temp dir.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-n=${1:-1000000}
-runs=${2:-5}
+if [ "${BENCH_QUICK:-}" = 1 ]; then n=${1:-100000} runs=${2:-3}; else n=${1:-1000000} runs=${2:-5}; fi
+if [ -z "${LEDGER:-}" ]; then
+    (cd "$root" && cargo build --release --quiet --bin ledger)
+fi
 ledger=${LEDGER:-$root/target/release/ledger}
-[ -x "$ledger" ] || { echo "build first: cargo build --release (or set LEDGER)" >&2; exit 2; }
+[ -x "$ledger" ] || { echo "no ledger binary at $ledger" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 

@@ -349,10 +349,9 @@ fn bar_chart(
         let _ = write!(
             s,
             "<line x1=\"{left}\" y1=\"{ty:.1}\" x2=\"{:.1}\" y2=\"{ty:.1}\" stroke=\"#cf222e\" stroke-dasharray=\"4 3\"/>\
-<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"end\" fill=\"#cf222e\">target {}</text>",
+<text x=\"{:.1}\" y=\"16\" font-size=\"10\" text-anchor=\"end\" fill=\"#cf222e\">- - target {}</text>",
             w - 4.0,
             w - 6.0,
-            ty - 3.0,
             esc(&fmt(t))
         );
     }
@@ -433,9 +432,9 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
     let _ = writeln!(out, "<title>Delivery report — {}</title>", esc(p.title));
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
     let _ = writeln!(out, "<h1>Delivery report — {}</h1>", esc(p.title));
-    let scope = match (p.env, p.since_ms) {
-        (Some(e), _) => format!("environment {e}"),
-        (None, _) => "all environments".to_string(),
+    let scope = match p.env {
+        Some(e) => format!("environment {e}"),
+        None => "all environments".to_string(),
     };
     let window = match m.from_ms.and_then(chrono::DateTime::from_timestamp_millis) {
         Some(f) => format!("from {}", f.format("%Y-%m-%d %H:%M UTC")),
@@ -443,7 +442,7 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
     };
     let _ = writeln!(
         out,
-        "<p class=\"muted\">Generated {} from {} ledger entries · {} · window {} to now. Definitions: docs/metrics.md.</p>",
+        "<p class=\"muted\">As of {} · {} ledger entries · {} · metrics window {} to then. Definitions: docs/metrics.md.</p>",
         esc(&now),
         d.entries,
         esc(&scope),
@@ -510,7 +509,7 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
     ));
     out.push_str("\n</div>\n</section>\n");
     out.push_str("<section id=\"actors\">\n<h2>Per actor</h2>\n");
-    out.push_str("<p class=\"muted\">Merges counted by the merge's author; deploys, rollbacks and gate decisions by the actor that recorded them.</p>\n");
+    out.push_str("<p class=\"muted\">Whole ledger, all environments. Merges counted by the merge's author; deploys, rollbacks and gate decisions by the actor that recorded them.</p>\n");
     if d.actors.is_empty() {
         out.push_str("<p class=\"muted\">No actors yet.</p>\n");
     } else {
