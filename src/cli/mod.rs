@@ -2,7 +2,9 @@
 //! command tree, the shared context and error rendering.
 
 mod core;
+mod drill;
 mod merge;
+mod metrics;
 mod output;
 mod tlog;
 mod trust;
@@ -83,6 +85,12 @@ pub enum Command {
     Trust(trust::TrustCmd),
     /// Trust-gated merge: preview in memory, gate, archive the diff, optionally execute.
     Merge(merge::MergeArgs),
+    /// Rollback drills in temporary git worktrees.
+    Drill(drill::DrillCmd),
+    /// DORA metrics and drill statistics, against the targets in config.toml.
+    Metrics(metrics::MetricsArgs),
+    /// Write a self-contained HTML report (metrics over time, actors, gate decisions, drills).
+    Report(metrics::ReportArgs),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -114,6 +122,9 @@ pub fn main() -> i32 {
         Command::Witness(a) => tlog::witness(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
+        Command::Drill(a) => drill::run(&ctx, a),
+        Command::Metrics(a) => metrics::metrics(&ctx, a),
+        Command::Report(a) => metrics::report(&ctx, a),
     };
     match result {
         Ok(code) => code,
