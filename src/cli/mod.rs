@@ -1,6 +1,7 @@
 //! Argument parsing, dispatch and output. Each area has its own file; this one holds the
 //! command tree, the shared context and error rendering.
 
+mod bundle;
 mod core;
 mod drill;
 mod merge;
@@ -86,11 +87,15 @@ pub enum Command {
     /// Trust-gated merge: preview in memory, gate, archive the diff, optionally execute.
     Merge(merge::MergeArgs),
     /// Rollback drills in temporary git worktrees.
+    #[command(subcommand)]
     Drill(drill::DrillCmd),
     /// DORA metrics and drill statistics, against the targets in config.toml.
     Metrics(metrics::MetricsArgs),
     /// Write a self-contained HTML report (metrics over time, actors, gate decisions, drills).
     Report(metrics::ReportArgs),
+    /// Signed release bundles: create and verify.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCmd),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -125,6 +130,7 @@ pub fn main() -> i32 {
         Command::Drill(a) => drill::run(&ctx, a),
         Command::Metrics(a) => metrics::metrics(&ctx, a),
         Command::Report(a) => metrics::report(&ctx, a),
+        Command::Bundle(a) => bundle::bundle(&ctx, a),
     };
     match result {
         Ok(code) => code,
