@@ -13,6 +13,46 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledger");
+const SCHEMA_BASE: &str = "https://audit-ledger.invalid/schemas/";
+
+fn schemas_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
+}
+
+/// Resolves our schema ids to files in `schemas/` (no network).
+struct Local;
+
+impl jsonschema::Retrieve for Local {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let rel = uri
+            .as_str()
+            .strip_prefix(SCHEMA_BASE)
+            .ok_or_else(|| format!("not local: {}", uri.as_str()))?;
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            schemas_dir().join(rel),
+        )?)?)
+    }
+}
+
+/// Panics unless `v` matches `schemas/output/<name>.schema.json`.
+fn assert_schema(name: &str, v: &Value) {
+    assert_schema_file(&format!("output/{name}"), v);
+}
+
+/// Panics unless `v` matches `schemas/<name>.schema.json`.
+fn assert_schema_file(name: &str, v: &Value) {
+    let text = std::fs::read_to_string(schemas_dir().join(format!("{name}.schema.json"))).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::options()
+        .with_retriever(Local)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{name}: {errors:?}\n{v}");
+}
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -173,7 +213,9 @@ fn rfc3339_in(hours: i64) -> String {
 fn score(env: &Env, actor: &str, extra: &[&str]) -> Value {
     let mut args = vec!["trust", "score", "--actor", actor];
     args.extend_from_slice(extra);
-    ok(env, &args)
+    let v = ok(env, &args);
+    assert_schema("trust-score", &v);
+    v
 }
 
 fn gate(env: &Env, actor: &str, paths: &[&str], extra: &[&str]) -> (i32, Value) {
@@ -183,6 +225,8 @@ fn gate(env: &Env, actor: &str, paths: &[&str], extra: &[&str]) -> (i32, Value) 
     args.extend_from_slice(paths);
     let (code, v, err) = ledger(env, &args);
     assert!(code == 0 || code == 1, "{v} {err}");
+    assert_schema("trust-gate", &v);
+    assert_eq!(v["ok"], code == 0);
     (code, v)
 }
 
@@ -277,6 +321,8 @@ fn three_authors_twelve_merges_two_envs() {
     assert_eq!(rb["body"]["undoes_seq"], d5["seq"]);
     assert_eq!(rb["body"]["trigger_type"], "auto");
     assert_eq!(rb["body"]["reason"], "5xx spike");
+    assert_schema_file("body/rollback", &rb["body"]);
+    assert_schema_file("body/deploy", &d5["body"]);
     do_merges(8..12, &mut merge_commit);
     let d6 = deploy(&env, "staging", "v4", "succeeded");
     let d7 = deploy(&env, "production", "v4", "succeeded");
@@ -366,6 +412,7 @@ scope = "paths"
     assert!(String::from_utf8_lossy(&dave.stdout).contains("no recorded merges: this is the prior"));
     let summary = ok(&env, &["trust", "summary", "--at", at.as_str()]);
     assert_eq!(summary["actors"].as_array().unwrap().len(), 3);
+    assert_schema("trust-summary", &summary);
 
     // Gates (2 h later).
     let (code, v) = gate(&env, "alice", &["src/new.rs"], &at2);
@@ -460,6 +507,7 @@ scope = "paths"
     assert_eq!(last["body"]["gate"], "auth");
     assert_eq!(last["body"]["score_permille"], 714);
     assert_eq!(last["body"]["breakdown"]["successes"], 4);
+    assert_schema_file("body/approval", &last["body"]);
 
     // Decay: with a 10-day half-life, 10 days on every weight is ≈ 0.5 (the entries are
     // seconds apart): alice → (1 + 4·0.5) / (2 + 5·0.5) = 3 / 4.5 = 0.667 → 667.
@@ -470,15 +518,11 @@ scope = "paths"
     let v = score(&env, "alice", &["--at", &rfc3339_in(240)]);
     assert_eq!(v["score_permille"], 667, "{v}");
     assert_eq!(v["breakdown"]["success_weight_permille"], 2000);
-    // The last gate appended its approval entry after loading: the cache is extended by one.
+    // The last gate appended its approval entry after loading: the cache is extended (small
+    // extensions are folded on each run, not saved).
     assert_eq!(
         v["cache"], "extended",
         "the half-life does not invalidate the cached facts"
-    );
-    let again = score(&env, "alice", &["--at", &rfc3339_in(240)]);
-    assert_eq!(
-        (again["cache"].as_str(), again["score_permille"].as_i64()),
-        (Some("warm"), Some(667))
     );
 
     // The cache is never trusted over the ledger: a deleted or damaged cache gives the same.
@@ -490,6 +534,12 @@ scope = "paths"
     let v2 = score(&env, "alice", &["--at", &rfc3339_in(240)]);
     assert_eq!(v2["cache"], "cold");
     assert_eq!(v2["score_permille"], 667);
+    // The cold fold saved the cache: the next run uses it as is.
+    let again = score(&env, "alice", &["--at", &rfc3339_in(240)]);
+    assert_eq!(
+        (again["cache"].as_str(), again["score_permille"].as_i64()),
+        (Some("warm"), Some(667))
+    );
     // And ledger verification still passes after all of the above.
     ok(&env, &["verify"]);
 }
@@ -549,6 +599,7 @@ fn merge_previews_conflicts_archive_and_execute() {
     assert_eq!(approval["body"]["paths"][0], "shared.txt");
     let (_, merge_entry, _) = ledger(&env, &["show", &v["merge_seq"].to_string()]);
     assert_eq!(merge_entry["kind"], "merge");
+    assert_schema_file("body/merge", &merge_entry["body"]);
     assert_eq!(merge_entry["body"]["author"], "alice");
     assert_eq!(merge_entry["body"]["target_commit"], main0.as_str());
     assert_eq!(merge_entry["body"]["merge_commit"], x.as_str());
@@ -569,6 +620,7 @@ fn merge_previews_conflicts_archive_and_execute() {
         ],
     );
     assert_eq!(code, 1);
+    assert_schema("merge", &v);
     assert_eq!(v["conflicts"][0], "shared.txt");
     assert!(v["reasons"][0]
         .as_str()

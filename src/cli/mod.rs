@@ -1,8 +1,11 @@
 //! Argument parsing, dispatch and output. Each area has its own file; this one holds the
 //! command tree, the shared context and error rendering.
 
+mod bundle;
 mod core;
+mod drill;
 mod merge;
+mod metrics;
 mod output;
 mod tlog;
 mod trust;
@@ -83,6 +86,16 @@ pub enum Command {
     Trust(trust::TrustCmd),
     /// Trust-gated merge: preview in memory, gate, archive the diff, optionally execute.
     Merge(merge::MergeArgs),
+    /// Rollback drills in temporary git worktrees.
+    #[command(subcommand)]
+    Drill(drill::DrillCmd),
+    /// DORA metrics and drill statistics, against the targets in config.toml.
+    Metrics(metrics::MetricsArgs),
+    /// Write a self-contained HTML report (metrics over time, actors, gate decisions, drills).
+    Report(metrics::ReportArgs),
+    /// Signed release bundles: create and verify.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCmd),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -114,6 +127,10 @@ pub fn main() -> i32 {
         Command::Witness(a) => tlog::witness(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
+        Command::Drill(a) => drill::run(&ctx, a),
+        Command::Metrics(a) => metrics::metrics(&ctx, a),
+        Command::Report(a) => metrics::report(&ctx, a),
+        Command::Bundle(a) => bundle::bundle(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -45,13 +45,16 @@ use crate::error::{Error, Failure, Result};
 use crate::ledger::body::Kind;
 use crate::ledger::entry::{Entry, ZERO_HASH};
 use crate::ledger::Ledger;
-use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
+use crate::trust::model::{ApprovalFact, BodyView, DeployFact, DeployStatus, Facts, MergeFact};
 use crate::trust::policy::Policy;
 
 /// File name of the cache inside the ledger directory.
 pub const CACHE_FILE: &str = "trust.cache";
 
 const MAGIC: &[u8; 8] = b"ALTRUST\x01";
+
+/// The cache is rewritten after a cold fold, or once an extension folds this many entries.
+pub const SAVE_AFTER: u64 = 256;
 
 /// How the aggregate was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +144,16 @@ pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)
         )));
     }
     agg.len = tail.len;
-    let _ = crate::fsutil::write_atomic(&path, &encode(&agg));
+    // Rewriting (and fsyncing) a large cache for a handful of new entries would cost more than
+    // folding them again next time, so small extensions are folded on every run until they
+    // add up to SAVE_AFTER entries.
+    let save = match status {
+        CacheStatus::Extended(n) => n >= SAVE_AFTER,
+        _ => true,
+    };
+    if save {
+        let _ = crate::fsutil::write_atomic(&path, &encode(&agg));
+    }
     Ok((agg, status))
 }
 
@@ -151,13 +163,38 @@ fn cold(ledger: &Ledger, policy: &Policy, upto: u64) -> Result<(Aggregate, Cache
     Ok((a, CacheStatus::Cold))
 }
 
-/// The fields the fold reads from a line; serde skips the rest.
+/// The fields the fold reads from a line, borrowed from it; serde skips the rest.
+#[derive(Deserialize)]
+struct LightView<'a> {
+    seq: u64,
+    ts: &'a str,
+    actor: &'a str,
+    #[serde(borrow)]
+    body: BodyView<'a>,
+}
+
+/// The same, owned: for lines whose strings have escapes or whose optional body fields have
+/// unexpected types (read leniently through [`BodyView::from_value`]).
 #[derive(Deserialize)]
 struct Light {
     seq: u64,
     ts: String,
     actor: String,
     body: Value,
+}
+
+enum Parsed<'a> {
+    View(LightView<'a>),
+    Owned(Light),
+}
+
+impl Parsed<'_> {
+    fn seq(&self) -> u64 {
+        match self {
+            Parsed::View(l) => l.seq,
+            Parsed::Owned(l) => l.seq,
+        }
+    }
 }
 
 /// The top-level kind of a canonical entry line without parsing it: keys are sorted, so the
@@ -245,7 +282,7 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
             }
             first = false;
         }
-        let parsed: Vec<Result<Option<(Kind, Light)>>> = lines
+        let parsed: Vec<Result<Option<(Kind, Parsed<'_>)>>> = lines
             .par_iter()
             .enumerate()
             .map(|(i, l)| {
@@ -256,12 +293,16 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
                 if !relevant(kind) {
                     return Ok(None);
                 }
-                let light: Light = serde_json::from_slice(l)
-                    .map_err(|e| bad(seq + 1, None, "bad-json", format!("invalid JSON: {e}")))?;
-                if light.seq != seq {
+                let light = match serde_json::from_slice::<LightView<'_>>(l) {
+                    Ok(v) => Parsed::View(v),
+                    Err(_) => Parsed::Owned(serde_json::from_slice::<Light>(l).map_err(|e| {
+                        bad(seq + 1, None, "bad-json", format!("invalid JSON: {e}"))
+                    })?),
+                };
+                if light.seq() != seq {
                     return Err(bad(
                         seq + 1,
-                        Some(light.seq),
+                        Some(light.seq()),
                         "bad-seq",
                         format!("expected seq {seq}"),
                     ));
@@ -270,9 +311,14 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
             })
             .collect();
         for p in parsed {
-            if let Some((kind, l)) = p? {
-                agg.facts
-                    .apply(l.seq, &l.ts, kind, &l.actor, &l.body, &mask);
+            match p? {
+                Some((kind, Parsed::View(l))) => agg
+                    .facts
+                    .apply_view(l.seq, l.ts, kind, l.actor, &l.body, &mask),
+                Some((kind, Parsed::Owned(l))) => agg
+                    .facts
+                    .apply(l.seq, &l.ts, kind, &l.actor, &l.body, &mask),
+                None => {}
             }
         }
         agg.next_seq = base + lines.len() as u64;

@@ -111,13 +111,14 @@ pub struct Facts {
     /// Approvals by people, in seq order.
     pub approvals: Vec<ApprovalFact>,
     index: Option<Index>,
+    // Built only when a merge must be found by commit (decoding a cache does not need it).
+    commits: Option<HashMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Index {
     actors: HashMap<String, u32>,
     envs: HashMap<String, u32>,
-    commits: HashMap<String, u32>,
 }
 
 /// Milliseconds since the epoch of an entry timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
@@ -134,8 +135,99 @@ pub fn ms_ts(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn s<'a>(body: &'a Value, k: &str) -> &'a str {
-    body.get(k).and_then(Value::as_str).unwrap_or("")
+/// The body fields the model reads. The fold deserializes lines straight into it (borrowing
+/// the strings); a body whose fields have other types or escapes falls back to
+/// [`BodyView::from_value`], which skips what does not fit.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BodyView<'a> {
+    #[serde(default)]
+    author: Option<&'a str>,
+    #[serde(default)]
+    merge_commit: Option<&'a str>,
+    #[serde(default)]
+    paths: Option<Vec<&'a str>>,
+    #[serde(default)]
+    env: Option<&'a str>,
+    #[serde(default)]
+    version: Option<&'a str>,
+    #[serde(default)]
+    commit: Option<&'a str>,
+    #[serde(default)]
+    status: Option<&'a str>,
+    #[serde(default)]
+    from_version: Option<&'a str>,
+    #[serde(default)]
+    subject: Option<&'a str>,
+    #[serde(default)]
+    decision: Option<&'a str>,
+    #[serde(default)]
+    merges: Option<Vec<MergeRef<'a>>>,
+    #[serde(default)]
+    undoes_seq: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    gate: bool,
+}
+
+/// One item of a deploy's `merges`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MergeRef<'a> {
+    #[serde(default)]
+    merge_commit: Option<&'a str>,
+    #[serde(default)]
+    author: Option<&'a str>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v: Option<serde::de::IgnoredAny> = serde::Deserialize::deserialize(d)?;
+    Ok(v.is_some())
+}
+
+impl<'a> BodyView<'a> {
+    /// Lenient view of a JSON body: fields of another type count as absent.
+    pub fn from_value(v: &'a Value) -> BodyView<'a> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        BodyView {
+            author: s("author"),
+            merge_commit: s("merge_commit"),
+            paths: v
+                .get("paths")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect()),
+            env: s("env"),
+            version: s("version"),
+            commit: s("commit"),
+            status: s("status"),
+            from_version: s("from_version"),
+            subject: s("subject"),
+            decision: s("decision"),
+            merges: v.get("merges").and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .map(|m| MergeRef {
+                        merge_commit: m.get("merge_commit").and_then(Value::as_str),
+                        author: m.get("author").and_then(Value::as_str),
+                    })
+                    .collect()
+            }),
+            undoes_seq: v.get("undoes_seq").and_then(Value::as_u64),
+            gate: v.get("gate").is_some_and(|g| !g.is_null()),
+        }
+    }
+
+    fn get(&self, k: &str) -> &'a str {
+        let f = match k {
+            "author" => self.author,
+            "merge_commit" => self.merge_commit,
+            "env" => self.env,
+            "version" => self.version,
+            "commit" => self.commit,
+            "status" => self.status,
+            "from_version" => self.from_version,
+            "subject" => self.subject,
+            "decision" => self.decision,
+            _ => None,
+        };
+        f.unwrap_or("")
+    }
 }
 
 impl Facts {
@@ -149,12 +241,22 @@ impl Facts {
             for (i, e) in self.envs.iter().enumerate() {
                 ix.envs.insert(e.clone(), i as u32);
             }
-            for (i, m) in self.merges.iter().enumerate() {
-                ix.commits.insert(m.commit.clone(), i as u32);
-            }
             self.index = Some(ix);
         }
         self.index.get_or_insert_with(Index::default)
+    }
+
+    fn commits(&mut self) -> &mut HashMap<String, u32> {
+        if self.commits.is_none() {
+            let map = self
+                .merges
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.commit.clone(), i as u32))
+                .collect();
+            self.commits = Some(map);
+        }
+        self.commits.get_or_insert_with(HashMap::new)
     }
 
     fn intern_actor(&mut self, name: &str) -> u32 {
@@ -187,7 +289,7 @@ impl Facts {
 
     /// The merge whose commit is `commit`.
     pub fn merge_by_commit(&mut self, commit: &str) -> Option<&MergeFact> {
-        let i = *self.index().commits.get(commit)?;
+        let i = *self.commits().get(commit)?;
         self.merges.get(i as usize)
     }
 
@@ -225,18 +327,26 @@ impl Facts {
         body: &Value,
         mask: &dyn Fn(&[&str]) -> u64,
     ) {
+        self.apply_view(seq, ts, kind, actor, &BodyView::from_value(body), mask);
+    }
+
+    /// [`Facts::apply`] on the fields of a body the model reads (what the fold deserializes).
+    pub fn apply_view(
+        &mut self,
+        seq: u64,
+        ts: &str,
+        kind: Kind,
+        actor: &str,
+        body: &BodyView<'_>,
+        mask: &dyn Fn(&[&str]) -> u64,
+    ) {
         let Some(t) = ts_ms(ts) else { return };
         match kind {
             Kind::Merge => {
-                let paths: Vec<&str> = body
-                    .get("paths")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let scope = mask(&paths);
-                let author = self.intern_actor(s(body, "author"));
-                let commit = s(body, "merge_commit").to_string();
-                if let Some(&i) = self.index().commits.get(&commit) {
+                let scope = mask(body.paths.as_deref().unwrap_or_default());
+                let author = self.intern_actor(body.get("author"));
+                let commit = body.get("merge_commit").to_string();
+                if let Some(&i) = self.commits().get(&commit) {
                     if let Some(m) = self.merges.get_mut(i as usize) {
                         if m.seq.is_none() {
                             // A deploy named this commit first; the merge entry's attribution wins.
@@ -257,34 +367,34 @@ impl Facts {
                 });
             }
             Kind::Deploy => {
-                let status = match s(body, "status") {
+                let status = match body.get("status") {
                     "succeeded" => DeployStatus::Succeeded,
                     "failed" => DeployStatus::Failed,
                     _ => return,
                 };
-                let env = self.intern_env(s(body, "env"));
+                let env = self.intern_env(body.get("env"));
                 let d = self.deploys.len() as u32;
-                let commit = s(body, "commit").to_string();
+                let commit = body.get("commit").to_string();
                 self.deploys.push(DeployFact {
                     seq,
                     ts_ms: t,
                     env,
-                    version: s(body, "version").to_string(),
+                    version: body.get("version").to_string(),
                     commit: commit.clone(),
                     status,
                     rollback: None,
                 });
-                match body.get("merges").and_then(Value::as_array) {
+                match body.merges.as_deref() {
                     Some(list) => {
                         for m in list {
-                            let c = s(m, "merge_commit");
+                            let c = m.merge_commit.unwrap_or("");
                             if c.is_empty() {
                                 continue;
                             }
-                            let i = match self.index().commits.get(c) {
+                            let i = match self.commits().get(c) {
                                 Some(&i) => i,
                                 None => {
-                                    let author = s(m, "author");
+                                    let author = m.author.unwrap_or("");
                                     if author.is_empty() {
                                         continue;
                                     }
@@ -307,7 +417,7 @@ impl Facts {
                         }
                     }
                     None => {
-                        if let Some(&i) = self.index().commits.get(&commit) {
+                        if let Some(&i) = self.commits().get(&commit) {
                             if let Some(mf) = self.merges.get_mut(i as usize) {
                                 mf.ships.push(d);
                             }
@@ -316,15 +426,15 @@ impl Facts {
                 }
             }
             Kind::Rollback => {
-                let target = match body.get("undoes_seq").and_then(Value::as_u64) {
+                let target = match body.undoes_seq {
                     Some(u) => self.deploys.binary_search_by_key(&u, |d| d.seq).ok(),
                     None => {
                         let env = self
                             .envs
                             .iter()
-                            .position(|e| e == s(body, "env"))
+                            .position(|e| e == body.get("env"))
                             .map(|e| e as u32);
-                        let from = s(body, "from_version");
+                        let from = body.get("from_version");
                         self.deploys.iter().rposition(|d| {
                             Some(d.env) == env
                                 && d.version == from
@@ -339,16 +449,16 @@ impl Facts {
                 }
             }
             Kind::Approval => {
-                if body.get("gate").is_some() {
+                if body.gate {
                     return;
                 }
                 let approver = self.intern_actor(actor);
                 self.approvals.push(ApprovalFact {
                     seq,
                     ts_ms: t,
-                    subject: s(body, "subject").to_string(),
+                    subject: body.get("subject").to_string(),
                     approver,
-                    allow: s(body, "decision") == "allow",
+                    allow: body.get("decision") == "allow",
                 });
             }
             _ => {}
@@ -357,7 +467,7 @@ impl Facts {
 
     fn push_merge(&mut self, m: MergeFact) -> u32 {
         let i = self.merges.len() as u32;
-        self.index().commits.insert(m.commit.clone(), i);
+        self.commits().insert(m.commit.clone(), i);
         self.merges.push(m);
         i
     }
