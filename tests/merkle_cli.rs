@@ -673,8 +673,17 @@ fn json_outputs_match_their_schemas() {
     );
     let incl = ok(&s.dir, &["prove", "inclusion", "--seq", "2"]);
     valid("inclusion-proof.schema.json", &incl);
+    // Field order of DESIGN §3.
+    assert!(
+        incl.starts_with("{\"leaf_index\":2,\"tree_size\":5,\"leaf_hash\":\""),
+        "{incl}"
+    );
     let cons = ok(&s.dir, &["prove", "consistency", "--from", "2"]);
     valid("consistency-proof.schema.json", &cons);
+    assert!(
+        cons.starts_with("{\"old_size\":2,\"new_size\":5,\"hashes\":["),
+        "{cons}"
+    );
     let ip = s.root.join("i.json");
     std::fs::write(&ip, &incl).unwrap();
     let pubkey = format!("{k}.pub");

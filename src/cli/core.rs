@@ -600,16 +600,18 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         eprintln!();
     }
     let s = result?;
-    let against = match &a.checkpoint {
-        Some(cp) => Some(super::tlog::verify_against_checkpoint(
-            ctx,
-            &ledger,
-            &s.leaves,
-            cp,
-            a.pubkey.as_deref(),
-            a.witnesses,
-        )?),
-        None => None,
+    let (against, against_human) = match &a.checkpoint {
+        Some(cp) => {
+            let (v, h) = super::tlog::verify_against_checkpoint(
+                &ledger,
+                &s.leaves,
+                cp,
+                a.pubkey.as_deref(),
+                a.witnesses,
+            )?;
+            (Some(v), format!("; {h}"))
+        }
+        None => (None, String::new()),
     };
     // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
     // Best effort: a read-only copy of a ledger still verifies.
@@ -622,12 +624,13 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let head = s.head.map(hex::encode);
     ctx.print(
         format!(
-            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {} ({:.2} s)",
+            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {}{} ({:.2} s)",
             s.entries,
             s.signatures_checked,
             s.unsigned,
             head.as_deref().unwrap_or("(empty)"),
             s.root_key.as_deref().unwrap_or("(none)"),
+            against_human,
             secs
         ),
         &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "unsigned": s.unsigned,
