@@ -622,3 +622,185 @@ print('ok')
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
 }
+
+const BASE: &str = "https://audit-ledger.invalid/schemas/";
+
+fn schemas_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
+}
+
+/// Resolves our schema ids to the files in `schemas/` (no network).
+struct Local;
+
+impl jsonschema::Retrieve for Local {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let rel = uri
+            .as_str()
+            .strip_prefix(BASE)
+            .ok_or("not a local schema")?;
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            schemas_dir().join(rel),
+        )?)?)
+    }
+}
+
+fn valid(rel: &str, out: &str) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schemas_dir().join(rel)).unwrap()).unwrap();
+    let v = jsonschema::options()
+        .with_retriever(Local)
+        .build(&schema)
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(out).unwrap();
+    assert!(v.is_valid(&value), "{rel} rejects {out}");
+}
+
+#[test]
+fn json_outputs_match_their_schemas() {
+    let s = Setup::new(4);
+    let k = s.k();
+    valid(
+        "output/checkpoint.schema.json",
+        &ok(&s.dir, &["--json", "checkpoint", "--key", k]),
+    );
+    let cp = s.save("cp");
+    valid(
+        "output/keys-show.schema.json",
+        &ok(&s.dir, &["--json", "keys", "show"]),
+    );
+    let incl = ok(&s.dir, &["prove", "inclusion", "--seq", "2"]);
+    valid("inclusion-proof.schema.json", &incl);
+    // Field order of DESIGN §3.
+    assert!(
+        incl.starts_with("{\"leaf_index\":2,\"tree_size\":5,\"leaf_hash\":\""),
+        "{incl}"
+    );
+    let cons = ok(&s.dir, &["prove", "consistency", "--from", "2"]);
+    valid("consistency-proof.schema.json", &cons);
+    assert!(
+        cons.starts_with("{\"old_size\":2,\"new_size\":5,\"hashes\":["),
+        "{cons}"
+    );
+    let ip = s.root.join("i.json");
+    std::fs::write(&ip, &incl).unwrap();
+    let pubkey = format!("{k}.pub");
+    let args = [
+        "--json",
+        "verify-proof",
+        "--proof",
+        ip.to_str().unwrap(),
+        "--checkpoint",
+        &cp,
+        "--pubkey",
+        &pubkey,
+    ];
+    valid("output/verify-proof.schema.json", &ok(&s.dir, &args));
+    let o = ledger(
+        &s.dir,
+        &[
+            "--json",
+            "verify-proof",
+            "--proof",
+            ip.to_str().unwrap(),
+            "--root",
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            "--size",
+            "5",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    valid(
+        "output/verify-proof.schema.json",
+        &String::from_utf8_lossy(&o.stdout),
+    );
+    valid(
+        "output/verify.schema.json",
+        &ok(&s.dir, &["--json", "verify", "--checkpoint", &cp]),
+    );
+    let wk = s.witness_key();
+    valid(
+        "output/witness-key.schema.json",
+        &ok(
+            &s.dir,
+            &["--json", "witness", "key", "--key", &wk, "--name", "w1"],
+        ),
+    );
+    let state = s.root.join("st");
+    let out = ok(
+        &s.dir,
+        &[
+            "--json",
+            "witness",
+            "cosign",
+            "--checkpoint",
+            &cp,
+            "--state",
+            state.to_str().unwrap(),
+            "--key",
+            &wk,
+            "--name",
+            "w1",
+        ],
+    );
+    valid("output/witness-cosign.schema.json", &out);
+}
+
+#[test]
+fn every_signed_append_path_refreshes_unless_told_not_to() {
+    let s = Setup::new(1);
+    let size = |s: &Setup| {
+        std::fs::read_to_string(s.dir.join("checkpoint"))
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(size(&s), "2");
+    ok(
+        &s.dir,
+        &[
+            "append",
+            "deploy",
+            "--actor",
+            "ci",
+            "--env",
+            "prod",
+            "--version",
+            "v1",
+            "--commit",
+            "abc",
+            "--status",
+            "succeeded",
+            "--key",
+            s.k(),
+        ],
+    );
+    assert_eq!(size(&s), "3");
+    ok(
+        &s.dir,
+        &[
+            "append",
+            "event",
+            "--actor",
+            "ci",
+            "--type",
+            "t",
+            "--data",
+            "{}",
+            "--key",
+            s.k(),
+            "--no-checkpoint",
+        ],
+    );
+    assert_eq!(size(&s), "3");
+    ok(&s.dir, &["checkpoint", "--key", s.k()]);
+    assert_eq!(size(&s), "4");
+    // A key the ledger does not trust cannot speak for it.
+    let wk = s.witness_key();
+    fails(&s.dir, &["checkpoint", "--key", &wk], 2, "not trusted");
+    assert_eq!(size(&s), "4");
+}

@@ -160,7 +160,7 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
 /// `ledger append`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body."
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
 )]
 pub struct AppendArgs {
     /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
@@ -175,6 +175,9 @@ pub struct AppendArgs {
     /// Append a JSONL batch of {"kind","actor","body"} objects (FILE or - for stdin).
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["actor", "body"])]
     pub batch: Option<String>,
+    /// With --key, do not refresh DIR/checkpoint after appending (run `ledger checkpoint` later).
+    #[arg(long)]
+    pub no_checkpoint: bool,
     #[command(flatten)]
     pub fields: FieldFlags,
 }
@@ -194,9 +197,23 @@ pub struct FieldFlags {
     /// deploy: started, succeeded or failed.
     #[arg(long)]
     pub status: Option<String>,
-    /// deploy: strategy (blue-green, canary, rolling, ...).
+    /// deploy: strategy (blue-green, canary, rolling, recreate).
     #[arg(long)]
     pub strategy: Option<String>,
+    /// deploy: share of traffic for a canary, 0-100.
+    #[arg(long, value_name = "N")]
+    pub percent: Option<u64>,
+    /// deploy: git repository; records what the deploy ships (commits and merges since the
+    /// previous successful deploy of the env).
+    #[arg(long, value_name = "R")]
+    pub repo: Option<PathBuf>,
+    /// rollback: the deploy undone, by seq or by version (default: the newest succeeded deploy
+    /// of --from-version to --env).
+    #[arg(long, value_name = "SEQ|VERSION")]
+    pub undoes: Option<String>,
+    /// rollback: auto or manual.
+    #[arg(long, value_name = "auto|manual")]
+    pub trigger_type: Option<String>,
     /// rollback: version rolled back from.
     #[arg(long)]
     pub from_version: Option<String>,
@@ -248,12 +265,13 @@ impl FieldFlags {
     /// The flags that were given, as (field, value) pairs.
     fn given(&self) -> Result<Vec<(&'static str, Value)>> {
         let mut out: Vec<(&'static str, Value)> = Vec::new();
-        let strs: [(&'static str, &Option<String>); 17] = [
+        let strs: [(&'static str, &Option<String>); 18] = [
             ("env", &self.env),
             ("version", &self.version_),
             ("commit", &self.commit),
             ("status", &self.status),
             ("strategy", &self.strategy),
+            ("trigger_type", &self.trigger_type),
             ("from_version", &self.from_version),
             ("to_version", &self.to_version),
             ("trigger", &self.trigger),
@@ -271,6 +289,9 @@ impl FieldFlags {
             if let Some(s) = v {
                 out.push((name, Value::from(s.clone())));
             }
+        }
+        if let Some(p) = self.percent {
+            out.push(("percent", json!(p)));
         }
         if !self.paths.is_empty() {
             out.push(("paths", json!(self.paths)));
@@ -291,7 +312,8 @@ impl FieldFlags {
 /// refused, to catch typos such as `--env` on a merge).
 fn optional_fields(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Deploy => &["strategy"],
+        Kind::Deploy => &["strategy", "percent"],
+        Kind::Rollback => &["trigger_type", "reason"],
         _ => &[],
     }
 }
@@ -344,6 +366,14 @@ pub fn draft_from_args(
         }
     };
     for (name, v) in fields.given()? {
+        // A rollback has one free-text `reason`; --reason fills it.
+        let (name, v) = match (kind, name, &v) {
+            (Kind::Rollback, "reasons", Value::Array(a)) => {
+                let parts: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                ("reason", Value::from(parts.join("; ")))
+            }
+            _ => (name, v),
+        };
         let known = required_fields(kind).iter().any(|(f, _)| *f == name)
             || optional_fields(kind).contains(&name);
         if !known {
@@ -422,7 +452,48 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         _ => return Err(Error::input("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
-    let entries = append_drafts(&ledger, &drafts, signer.as_ref())?;
+    let attributed = drafts.len() == 1
+        && drafts
+            .first()
+            .is_some_and(|d| matches!(d.kind, Kind::Deploy | Kind::Rollback));
+    if a.fields.repo.is_some()
+        && !drafts
+            .first()
+            .is_some_and(|d| d.kind == Kind::Deploy && a.batch.is_none())
+    {
+        return Err(Error::input("--repo applies to `append deploy` only"));
+    }
+    if a.fields.undoes.is_some()
+        && !drafts
+            .first()
+            .is_some_and(|d| d.kind == Kind::Rollback && a.batch.is_none())
+    {
+        return Err(Error::input("--undoes applies to `append rollback` only"));
+    }
+    if attributed && a.batch.is_none() {
+        let attr = super::trust::Attribution {
+            repo: a.fields.repo.clone(),
+            undoes: a.fields.undoes.clone(),
+        };
+        let draft = drafts
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::input("nothing to append"))?;
+        let entries = super::trust::append_attributed(
+            &ledger,
+            draft,
+            &attr,
+            signer.as_ref(),
+            !a.no_checkpoint,
+        )?;
+        report_appended(ctx, &entries);
+        return Ok(0);
+    }
+    let entries = if a.no_checkpoint {
+        ledger.append(&drafts, signer.as_ref())?
+    } else {
+        append_drafts(&ledger, &drafts, signer.as_ref())?
+    };
     report_appended(ctx, &entries);
     Ok(0)
 }
@@ -439,12 +510,23 @@ pub fn append_drafts(
 ) -> Result<Vec<Entry>> {
     let mut locked = ledger.lock()?;
     let entries = locked.append(drafts, signer)?;
+    refresh_checkpoint(&locked, signer, &entries)?;
+    Ok(entries)
+}
+
+/// With a signer and new entries, refresh DIR/checkpoint under the append lock. The entries
+/// are appended whatever happens here, so a failure says so.
+pub fn refresh_checkpoint(
+    locked: &audit_ledger::ledger::store::Locked<'_>,
+    signer: Option<&Signer>,
+    entries: &[Entry],
+) -> Result<()> {
     if let (Some(s), Some(first), Some(last)) = (signer, entries.first(), entries.last()) {
         let done = format!(
             "appended seq {}..={}, but the checkpoint was not refreshed",
             first.seq, last.seq
         );
-        super::tlog::refresh_after_append(&locked, s).map_err(|e| match e {
+        super::tlog::refresh_after_append(locked, s).map_err(|e| match e {
             Error::Verify { file, mut failure } => {
                 failure.reason = format!("{done}: {}", failure.reason);
                 Error::Verify { file, failure }
@@ -452,7 +534,7 @@ pub fn append_drafts(
             other => Error::input(format!("{done}: {other}")),
         })?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// Print what was appended: the entry for one, a summary for a batch.
@@ -470,7 +552,7 @@ pub fn report_appended(ctx: &Ctx, entries: &[Entry]) {
 /// `ledger verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read."
+    after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n  ledger verify --checkpoint trusted/checkpoint          # must extend a checkpoint saved elsewhere\n  ledger verify --checkpoint cosigned --witnesses 2     # and carry 2 trusted witness cosignatures\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read."
 )]
 pub struct VerifyArgs {
     /// Check signatures only from this seq on (hashes and chain are still checked throughout).
@@ -518,31 +600,37 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         eprintln!();
     }
     let s = result?;
-    let against = match &a.checkpoint {
-        Some(cp) => Some(super::tlog::verify_against_checkpoint(
-            ctx,
-            &ledger,
-            &s.leaves,
-            cp,
-            a.pubkey.as_deref(),
-            a.witnesses,
-        )?),
-        None => None,
+    let (against, against_human) = match &a.checkpoint {
+        Some(cp) => {
+            let (v, h) = super::tlog::verify_against_checkpoint(
+                &ledger,
+                &s.leaves,
+                cp,
+                a.pubkey.as_deref(),
+                a.witnesses,
+            )?;
+            (Some(v), format!("; {h}"))
+        }
+        None => (None, String::new()),
     };
     // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
-    if let Some(m) = audit_ledger::ledger::tlog::check_index(&ledger, &s.leaves)? {
-        ctx.note(m);
+    // Best effort: a read-only copy of a ledger still verifies.
+    match audit_ledger::ledger::tlog::check_index(&ledger, &s.leaves) {
+        Ok(Some(m)) => ctx.note(m),
+        Ok(None) => {}
+        Err(e) => ctx.note(format!("ledger.idx not checked: {e}")),
     }
     let secs = started.elapsed().as_secs_f64();
     let head = s.head.map(hex::encode);
     ctx.print(
         format!(
-            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {} ({:.2} s)",
+            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {}{} ({:.2} s)",
             s.entries,
             s.signatures_checked,
             s.unsigned,
             head.as_deref().unwrap_or("(empty)"),
             s.root_key.as_deref().unwrap_or("(none)"),
+            against_human,
             secs
         ),
         &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "unsigned": s.unsigned,

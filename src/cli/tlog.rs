@@ -137,11 +137,11 @@ pub fn prove(ctx: &Ctx, cmd: &ProveCmd) -> Result<i32> {
     let (out, msg) = match cmd {
         ProveCmd::Inclusion { seq, size } => {
             let (p, _root, msg) = tlog::prove_inclusion(&ledger, *seq, *size)?;
-            (serde_json::to_value(&p), msg)
+            (serde_json::to_string(&p), msg)
         }
         ProveCmd::Consistency { from, to } => {
             let (p, _old, _new, msg) = tlog::prove_consistency(&ledger, *from, *to)?;
-            (serde_json::to_value(&p), msg)
+            (serde_json::to_string(&p), msg)
         }
     };
     if let Some(m) = msg {
@@ -284,15 +284,15 @@ pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `verify --checkpoint FILE`: check the verified ledger against a trusted checkpoint.
+/// `verify --checkpoint FILE`: check the verified ledger against a trusted checkpoint; returns
+/// the JSON part and a line for people.
 pub fn verify_against_checkpoint(
-    ctx: &Ctx,
     ledger: &Ledger,
     leaves: &[Hash],
     file: &Path,
     pubkey: Option<&str>,
     witnesses: Option<usize>,
-) -> Result<Value> {
+) -> Result<(Value, String)> {
     let bytes = read_small(file, "checkpoint")?;
     let mut known = tlog::log_verifiers(ledger.config());
     if let Some(spec) = pubkey {
@@ -315,18 +315,16 @@ pub fn verify_against_checkpoint(
         ));
     }
     let c = tlog::check_ledger_against(ledger.config(), leaves, signed.checkpoint(), file)?;
-    ctx.note(format!(
-        "consistent with checkpoint {} (size {}, {} witness cosignature(s)); ledger now {} entries, root {}",
+    let human = format!(
+        "extends checkpoint {} (size {}, root {}, {} witness cosignature(s))",
         file.display(),
         c.checkpoint.size,
-        cosigned,
-        c.ledger_size,
-        b64(&c.ledger_root)
-    ));
-    Ok(
-        json!({"path": file, "size": c.checkpoint.size, "root": b64(&c.checkpoint.root), "witnesses": cosigned,
-              "ledger_root": b64(&c.ledger_root)}),
-    )
+        b64(&c.checkpoint.root),
+        cosigned
+    );
+    let v = json!({"path": file, "size": c.checkpoint.size, "root": b64(&c.checkpoint.root),
+                   "witnesses": cosigned, "ledger_root": b64(&c.ledger_root)});
+    Ok((v, human))
 }
 
 /// `ledger witness ...`.

@@ -129,6 +129,14 @@ fn verify_err(file: &Path, code: &'static str, reason: impl Into<String>) -> Err
 /// the previous `DIR/checkpoint`.
 pub fn write_checkpoint(locked: &Locked<'_>, signer: &Signer) -> Result<Issued> {
     let ledger = locked.ledger();
+    // Only a key the ledger trusts may speak for it: anyone else's checkpoint would be
+    // rejected by every verifier anyway, so refuse to write it.
+    if ledger.config().trusted_key(signer.id()).is_none() {
+        return Err(Error::input(format!(
+            "key {} is not trusted by this ledger (see `ledger keys list`); checkpoints are signed by ledger keys",
+            signer.id()
+        )));
+    }
     let (mut ix, index_message) = Index::sync(ledger, &locked.tail())?;
     let cp = Checkpoint {
         origin: ledger.config().origin.clone(),
