@@ -55,12 +55,14 @@ bundle_once() {
 openssl_once() { xargs -0 openssl dgst -sha256 < "$W/list"; }
 sha256sum_once() { xargs -0 sha256sum < "$W/list"; }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 t_ledger=$(timeit "$REPS" bundle_once)
 t_openssl=$(timeit "$REPS" openssl_once)
 t_sum=$(timeit "$REPS" sha256sum_once)
 gbs() { echo "$TOTAL / $1 / 1000000000" | bc -l | xargs printf '%.2f'; }
 echo
-echo "hashing $FILES files, $((TOTAL / 1048576)) MiB, median of $REPS (page cache warm, $(nproc) cores):"
+echo "hashing $FILES files, $((TOTAL / 1048576)) MiB, median of $REPS (page cache warm, $(nproc) cores;"
+echo "  load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') — a load above the core count means fewer cores than nproc were free):"
 printf '  ledger bundle create        %7.3f s  %s GB/s\n' "$t_ledger" "$(gbs "$t_ledger")"
 printf '  openssl dgst -sha256 (1 proc) %5.3f s  %s GB/s\n' "$t_openssl" "$(gbs "$t_openssl")"
 printf '  sha256sum (1 proc)          %7.3f s  %s GB/s\n' "$t_sum" "$(gbs "$t_sum")"

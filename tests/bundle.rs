@@ -335,6 +335,12 @@ fn create_and_verify_three_ways() {
     let trust: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.join("trust-summary.json")).unwrap()).unwrap();
     assert_eq!(trust["release"]["deploys"][0]["status"], "succeeded");
+    // Trust scores of the merge authors (dev0..dev2 in the fixture), with breakdowns.
+    let scores = trust["scores"].as_array().unwrap();
+    assert!(!scores.is_empty(), "{trust}");
+    assert!(scores
+        .iter()
+        .all(|s| s["score_permille"].as_i64().is_some() && s["breakdown"].is_object()));
     // The bundle entry was appended and the ledger still verifies.
     let log = env.ok(&["log", "--kind", "bundle", "--json"]);
     let e: serde_json::Value = serde_json::from_str(log.trim()).unwrap();

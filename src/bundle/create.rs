@@ -158,6 +158,8 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
         (None, None) => (chrono::Utc::now().timestamp(), true),
     };
     let built = rfc3339(epoch)?;
+    let (policy, agg, _) = crate::trust::load(ledger)?;
+    let scores = summary::scores_json(&agg.facts, &policy, epoch.saturating_mul(1000));
 
     let arts = artifacts::hash_roots(&opts.artifacts)?;
     let tool_version = env!("CARGO_PKG_VERSION");
@@ -252,7 +254,9 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
     out_files.insert(files::METADATA.into(), json_file(&metadata)?);
     out_files.insert(
         files::TRUST.into(),
-        json_file(&summary::trust_summary(&entries, &verified, version))?,
+        json_file(&summary::trust_summary(
+            &entries, &verified, version, scores,
+        ))?,
     );
     out_files.insert(files::SBOM.into(), sbom.bytes.clone());
     out_files.insert(

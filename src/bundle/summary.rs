@@ -4,7 +4,7 @@
 //! ```json
 //! {"actors":[{"actor":"ci","approvals_allow":1,"approvals_deny":0,"merges":3}],
 //!  "counts":{"approval":1,"bundle":0,"deploy":2,...},
-//!  "format":1,
+//!  "format":1, "scores":[{"actor":"dev0","breakdown":{...},"score_permille":812}],
 //!  "ledger":{"entries":9,"keys":[{"added_at":0,"id":"…","revoked_at":null}],"root_key":"…",
 //!            "signatures_checked":9,"unsigned":0},
 //!  "release":{"deploys":[{"env":"prod","seq":5,"status":"succeeded"}],
@@ -12,7 +12,9 @@
 //!             "rollbacks":[],"version":"1.0.0"}}
 //! ```
 //!
-//! Per actor: merges authored (`body.author`) and approvals decided about them (`body.subject`
+//! `scores` holds the trust score of every merge author as of the build time, with its
+//! breakdown (DESIGN §4, [`crate::trust`]): `{"actor","score_permille","breakdown"}`, sorted by
+//! actor. Per actor (`actors`): merges authored (`body.author`) and approvals decided about them (`body.subject`
 //! equal to the actor). `release` lists the deploys and rollbacks that name this version and
 //! every drill's outcome. Counts cover every kind, zeros included.
 
@@ -25,7 +27,7 @@ use crate::ledger::verify::Summary;
 use crate::ledger::Entry;
 
 /// Build the trust summary for `version` from verified `entries` and their verification summary.
-pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str) -> Value {
+pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str, scores: Value) -> Value {
     let mut counts: BTreeMap<&str, u64> = Kind::ALL.iter().map(|k| (k.as_str(), 0)).collect();
     let mut actors: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let mut deploys = Vec::new();
@@ -83,6 +85,31 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str) -> Va
                    "unsigned": verified.unsigned, "root_key": verified.root_key, "keys": keys},
         "counts": counts,
         "actors": actors,
+        "scores": scores,
         "release": {"version": version, "deploys": deploys, "rollbacks": rollbacks, "drills": drills_v},
     })
+}
+
+/// Trust scores of every merge author at `now_ms`, as JSON (see the module documentation).
+pub fn scores_json(
+    facts: &crate::trust::Facts,
+    policy: &crate::trust::Policy,
+    now_ms: i64,
+) -> Value {
+    let mut authors: Vec<&String> = facts
+        .merges
+        .iter()
+        .filter_map(|m| facts.actors.get(m.author as usize))
+        .collect();
+    authors.sort();
+    authors.dedup();
+    Value::Array(
+        authors
+            .into_iter()
+            .map(|a| {
+                let s = crate::trust::score(facts, policy, a, None, now_ms);
+                json!({"actor": a, "score_permille": s.permille(), "breakdown": s.breakdown()})
+            })
+            .collect(),
+    )
 }
