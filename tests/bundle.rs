@@ -889,3 +889,65 @@ print("ok")
         .unwrap();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 }
+
+/// Resolves the CycloneDX schema's references to the vendored files (no network).
+struct CycloneDxFiles;
+
+impl jsonschema::Retrieve for CycloneDxFiles {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri
+            .as_str()
+            .strip_prefix("http://cyclonedx.org/schema/")
+            .ok_or("not a CycloneDX schema")?;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors/cyclonedx")
+            .join(name);
+        Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+    }
+}
+
+/// The SBOM of this project against the official CycloneDX 1.5 JSON schema (vendored in
+/// tests/vectors/cyclonedx, Apache-2.0), run through the `jsonschema` crate — a second
+/// independent check next to cyclonedx-python-lib, needing no Python package.
+#[test]
+fn sbom_validates_against_the_vendored_cyclonedx_schema() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("tests/vectors/cyclonedx/bom-1.5.SNAPSHOT.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .with_retriever(CycloneDxFiles)
+        .build(&schema)
+        .unwrap();
+    let out = Command::new(common::bin())
+        .args(["bundle", "sbom", "--repo"])
+        .arg(dir)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let sbom: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sbom)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // Not a rubber stamp: wrong types, unknown fields and bad hashes are reported.
+    for (ptr, bad) in [
+        ("/components/0/type", serde_json::json!("not-a-type")),
+        ("/components/0/hashes/0/content", serde_json::json!("xyz")),
+        ("/serialNumber", serde_json::json!("not-a-urn")),
+    ] {
+        let mut s = sbom.clone();
+        *s.pointer_mut(ptr).unwrap() = bad;
+        assert!(!validator.is_valid(&s), "{ptr}");
+    }
+    let mut s = sbom.clone();
+    s["unexpected"] = serde_json::json!(1);
+    assert!(!validator.is_valid(&s));
+}
