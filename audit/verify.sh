@@ -1,7 +1,7 @@
 #!/bin/sh
 # Standalone verifier of an audit-ledger release bundle.
-# Needs only a POSIX shell, the POSIX utilities find, grep and sed, coreutils and openssl (1.1.1 or
-# newer; `pkeyutl -rawin` for Ed25519).
+# Needs only a POSIX shell, the POSIX utilities find, grep and sed, coreutils and OpenSSL 3.0 or
+# newer (`pkeyutl -rawin` for Ed25519).
 #
 # Usage: sh verify.sh [--pubkey FILE | --key-id ID] [BUNDLE_DIR]
 #
@@ -42,6 +42,7 @@ done
 for tool in openssl sha256sum od tr sed grep sort comm find head tail wc cut mktemp dirname; do
   command -v "$tool" >/dev/null 2>&1 || usage "needs $tool"
 done
+openssl pkeyutl -help 2>&1 | grep -q -- '-rawin' || usage "needs OpenSSL 3.0 or newer (openssl pkeyutl -rawin)"
 if [ -n "$PIN_FILE" ]; then
   [ -r "$PIN_FILE" ] || usage "--pubkey $PIN_FILE: cannot read"
   case "$PIN_FILE" in /*) ;; *) PIN_FILE="$(pwd)/$PIN_FILE" ;; esac
