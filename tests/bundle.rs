@@ -457,7 +457,7 @@ fn tamper_suite_all_three_verifiers_fail() {
         let cp = checkpoint_of(d, &signer.public());
         std::fs::write(
             d.join("checkpoint"),
-            tlog::sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &attacker),
+            tlog::sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &attacker).unwrap(),
         )
         .unwrap();
         reseal(d, &attacker, true);
@@ -475,7 +475,7 @@ fn tamper_suite_all_three_verifiers_fail() {
         let cp = checkpoint_of(d, &signer.public());
         std::fs::write(
             d.join("checkpoint"),
-            tlog::sign_checkpoint(&cp.origin, cp.size + 1, &[0x42; 32], &cp.name, &signer),
+            tlog::sign_checkpoint(&cp.origin, cp.size + 1, &[0x42; 32], &cp.name, &signer).unwrap(),
         )
         .unwrap();
     };
@@ -502,7 +502,8 @@ fn tamper_suite_all_three_verifiers_fail() {
                     &tlog::root(&leaves),
                     &cp.name,
                     &signer,
-                ),
+                )
+                .unwrap(),
             )
             .unwrap();
             reseal(d, &signer, true);

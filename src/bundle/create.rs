@@ -15,6 +15,7 @@ use crate::bundle::{
 use crate::error::{Error, Result};
 use crate::keys::{self, Signer};
 use crate::ledger::body::Kind;
+use crate::ledger::tlog as ledger_tlog;
 use crate::ledger::verify::{self, Options};
 use crate::ledger::{Draft, Entry, Ledger};
 
@@ -102,24 +103,18 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
         )));
     }
     let config = ledger.config();
-    let key_rec = config.trusted_key(signer.id()).ok_or_else(|| {
-        Error::input(format!(
+    if config.trusted_key(signer.id()).is_none() {
+        return Err(Error::input(format!(
             "key {} is not trusted by the ledger in {} (see `ledger keys list`)",
             signer.id(),
             ledger.dir().display()
-        ))
-    })?;
-    let key_name = key_rec
-        .name
-        .clone()
-        .unwrap_or_else(|| config.origin.clone());
-    let key_name = if key_name.is_empty() || key_name.contains([' ', '+']) {
-        "ledger".to_string()
-    } else {
-        key_name
-    };
+        )));
+    }
 
-    // The ledger must verify before anything is said about it.
+    // The ledger must verify before anything is said about it. The checkpoint is then issued
+    // under the append lock (and written to DIR/checkpoint and DIR/checkpoints/, refusing a
+    // ledger that does not extend the previous checkpoint); the lock's tail must still be the
+    // verified head, so the checkpoint names exactly the verified entries.
     let verified = verify::verify(
         ledger,
         &Options {
@@ -136,6 +131,25 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
             ledger.dir().display()
         )));
     }
+    let locked = ledger.lock()?;
+    let tail = locked.tail();
+    if tail.next_seq != entries.len() as u64 || Some(tail.prev) != verified.head {
+        return Err(Error::input(
+            "the ledger changed while the bundle was being made; try again",
+        ));
+    }
+    let issued = ledger_tlog::write_checkpoint(&locked, signer)?;
+    drop(locked);
+    let leaves = &verified.leaves;
+    let root = tlog::root(leaves);
+    let size = leaves.len() as u64;
+    if issued.checkpoint.size != size || issued.checkpoint.root != root {
+        return Err(Error::input(
+            "the ledger changed while the bundle was being made; try again",
+        ));
+    }
+    let key_name = ledger_tlog::note_name(config, signer.id());
+    let checkpoint = issued.note.into_bytes();
 
     let src = source::read(&opts.repo, Some(ledger.dir()))?;
     let (epoch, time_from_clock) = match (opts.source_date_epoch, src.commit_time) {
@@ -182,10 +196,6 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
     seqs.push(entries.len() as u64 - 1);
     seqs.sort_unstable();
     seqs.dedup();
-    let leaves = &verified.leaves;
-    let root = tlog::root(leaves);
-    let size = leaves.len() as u64;
-    let checkpoint = tlog::sign_checkpoint(&config.origin, size, &root, &key_name, signer);
 
     let mut out_files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut lines = Vec::new();
@@ -194,8 +204,11 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
         let e = entries
             .get(idx)
             .ok_or_else(|| Error::input("seq out of range"))?;
-        let p = tlog::prove(idx, leaves).ok_or_else(|| Error::input("seq out of range"))?;
-        out_files.insert(format!("{}{s}.json", files::PROOF_PREFIX), p.to_bytes());
+        let p = tlog::prove(*s, leaves)?;
+        out_files.insert(
+            format!("{}{s}.json", files::PROOF_PREFIX),
+            tlog::proof_bytes(&p)?,
+        );
         lines.extend_from_slice(&e.to_line());
         lines.push(b'\n');
     }

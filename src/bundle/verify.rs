@@ -420,7 +420,7 @@ fn verify_entries(contents: &BTreeMap<String, Vec<u8>>, cp: &tlog::Checkpoint) -
                 format!("no inclusion proof for seq {}", e.seq),
             )
         })?;
-        let p = tlog::Inclusion::parse(p_bytes).map_err(|why| fail(&name, "bad-proof", why))?;
+        let p = tlog::parse_proof(p_bytes).map_err(|why| fail(&name, "bad-proof", why))?;
         if p.leaf_index != e.seq || p.leaf_hash != e.hash {
             return Err(fail(
                 &name,
@@ -438,7 +438,7 @@ fn verify_entries(contents: &BTreeMap<String, Vec<u8>>, cp: &tlog::Checkpoint) -
                 ),
             ));
         }
-        if !tlog::verify_inclusion(&p, &cp.root) {
+        if p.verify(&cp.root).is_err() {
             return Err(fail(
                 &name,
                 "bad-proof",
