@@ -15,14 +15,18 @@ use super::Ctx;
 
 /// `ledger metrics`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ledger metrics\n  ledger metrics --env production --since 30d\n  ledger metrics --since 12h --json\n\n\
-Definitions (docs/metrics.md): a deploy is a `deploy` entry with status succeeded or failed; change failure\n\
-rate = (failed + rolled-back deploys) / deploys; time to restore runs from the failure to the rollback or\n\
-next succeeded deploy of the env. Targets come from [metrics] in config.toml (defaults: >= 2 deploys a\n\
-day, lead time < 1h, failure rate < 5 %, restore < 5m, drills 100 % passing in < 5m).\n\
-A metric with nothing to measure says \"no data\" (null in JSON)."
-)]
+#[command(after_help = "Examples:
+  ledger metrics
+  ledger metrics --env production --since 30d
+  ledger metrics --since 12h --json
+
+Definitions (docs/metrics.md): a deploy is a `deploy` entry with status
+succeeded or failed; change failure rate = (failed + rolled-back
+deploys) / deploys; time to restore runs from the failure to the
+rollback or next succeeded deploy of its env. Targets: [metrics] in
+config.toml (defaults: >= 2 deploys a day, lead time < 1h, failure rate
+< 5 %, restore < 5m, drills 100 % passing in < 5m). A metric with
+nothing to measure says \"no data\" (null in JSON).")]
 pub struct MetricsArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
@@ -37,12 +41,14 @@ pub struct MetricsArgs {
 
 /// `ledger report`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ledger report --out audit-report.html\n  ledger report --env production --since 90d --weeks 13 --out prod.html\n\n\
-One self-contained HTML page (inline SVG charts, no scripts, no network): DORA metrics against targets,\n\
-weekly trends, per-actor merges and deploy outcomes, recent gate decisions and drills.\n\
-scripts/report-screenshot.sh renders it in headless Chromium."
-)]
+#[command(after_help = "Examples:
+  ledger report --out audit-report.html
+  ledger report --env production --since 90d --weeks 13 --out prod.html
+
+One self-contained HTML page (inline SVG, no scripts, no network):
+DORA metrics against targets, weekly trends, per-actor merges and
+deploy outcomes, recent gate decisions and drills.
+scripts/report-screenshot.sh renders it in headless Chromium.")]
 pub struct ReportArgs {
     /// Where to write the page (written atomically).
     #[arg(long, value_name = "FILE.html")]
