@@ -230,6 +230,17 @@ fn failing_check_is_recorded_and_exits_1() {
     assert_eq!(report["output_tail"], "broken\n");
     assert_eq!(body["exit_code"], 3);
     assert_clean(&f);
+
+    // A check killed by a signal (here its own SIGTERM) fails too, with the signal recorded.
+    let out = drill(&f, &["--to", "HEAD", "--check", "kill -TERM $$; sleep 5"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (report, body) = check_report(&f, &out);
+    assert_eq!(report["outcome"], "fail");
+    assert_eq!(report["exit_code"], Value::Null);
+    assert_eq!(report["signal"], 15);
+    assert!(body.get("exit_code").is_none());
+    assert_eq!(entries(&f.dir).len(), 2);
+    assert_clean(&f);
 }
 
 fn alive(pid: &str) -> bool {
