@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""`trust gate` latency, cold and warm cache. Sizes: N (default 1,000,000; BENCH_QUICK=1 → 100,000).
+
+The ledger mixes what a busy project records: per 100 entries 15 merges (40 authors), 5 deploys
+(2 environments, 1 in 25 failed, each listing the merges it ships), 1 rollback every 200,
+20 human approvals and the rest CI events. Targets (DESIGN/issue 4): cold < 1 s, warm < 50 ms.
+Baselines measured in the same run: reading the ledger file once (`cat > /dev/null`, for cold)
+and an O(1) `ledger append event` (for warm). Prints medians and ratios.
+"""
+import json, os, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LEDGER = os.path.join(ROOT, "target", "release", "ledger")
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+N = int(os.environ.get("BENCH_TRUST_N", 100_000 if QUICK else 1_000_000))
+CHUNK = 200_000
+
+
+def run(args, d, stdin=None, ok=(0,)):
+    p = subprocess.run([LEDGER, "--dir", d] + args, input=stdin, capture_output=True)
+    if p.returncode not in ok:
+        sys.exit(f"ledger {' '.join(args)} failed ({p.returncode}): {p.stderr.decode()}")
+    return p
+
+
+def timed(cmd, reps, before=None):
+    xs = []
+    for _ in range(reps):
+        if before:
+            before()
+        t = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True)
+        xs.append(time.perf_counter() - t)
+        if p.returncode not in (0, 1):
+            sys.exit(f"{cmd} failed: {p.stderr.decode()}")
+    return statistics.median(xs)
+
+
+def entries(start, n):
+    merges = []  # (commit, author, seq) not yet deployed
+    out = []
+    for seq in range(start, start + n):
+        r = seq % 100
+        if r < 15:
+            c = f"{seq:040x}"
+            author = f"dev{(seq * 7) % 40}"
+            out.append({"kind": "merge", "actor": "ledger/trust-gate", "body": {"author": author, "source": f"feat/{seq}", "target": "main",
+                        "source_commit": f"{seq + 1:040x}", "target_commit": f"{seq + 2:040x}", "merge_commit": c,
+                        "paths": [f"src/mod{seq % 13}/file{seq % 7}.rs", "README.md"] if seq % 5 else ["db/schema.sql"]}})
+            merges.append({"merge_commit": c, "author": author, "seq": seq})
+        elif r < 20:
+            env = "production" if r % 2 else "staging"
+            status = "failed" if seq % 2500 == 17 else "succeeded"
+            out.append({"kind": "deploy", "actor": "ci/deploy", "body": {"env": env, "version": f"v{seq}", "commit": f"{seq:040x}",
+                        "status": status, "strategy": "rolling", "merges": merges[-15:]}})
+            if r == 19:
+                merges = []
+        elif r < 40:
+            out.append({"kind": "approval", "actor": f"dev{seq % 40}", "body": {"subject": f"PR-{seq // 100}", "decision": "allow", "reasons": ["reviewed"]}})
+        elif r == 40 and seq % 200 == 40:
+            out.append({"kind": "rollback", "actor": "oncall", "body": {"env": "production", "from_version": f"v{seq - 23}", "to_version": "v0",
+                        "trigger": "error-rate", "trigger_type": "auto"}})
+        else:
+            out.append({"kind": "event", "actor": "ci", "body": {"type": "test", "data": {"passed": seq, "failed": 0}}})
+    return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in out).encode()
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="bench-trust-") as tmp:
+        d = os.path.join(tmp, "audit")
+        run(["init", "--origin", "bench.example/trust"], d)
+        with open(os.path.join(d, "config.toml"), "a") as f:
+            f.write('\n[trust]\nhalf_life_days = 30\nwindow_hours = 72\n[trust.default]\nmin_score = 0.5\n'
+                    '[[trust.gates]]\nname = "db"\npaths = ["db/**"]\nmin_score = 0.7\napprovals = 1\nscope = "paths"\n')
+        t = time.perf_counter()
+        done = 0
+        while done < N:
+            k = min(CHUNK, N - done)
+            run(["append", "--batch", "-"], d, stdin=entries(done, k))
+            done += k
+        print(f"built a {N:,}-entry ledger ({os.path.getsize(os.path.join(d, 'ledger.jsonl')) / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
+        log = os.path.join(d, "ledger.jsonl")
+        cache = os.path.join(d, "trust.cache")
+        # Four days on, every deploy is past the 72 h window: successes count too.
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4 * 86400))
+        gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9", "--at", at]
+        score = [LEDGER, "--dir", d, "--json", "trust", "score", "--actor", "dev7", "--at", at]
+
+        def drop_cache():
+            if os.path.exists(cache):
+                os.remove(cache)
+
+        subprocess.run(["cat", log], stdout=subprocess.DEVNULL)  # page cache warm for both
+        cat = timed(["cat", log], 5)
+        cold = timed(gate, 5, before=drop_cache)
+        subprocess.run(gate, capture_output=True)
+        # Each gate appends its approval entry, so a warm run folds exactly one new entry.
+        warm = timed(gate, 11)
+        warm_score = timed(score, 11)
+        append = timed([LEDGER, "--dir", d, "append", "event", "--actor", "bench", "--type", "x", "--data", "{}"], 11)
+        print(json.loads(subprocess.run(gate, capture_output=True).stdout)["reasons"])
+        print(f"cache file: {os.path.getsize(cache) / 2**20:.1f} MiB")
+        print(f"trust gate, cold cache : median {cold * 1000:8.1f} ms  (target < 1000 ms)  = {cold / cat:.1f} × reading the ledger once ({cat * 1000:.1f} ms)")
+        print(f"trust gate, warm cache : median {warm * 1000:8.1f} ms  (target <   50 ms)  = {warm / append:.2f} × an O(1) append ({append * 1000:.1f} ms)")
+        print(f"trust score, warm cache: median {warm_score * 1000:8.1f} ms")
+        if cold >= 1.0 or warm >= 0.05:
+            print("!! a target was missed")
+
+
+if __name__ == "__main__":
+    main()

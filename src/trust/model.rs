@@ -1,0 +1,814 @@
+//! The attribution model (pure): facts extracted from entries, merge outcomes, scores.
+//!
+//! # Facts
+//!
+//! Entries are folded, in ledger order, into [`Facts`] by [`Facts::apply`]:
+//!
+//! * `merge` → a merge (author, `merge_commit`, scope mask of the paths it touched);
+//! * `deploy` with status `succeeded` or `failed` → a deploy; every merge in its `merges`
+//!   body field (written by `append deploy --repo`) is marked as shipped by it. A merge named
+//!   there without a `merge` entry is still counted, with the author the deploy recorded. A
+//!   deploy without a `merges` field ships the merge whose `merge_commit` equals its `commit`,
+//!   if any. `started` deploys are ignored;
+//! * `rollback` → marks the deploy it undoes (`undoes_seq`; without it, the newest succeeded
+//!   deploy of the same env whose version is `from_version`);
+//! * `approval` without a `gate` field (a person's approval) → an approval of its `subject`.
+//!   Approvals written by gates are evidence of decisions, not approvals.
+//!
+//! # Outcomes (at time `now`, window `W`)
+//!
+//! Entries with `ts > now` are ignored. For each merge, over the deploys that shipped it:
+//! a **failure** if one of them failed (evidence: the deploy) or was rolled back at most `W`
+//! after it (evidence: the rollback); otherwise a **success** if one of them succeeded at least
+//! `W` before `now` (evidence: the deploy); otherwise **pending** (not counted). The earliest
+//! evidence decides the evidence time.
+//!
+//! # Score
+//!
+//! Each outcome weighs `w = 2^(-(now - t)/H)` (t = evidence time, H = half-life). With
+//! `S = Σ w` over successes, `F = Σ w` over failures and the Beta prior (α, β):
+//! `score = (α + S) / (α + β + S + F)`, in [0, 1]. Per-mille values are `round(x · 1000)`
+//! (half away from zero). An author with no merge scores the prior mean `α / (α + β)`.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::ledger::body::Kind;
+use crate::trust::policy::Policy;
+
+/// Status of a recorded deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployStatus {
+    /// `succeeded`.
+    Succeeded,
+    /// `failed`.
+    Failed,
+}
+
+/// A merge known to the ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeFact {
+    /// Seq of its `merge` entry (`None` when only a deploy named it).
+    pub seq: Option<u64>,
+    /// Time of its entry (ms since the epoch).
+    pub ts_ms: i64,
+    /// Author (index into [`Facts::actors`]).
+    pub author: u32,
+    /// Merge commit (as recorded).
+    pub commit: String,
+    /// Gates (bit i = policy gate i) whose patterns its paths matched.
+    pub scope: u64,
+    /// Deploys that shipped it (indexes into [`Facts::deploys`]).
+    pub ships: Vec<u32>,
+}
+
+/// A deploy with a final status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployFact {
+    /// Seq of the entry.
+    pub seq: u64,
+    /// Time of the entry (ms).
+    pub ts_ms: i64,
+    /// Environment (index into [`Facts::envs`]).
+    pub env: u32,
+    /// Version deployed.
+    pub version: String,
+    /// Commit deployed.
+    pub commit: String,
+    /// Final status.
+    pub status: DeployStatus,
+    /// First rollback that undid it: (seq, ts ms).
+    pub rollback: Option<(u64, i64)>,
+}
+
+/// A person's approval of a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalFact {
+    /// Seq of the entry.
+    pub seq: u64,
+    /// Time of the entry (ms).
+    pub ts_ms: i64,
+    /// What was approved.
+    pub subject: String,
+    /// Who approved (index into [`Facts::actors`]).
+    pub approver: u32,
+    /// `allow` (true) or `deny`.
+    pub allow: bool,
+}
+
+/// Everything scoring needs, folded from the ledger.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// Interned actor names.
+    pub actors: Vec<String>,
+    /// Interned environment names.
+    pub envs: Vec<String>,
+    /// Merges, in order of first mention.
+    pub merges: Vec<MergeFact>,
+    /// Deploys, in seq order.
+    pub deploys: Vec<DeployFact>,
+    /// Approvals by people, in seq order.
+    pub approvals: Vec<ApprovalFact>,
+    index: Option<Index>,
+    // Built only when a merge must be found by commit (decoding a cache does not need it).
+    commits: Option<HashMap<String, u32>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Index {
+    actors: HashMap<String, u32>,
+    envs: HashMap<String, u32>,
+}
+
+/// Milliseconds since the epoch of an entry timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+pub fn ts_ms(ts: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3fZ")
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+/// Entry timestamp of milliseconds since the epoch.
+pub fn ms_ts(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+/// The body fields the model reads. The fold deserializes lines straight into it (borrowing
+/// the strings); a body whose fields have other types or escapes falls back to
+/// [`BodyView::from_value`], which skips what does not fit.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BodyView<'a> {
+    #[serde(default)]
+    author: Option<&'a str>,
+    #[serde(default)]
+    merge_commit: Option<&'a str>,
+    #[serde(default)]
+    paths: Option<Vec<&'a str>>,
+    #[serde(default)]
+    env: Option<&'a str>,
+    #[serde(default)]
+    version: Option<&'a str>,
+    #[serde(default)]
+    commit: Option<&'a str>,
+    #[serde(default)]
+    status: Option<&'a str>,
+    #[serde(default)]
+    from_version: Option<&'a str>,
+    #[serde(default)]
+    subject: Option<&'a str>,
+    #[serde(default)]
+    decision: Option<&'a str>,
+    #[serde(default)]
+    merges: Option<Vec<MergeRef<'a>>>,
+    #[serde(default)]
+    undoes_seq: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    gate: bool,
+}
+
+/// One item of a deploy's `merges`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MergeRef<'a> {
+    #[serde(default)]
+    merge_commit: Option<&'a str>,
+    #[serde(default)]
+    author: Option<&'a str>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v: Option<serde::de::IgnoredAny> = serde::Deserialize::deserialize(d)?;
+    Ok(v.is_some())
+}
+
+impl<'a> BodyView<'a> {
+    /// Lenient view of a JSON body: fields of another type count as absent.
+    pub fn from_value(v: &'a Value) -> BodyView<'a> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        BodyView {
+            author: s("author"),
+            merge_commit: s("merge_commit"),
+            paths: v
+                .get("paths")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect()),
+            env: s("env"),
+            version: s("version"),
+            commit: s("commit"),
+            status: s("status"),
+            from_version: s("from_version"),
+            subject: s("subject"),
+            decision: s("decision"),
+            merges: v.get("merges").and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .map(|m| MergeRef {
+                        merge_commit: m.get("merge_commit").and_then(Value::as_str),
+                        author: m.get("author").and_then(Value::as_str),
+                    })
+                    .collect()
+            }),
+            undoes_seq: v.get("undoes_seq").and_then(Value::as_u64),
+            gate: v.get("gate").is_some_and(|g| !g.is_null()),
+        }
+    }
+
+    fn get(&self, k: &str) -> &'a str {
+        let f = match k {
+            "author" => self.author,
+            "merge_commit" => self.merge_commit,
+            "env" => self.env,
+            "version" => self.version,
+            "commit" => self.commit,
+            "status" => self.status,
+            "from_version" => self.from_version,
+            "subject" => self.subject,
+            "decision" => self.decision,
+            _ => None,
+        };
+        f.unwrap_or("")
+    }
+}
+
+impl Facts {
+    /// Build the lookup tables (after decoding; before [`Facts::apply`]).
+    fn index(&mut self) -> &mut Index {
+        if self.index.is_none() {
+            let mut ix = Index::default();
+            for (i, a) in self.actors.iter().enumerate() {
+                ix.actors.insert(a.clone(), i as u32);
+            }
+            for (i, e) in self.envs.iter().enumerate() {
+                ix.envs.insert(e.clone(), i as u32);
+            }
+            self.index = Some(ix);
+        }
+        self.index.get_or_insert_with(Index::default)
+    }
+
+    fn commits(&mut self) -> &mut HashMap<String, u32> {
+        if self.commits.is_none() {
+            let map = self
+                .merges
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.commit.clone(), i as u32))
+                .collect();
+            self.commits = Some(map);
+        }
+        self.commits.get_or_insert_with(HashMap::new)
+    }
+
+    fn intern_actor(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index().actors.get(name) {
+            return i;
+        }
+        let i = self.actors.len() as u32;
+        self.actors.push(name.to_string());
+        self.index().actors.insert(name.to_string(), i);
+        i
+    }
+
+    fn intern_env(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index().envs.get(name) {
+            return i;
+        }
+        let i = self.envs.len() as u32;
+        self.envs.push(name.to_string());
+        self.index().envs.insert(name.to_string(), i);
+        i
+    }
+
+    /// Index of an actor, if known.
+    pub fn actor(&self, name: &str) -> Option<u32> {
+        match &self.index {
+            Some(ix) => ix.actors.get(name).copied(),
+            None => self.actors.iter().position(|a| a == name).map(|i| i as u32),
+        }
+    }
+
+    /// The merge whose commit is `commit`.
+    pub fn merge_by_commit(&mut self, commit: &str) -> Option<&MergeFact> {
+        let i = *self.commits().get(commit)?;
+        self.merges.get(i as usize)
+    }
+
+    /// The deploy entry with this seq.
+    pub fn deploy_by_seq(&self, seq: u64) -> Option<&DeployFact> {
+        let i = self.deploys.binary_search_by_key(&seq, |d| d.seq).ok()?;
+        self.deploys.get(i)
+    }
+
+    /// The newest succeeded deploy of `env` (optionally of `version`) before `before_seq`.
+    pub fn last_success(
+        &self,
+        env: &str,
+        version: Option<&str>,
+        before_seq: u64,
+    ) -> Option<&DeployFact> {
+        let env = self.envs.iter().position(|e| e == env)? as u32;
+        self.deploys.iter().rev().find(|d| {
+            d.seq < before_seq
+                && d.env == env
+                && d.status == DeployStatus::Succeeded
+                && version.is_none_or(|v| d.version == v)
+        })
+    }
+
+    /// Fold one entry in (entries must come in seq order). `mask` gives the scope mask of a
+    /// merge's paths under the current policy. Malformed optional fields are skipped: entries
+    /// were validated on append, and scoring never fails on history.
+    pub fn apply(
+        &mut self,
+        seq: u64,
+        ts: &str,
+        kind: Kind,
+        actor: &str,
+        body: &Value,
+        mask: &dyn Fn(&[&str]) -> u64,
+    ) {
+        self.apply_view(seq, ts, kind, actor, &BodyView::from_value(body), mask);
+    }
+
+    /// [`Facts::apply`] on the fields of a body the model reads (what the fold deserializes).
+    pub fn apply_view(
+        &mut self,
+        seq: u64,
+        ts: &str,
+        kind: Kind,
+        actor: &str,
+        body: &BodyView<'_>,
+        mask: &dyn Fn(&[&str]) -> u64,
+    ) {
+        let Some(t) = ts_ms(ts) else { return };
+        match kind {
+            Kind::Merge => {
+                let scope = mask(body.paths.as_deref().unwrap_or_default());
+                let author = self.intern_actor(body.get("author"));
+                let commit = body.get("merge_commit").to_string();
+                if let Some(&i) = self.commits().get(&commit) {
+                    if let Some(m) = self.merges.get_mut(i as usize) {
+                        if m.seq.is_none() {
+                            // A deploy named this commit first; the merge entry's attribution wins.
+                            m.seq = Some(seq);
+                            m.author = author;
+                            m.scope = scope;
+                        }
+                    }
+                    return;
+                }
+                self.push_merge(MergeFact {
+                    seq: Some(seq),
+                    ts_ms: t,
+                    author,
+                    commit,
+                    scope,
+                    ships: Vec::new(),
+                });
+            }
+            Kind::Deploy => {
+                let status = match body.get("status") {
+                    "succeeded" => DeployStatus::Succeeded,
+                    "failed" => DeployStatus::Failed,
+                    _ => return,
+                };
+                let env = self.intern_env(body.get("env"));
+                let d = self.deploys.len() as u32;
+                let commit = body.get("commit").to_string();
+                self.deploys.push(DeployFact {
+                    seq,
+                    ts_ms: t,
+                    env,
+                    version: body.get("version").to_string(),
+                    commit: commit.clone(),
+                    status,
+                    rollback: None,
+                });
+                match body.merges.as_deref() {
+                    Some(list) => {
+                        for m in list {
+                            let c = m.merge_commit.unwrap_or("");
+                            if c.is_empty() {
+                                continue;
+                            }
+                            let i = match self.commits().get(c) {
+                                Some(&i) => i,
+                                None => {
+                                    let author = m.author.unwrap_or("");
+                                    if author.is_empty() {
+                                        continue;
+                                    }
+                                    let author = self.intern_actor(author);
+                                    self.push_merge(MergeFact {
+                                        seq: None,
+                                        ts_ms: t,
+                                        author,
+                                        commit: c.to_string(),
+                                        scope: 0,
+                                        ships: Vec::new(),
+                                    })
+                                }
+                            };
+                            if let Some(mf) = self.merges.get_mut(i as usize) {
+                                if !mf.ships.contains(&d) {
+                                    mf.ships.push(d);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(&i) = self.commits().get(&commit) {
+                            if let Some(mf) = self.merges.get_mut(i as usize) {
+                                mf.ships.push(d);
+                            }
+                        }
+                    }
+                }
+            }
+            Kind::Rollback => {
+                let target = match body.undoes_seq {
+                    Some(u) => self.deploys.binary_search_by_key(&u, |d| d.seq).ok(),
+                    None => {
+                        let env = self
+                            .envs
+                            .iter()
+                            .position(|e| e == body.get("env"))
+                            .map(|e| e as u32);
+                        let from = body.get("from_version");
+                        self.deploys.iter().rposition(|d| {
+                            Some(d.env) == env
+                                && d.version == from
+                                && d.status == DeployStatus::Succeeded
+                        })
+                    }
+                };
+                if let Some(d) = target.and_then(|i| self.deploys.get_mut(i)) {
+                    if d.rollback.is_none() && d.seq < seq {
+                        d.rollback = Some((seq, t));
+                    }
+                }
+            }
+            Kind::Approval => {
+                if body.gate {
+                    return;
+                }
+                let approver = self.intern_actor(actor);
+                self.approvals.push(ApprovalFact {
+                    seq,
+                    ts_ms: t,
+                    subject: body.get("subject").to_string(),
+                    approver,
+                    allow: body.get("decision") == "allow",
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn push_merge(&mut self, m: MergeFact) -> u32 {
+        let i = self.merges.len() as u32;
+        self.commits().insert(m.commit.clone(), i);
+        self.merges.push(m);
+        i
+    }
+
+    /// Distinct actors other than `author` with an `allow` approval of `subject` at or before
+    /// `now_ms`, sorted.
+    pub fn approvers(&self, subject: &str, author: &str, now_ms: i64) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .approvals
+            .iter()
+            .filter(|a| a.allow && a.ts_ms <= now_ms && a.subject == subject)
+            .filter_map(|a| self.actors.get(a.approver as usize))
+            .filter(|n| n.as_str() != author)
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// What became of a merge, as of some time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Shipped and not rolled back within the window.
+    Success {
+        /// Evidence entry (the deploy).
+        seq: u64,
+        /// Evidence time (ms).
+        ts_ms: i64,
+    },
+    /// Its deploy failed or was rolled back within the window.
+    Failure {
+        /// Evidence entry (the failed deploy or the rollback).
+        seq: u64,
+        /// Evidence time (ms).
+        ts_ms: i64,
+    },
+    /// Not shipped yet, or still inside the window.
+    Pending,
+}
+
+/// The outcome of `m` at `now_ms` under window `window_ms` (see the module docs).
+pub fn outcome(facts: &Facts, m: &MergeFact, window_ms: i64, now_ms: i64) -> Outcome {
+    let mut fail: Option<(u64, i64)> = None;
+    let mut ok: Option<(u64, i64)> = None;
+    let earliest = |cur: Option<(u64, i64)>, new: (u64, i64)| match cur {
+        Some(c) if c.0 <= new.0 => Some(c),
+        _ => Some(new),
+    };
+    for &d in &m.ships {
+        let Some(d) = facts.deploys.get(d as usize) else {
+            continue;
+        };
+        if d.ts_ms > now_ms {
+            continue;
+        }
+        match d.status {
+            DeployStatus::Failed => fail = earliest(fail, (d.seq, d.ts_ms)),
+            DeployStatus::Succeeded => match d.rollback {
+                Some((rs, rt)) if rt <= now_ms && rt.saturating_sub(d.ts_ms) <= window_ms => {
+                    fail = earliest(fail, (rs, rt))
+                }
+                _ if now_ms.saturating_sub(d.ts_ms) >= window_ms => {
+                    ok = earliest(ok, (d.seq, d.ts_ms))
+                }
+                _ => {}
+            },
+        }
+    }
+    match (fail, ok) {
+        (Some((seq, ts_ms)), _) => Outcome::Failure { seq, ts_ms },
+        (None, Some((seq, ts_ms))) => Outcome::Success { seq, ts_ms },
+        (None, None) => Outcome::Pending,
+    }
+}
+
+/// How many newest evidence seqs a breakdown lists.
+pub const NEWEST: usize = 5;
+
+/// A score with its breakdown: never a bare number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    /// The author scored.
+    pub actor: String,
+    /// False when the ledger has no merge by this author: the score is the prior.
+    pub known: bool,
+    /// Gate whose paths limit the merges counted (`None`: all merges).
+    pub scope: Option<String>,
+    /// Merges that succeeded.
+    pub successes: u64,
+    /// Merges that failed.
+    pub failures: u64,
+    /// Merges without an outcome yet.
+    pub pending: u64,
+    /// Σ decayed weights of successes.
+    pub success_weight: f64,
+    /// Σ decayed weights of failures.
+    pub failure_weight: f64,
+    /// The score in [0, 1].
+    pub score: f64,
+    /// Seqs of the newest evidence entries (newest first, at most [`NEWEST`]).
+    pub newest: Vec<u64>,
+    /// Prior α and β used.
+    pub prior: (f64, f64),
+    /// Time evaluated at (ms).
+    pub as_of_ms: i64,
+}
+
+/// Per-mille of a value in [0, ∞): `round(x · 1000)`.
+pub fn permille(x: f64) -> i64 {
+    (x * 1000.0).round() as i64
+}
+
+impl Score {
+    /// Merges with a known outcome (what `min_history` counts).
+    pub fn history(&self) -> u64 {
+        self.successes + self.failures
+    }
+
+    /// The score in per-mille.
+    pub fn permille(&self) -> i64 {
+        permille(self.score)
+    }
+
+    /// The breakdown as JSON with integers only (what entries store).
+    pub fn breakdown(&self) -> Value {
+        json!({
+            "known": self.known,
+            "scope": self.scope.clone().unwrap_or_else(|| "all".into()),
+            "successes": self.successes,
+            "failures": self.failures,
+            "pending": self.pending,
+            "success_weight_permille": permille(self.success_weight),
+            "failure_weight_permille": permille(self.failure_weight),
+            "prior_successes_permille": permille(self.prior.0),
+            "prior_failures_permille": permille(self.prior.1),
+            "newest_evidence": self.newest,
+            "as_of": ms_ts(self.as_of_ms),
+        })
+    }
+}
+
+/// Score `actor` at `now_ms`; with `scope = Some(i)` only merges whose paths matched gate `i`.
+pub fn score(
+    facts: &Facts,
+    policy: &Policy,
+    actor: &str,
+    scope: Option<usize>,
+    now_ms: i64,
+) -> Score {
+    let (a, b) = (policy.prior_successes, policy.prior_failures);
+    let mut sc = Score {
+        actor: actor.to_string(),
+        known: false,
+        scope: scope
+            .and_then(|i| policy.gates.get(i))
+            .map(|g| g.name.clone()),
+        successes: 0,
+        failures: 0,
+        pending: 0,
+        success_weight: 0.0,
+        failure_weight: 0.0,
+        score: a / (a + b),
+        newest: Vec::new(),
+        prior: (a, b),
+        as_of_ms: now_ms,
+    };
+    let Some(who) = facts.actor(actor) else {
+        return sc;
+    };
+    let mut evidence: Vec<u64> = Vec::new();
+    for m in facts.merges.iter().filter(|m| m.author == who) {
+        if m.seq.is_some_and(|_| m.ts_ms > now_ms) {
+            continue;
+        }
+        sc.known = true;
+        if let Some(i) = scope {
+            if m.scope & (1u64 << i) == 0 {
+                continue;
+            }
+        }
+        let weight =
+            |t: i64| 0.5f64.powf(now_ms.saturating_sub(t).max(0) as f64 / policy.half_life_ms);
+        match outcome(facts, m, policy.window_ms, now_ms) {
+            Outcome::Success { seq, ts_ms } => {
+                sc.successes += 1;
+                sc.success_weight += weight(ts_ms);
+                evidence.push(seq);
+            }
+            Outcome::Failure { seq, ts_ms } => {
+                sc.failures += 1;
+                sc.failure_weight += weight(ts_ms);
+                evidence.push(seq);
+            }
+            Outcome::Pending => sc.pending += 1,
+        }
+    }
+    evidence.sort_unstable_by(|x, y| y.cmp(x));
+    evidence.dedup();
+    evidence.truncate(NEWEST);
+    sc.newest = evidence;
+    sc.score = (a + sc.success_weight) / (a + b + sc.success_weight + sc.failure_weight);
+    sc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn ts(day: i64) -> String {
+        ms_ts(1_700_000_000_000 + day * DAY)
+    }
+
+    fn policy(extra: &str) -> Policy {
+        Policy::from_toml(&format!("half_life_days = 10\nwindow_hours = 24\n{extra}")).unwrap()
+    }
+
+    fn merge(
+        f: &mut Facts,
+        seq: u64,
+        day: i64,
+        author: &str,
+        commit: &str,
+        paths: &[&str],
+        p: &Policy,
+    ) {
+        let body = json!({"author": author, "merge_commit": commit, "paths": paths});
+        f.apply(seq, &ts(day), Kind::Merge, "bot", &body, &|ps| {
+            p.scope_mask(ps.iter().copied())
+        });
+    }
+
+    fn deploy(f: &mut Facts, seq: u64, day: i64, version: &str, status: &str, merges: &[&str]) {
+        let list: Vec<Value> = merges
+            .iter()
+            .map(|c| json!({"merge_commit": c, "author": "?"}))
+            .collect();
+        let body = json!({"env": "prod", "version": version, "commit": "x", "status": status, "merges": list});
+        f.apply(seq, &ts(day), Kind::Deploy, "ci", &body, &|_| 0);
+    }
+
+    #[test]
+    fn decayed_beta_score_by_hand() {
+        let p = policy("");
+        let mut f = Facts::default();
+        merge(&mut f, 0, 0, "ann", "m1", &["a"], &p);
+        merge(&mut f, 1, 0, "ann", "m2", &["a"], &p);
+        merge(&mut f, 2, 10, "ann", "m3", &["a"], &p);
+        deploy(&mut f, 3, 0, "v1", "succeeded", &["m1", "m2"]); // day 0
+        deploy(&mut f, 4, 10, "v2", "succeeded", &["m3"]); // day 10
+        f.apply(5, &ts(10), Kind::Rollback, "ops", &json!({"env": "prod", "from_version": "v2", "to_version": "v1", "trigger": "x", "undoes_seq": 4}), &|_| 0);
+        // At day 20: m1, m2 succeeded on day 0 (age 20 d = 2 half-lives → weight 0.25 each);
+        // m3 was rolled back on day 10 (same day, inside the 24 h window; age 10 d → 0.5).
+        // score = (1 + 0.5) / (2 + 0.5 + 0.5) = 0.5 → 500 ‰.
+        let now = 1_700_000_000_000 + 20 * DAY;
+        let s = score(&f, &p, "ann", None, now);
+        assert_eq!((s.successes, s.failures, s.pending), (2, 1, 0));
+        assert!((s.success_weight - 0.5).abs() < 1e-12 && (s.failure_weight - 0.5).abs() < 1e-12);
+        assert_eq!(s.permille(), 500);
+        assert_eq!(s.newest, vec![5, 3]);
+        // At day 10: v1's successes are one half-life old (0.5 each); v2 was rolled back at
+        // once (inside the window), a failure of age 0 (weight 1).
+        let s = score(&f, &p, "ann", None, 1_700_000_000_000 + 10 * DAY);
+        assert_eq!((s.successes, s.failures), (2, 1));
+        // (1 + 2·0.5) / (2 + 1 + 1) = 0.5
+        assert_eq!(s.permille(), 500);
+        // Unknown author: the prior mean.
+        let u = score(&f, &p, "zed", None, now);
+        assert!(!u.known);
+        assert_eq!(u.permille(), 500);
+    }
+
+    #[test]
+    fn window_failed_deploys_and_as_of() {
+        let p = policy("");
+        let mut f = Facts::default();
+        merge(&mut f, 0, 0, "bo", "m1", &[], &p);
+        deploy(&mut f, 1, 0, "v1", "succeeded", &["m1"]);
+        // Half a day later: still inside the 24 h window → pending.
+        let s = score(&f, &p, "bo", None, 1_700_000_000_000 + DAY / 2);
+        assert_eq!((s.successes, s.failures, s.pending), (0, 0, 1));
+        // A rollback after the window does not count.
+        f.apply(
+            2,
+            &ts(3),
+            Kind::Rollback,
+            "ops",
+            &json!({"env": "prod", "from_version": "v1", "to_version": "v0", "trigger": "x"}),
+            &|_| 0,
+        );
+        let s = score(&f, &p, "bo", None, 1_700_000_000_000 + 3 * DAY);
+        assert_eq!((s.successes, s.failures), (1, 0));
+        // A failed deploy is a failure at once; prior α = β = 1, weight 1 (age 0):
+        // cy (1 failure only) scores 1 / (2 + 1) = 0.333… → 333 ‰.
+        merge(&mut f, 3, 4, "cy", "m2", &[], &p);
+        deploy(&mut f, 4, 4, "v2", "failed", &["m2"]);
+        let s = score(&f, &p, "cy", None, 1_700_000_000_000 + 4 * DAY);
+        assert_eq!((s.failures, s.permille()), (1, 333));
+        // As of day 2 nothing of cy's exists yet.
+        assert!(!score(&f, &p, "cy", None, 1_700_000_000_000 + 2 * DAY).known);
+    }
+
+    #[test]
+    fn scope_and_approvals() {
+        let p = policy("[[gates]]\nname = \"db\"\npaths = [\"db/**\"]\nscope = \"paths\"");
+        let mut f = Facts::default();
+        merge(&mut f, 0, 0, "ann", "m1", &["db/x.sql"], &p);
+        merge(&mut f, 1, 0, "ann", "m2", &["src/y.rs"], &p);
+        deploy(&mut f, 2, 0, "v1", "succeeded", &["m1"]);
+        deploy(&mut f, 3, 0, "v2", "failed", &["m2"]);
+        let now = 1_700_000_000_000 + 2 * DAY;
+        let db = score(&f, &p, "ann", Some(0), now);
+        assert_eq!((db.successes, db.failures), (1, 0));
+        let all = score(&f, &p, "ann", None, now);
+        assert_eq!((all.successes, all.failures), (1, 1));
+        for (seq, who, dec) in [
+            (4, "ann", "allow"),
+            (5, "bob", "deny"),
+            (6, "cat", "allow"),
+            (7, "cat", "allow"),
+        ] {
+            f.apply(
+                seq,
+                &ts(1),
+                Kind::Approval,
+                who,
+                &json!({"subject": "S", "decision": dec, "reasons": []}),
+                &|_| 0,
+            );
+        }
+        f.apply(
+            8,
+            &ts(1),
+            Kind::Approval,
+            "gate",
+            &json!({"subject": "S", "decision": "allow", "reasons": [], "gate": "db"}),
+            &|_| 0,
+        );
+        assert_eq!(f.approvers("S", "ann", now), vec!["cat".to_string()]);
+    }
+}
