@@ -7,9 +7,11 @@ use audit_ledger::ledger::Ledger;
 use audit_ledger::metrics::{
     self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
 };
-use audit_ledger::report::{self, Data, Page};
+use audit_ledger::report::{self, Data, Page, TrustRow};
+use audit_ledger::trust;
 use clap::Args;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 use super::Ctx;
 
@@ -229,6 +231,32 @@ pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Trust scores of every merge author, as of `now`, from the trust module.
+fn trust_rows(
+    ledger: &Ledger,
+    now: i64,
+) -> std::result::Result<BTreeMap<String, TrustRow>, String> {
+    let (policy, agg, _) = trust::load(ledger).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for m in &agg.facts.merges {
+        let Some(name) = agg.facts.actors.get(m.author as usize) else {
+            continue;
+        };
+        if out.contains_key(name) {
+            continue;
+        }
+        let s = trust::score(&agg.facts, &policy, name, None, now);
+        let row = TrustRow {
+            permille: s.permille(),
+            successes: s.successes,
+            failures: s.failures,
+            pending: s.pending,
+        };
+        out.insert(name.clone(), row);
+    }
+    Ok(out)
+}
+
 pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let t = targets(&ledger)?;
@@ -239,6 +267,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     }
     let mut d = Data::default();
     audit_ledger::history::scan(&ledger, |e| d.push(e))?;
+    d.trust = trust_rows(&ledger, now);
     let origin = ledger.config().origin.clone();
     let page = Page {
         title: &origin,
