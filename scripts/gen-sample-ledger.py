@@ -33,6 +33,7 @@ def main():
     envs = ["production", "staging"]
     authors = ["alice", "bob", "carol", "dependabot"]
     live = {}  # env -> (seq, version) of the last succeeded deploy
+    pending = {e: [] for e in envs}  # env -> merges not shipped there yet: (commit, author, time)
     version = 0
     with open(out, "w", encoding="utf-8") as f:
         for seq in range(n):
@@ -43,7 +44,10 @@ def main():
             commit = hashlib.sha1(str(seq).encode()).hexdigest()
             if r < 0.35:
                 kind, actor = "merge", "merge-bot"
-                body = {"author": rng.choice(authors), "source": "feature/%d" % seq, "target": "main",
+                author = rng.choice(authors)
+                for e in envs:
+                    pending[e].append((commit, author, t.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                body = {"author": author, "source": "feature/%d" % seq, "target": "main",
                         "source_commit": commit, "target_commit": commit, "merge_commit": commit,
                         "paths": ["src/lib.rs"]}
             elif r < 0.80:
@@ -52,9 +56,13 @@ def main():
                 status = "failed" if rng.random() < 0.06 else "succeeded"
                 lag = rng.randint(5 * 60, 3 * 3600)
                 ct = (t - datetime.timedelta(seconds=lag)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                shipped = pending[env][-3:] if status == "succeeded" else []
+                if status == "succeeded":
+                    pending[env] = []
                 body = {"env": env, "version": "v%d" % version, "commit": commit, "status": status,
                         "strategy": rng.choice(["blue-green", "canary", "rolling"]),
-                        "changes": [{"commit": commit, "time": ct}]}
+                        "changes": [{"commit": commit, "time": ct}],
+                        "merges": [{"merge_commit": c, "author": a} for c, a, _ in shipped]}
                 if status == "succeeded":
                     live[env] = (seq, "v%d" % version)
             elif r < 0.84 and env in live:

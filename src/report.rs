@@ -50,7 +50,7 @@ pub struct ActorRow {
 }
 
 /// Everything the page shows, collected in one pass over the ledger.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Data {
     /// Deploys, rollbacks and drills for the metrics.
     pub history: History,
@@ -62,6 +62,35 @@ pub struct Data {
     pub actors: BTreeMap<String, ActorRow>,
     /// Entries seen.
     pub entries: u64,
+    /// Trust scores per merge author, filled by the caller from the trust module; `Err` holds
+    /// why they could not be computed (shown on the page instead).
+    pub trust: Result<BTreeMap<String, TrustRow>, String>,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data {
+            history: History::default(),
+            approvals: VecDeque::new(),
+            drills: VecDeque::new(),
+            actors: BTreeMap::new(),
+            entries: 0,
+            trust: Ok(BTreeMap::new()),
+        }
+    }
+}
+
+/// A trust score as the page shows it (see `docs/trust.md` for the model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustRow {
+    /// Score in per-mille.
+    pub permille: i64,
+    /// Merges that succeeded downstream.
+    pub successes: u64,
+    /// Merges that failed downstream.
+    pub failures: u64,
+    /// Merges without an outcome yet.
+    pub pending: u64,
 }
 
 fn field(b: &Value, k: &str) -> String {
@@ -173,7 +202,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px soli
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}\
 th{background:#eef2f6}.met{background:#dafbe1}.missed{background:#ffebe9}.no-data{background:#f3f4f6;color:#57606a}\
 tr.ok td:first-child{border-left:4px solid #2da44e}tr.bad td:first-child{border-left:4px solid #cf222e}\
-.muted{color:#57606a}.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{background:#fff;border:1px solid #d0d7de;padding:.5em}";
+.muted{color:#57606a}.num{font-weight:600}.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{background:#fff;border:1px solid #d0d7de;padding:.5em}";
 
 fn status_cell(s: Status) -> (&'static str, &'static str) {
     match s {
@@ -509,16 +538,38 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
     ));
     out.push_str("\n</div>\n</section>\n");
     out.push_str("<section id=\"actors\">\n<h2>Per actor</h2>\n");
-    out.push_str("<p class=\"muted\">Whole ledger, all environments. Merges counted by the merge's author; deploys, rollbacks and gate decisions by the actor that recorded them.</p>\n");
+    out.push_str("<p class=\"muted\">Whole ledger, all environments. Trust: the author's score \
+(docs/trust.md) with merges that succeeded / failed / are pending downstream. Merges are counted by \
+their author; deploys, rollbacks and gate decisions by the actor that recorded them.</p>\n");
+    if let Err(why) = &d.trust {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">Trust scores unavailable: {}</p>",
+            esc(why)
+        );
+    }
+    let no_trust = BTreeMap::new();
+    let trust = d.trust.as_ref().unwrap_or(&no_trust);
     if d.actors.is_empty() {
         out.push_str("<p class=\"muted\">No actors yet.</p>\n");
     } else {
-        out.push_str("<table><tr><th>actor</th><th>merges authored</th><th>deploys succeeded</th><th>deploys failed</th><th>rollbacks</th><th>gate decisions</th></tr>\n");
+        out.push_str("<table><tr><th>actor</th><th>trust</th><th>merges ok / failed / pending</th>\
+<th>merges authored</th><th>deploys succeeded</th><th>deploys failed</th><th>rollbacks</th><th>gate decisions</th></tr>\n");
         for (name, r) in &d.actors {
+            let (score, outcomes, class) = match trust.get(name) {
+                Some(t) => (
+                    format!("{}.{:03}", t.permille / 1000, t.permille % 1000),
+                    format!("{} / {} / {}", t.successes, t.failures, t.pending),
+                    "num",
+                ),
+                None => ("–".to_string(), "–".to_string(), "no-data"),
+            };
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(name),
+                esc(&score),
+                esc(&outcomes),
                 r.merges,
                 r.deploys_succeeded,
                 r.deploys_failed,

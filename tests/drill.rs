@@ -230,6 +230,17 @@ fn failing_check_is_recorded_and_exits_1() {
     assert_eq!(report["output_tail"], "broken\n");
     assert_eq!(body["exit_code"], 3);
     assert_clean(&f);
+
+    // A check killed by a signal (here its own SIGTERM) fails too, with the signal recorded.
+    let out = drill(&f, &["--to", "HEAD", "--check", "kill -TERM $$; sleep 5"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (report, body) = check_report(&f, &out);
+    assert_eq!(report["outcome"], "fail");
+    assert_eq!(report["exit_code"], Value::Null);
+    assert_eq!(report["signal"], 15);
+    assert!(body.get("exit_code").is_none());
+    assert_eq!(entries(&f.dir).len(), 2);
+    assert_clean(&f);
 }
 
 fn alive(pid: &str) -> bool {
@@ -448,5 +459,113 @@ fn last_good_resolves_from_the_ledger() {
     assert_eq!(report["deploy_seq"], 0);
     assert_eq!(body["env"], "prod");
     assert_eq!(body["rev"], "last-good");
+    assert_clean(&f);
+}
+
+/// End to end with the recording flags of `append`: deploys recorded with `--repo` carry their
+/// shipped changes, a rollback recorded with `--undoes` names the deploy, and `metrics` and
+/// `drill --to last-good` read them.
+#[test]
+fn recorded_deploys_feed_metrics_and_last_good() {
+    let f = fixture();
+    let repo = f.repo.to_str().unwrap();
+    let append = |args: &[&str]| {
+        let out = ledger(&f.dir, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    append(&[
+        "append",
+        "deploy",
+        "--actor",
+        "ci",
+        "--env",
+        "prod",
+        "--version",
+        "v1",
+        "--commit",
+        &f.commits[0],
+        "--status",
+        "succeeded",
+        "--repo",
+        repo,
+    ]);
+    append(&[
+        "append",
+        "deploy",
+        "--actor",
+        "ci",
+        "--env",
+        "prod",
+        "--version",
+        "v2",
+        "--commit",
+        &f.commits[1],
+        "--status",
+        "succeeded",
+        "--repo",
+        repo,
+        "--strategy",
+        "canary",
+        "--percent",
+        "10",
+    ]);
+    append(&[
+        "append",
+        "rollback",
+        "--actor",
+        "oncall",
+        "--env",
+        "prod",
+        "--from-version",
+        "v2",
+        "--to-version",
+        "v1",
+        "--trigger",
+        "error-rate",
+        "--undoes",
+        "v2",
+        "--trigger-type",
+        "manual",
+    ]);
+    let es = entries(&f.dir);
+    assert_eq!(
+        es[1]["body"]["changes"].as_array().unwrap().len(),
+        1,
+        "{}",
+        es[1]
+    );
+    assert_eq!(es[2]["body"]["undoes_seq"], 1, "{}", es[2]);
+    let out = ledger(&f.dir, &["--json", "metrics", "--env", "prod"]);
+    assert_eq!(out.status.code(), Some(0));
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Two changes shipped (one per deploy); one of two deploys rolled back.
+    assert_eq!(m["lead_time"]["count"], 2, "{m}");
+    assert_eq!(m["change_failure_rate"]["failures"], 1);
+    assert_eq!(m["change_failure_rate"]["deploys"], 2);
+    assert_eq!(m["time_to_restore"]["count"], 1);
+    // last-good skips the rolled-back v2.
+    let out = drill(
+        &f,
+        &[
+            "--env",
+            "prod",
+            "--to",
+            "last-good",
+            "--check",
+            "test \"$(cat f)\" = 1",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (report, _) = check_report(&f, &out);
+    assert_eq!(report["deploy_seq"], 0);
     assert_clean(&f);
 }

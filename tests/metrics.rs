@@ -466,6 +466,12 @@ fn report_is_self_contained_well_formed_html() {
     // The metrics table shows the hand-computed change failure rate and the prod deny.
     assert!(html.contains("42.86 %"), "change failure rate");
     assert!(html.contains("score 0.41 &lt; 0.8 for src/db/**"));
+    // Trust per actor: the one merge has not shipped, so its author has the prior, 0.500.
+    assert!(html.contains("<th>trust</th>"));
+    assert!(
+        html.contains("<td class=\"num\">0.500</td><td>0 / 0 / 1</td>"),
+        "trust row"
+    );
     // An empty ledger renders too, saying so.
     let empty = t.path().join("empty");
     assert!(ledger(&empty, &["init", "--origin", "empty"])

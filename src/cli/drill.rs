@@ -22,17 +22,22 @@ pub enum DrillCmd {
 
 /// `ledger drill rollback`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ledger drill rollback --repo . --to v1.4.2 --check 'make smoke' --timeout 300\n  ledger drill rollback --repo . --env production --to last-good --check './scripts/health.sh'\n\n\
-The worktree is created with git2 in a temporary directory outside the repository's working tree and is\n\
-always removed (with its .git/worktrees admin files): after a pass, a failure, a timeout, or SIGINT/SIGTERM.\n\
-The check runs as `sh -c CMD` in its own process group (killed as a whole on timeout), with\n\
-LEDGER_DRILL_REV, LEDGER_DRILL_COMMIT and LEDGER_DRILL_REPO set.\n\
-The report goes to DIR/rollbacks/<time>-<commit>.json and a `drill` entry with its SHA-256 is appended.\n\
-`--to last-good` (with --env) is the newest succeeded deploy of that env not undone by a rollback.\n\n\
-Exit codes: 0 the check passed; 1 it failed or timed out (both recorded); 2 bad input (e.g. unknown\n\
-revision), git or I/O error, or interrupted (nothing recorded)."
-)]
+#[command(after_help = "Examples:
+  ledger drill rollback --repo . --to v1.4.2 --check 'make smoke' --timeout 300
+  ledger drill rollback --env production --to last-good --check ./health.sh
+
+The worktree is made with git2 in a temporary directory outside the
+working tree, and always removed with its .git/worktrees admin files:
+after a pass, a failure, a timeout, or SIGINT/SIGTERM/SIGHUP. The check
+runs as `sh -c CMD` in its own process group (killed as a whole at the
+deadline) with LEDGER_DRILL_REV, LEDGER_DRILL_COMMIT, LEDGER_DRILL_REPO.
+The report goes to DIR/rollbacks/<time>-<commit>.json; a `drill` entry
+records its SHA-256. `--to last-good --env E`: the newest succeeded
+deploy of E that no rollback undid. Scheduling: docs/drills.md.
+
+Exit codes: 0 the check passed; 1 it failed or timed out (recorded);
+2 bad input (e.g. unknown revision), git or I/O error, or interrupted
+(nothing recorded).")]
 pub struct RollbackArgs {
     /// The git repository (its working tree, index and HEAD are not touched).
     #[arg(long, value_name = "PATH", default_value = ".")]

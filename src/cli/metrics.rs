@@ -7,22 +7,28 @@ use audit_ledger::ledger::Ledger;
 use audit_ledger::metrics::{
     self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
 };
-use audit_ledger::report::{self, Data, Page};
+use audit_ledger::report::{self, Data, Page, TrustRow};
+use audit_ledger::trust;
 use clap::Args;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 use super::Ctx;
 
 /// `ledger metrics`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ledger metrics\n  ledger metrics --env production --since 30d\n  ledger metrics --since 12h --json\n\n\
-Definitions (docs/metrics.md): a deploy is a `deploy` entry with status succeeded or failed; change failure\n\
-rate = (failed + rolled-back deploys) / deploys; time to restore runs from the failure to the rollback or\n\
-next succeeded deploy of the env. Targets come from [metrics] in config.toml (defaults: >= 2 deploys a\n\
-day, lead time < 1h, failure rate < 5 %, restore < 5m, drills 100 % passing in < 5m).\n\
-A metric with nothing to measure says \"no data\" (null in JSON)."
-)]
+#[command(after_help = "Examples:
+  ledger metrics
+  ledger metrics --env production --since 30d
+  ledger metrics --since 12h --json
+
+Definitions (docs/metrics.md): a deploy is a `deploy` entry with status
+succeeded or failed; change failure rate = (failed + rolled-back
+deploys) / deploys; time to restore runs from the failure to the
+rollback or next succeeded deploy of its env. Targets: [metrics] in
+config.toml (defaults: >= 2 deploys a day, lead time < 1h, failure rate
+< 5 %, restore < 5m, drills 100 % passing in < 5m). A metric with
+nothing to measure says \"no data\" (null in JSON).")]
 pub struct MetricsArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
@@ -37,12 +43,14 @@ pub struct MetricsArgs {
 
 /// `ledger report`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ledger report --out audit-report.html\n  ledger report --env production --since 90d --weeks 13 --out prod.html\n\n\
-One self-contained HTML page (inline SVG charts, no scripts, no network): DORA metrics against targets,\n\
-weekly trends, per-actor merges and deploy outcomes, recent gate decisions and drills.\n\
-scripts/report-screenshot.sh renders it in headless Chromium."
-)]
+#[command(after_help = "Examples:
+  ledger report --out audit-report.html
+  ledger report --env production --since 90d --weeks 13 --out prod.html
+
+One self-contained HTML page (inline SVG, no scripts, no network):
+DORA metrics against targets, weekly trends, per-actor merges and
+deploy outcomes, recent gate decisions and drills.
+scripts/report-screenshot.sh renders it in headless Chromium.")]
 pub struct ReportArgs {
     /// Where to write the page (written atomically).
     #[arg(long, value_name = "FILE.html")]
@@ -223,6 +231,32 @@ pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Trust scores of every merge author, as of `now`, from the trust module.
+fn trust_rows(
+    ledger: &Ledger,
+    now: i64,
+) -> std::result::Result<BTreeMap<String, TrustRow>, String> {
+    let (policy, agg, _) = trust::load(ledger).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for m in &agg.facts.merges {
+        let Some(name) = agg.facts.actors.get(m.author as usize) else {
+            continue;
+        };
+        if out.contains_key(name) {
+            continue;
+        }
+        let s = trust::score(&agg.facts, &policy, name, None, now);
+        let row = TrustRow {
+            permille: s.permille(),
+            successes: s.successes,
+            failures: s.failures,
+            pending: s.pending,
+        };
+        out.insert(name.clone(), row);
+    }
+    Ok(out)
+}
+
 pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let t = targets(&ledger)?;
@@ -233,6 +267,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     }
     let mut d = Data::default();
     audit_ledger::history::scan(&ledger, |e| d.push(e))?;
+    d.trust = trust_rows(&ledger, now);
     let origin = ledger.config().origin.clone();
     let page = Page {
         title: &origin,
