@@ -75,11 +75,14 @@ t_sbom=$(timeit "$REPS" "$LEDGER" bundle sbom --repo .)
 n_sbom=$("$LEDGER" bundle sbom --repo . 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("components", [])))')
 printf '  ledger bundle sbom          %7.3f s  %s components (+ the root in metadata.component)\n' "$t_sbom" "$n_sbom"
 if cargo cyclonedx --version > /dev/null 2>&1; then
-  cyclonedx_once() { cargo cyclonedx --format json --spec-version 1.5 --override-filename "$W/cdx" > /dev/null 2>&1 || cargo cyclonedx --format json > /dev/null 2>&1; }
+  # cargo-cyclonedx writes <name>.json next to Cargo.toml; --target all matches `cargo metadata`
+  # without a platform filter (what `ledger bundle sbom` reads).
+  cyclonedx_once() { cargo cyclonedx --format json --spec-version 1.5 --target all --override-filename bench-cdx; }
   t_cdx=$(timeit "$REPS" cyclonedx_once)
-  f=$(ls "$W"/cdx.json bom.json *.cdx.json 2>/dev/null | head -n 1 || true)
-  n_cdx=$( [ -n "$f" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("components", [])))' "$f" || echo '?')
-  printf '  cargo cyclonedx             %7.3f s  %s components\n' "$t_cdx" "$n_cdx"
+  cyclonedx_once > /dev/null 2>&1 || true
+  n_cdx=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("components", [])))' bench-cdx.json 2>/dev/null || echo '?')
+  rm -f bench-cdx.json
+  printf '  cargo cyclonedx %-12s%7.3f s  %s components (ledger also lists dev-dependencies and artifacts)\n' "$(cargo cyclonedx --version 2>/dev/null | awk '{print $2}')" "$t_cdx" "$n_cdx"
   printf '  ratio cargo-cyclonedx/ledger %6.2fx\n' "$(echo "$t_cdx / $t_sbom" | bc -l)"
 else
   echo "  cargo cyclonedx: not installed here (cargo install cargo-cyclonedx); comparison skipped"
