@@ -43,7 +43,7 @@ def entries(start, n):
         r = seq % 100
         if r < 15:
             c = f"{seq:040x}"
-            author = f"dev{(seq * 7) % 40}"
+            author = f"dev{(seq // 3 + seq // 1000) % 40}"  # spread authors over good and bad blocks
             out.append({"kind": "merge", "actor": "ledger/trust-gate", "body": {"author": author, "source": f"feat/{seq}", "target": "main",
                         "source_commit": f"{seq + 1:040x}", "target_commit": f"{seq + 2:040x}", "merge_commit": c,
                         "paths": [f"src/mod{seq % 13}/file{seq % 7}.rs", "README.md"] if seq % 5 else ["db/schema.sql"]}})
