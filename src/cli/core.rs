@@ -359,7 +359,8 @@ pub fn draft_from_args(
             }
             _ => (name, v),
         };
-        let known = required_fields(kind).iter().any(|(f, _)| *f == name) || optional_fields(kind).contains(&name);
+        let known = required_fields(kind).iter().any(|(f, _)| *f == name)
+            || optional_fields(kind).contains(&name);
         if !known {
             return Err(Error::input(format!(
                 "--{} does not apply to kind `{kind}` (put extra fields in --body)",
@@ -436,16 +437,33 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         _ => return Err(Error::input("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
-    let attributed = drafts.len() == 1 && drafts.first().is_some_and(|d| matches!(d.kind, Kind::Deploy | Kind::Rollback));
-    if a.fields.repo.is_some() && !drafts.first().is_some_and(|d| d.kind == Kind::Deploy && a.batch.is_none()) {
+    let attributed = drafts.len() == 1
+        && drafts
+            .first()
+            .is_some_and(|d| matches!(d.kind, Kind::Deploy | Kind::Rollback));
+    if a.fields.repo.is_some()
+        && !drafts
+            .first()
+            .is_some_and(|d| d.kind == Kind::Deploy && a.batch.is_none())
+    {
         return Err(Error::input("--repo applies to `append deploy` only"));
     }
-    if a.fields.undoes.is_some() && !drafts.first().is_some_and(|d| d.kind == Kind::Rollback && a.batch.is_none()) {
+    if a.fields.undoes.is_some()
+        && !drafts
+            .first()
+            .is_some_and(|d| d.kind == Kind::Rollback && a.batch.is_none())
+    {
         return Err(Error::input("--undoes applies to `append rollback` only"));
     }
     if attributed && a.batch.is_none() {
-        let attr = super::trust::Attribution { repo: a.fields.repo.clone(), undoes: a.fields.undoes.clone() };
-        let draft = drafts.into_iter().next().ok_or_else(|| Error::input("nothing to append"))?;
+        let attr = super::trust::Attribution {
+            repo: a.fields.repo.clone(),
+            undoes: a.fields.undoes.clone(),
+        };
+        let draft = drafts
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::input("nothing to append"))?;
         let entries = super::trust::append_attributed(&ledger, draft, &attr, signer.as_ref())?;
         report_appended(ctx, &entries);
         return Ok(0);
