@@ -6,7 +6,7 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x01                           magic and version (8 bytes)
+//! "ALTRUST" 0x02                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
@@ -17,7 +17,7 @@
 //!                                   ‖ u8 status (0 succeeded, 1 failed) ‖ u8 rolled_back
 //!                                   ‖ u64 rollback_seq ‖ i64 rollback_ts_ms
 //! u32 n ‖ n × approval    approval = u64 seq ‖ i64 ts_ms ‖ str subject ‖ u32 approver ‖ u8 allow
-//! 32 bytes                                  SHA-256 of everything above
+//! u64                                       checksum of everything above (see `checksum`)
 //! ```
 //!
 //! # Why it is never trusted over the ledger
@@ -39,7 +39,6 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Failure, Result};
 use crate::ledger::body::Kind;
@@ -51,7 +50,7 @@ use crate::trust::policy::Policy;
 /// File name of the cache inside the ledger directory.
 pub const CACHE_FILE: &str = "trust.cache";
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x01";
+const MAGIC: &[u8; 8] = b"ALTRUST\x02";
 
 /// The cache is rewritten after a cold fold, or once an extension folds this many entries.
 pub const SAVE_AFTER: u64 = 256;
@@ -469,16 +468,16 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
         e.u32(ap.approver);
         e.u8(u8::from(ap.allow));
     }
-    let sum: [u8; 32] = Sha256::digest(&e.0).into();
-    e.0.extend_from_slice(&sum);
+    let sum = checksum(&e.0);
+    e.0.extend_from_slice(&sum.to_le_bytes());
     e.0
 }
 
 /// Decode a cache file; `None` for anything malformed (the cache is then rebuilt).
 pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
-    let split = bytes.len().checked_sub(32)?;
+    let split = bytes.len().checked_sub(8)?;
     let (data, sum) = bytes.split_at(split);
-    if Sha256::digest(data).as_slice() != sum {
+    if checksum(data).to_le_bytes().as_slice() != sum {
         return None;
     }
     let mut d = Dec(data);
@@ -564,6 +563,27 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         head,
         scope_key,
     })
+}
+
+/// A fast 64-bit checksum (multiply–xorshift over little-endian words, then the length). It
+/// catches accidental damage only: it is not a security control, and neither would an unkeyed
+/// SHA-256 be (whoever can write the cache can recompute either). SHA-256 here took a quarter
+/// of a warm run.
+fn checksum(data: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0x5165_6E74_7275_7374;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    for &byte in words.remainder() {
+        h = (h ^ u64::from(byte)).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    (h ^ data.len() as u64).wrapping_mul(K)
 }
 
 struct Enc(Vec<u8>);
