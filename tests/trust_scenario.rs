@@ -671,7 +671,10 @@ fn merge_previews_conflicts_archive_and_execute() {
     // `trust gate --repo` computes the paths the same way and never writes to the repository.
     let (code, v, _) = ledger(
         &env,
-        &["trust", "gate", "--actor", "carol", "--repo", repo, "--source", "z", "--target", "main"],
+        &[
+            "trust", "gate", "--actor", "carol", "--repo", repo, "--source", "z", "--target",
+            "main",
+        ],
     );
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["paths"][0], "shared.txt");
