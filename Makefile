@@ -30,5 +30,8 @@ bench: release ## benchmarks (figures as ratios against baselines measured in th
 demo: release ## a built-in example: a signed ledger with merges, deploys and a rollback, verified
 	scripts/demo.sh
 
+publish-audit: release ## record the release in audit/, write audit/bundle-<version>/ and verify it three ways
+	scripts/publish-audit.sh
+
 clean:
 	$(CARGO) clean

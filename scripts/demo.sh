@@ -24,6 +24,10 @@ step "$LEDGER" append rollback --actor oncall/bob --env production --from-versio
 step "$LEDGER" append event --actor ci/build-43 --type sast --data '{"findings":0}'
 step "$LEDGER" log
 step "$LEDGER" verify
+step "$LEDGER" checkpoint
+step "$LEDGER" prove inclusion --seq 3
+step "$LEDGER" trust score --actor alice
+step "$LEDGER" metrics --env production
 
 echo
 echo "Now an attacker edits the failed deploy into a success (without the signing key):"

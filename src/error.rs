@@ -83,6 +83,10 @@ pub enum Error {
     /// A git operation failed.
     #[error("git: {0}")]
     Git(String),
+    /// The run was interrupted (SIGINT, SIGTERM or SIGHUP) after cleaning up; nothing was
+    /// recorded (exit 2).
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl Error {

@@ -12,13 +12,21 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod bundle;
 pub mod canonical;
+pub mod checkpoint;
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod fsutil;
 pub mod git;
+pub mod history;
 pub mod keys;
 pub mod ledger;
+pub mod merkle;
+pub mod metrics;
+pub mod note;
+pub mod report;
 pub mod trust;
 
 pub use error::{Error, Failure, Result};

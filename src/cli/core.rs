@@ -84,6 +84,17 @@ pub enum KeysCmd {
     },
     /// List keys in config.toml.
     List,
+    /// Show one key; with --note, as a C2SP note verifier key (name+hash+base64).
+    #[command(
+        after_help = "Examples:\n  ledger keys show --note            # the only key, or the one given by --key\n  ledger keys show 1f2e3d4c5b6a7988 --note > log.vkey\n\nThe note name is the key's `name` in config.toml, or the origin."
+    )]
+    Show {
+        /// Key id (default: the --key signer's, or the only trusted key).
+        id: Option<String>,
+        /// Print only the note verifier key.
+        #[arg(long)]
+        note: bool,
+    },
     /// Revoke a key (appends a `key revoke` entry signed with --key).
     Revoke {
         /// Key id (16 hex).
@@ -97,6 +108,7 @@ pub enum KeysCmd {
 pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
     let mut l = ctx.ledger()?;
     match cmd {
+        KeysCmd::Show { id, note } => return super::tlog::keys_show(ctx, &l, id.as_deref(), *note),
         KeysCmd::Add { path, name, actor } => {
             let vk = keys::load_public(path)?;
             let signer = ctx.require_signer("keys add")?;
@@ -148,7 +160,7 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
 /// `ledger append`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body."
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
 )]
 pub struct AppendArgs {
     /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
@@ -163,6 +175,9 @@ pub struct AppendArgs {
     /// Append a JSONL batch of {"kind","actor","body"} objects (FILE or - for stdin).
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["actor", "body"])]
     pub batch: Option<String>,
+    /// With --key, do not refresh DIR/checkpoint after appending (run `ledger checkpoint` later).
+    #[arg(long)]
+    pub no_checkpoint: bool,
     #[command(flatten)]
     pub fields: FieldFlags,
 }
@@ -464,23 +479,62 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
             .into_iter()
             .next()
             .ok_or_else(|| Error::input("nothing to append"))?;
-        let entries = super::trust::append_attributed(&ledger, draft, &attr, signer.as_ref())?;
+        let entries = super::trust::append_attributed(
+            &ledger,
+            draft,
+            &attr,
+            signer.as_ref(),
+            !a.no_checkpoint,
+        )?;
         report_appended(ctx, &entries);
         return Ok(0);
     }
-    let entries = append_drafts(&ledger, &drafts, signer.as_ref())?;
+    let entries = if a.no_checkpoint {
+        ledger.append(&drafts, signer.as_ref())?
+    } else {
+        append_drafts(&ledger, &drafts, signer.as_ref())?
+    };
     report_appended(ctx, &entries);
     Ok(0)
 }
 
 /// Append drafts; the single place the CLI appends, so later features (index, checkpoint
 /// refresh) hook in here and in the library.
+///
+/// With a signer, the checkpoint is refreshed under the same lock; if that fails the entries
+/// are still appended, and the error says so.
 pub fn append_drafts(
     ledger: &Ledger,
     drafts: &[Draft],
     signer: Option<&Signer>,
 ) -> Result<Vec<Entry>> {
-    ledger.append(drafts, signer)
+    let mut locked = ledger.lock()?;
+    let entries = locked.append(drafts, signer)?;
+    refresh_checkpoint(&locked, signer, &entries)?;
+    Ok(entries)
+}
+
+/// With a signer and new entries, refresh DIR/checkpoint under the append lock. The entries
+/// are appended whatever happens here, so a failure says so.
+pub fn refresh_checkpoint(
+    locked: &audit_ledger::ledger::store::Locked<'_>,
+    signer: Option<&Signer>,
+    entries: &[Entry],
+) -> Result<()> {
+    if let (Some(s), Some(first), Some(last)) = (signer, entries.first(), entries.last()) {
+        let done = format!(
+            "appended seq {}..={}, but the checkpoint was not refreshed",
+            first.seq, last.seq
+        );
+        super::tlog::refresh_after_append(locked, s).map_err(|e| match e {
+            Error::Verify { file, mut failure } => {
+                failure.reason = format!("{done}: {}", failure.reason);
+                Error::Verify { file, failure }
+            }
+            other => Error::input(format!("{done}: {other}")),
+        })?;
+    }
+    Ok(())
 }
 
 /// Print what was appended: the entry for one, a summary for a batch.
@@ -498,7 +552,7 @@ pub fn report_appended(ctx: &Ctx, entries: &[Entry]) {
 /// `ledger verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read."
+    after_help = "Examples:\n  ledger verify\n  ledger verify --json\n  ledger --dir /srv/audit verify --from 100000\n  ledger verify --checkpoint trusted/checkpoint          # must extend a checkpoint saved elsewhere\n  ledger verify --checkpoint cosigned --witnesses 2     # and carry 2 trusted witness cosignatures\n\nExit 0 when valid; 1 with the first bad line, seq and reason; 2 when the ledger cannot be read."
 )]
 pub struct VerifyArgs {
     /// Check signatures only from this seq on (hashes and chain are still checked throughout).
@@ -507,6 +561,15 @@ pub struct VerifyArgs {
     /// Treat unsigned entries as invalid even if config.toml does not require signatures.
     #[arg(long)]
     pub require_signatures: bool,
+    /// A trusted checkpoint (from a bundle, a tag, a witness): the ledger must extend it.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Extra key for the checkpoint's signature: PATH.pub or a note verifier key.
+    #[arg(long, value_name = "KEY", requires = "checkpoint")]
+    pub pubkey: Option<String>,
+    /// Require N cosignatures by trusted witnesses ([witness] keys in config.toml).
+    #[arg(long, value_name = "N", requires = "checkpoint")]
+    pub witnesses: Option<usize>,
 }
 
 pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
@@ -514,7 +577,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let opts = Options {
         require_signatures: a.require_signatures,
         signatures_from: a.from,
-        collect_leaves: false,
+        collect_leaves: true,
     };
     let show = !ctx.quiet && !ctx.json && std::io::stderr().is_terminal();
     let mut last_pct = u64::MAX;
@@ -537,20 +600,41 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         eprintln!();
     }
     let s = result?;
+    let (against, against_human) = match &a.checkpoint {
+        Some(cp) => {
+            let (v, h) = super::tlog::verify_against_checkpoint(
+                &ledger,
+                &s.leaves,
+                cp,
+                a.pubkey.as_deref(),
+                a.witnesses,
+            )?;
+            (Some(v), format!("; {h}"))
+        }
+        None => (None, String::new()),
+    };
+    // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
+    // Best effort: a read-only copy of a ledger still verifies.
+    match audit_ledger::ledger::tlog::check_index(&ledger, &s.leaves) {
+        Ok(Some(m)) => ctx.note(m),
+        Ok(None) => {}
+        Err(e) => ctx.note(format!("ledger.idx not checked: {e}")),
+    }
     let secs = started.elapsed().as_secs_f64();
     let head = s.head.map(hex::encode);
     ctx.print(
         format!(
-            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {} ({:.2} s)",
+            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {}{} ({:.2} s)",
             s.entries,
             s.signatures_checked,
             s.unsigned,
             head.as_deref().unwrap_or("(empty)"),
             s.root_key.as_deref().unwrap_or("(none)"),
+            against_human,
             secs
         ),
         &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "unsigned": s.unsigned,
-                "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes}),
+                "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes, "checkpoint": against}),
     );
     Ok(0)
 }

@@ -1,9 +1,13 @@
 //! Argument parsing, dispatch and output. Each area has its own file; this one holds the
 //! command tree, the shared context and error rendering.
 
+mod bundle;
 mod core;
+mod drill;
 mod merge;
+mod metrics;
 mod output;
+mod tlog;
 mod trust;
 
 use std::path::PathBuf;
@@ -67,11 +71,31 @@ pub enum Command {
     Show(core::ShowArgs),
     /// Explicit repairs (never automatic).
     Repair(core::RepairArgs),
+    /// Sign and write DIR/checkpoint and DIR/checkpoints/<size>.
+    Checkpoint(tlog::CheckpointArgs),
+    /// Inclusion and consistency proofs (RFC 9162) as JSON.
+    #[command(subcommand)]
+    Prove(tlog::ProveCmd),
+    /// Check a proof against a signed checkpoint or a bare tree head, without a ledger.
+    VerifyProof(tlog::VerifyProofArgs),
+    /// Witness: cosign checkpoints that extend the last one cosigned.
+    #[command(subcommand)]
+    Witness(tlog::WitnessCmd),
     /// Trust scores from recorded outcomes, and the policy gate.
     #[command(subcommand)]
     Trust(trust::TrustCmd),
     /// Trust-gated merge: preview in memory, gate, archive the diff, optionally execute.
     Merge(merge::MergeArgs),
+    /// Rollback drills in temporary git worktrees.
+    #[command(subcommand)]
+    Drill(drill::DrillCmd),
+    /// DORA metrics and drill statistics, against the targets in config.toml.
+    Metrics(metrics::MetricsArgs),
+    /// Write a self-contained HTML report (metrics over time, actors, gate decisions, drills).
+    Report(metrics::ReportArgs),
+    /// Signed release bundles: create and verify.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCmd),
 }
 
 /// Parse arguments, run, and return the process exit code.
@@ -97,8 +121,16 @@ pub fn main() -> i32 {
         Command::Log(a) => core::log(&ctx, a),
         Command::Show(a) => core::show(&ctx, a),
         Command::Repair(a) => core::repair(&ctx, a),
+        Command::Checkpoint(a) => tlog::checkpoint(&ctx, a),
+        Command::Prove(a) => tlog::prove(&ctx, a),
+        Command::VerifyProof(a) => tlog::verify_proof(&ctx, a),
+        Command::Witness(a) => tlog::witness(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
+        Command::Drill(a) => drill::run(&ctx, a),
+        Command::Metrics(a) => metrics::metrics(&ctx, a),
+        Command::Report(a) => metrics::report(&ctx, a),
+        Command::Bundle(a) => bundle::bundle(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -238,7 +238,7 @@ pub fn record_decision(
         actor: recorder.to_string(),
         body,
     };
-    let mut written = ledger.append(&[draft], signer)?;
+    let mut written = super::core::append_drafts(ledger, &[draft], signer)?;
     written
         .pop()
         .ok_or_else(|| Error::input("nothing appended"))
@@ -346,6 +346,7 @@ pub fn append_attributed(
     mut draft: Draft,
     attr: &Attribution,
     signer: Option<&Signer>,
+    refresh_checkpoint: bool,
 ) -> Result<Vec<Entry>> {
     let mut locked = ledger.lock()?;
     let policy = Policy::from_config(ledger.config())?;
@@ -355,7 +356,11 @@ pub fn append_attributed(
         Kind::Rollback => attribute_rollback(&agg, &mut draft.body, attr, locked.tail().next_seq)?,
         _ => {}
     }
-    locked.append(&[draft], signer)
+    let entries = locked.append(&[draft], signer)?;
+    if refresh_checkpoint {
+        super::core::refresh_checkpoint(&locked, signer, &entries)?;
+    }
+    Ok(entries)
 }
 
 fn field<'a>(body: &'a Value, k: &str) -> Result<&'a str> {

@@ -2,9 +2,11 @@
 
 pub mod body;
 pub mod entry;
+pub mod index;
 pub mod keyring;
 pub mod reader;
 pub mod store;
+pub mod tlog;
 pub mod verify;
 
 pub use body::Kind;

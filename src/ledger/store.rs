@@ -383,11 +383,25 @@ impl Locked<'_> {
         let path = self.ledger.log_path();
         self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
         self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+        let before = self.tail;
         self.tail = Tail {
             next_seq: self.tail.next_seq + entries.len() as u64,
             prev,
             len: self.tail.len + buf.len() as u64,
         };
+        // Keep ledger.idx current under the same lock. The entries are durable already, so an
+        // index failure is not the appender's: the next user of the index catches it up.
+        let mut offset = before.len;
+        let leaves: Vec<(u64, [u8; 32])> = entries
+            .iter()
+            .zip(&lines)
+            .map(|(e, l)| {
+                let at = offset;
+                offset += l.len() as u64 + 1;
+                (at, e.hash)
+            })
+            .collect();
+        let _ = crate::ledger::index::after_append(self.ledger, &before, &self.tail, &leaves);
         Ok(entries)
     }
 }

@@ -1,0 +1,88 @@
+//! `trust-summary.json`: the state of trust in the ledger at release time, computed from the
+//! entries alone (pure: no I/O).
+//!
+//! ```json
+//! {"actors":[{"actor":"ci","approvals_allow":1,"approvals_deny":0,"merges":3}],
+//!  "counts":{"approval":1,"bundle":0,"deploy":2,...},
+//!  "format":1,
+//!  "ledger":{"entries":9,"keys":[{"added_at":0,"id":"…","revoked_at":null}],"root_key":"…",
+//!            "signatures_checked":9,"unsigned":0},
+//!  "release":{"deploys":[{"env":"prod","seq":5,"status":"succeeded"}],
+//!             "drills":{"fail":0,"latest":{"outcome":"pass","seq":7,"target":"prod"},"pass":1,"timeout":0},
+//!             "rollbacks":[],"version":"1.0.0"}}
+//! ```
+//!
+//! Per actor: merges authored (`body.author`) and approvals decided about them (`body.subject`
+//! equal to the actor). `release` lists the deploys and rollbacks that name this version and
+//! every drill's outcome. Counts cover every kind, zeros included.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::ledger::body::Kind;
+use crate::ledger::verify::Summary;
+use crate::ledger::Entry;
+
+/// Build the trust summary for `version` from verified `entries` and their verification summary.
+pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str) -> Value {
+    let mut counts: BTreeMap<&str, u64> = Kind::ALL.iter().map(|k| (k.as_str(), 0)).collect();
+    let mut actors: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+    let mut deploys = Vec::new();
+    let mut rollbacks = Vec::new();
+    let mut drills: BTreeMap<&str, u64> = [("pass", 0), ("fail", 0), ("timeout", 0)]
+        .into_iter()
+        .collect();
+    let mut latest_drill = Value::Null;
+    let s = |e: &Entry, k: &str| {
+        e.body
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    for e in entries {
+        *counts.entry(e.kind.as_str()).or_insert(0) += 1;
+        match e.kind {
+            Kind::Merge => actors.entry(s(e, "author")).or_default()[0] += 1,
+            Kind::Approval => {
+                let i = if s(e, "decision") == "allow" { 1 } else { 2 };
+                actors.entry(s(e, "subject")).or_default()[i] += 1;
+            }
+            Kind::Deploy if s(e, "version") == version => {
+                deploys.push(json!({"seq": e.seq, "env": s(e, "env"), "status": s(e, "status")}));
+            }
+            Kind::Rollback if s(e, "from_version") == version || s(e, "to_version") == version => {
+                rollbacks.push(json!({"seq": e.seq, "env": s(e, "env"), "from_version": s(e, "from_version"),
+                                      "to_version": s(e, "to_version"), "trigger": s(e, "trigger")}));
+            }
+            Kind::Drill => {
+                let outcome = s(e, "outcome");
+                if let Some(n) = drills.get_mut(outcome.as_str()) {
+                    *n += 1;
+                }
+                latest_drill = json!({"seq": e.seq, "outcome": outcome, "target": s(e, "target")});
+            }
+            _ => {}
+        }
+    }
+    let actors: Vec<Value> = actors
+        .into_iter()
+        .map(|(a, [m, allow, deny])| json!({"actor": a, "merges": m, "approvals_allow": allow, "approvals_deny": deny}))
+        .collect();
+    let keys: Vec<Value> = verified
+        .keys
+        .iter()
+        .map(|k| json!({"id": k.id, "added_at": k.added_at, "revoked_at": k.revoked_at}))
+        .collect();
+    let mut drills_v = json!(drills);
+    drills_v["latest"] = latest_drill;
+    json!({
+        "format": 1,
+        "ledger": {"entries": verified.entries, "signatures_checked": verified.signatures_checked,
+                   "unsigned": verified.unsigned, "root_key": verified.root_key, "keys": keys},
+        "counts": counts,
+        "actors": actors,
+        "release": {"version": version, "deploys": deploys, "rollbacks": rollbacks, "drills": drills_v},
+    })
+}

@@ -1,0 +1,224 @@
+//! `ledger bundle create` and `ledger bundle verify`.
+
+use std::path::PathBuf;
+
+use audit_ledger::bundle::{self, CreateOptions, Pin, VerifyOptions};
+use audit_ledger::error::{Error, Result};
+use audit_ledger::keys;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::Ctx;
+
+/// `ledger bundle ...`.
+#[derive(Debug, Subcommand)]
+pub enum BundleCmd {
+    /// Write a signed release bundle DIR/bundle-<VERSION>/ and record it in the ledger.
+    Create(CreateArgs),
+    /// Verify a bundle: manifest, signatures, DSSE, checkpoint, inclusion proofs, SBOM.
+    Verify(VerifyArgs),
+    /// Print the CycloneDX SBOM `bundle create` would write (no ledger or key needed).
+    Sbom(SbomArgs),
+}
+
+/// `ledger bundle sbom`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ledger bundle sbom --repo . > sbom.cdx.json\n  SOURCE_DATE_EPOCH=0 ledger bundle sbom --artifacts dist --name webapp --version 2.0.0"
+)]
+pub struct SbomArgs {
+    /// Repository (a Cargo workspace gives the dependency graph).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub repo: PathBuf,
+    /// Artifact file or directory to hash (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub artifacts: Vec<PathBuf>,
+    /// Root component name when the repository is not a Cargo workspace.
+    #[arg(long, default_value = "release")]
+    pub name: String,
+    /// Root component version when the repository is not a Cargo workspace.
+    #[arg(long = "version", value_name = "VERSION", default_value = "0.0.0")]
+    pub version_: String,
+    /// Timestamp in seconds since the epoch (default: now).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<i64>,
+}
+
+/// `ledger bundle create`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) ledger bundle create --version 1.4.0 --artifacts target/release/ledger --key release.key\n  ledger bundle create --version 2.0.0 --repo ../webapp --sbom-from ../webapp/bom.json --artifacts ../webapp/dist --attach junit.xml --attach scan.sarif\n\nThe build time comes from SOURCE_DATE_EPOCH, else the HEAD commit time: the same inputs give a\nbyte-identical bundle. The ledger must verify and the key must be trusted by it. Afterwards a\n`bundle` entry (version, manifest_sha256) is appended, signed with the same key."
+)]
+pub struct CreateArgs {
+    /// Release version (A-Z a-z 0-9 . _ + -).
+    #[arg(long = "version", value_name = "VERSION")]
+    pub version_: String,
+    /// Repository of the release's source (git metadata, Cargo.toml for the SBOM).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub repo: PathBuf,
+    /// Artifact file or directory to hash (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub artifacts: Vec<PathBuf>,
+    /// Import this CycloneDX JSON SBOM (1.3-1.5) instead of building one from Cargo.
+    #[arg(long, value_name = "FILE")]
+    pub sbom_from: Option<PathBuf>,
+    /// Copy this evidence file into attachments/ (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+    /// Also prove inclusion of the entry with this seq (repeatable).
+    #[arg(long = "entry", value_name = "SEQ")]
+    pub entries: Vec<u64>,
+    /// Write the bundle here instead of DIR/bundle-<VERSION>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Actor recorded in the `bundle` entry.
+    #[arg(long, default_value = "ledger/bundle")]
+    pub actor: String,
+    /// Do not append the `bundle` entry.
+    #[arg(long)]
+    pub no_record: bool,
+    /// Build time in seconds since the epoch.
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<i64>,
+}
+
+/// `ledger bundle verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ledger bundle verify audit/bundle-1.4.0 --pubkey release.key.pub\n  ledger bundle verify audit/bundle-1.4.0 --key-id 1f2e3d4c5b6a7988 --json\n\nWithout --pubkey or --key-id the bundle's own key is used and a warning says so: that proves\nintegrity, not who signed. Exit 0 valid, 1 invalid (file and reason named), 2 unreadable.\nThe same checks, minus SBOM schema validation, run offline with the bundle's verify.sh and verify.py."
+)]
+pub struct VerifyArgs {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// Pin the signer: a .pub file (hex) or PEM public key.
+    #[arg(long, value_name = "FILE", conflicts_with = "key_id")]
+    pub pubkey: Option<PathBuf>,
+    /// Pin the signer by key id (16 hex).
+    #[arg(long, value_name = "ID")]
+    pub key_id: Option<String>,
+}
+
+pub fn bundle(ctx: &Ctx, cmd: &BundleCmd) -> Result<i32> {
+    match cmd {
+        BundleCmd::Create(a) => create(ctx, a),
+        BundleCmd::Verify(a) => verify(ctx, a),
+        BundleCmd::Sbom(a) => sbom(a),
+    }
+}
+
+fn sbom(a: &SbomArgs) -> Result<i32> {
+    let epoch = a
+        .source_date_epoch
+        .unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let ts = chrono::DateTime::from_timestamp(epoch, 0)
+        .ok_or_else(|| Error::input("SOURCE_DATE_EPOCH: out of range"))?
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let arts = bundle::artifacts::hash_roots(&a.artifacts)?;
+    let (s, _) = bundle::sbom::for_repo(&a.repo, &a.name, &a.version_, &arts, &ts)?;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&s.bytes)
+        .map_err(|e| Error::io("stdout", e))?;
+    eprintln!("{} components (CycloneDX {})", s.components, s.spec_version);
+    Ok(0)
+}
+
+fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
+    let ledger = ctx.ledger()?;
+    let signer = ctx.require_signer("bundle create")?;
+    let opts = CreateOptions {
+        version: a.version_.clone(),
+        repo: a.repo.clone(),
+        artifacts: a.artifacts.clone(),
+        sbom_from: a.sbom_from.clone(),
+        attach: a.attach.clone(),
+        entries: a.entries.clone(),
+        source_date_epoch: a.source_date_epoch,
+        out: a.out.clone(),
+        actor: a.actor.clone(),
+        no_record: a.no_record,
+    };
+    let c = bundle::create(&ledger, &signer, &opts)?;
+    if c.time_from_clock {
+        ctx.warn("no SOURCE_DATE_EPOCH and no git commit: the build time is the clock's, so this bundle is not reproducible");
+    }
+    let manifest = hex::encode(c.manifest_sha256);
+    let entry = c
+        .entry
+        .as_ref()
+        .map(|e| json!({"seq": e.seq, "hash": e.hash_hex()}));
+    ctx.print(
+        format!(
+            "bundle {} written: {} files, {} artifacts, {} SBOM components, checkpoint size {}, {} entries proved; manifest {}; signer {}{}",
+            c.dir.display(),
+            c.files,
+            c.artifacts,
+            c.sbom_components,
+            c.tree_size,
+            c.proved.len(),
+            manifest,
+            c.key_id,
+            c.entry.as_ref().map(|e| format!("; recorded as seq {}", e.seq)).unwrap_or_default()
+        ),
+        &json!({"ok": true, "dir": c.dir, "version": a.version_, "manifest_sha256": manifest, "files": c.files,
+                "artifacts": c.artifacts, "sbom_components": c.sbom_components, "tree_size": c.tree_size,
+                "proved": c.proved, "key_id": c.key_id, "entry": entry}),
+    );
+    Ok(0)
+}
+
+fn read_pin_file(p: &std::path::Path) -> Result<Pin> {
+    let text = std::fs::read_to_string(p).map_err(|e| Error::Key {
+        path: p.to_path_buf(),
+        reason: format!("cannot read: {e}"),
+    })?;
+    let t = text.trim();
+    if t.starts_with("-----BEGIN PUBLIC KEY-----") {
+        use ed25519_dalek::pkcs8::DecodePublicKey as _;
+        let vk = ed25519_dalek::VerifyingKey::from_public_key_pem(t).map_err(|_| Error::Key {
+            path: p.to_path_buf(),
+            reason: "not an Ed25519 PEM public key".into(),
+        })?;
+        return Ok(Pin::Key(vk));
+    }
+    Ok(Pin::Key(keys::load_public(p)?))
+}
+
+fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
+    let pin = match (&a.pubkey, &a.key_id) {
+        (Some(p), _) => Some(read_pin_file(p)?),
+        (None, Some(id)) => {
+            if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::input("--key-id: expected 16 hex characters"));
+            }
+            Some(Pin::KeyId(id.to_ascii_lowercase()))
+        }
+        (None, None) => None,
+    };
+    let r = bundle::verify(&a.dir, &VerifyOptions { pin })?;
+    if !r.pinned {
+        ctx.warn(format!(
+            "signer {} was not pinned: this proves integrity, not who signed; pass --pubkey FILE or --key-id ID",
+            r.key_id
+        ));
+    }
+    ctx.print(
+        format!(
+            "OK: bundle {}: {} files, signer {}{}, checkpoint {} size {}, {} entries proved, SBOM CycloneDX {} ({} components)",
+            r.version,
+            r.files,
+            r.key_id,
+            if r.pinned { " (pinned)" } else { "" },
+            r.origin,
+            r.tree_size,
+            r.proved.len(),
+            r.sbom_spec,
+            r.sbom_components
+        ),
+        &json!({"ok": true, "version": r.version, "files": r.files, "key_id": r.key_id, "pinned": r.pinned,
+                "origin": r.origin, "tree_size": r.tree_size, "proved": r.proved, "sbom_spec": r.sbom_spec,
+                "sbom_components": r.sbom_components}),
+    );
+    Ok(0)
+}

@@ -1,0 +1,154 @@
+//! `ledger drill rollback`.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use audit_ledger::drill::{self, Plan};
+use audit_ledger::error::{Error, Result};
+use audit_ledger::metrics::History;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::Ctx;
+
+/// `ledger drill ...`.
+#[derive(Debug, Subcommand)]
+pub enum DrillCmd {
+    /// Rehearse a rollback: check out REV in a temporary git worktree, run the health check there.
+    Rollback(RollbackArgs),
+}
+
+/// `ledger drill rollback`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  ledger drill rollback --repo . --to v1.4.2 --check 'make smoke' --timeout 300
+  ledger drill rollback --env production --to last-good --check ./health.sh
+
+The worktree is made with git2 in a temporary directory outside the
+working tree, and always removed with its .git/worktrees admin files:
+after a pass, a failure, a timeout, or SIGINT/SIGTERM/SIGHUP. The check
+runs as `sh -c CMD` in its own process group (killed as a whole at the
+deadline) with LEDGER_DRILL_REV, LEDGER_DRILL_COMMIT, LEDGER_DRILL_REPO.
+The report goes to DIR/rollbacks/<time>-<commit>.json; a `drill` entry
+records its SHA-256. `--to last-good --env E`: the newest succeeded
+deploy of E that no rollback undid. Scheduling: docs/drills.md.
+
+Exit codes: 0 the check passed; 1 it failed or timed out (recorded);
+2 bad input (e.g. unknown revision), git or I/O error, or interrupted
+(nothing recorded).")]
+pub struct RollbackArgs {
+    /// The git repository (its working tree, index and HEAD are not touched).
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo: PathBuf,
+    /// Revision to roll back to (commit, tag, branch, `HEAD~2`, ...) or `last-good` with --env.
+    #[arg(long, value_name = "REV")]
+    pub to: String,
+    /// Environment: recorded in the report and entry; required by `--to last-good`.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Health-check command, run with `sh -c` inside the worktree.
+    #[arg(long, value_name = "CMD")]
+    pub check: String,
+    /// Kill the check (its whole process group) after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Actor recorded in the entry.
+    #[arg(long, default_value = "ledger/drill")]
+    pub actor: String,
+}
+
+pub fn run(ctx: &Ctx, cmd: &DrillCmd) -> Result<i32> {
+    match cmd {
+        DrillCmd::Rollback(a) => rollback(ctx, a),
+    }
+}
+
+fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
+    // Everything that can fail before the drill fails first: nothing is run or written then.
+    let ledger = ctx.ledger()?;
+    let signer = ctx.signer()?;
+    if signer.is_none() && ledger.config().require_signatures {
+        return Err(Error::input(
+            "this ledger requires signatures: give --key PATH or set LEDGER_SIGNING_KEY",
+        ));
+    }
+    if a.timeout == 0 {
+        return Err(Error::input("--timeout: must be at least 1 second"));
+    }
+    let target = if a.to == "last-good" {
+        let env = a
+            .env
+            .as_deref()
+            .ok_or_else(|| Error::input("--to last-good needs --env ENV"))?;
+        let mut h = History::default();
+        audit_ledger::history::scan(&ledger, |e| h.push(e))?;
+        let d = h.last_good(env).ok_or_else(|| {
+            Error::input(format!(
+                "--to last-good: no succeeded deploy of env `{env}` that was not rolled back in {}",
+                ledger.log_path().display()
+            ))
+        })?;
+        let mut t = drill::resolve(&a.repo, &d.commit).map_err(|e| {
+            Error::input(format!(
+                "--to last-good: deploy seq {} commit `{}`: {e}",
+                d.seq, d.commit
+            ))
+        })?;
+        t.rev = "last-good".into();
+        t.deploy_seq = Some(d.seq);
+        t.env = Some(env.to_string());
+        t
+    } else {
+        let mut t = drill::resolve(&a.repo, &a.to)?;
+        t.env = a.env.clone();
+        t
+    };
+    let repo = std::fs::canonicalize(&a.repo).map_err(|e| Error::io(&a.repo, e))?;
+    let plan = Plan {
+        repo,
+        target,
+        check: a.check.clone(),
+        timeout: Duration::from_secs(a.timeout),
+    };
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&cancel))
+            .map_err(|e| Error::input(format!("cannot install signal handler: {e}")))?;
+    }
+    ctx.note(format!(
+        "drill: {} ({}) in a temporary worktree, check `{}`, timeout {} s",
+        plan.target.rev, plan.target.commit, plan.check, a.timeout
+    ));
+    let o = drill::run(&plan, &cancel)?;
+    let (path, digest) = drill::save(ledger.dir(), &o)?;
+    let draft = drill::draft(&plan, &o, &digest, &a.actor);
+    let entries = super::core::append_drafts(&ledger, &[draft], signer.as_ref())?;
+    let seq = entries.first().map(|e| e.seq);
+    let exit = match o.exit_code {
+        Some(c) => format!("exit {c}"),
+        None if o.outcome == "timeout" => "killed at the deadline".into(),
+        None => "killed by a signal".into(),
+    };
+    ctx.print(
+        format!(
+            "drill {}: {} ({}) in {} ms — {exit}; report {} (sha256 {}), entry seq {}",
+            o.outcome,
+            plan.target.rev,
+            plan.target.commit,
+            o.duration_ms,
+            path.display(),
+            hex::encode(digest),
+            seq.map(|s| s.to_string()).unwrap_or_default()
+        ),
+        &json!({"ok": o.outcome == "pass", "outcome": o.outcome, "commit": plan.target.commit.to_string(), "rev": plan.target.rev,
+                "duration_ms": o.duration_ms, "exit_code": o.exit_code, "report": path, "report_sha256": hex::encode(digest), "seq": seq}),
+    );
+    Ok(if o.outcome == "pass" { 0 } else { 1 })
+}

@@ -1,0 +1,292 @@
+//! `ledger metrics` and `ledger report`.
+
+use std::path::PathBuf;
+
+use audit_ledger::error::{Error, Result};
+use audit_ledger::ledger::Ledger;
+use audit_ledger::metrics::{
+    self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
+};
+use audit_ledger::report::{self, Data, Page, TrustRow};
+use audit_ledger::trust;
+use clap::Args;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+use super::Ctx;
+
+/// `ledger metrics`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  ledger metrics
+  ledger metrics --env production --since 30d
+  ledger metrics --since 12h --json
+
+Definitions (docs/metrics.md): a deploy is a `deploy` entry with status
+succeeded or failed; change failure rate = (failed + rolled-back
+deploys) / deploys; time to restore runs from the failure to the
+rollback or next succeeded deploy of its env. Targets: [metrics] in
+config.toml (defaults: >= 2 deploys a day, lead time < 1h, failure rate
+< 5 %, restore < 5m, drills 100 % passing in < 5m). A metric with
+nothing to measure says \"no data\" (null in JSON).")]
+pub struct MetricsArgs {
+    /// Only this environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Only the last DUR (e.g. 30d, 12h, 2w); default: since the first deploy.
+    #[arg(long, value_name = "DUR")]
+    pub since: Option<String>,
+    /// Compute as of this time (RFC 3339) instead of now; for reproducible output.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+/// `ledger report`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  ledger report --out audit-report.html
+  ledger report --env production --since 90d --weeks 13 --out prod.html
+
+One self-contained HTML page (inline SVG, no scripts, no network):
+DORA metrics against targets, weekly trends, per-actor merges and
+deploy outcomes, recent gate decisions and drills.
+scripts/report-screenshot.sh renders it in headless Chromium.")]
+pub struct ReportArgs {
+    /// Where to write the page (written atomically).
+    #[arg(long, value_name = "FILE.html")]
+    pub out: PathBuf,
+    /// Only this environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Window of the metrics table (e.g. 30d); default: since the first deploy.
+    #[arg(long, value_name = "DUR")]
+    pub since: Option<String>,
+    /// Number of weeks in the charts.
+    #[arg(long, value_name = "N", default_value_t = 12)]
+    pub weeks: u32,
+    /// Render as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+fn now_ms(now: Option<&str>) -> Result<i64> {
+    match now {
+        None => Ok(chrono::Utc::now().timestamp_millis()),
+        Some(s) => metrics::parse_time(s)
+            .ok_or_else(|| Error::input(format!("--now: `{s}` is not an RFC 3339 time"))),
+    }
+}
+
+fn since_ms(since: Option<&str>, now: i64) -> Result<Option<i64>> {
+    since
+        .map(|s| {
+            metrics::parse_duration(s)
+                .map(|d| now - d)
+                .map_err(|e| Error::input(format!("--since: {e}")))
+        })
+        .transpose()
+}
+
+fn targets(ledger: &Ledger) -> Result<Targets> {
+    ledger
+        .config()
+        .section::<TargetsConfig>("metrics")?
+        .resolve()
+}
+
+fn when(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "(no deploys)".into())
+}
+
+fn mark(s: Status) -> &'static str {
+    match s {
+        Status::Met => "met",
+        Status::Missed => "MISSED",
+        Status::NoData => "no data",
+    }
+}
+
+fn opt_ms(v: Option<i64>) -> String {
+    v.map(human_ms).unwrap_or_else(|| "no data".into())
+}
+
+fn human(m: &Metrics) -> String {
+    let scope = m
+        .env
+        .as_deref()
+        .map(|e| format!("env {e}"))
+        .unwrap_or_else(|| "all envs".into());
+    let f = &m.deployment_frequency;
+    let l = &m.lead_time;
+    let c = &m.change_failure_rate;
+    let r = &m.time_to_restore;
+    let d = &m.drills;
+    let rows = [
+        (
+            "deployment frequency",
+            f.per_day
+                .map(|x| format!("{x:.2} / day"))
+                .unwrap_or_else(|| "no data".into()),
+            format!("{} succeeded deploys / {:.1} days", f.count, f.days),
+            format!(">= {} / day", f.target),
+            f.status,
+        ),
+        (
+            "lead time for changes",
+            format!(
+                "median {}, p90 {}",
+                opt_ms(l.spread.median_ms),
+                opt_ms(l.spread.p90_ms)
+            ),
+            format!("{} changes", l.spread.count),
+            format!("median < {}", human_ms(l.target_ms)),
+            l.status,
+        ),
+        (
+            "change failure rate",
+            c.percent
+                .map(|x| format!("{x:.1} %"))
+                .unwrap_or_else(|| "no data".into()),
+            format!(
+                "{} failed or rolled back / {} deploys",
+                c.failures, c.deploys
+            ),
+            format!("< {} %", c.target),
+            c.status,
+        ),
+        (
+            "time to restore",
+            format!(
+                "median {}, p90 {}",
+                opt_ms(r.timing.spread.median_ms),
+                opt_ms(r.timing.spread.p90_ms)
+            ),
+            format!("{} restored, {} open", r.timing.spread.count, r.open),
+            format!("median < {}", human_ms(r.timing.target_ms)),
+            r.timing.status,
+        ),
+        (
+            "drill pass rate",
+            d.pass_rate
+                .map(|x| format!("{x:.1} %"))
+                .unwrap_or_else(|| "no data".into()),
+            format!("{} passed / {} drills", d.passed, d.count),
+            format!(">= {} %", d.target_pass_rate),
+            d.pass_status,
+        ),
+        (
+            "drill duration",
+            format!(
+                "median {}, p90 {}",
+                opt_ms(d.duration.spread.median_ms),
+                opt_ms(d.duration.spread.p90_ms)
+            ),
+            format!("{} drills", d.duration.spread.count),
+            format!("median < {}", human_ms(d.duration.target_ms)),
+            d.duration.status,
+        ),
+    ];
+    let mut out = format!(
+        "DORA metrics, {scope}, {} → {}\n",
+        when(m.from_ms),
+        when(Some(m.to_ms))
+    );
+    for (name, value, basis, target, st) in rows {
+        out.push_str(&format!(
+            "  {name:<22} {value:<34} {basis:<40} target {target:<16} {}\n",
+            mark(st)
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+/// Read the ledger's history (structure checked, signatures not: use `ledger verify` for that).
+fn history(ledger: &Ledger) -> Result<History> {
+    let mut h = History::default();
+    audit_ledger::history::scan(ledger, |e| h.push(e))?;
+    Ok(h)
+}
+
+pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
+    let ledger = ctx.ledger()?;
+    let t = targets(&ledger)?;
+    let now = now_ms(a.now.as_deref())?;
+    let since = since_ms(a.since.as_deref(), now)?;
+    let h = history(&ledger)?;
+    let m = metrics::compute(
+        &Analysis::new(&h),
+        a.env.as_deref(),
+        Window {
+            from: since,
+            to: now,
+        },
+        &t,
+    );
+    let mut v = serde_json::to_value(&m).map_err(|e| Error::input(format!("metrics: {e}")))?;
+    v["ok"] = json!(true);
+    v["definitions"] = json!("docs/metrics.md");
+    ctx.print(human(&m), &v);
+    Ok(0)
+}
+
+/// Trust scores of every merge author, as of `now`, from the trust module.
+fn trust_rows(
+    ledger: &Ledger,
+    now: i64,
+) -> std::result::Result<BTreeMap<String, TrustRow>, String> {
+    let (policy, agg, _) = trust::load(ledger).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for m in &agg.facts.merges {
+        let Some(name) = agg.facts.actors.get(m.author as usize) else {
+            continue;
+        };
+        if out.contains_key(name) {
+            continue;
+        }
+        let s = trust::score(&agg.facts, &policy, name, None, now);
+        let row = TrustRow {
+            permille: s.permille(),
+            successes: s.successes,
+            failures: s.failures,
+            pending: s.pending,
+        };
+        out.insert(name.clone(), row);
+    }
+    Ok(out)
+}
+
+pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
+    let ledger = ctx.ledger()?;
+    let t = targets(&ledger)?;
+    let now = now_ms(a.now.as_deref())?;
+    let since = since_ms(a.since.as_deref(), now)?;
+    if a.weeks == 0 || a.weeks > 520 {
+        return Err(Error::input("--weeks: expected 1 to 520"));
+    }
+    let mut d = Data::default();
+    audit_ledger::history::scan(&ledger, |e| d.push(e))?;
+    d.trust = trust_rows(&ledger, now);
+    let origin = ledger.config().origin.clone();
+    let page = Page {
+        title: &origin,
+        now_ms: now,
+        since_ms: since,
+        env: a.env.as_deref(),
+        targets: t,
+        weeks: a.weeks,
+    };
+    let html = report::render(&d, &page);
+    audit_ledger::fsutil::write_atomic(&a.out, html.as_bytes())?;
+    ctx.print(
+        format!(
+            "report written to {} ({} bytes, {} entries)",
+            a.out.display(),
+            html.len(),
+            d.entries
+        ),
+        &json!({"ok": true, "out": a.out, "bytes": html.len(), "entries": d.entries}),
+    );
+    Ok(0)
+}

@@ -1,0 +1,472 @@
+//! Transparency-log commands: checkpoint, prove, verify-proof, witness; and the checkpoint
+//! parts of `verify --checkpoint` and `keys show --note`.
+
+use std::path::{Path, PathBuf};
+
+use audit_ledger::checkpoint::Checkpoint;
+use audit_ledger::error::{Error, Failure, Result};
+use audit_ledger::keys::{self, Signer};
+use audit_ledger::ledger::tlog::{self, WitnessConfig};
+use audit_ledger::ledger::Ledger;
+use audit_ledger::merkle::{self, ConsistencyProof, Hash, InclusionProof};
+use audit_ledger::note::{self, SignerKey, VerifierKey};
+use base64::Engine as _;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use super::Ctx;
+
+fn b64(h: &Hash) -> String {
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+fn parse_b64_hash(s: &str, what: &str) -> Result<Hash> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|_| Error::input(format!("{what}: not base64")))?;
+    raw.try_into()
+        .map_err(|_| Error::input(format!("{what}: not a 32-byte hash")))
+}
+
+fn read_small(path: &Path, what: &str) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.len() > note::MAX_NOTE as u64 {
+        return Err(Error::input(format!(
+            "{what} {}: larger than 1 MiB",
+            path.display()
+        )));
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn proof_failed(file: &Path, code: &'static str, reason: impl Into<String>) -> Error {
+    Error::verify(
+        file.display().to_string(),
+        Failure {
+            line: None,
+            seq: None,
+            code,
+            reason: reason.into(),
+        },
+    )
+}
+
+/// Verifier keys from a key file or string: a note verifier key (`name+hash+base64`) or a
+/// `PATH.pub` (hex), which stands for every signature line of `note_bytes` whose key hash fits.
+fn verifiers_from(spec: &str, note_bytes: &[u8]) -> Result<Vec<VerifierKey>> {
+    let p = Path::new(spec);
+    let text = if p.is_file() {
+        String::from_utf8_lossy(&read_small(p, "key")?).into_owned()
+    } else {
+        spec.to_string()
+    };
+    let text = text.trim();
+    if text.contains('+') {
+        return Ok(vec![VerifierKey::parse(text)?]);
+    }
+    let vk = keys::parse_public_hex(text)
+        .map_err(|e| Error::input(format!("{spec}: not a verifier key nor a public key: {e}")))?;
+    let n = note::parse(note_bytes)?;
+    Ok(note::verifiers_for_public(&n, &vk))
+}
+
+/// `ledger checkpoint`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ledger checkpoint --key release.key\n  LEDGER_SIGNING_KEY=release.key ledger checkpoint --json\n\nWrites DIR/checkpoints/<size> and DIR/checkpoint (a C2SP checkpoint in a signed note).\nRefuses (exit 1) when the ledger does not extend the previous DIR/checkpoint."
+)]
+pub struct CheckpointArgs {}
+
+pub fn checkpoint(ctx: &Ctx, _a: &CheckpointArgs) -> Result<i32> {
+    let ledger = ctx.ledger()?;
+    let signer = ctx.require_signer("checkpoint")?;
+    let locked = ledger.lock()?;
+    let issued = tlog::write_checkpoint(&locked, &signer)?;
+    drop(locked);
+    if let Some(m) = &issued.index_message {
+        ctx.note(m);
+    }
+    let cp = &issued.checkpoint;
+    ctx.print(
+        format!("checkpoint: {} entries, root {} -> {}", cp.size, b64(&cp.root), issued.path.display()),
+        &json!({"ok": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root), "root_hex": hex::encode(cp.root),
+                "path": issued.path, "note": issued.note}),
+    );
+    Ok(0)
+}
+
+/// Refresh the checkpoint after an append, under the same lock.
+pub fn refresh_after_append(
+    locked: &audit_ledger::ledger::store::Locked<'_>,
+    signer: &Signer,
+) -> Result<()> {
+    tlog::write_checkpoint(locked, signer).map(|_| ())
+}
+
+/// `ledger prove ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProveCmd {
+    /// Inclusion proof of entry SEQ in the tree of the first M entries (default: all).
+    #[command(
+        after_help = "Examples:\n  ledger prove inclusion --seq 41 > proof.json\n  ledger prove inclusion --seq 41 --size 100\n\nPrints {\"leaf_index\",\"tree_size\",\"leaf_hash\",\"hashes\"} (RFC 9162 §2.1.3, hex)."
+    )]
+    Inclusion {
+        /// Entry to prove.
+        #[arg(long, value_name = "N")]
+        seq: u64,
+        /// Tree size (default: the whole ledger).
+        #[arg(long, value_name = "M")]
+        size: Option<u64>,
+    },
+    /// Consistency proof from the tree of M entries to the tree of N (default: all).
+    #[command(
+        after_help = "Examples:\n  ledger prove consistency --from 100 > proof.json\n  ledger prove consistency --from 100 --to 250\n\nPrints {\"old_size\",\"new_size\",\"hashes\"} (RFC 9162 §2.1.4, hex)."
+    )]
+    Consistency {
+        /// Old tree size.
+        #[arg(long, value_name = "M")]
+        from: u64,
+        /// New tree size (default: the whole ledger).
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+    },
+}
+
+pub fn prove(ctx: &Ctx, cmd: &ProveCmd) -> Result<i32> {
+    let ledger = ctx.ledger()?;
+    let (out, msg) = match cmd {
+        ProveCmd::Inclusion { seq, size } => {
+            let (p, _root, msg) = tlog::prove_inclusion(&ledger, *seq, *size)?;
+            (serde_json::to_string(&p), msg)
+        }
+        ProveCmd::Consistency { from, to } => {
+            let (p, _old, _new, msg) = tlog::prove_consistency(&ledger, *from, *to)?;
+            (serde_json::to_string(&p), msg)
+        }
+    };
+    if let Some(m) = msg {
+        ctx.note(m);
+    }
+    let v = out.map_err(|e| Error::input(format!("cannot encode proof: {e}")))?;
+    // The proof is the output in both modes: people redirect it to a file.
+    println!("{v}");
+    Ok(0)
+}
+
+/// `ledger verify-proof`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ledger verify-proof --proof proof.json --checkpoint checkpoint --pubkey release.key.pub\n  ledger verify-proof --proof proof.json --root 3q2+7w0K...= --size 1234\n  ledger verify-proof --proof cons.json --root NEW= --size 250 --old-root OLD= --old-size 100\n  ledger verify-proof --proof cons.json --checkpoint new --old-checkpoint old --pubkey log.vkey\n\nNeeds no ledger. --pubkey is a PATH.pub (hex) or a note verifier key (name+hash+base64).\nExit 0 proven, 1 not proven, 2 bad input."
+)]
+pub struct VerifyProofArgs {
+    /// Proof file (JSON from `ledger prove`).
+    #[arg(long, value_name = "FILE")]
+    pub proof: PathBuf,
+    /// Signed checkpoint giving the (new) tree head.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "size"])]
+    pub checkpoint: Option<PathBuf>,
+    /// Signed checkpoint giving the old tree head (consistency proofs).
+    #[arg(long, value_name = "FILE", requires = "checkpoint", conflicts_with_all = ["old_root", "old_size"])]
+    pub old_checkpoint: Option<PathBuf>,
+    /// Key that signed the checkpoint(s): PATH.pub, or a note verifier key or a file holding one.
+    #[arg(long, value_name = "KEY", requires = "checkpoint")]
+    pub pubkey: Option<String>,
+    /// Root hash (base64) of a bare tree head.
+    #[arg(long, value_name = "BASE64", requires = "size")]
+    pub root: Option<String>,
+    /// Tree size of a bare tree head.
+    #[arg(long, value_name = "N", requires = "root")]
+    pub size: Option<u64>,
+    /// Old root hash (base64), for consistency proofs.
+    #[arg(long, value_name = "BASE64")]
+    pub old_root: Option<String>,
+    /// Old tree size, for consistency proofs (default: the proof's).
+    #[arg(long, value_name = "M")]
+    pub old_size: Option<u64>,
+    /// Require the proven leaf to be this leaf hash (hex; an entry's `hash`).
+    #[arg(long, value_name = "HEX")]
+    pub leaf: Option<String>,
+}
+
+fn open_head(path: &Path, pubkey: Option<&str>) -> Result<Checkpoint> {
+    let bytes = read_small(path, "checkpoint")?;
+    let spec = pubkey.ok_or_else(|| {
+        Error::input("--checkpoint needs --pubkey PATH.pub (or a note verifier key)")
+    })?;
+    let known = verifiers_from(spec, &bytes)?;
+    Ok(tlog::open_checkpoint(&bytes, &known, path)?
+        .checkpoint()
+        .clone())
+}
+
+pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
+    let raw = read_small(&a.proof, "proof")?;
+    let v: Value = serde_json::from_slice(&raw)
+        .map_err(|e| Error::input(format!("{}: invalid JSON: {e}", a.proof.display())))?;
+    let (size, root) = match (&a.checkpoint, &a.root, a.size) {
+        (Some(cp), _, _) => {
+            let c = open_head(cp, a.pubkey.as_deref())?;
+            (c.size, c.root)
+        }
+        (None, Some(r), Some(n)) => (n, parse_b64_hash(r, "--root")?),
+        _ => {
+            return Err(Error::input(
+                "give --checkpoint FILE --pubkey KEY, or --root BASE64 --size N",
+            ))
+        }
+    };
+    let file = &a.proof;
+    if v.get("leaf_index").is_some() {
+        let p: InclusionProof = serde_json::from_value(v).map_err(|e| {
+            Error::input(format!("{}: not an inclusion proof: {e}", file.display()))
+        })?;
+        if let Some(l) = &a.leaf {
+            let want = merkle::parse_hex_hash(l)
+                .ok_or_else(|| Error::input("--leaf: expected 64 lowercase hex characters"))?;
+            if want != p.leaf_hash {
+                return Err(proof_failed(
+                    file,
+                    "wrong-leaf",
+                    "the proof is for a different leaf hash than --leaf",
+                ));
+            }
+        }
+        if p.tree_size != size {
+            return Err(proof_failed(
+                file,
+                "wrong-size",
+                format!(
+                    "the proof is for tree size {}, the tree head has size {size}",
+                    p.tree_size
+                ),
+            ));
+        }
+        p.verify(&root)
+            .map_err(|e| proof_failed(file, "bad-proof", e.to_string()))?;
+        ctx.print(
+            format!("OK: entry {} is in the tree of size {size} (root {})", p.leaf_index, b64(&root)),
+            &json!({"ok": true, "type": "inclusion", "leaf_index": p.leaf_index, "tree_size": size, "root": b64(&root)}),
+        );
+    } else if v.get("old_size").is_some() {
+        let p: ConsistencyProof = serde_json::from_value(v).map_err(|e| {
+            Error::input(format!("{}: not a consistency proof: {e}", file.display()))
+        })?;
+        let (old_size, old_root) = match (&a.old_checkpoint, &a.old_root) {
+            (Some(path), _) => {
+                let c = open_head(path, a.pubkey.as_deref())?;
+                (c.size, c.root)
+            }
+            (None, Some(r)) => (a.old_size.unwrap_or(p.old_size), parse_b64_hash(r, "--old-root")?),
+            (None, None) => return Err(Error::input("a consistency proof needs the old tree head: --old-checkpoint FILE or --old-root BASE64")),
+        };
+        if p.old_size != old_size || p.new_size != size {
+            return Err(proof_failed(
+                file,
+                "wrong-size",
+                format!(
+                    "the proof is from size {} to {}, the tree heads are {old_size} and {size}",
+                    p.old_size, p.new_size
+                ),
+            ));
+        }
+        p.verify(&old_root, &root)
+            .map_err(|e| proof_failed(file, "bad-proof", e.to_string()))?;
+        ctx.print(
+            format!("OK: the tree of size {size} extends the tree of size {old_size}"),
+            &json!({"ok": true, "type": "consistency", "old_size": old_size, "new_size": size, "root": b64(&root), "old_root": b64(&old_root)}),
+        );
+    } else {
+        return Err(Error::input(format!(
+            "{}: neither an inclusion nor a consistency proof",
+            file.display()
+        )));
+    }
+    Ok(0)
+}
+
+/// `verify --checkpoint FILE`: check the verified ledger against a trusted checkpoint; returns
+/// the JSON part and a line for people.
+pub fn verify_against_checkpoint(
+    ledger: &Ledger,
+    leaves: &[Hash],
+    file: &Path,
+    pubkey: Option<&str>,
+    witnesses: Option<usize>,
+) -> Result<(Value, String)> {
+    let bytes = read_small(file, "checkpoint")?;
+    let mut known = tlog::log_verifiers(ledger.config());
+    if let Some(spec) = pubkey {
+        known.extend(verifiers_from(spec, &bytes)?);
+    }
+    // Name a different log before its signature: its key is not ours, so opening would only
+    // say "no known signature". Failing either way, the unsigned origin is safe to report.
+    if let Ok(body) = note::parse(&bytes).and_then(|n| Checkpoint::parse(&n.text)) {
+        tlog::check_origin(ledger.config(), &body, file)?;
+    }
+    let signed = tlog::open_checkpoint(&bytes, &known, file)?;
+    let (wkeys, wreq) = WitnessConfig::load(ledger.config())?;
+    let required = witnesses.unwrap_or(wreq);
+    let cosigned = tlog::count_witnesses(&bytes, &wkeys)?;
+    if cosigned < required {
+        return Err(proof_failed(
+            file,
+            "not-enough-witnesses",
+            format!("{cosigned} valid cosignature(s) by trusted witnesses ([witness] keys in config.toml), {required} required"),
+        ));
+    }
+    let c = tlog::check_ledger_against(ledger.config(), leaves, signed.checkpoint(), file)?;
+    let human = format!(
+        "extends checkpoint {} (size {}, root {}, {} witness cosignature(s))",
+        file.display(),
+        c.checkpoint.size,
+        b64(&c.checkpoint.root),
+        cosigned
+    );
+    let v = json!({"path": file, "size": c.checkpoint.size, "root": b64(&c.checkpoint.root),
+                   "witnesses": cosigned, "ledger_root": b64(&c.ledger_root)});
+    Ok((v, human))
+}
+
+/// `ledger witness ...`.
+#[derive(Debug, Subcommand)]
+pub enum WitnessCmd {
+    /// Cosign a checkpoint if it extends the last one cosigned for its origin.
+    #[command(
+        after_help = "Examples:\n  ledger witness cosign --checkpoint audit/checkpoint --state witness-state --key witness.key --name w1 --proof cons.json\n  ledger witness cosign --checkpoint cp --state st --key witness.note-key --log-key example.org/app+1a2b3c4d+AQ...\n\nThe witness key (--key) is a PKCS#8 PEM private key (name from --name) or a note signer key\n(PRIVATE+KEY+name+hash+base64). The log's key comes from --log-key, or from DIR/config.toml.\nWhen the tree grew since the last cosigned checkpoint, --proof is the consistency proof\n(`ledger prove consistency --from OLD --to NEW`). Exit 1 on a smaller tree or a fork."
+    )]
+    Cosign {
+        /// Checkpoint to cosign (signed note).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        /// Witness state directory (last cosigned checkpoint per origin).
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// Consistency proof from the last cosigned tree to this one.
+        #[arg(long, value_name = "P")]
+        proof: Option<PathBuf>,
+        /// Witness name for a PEM key (default: its key id).
+        #[arg(long)]
+        name: Option<String>,
+        /// The log's key: note verifier key (or a file holding it) or PATH.pub.
+        #[arg(long, value_name = "KEY")]
+        log_key: Option<String>,
+        /// Write the cosigned note here (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print the witness's verifier key (for `[witness] keys` in config.toml).
+    #[command(after_help = "Example:\n  ledger witness key --key witness.key --name w1")]
+    Key {
+        /// Witness name for a PEM key (default: its key id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn witness_signer(ctx: &Ctx, name: Option<&str>) -> Result<SignerKey> {
+    let path = ctx
+        .key
+        .clone()
+        .ok_or_else(|| Error::input("the witness needs its key: --key WITNESS_KEY"))?;
+    let head = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    if head.starts_with(b"PRIVATE+KEY+") {
+        let text = String::from_utf8(head).map_err(|_| Error::input("witness key: not UTF-8"))?;
+        return SignerKey::parse(&text);
+    }
+    let s = Signer::load(&path)?;
+    let name = name
+        .map(str::to_string)
+        .unwrap_or_else(|| s.id().to_string());
+    SignerKey::new(&name, s.signing_key().clone())
+}
+
+pub fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Result<i32> {
+    match cmd {
+        WitnessCmd::Key { name } => {
+            let w = witness_signer(ctx, name.as_deref())?;
+            let v = w.verifier().to_string();
+            ctx.print(&v, &json!({"ok": true, "verifier_key": v}));
+        }
+        WitnessCmd::Cosign {
+            checkpoint,
+            state,
+            proof,
+            name,
+            log_key,
+            out,
+        } => {
+            let w = witness_signer(ctx, name.as_deref())?;
+            let bytes = read_small(checkpoint, "checkpoint")?;
+            let log_keys = match log_key {
+                Some(spec) => verifiers_from(spec, &bytes)?,
+                None => tlog::log_verifiers(
+                    Ledger::open(&ctx.dir)
+                        .map_err(|_| Error::input("give the log's key with --log-key (no ledger at --dir to take it from)"))?
+                        .config(),
+                ),
+            };
+            let proof: Option<ConsistencyProof> =
+                match proof {
+                    Some(p) => Some(serde_json::from_slice(&read_small(p, "proof")?).map_err(
+                        |e| Error::input(format!("{}: not a consistency proof: {e}", p.display())),
+                    )?),
+                    None => None,
+                };
+            let cosigned =
+                tlog::witness_cosign(&bytes, checkpoint, &log_keys, &w, state, proof.as_ref())?;
+            match out {
+                Some(o) => audit_ledger::fsutil::write_atomic(o, cosigned.as_bytes())?,
+                None if !ctx.json => print!("{cosigned}"),
+                None => {}
+            }
+            if ctx.json {
+                ctx.print(
+                    "",
+                    &json!({"ok": true, "witness": w.verifier().to_string(), "note": cosigned}),
+                );
+            } else {
+                ctx.note(format!("cosigned by {}", w.verifier()));
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `keys show [ID] --note`: a ledger key as a note verifier key.
+pub fn keys_show(ctx: &Ctx, ledger: &Ledger, id: Option<&str>, as_note: bool) -> Result<i32> {
+    let cfg = ledger.config();
+    let rec = match id {
+        Some(id) => cfg
+            .keys
+            .iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| Error::input(format!("no key {id} in config.toml")))?,
+        None => {
+            let signer_id = ctx.signer()?.map(|s| s.id().to_string());
+            let trusted: Vec<_> = cfg.keys.iter().filter(|k| !k.revoked).collect();
+            match (signer_id, trusted.as_slice()) {
+                (Some(sid), _) => cfg
+                    .keys
+                    .iter()
+                    .find(|k| k.id == sid)
+                    .ok_or_else(|| Error::input(format!("key {sid} is not in config.toml")))?,
+                (None, [one]) => one,
+                _ => {
+                    return Err(Error::input(
+                        "several keys: name one (ledger keys show ID --note)",
+                    ))
+                }
+            }
+        }
+    };
+    let vk = keys::parse_public_hex(&rec.public_key)
+        .map_err(|e| Error::input(format!("key {}: {e}", rec.id)))?;
+    let nv = VerifierKey::new(&tlog::note_name(cfg, &rec.id), vk)?;
+    let human = if as_note {
+        nv.to_string()
+    } else {
+        format!("{}  {}  {}", rec.id, rec.public_key, nv)
+    };
+    ctx.print(human, &json!({"ok": true, "id": rec.id, "public_key": rec.public_key, "note_key": nv.to_string(), "revoked": rec.revoked}));
+    Ok(0)
+}

@@ -1,0 +1,444 @@
+//! Transparency-log operations on a ledger directory: signed checkpoints, inclusion and
+//! consistency proofs from `ledger.idx`, checking a ledger against a trusted checkpoint, and
+//! witness cosigning.
+//!
+//! # Files
+//!
+//! * `DIR/checkpoint`: the latest signed checkpoint (a [`crate::note`] whose text is a
+//!   [`crate::checkpoint`] body with the origin of `config.toml`).
+//! * `DIR/checkpoints/<size>`: every checkpoint issued, by tree size. Both written atomically.
+//! * Witness state `STATE/<hex SHA-256(origin)>.checkpoint`: the last checkpoint the witness
+//!   cosigned for that origin.
+//!
+//! # Names in notes
+//!
+//! A ledger key signs checkpoints under its `name` in `config.toml`, or the origin when it has
+//! none. Before signing, the new tree is checked against the previous `DIR/checkpoint` (same
+//! root at its size, read from the index): `ledger` never signs a tree that does not extend the
+//! one it signed before.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::config::Config;
+use crate::error::{Error, Failure, Result};
+use crate::fsutil;
+use crate::keys::Signer;
+use crate::ledger::index::Index;
+use crate::ledger::store::{Ledger, Locked};
+use crate::merkle::{self, ConsistencyProof, Hash, InclusionProof};
+use crate::note::{self, SignerKey, VerifierKey};
+
+/// File name of the latest checkpoint.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// Directory of every checkpoint issued.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+
+/// Note key name of the ledger key `key_id`: its `name` in config.toml, else the origin.
+pub fn note_name(config: &Config, key_id: &str) -> String {
+    config
+        .keys
+        .iter()
+        .find(|k| k.id == key_id)
+        .and_then(|k| k.name.clone())
+        .unwrap_or_else(|| config.origin.clone())
+}
+
+/// The note signer for a ledger signing key.
+pub fn note_signer(config: &Config, signer: &Signer) -> Result<SignerKey> {
+    let name = note_name(config, signer.id());
+    SignerKey::new(&name, signer.signing_key().clone()).map_err(|_| {
+        Error::input(format!(
+            "key {}: note name {name:?} has a space or '+'; give the key a `name` in config.toml (ledger keys add --name)",
+            signer.id()
+        ))
+    })
+}
+
+/// Verifier keys of every trusted (not revoked) ledger key, under their note names.
+pub fn log_verifiers(config: &Config) -> Vec<VerifierKey> {
+    config
+        .keys
+        .iter()
+        .filter(|k| !k.revoked)
+        .filter_map(|k| {
+            let vk = crate::keys::parse_public_hex(&k.public_key).ok()?;
+            VerifierKey::new(&note_name(config, &k.id), vk).ok()
+        })
+        .collect()
+}
+
+/// `[witness]` section of config.toml: trusted witness keys (note verifier keys) and how many
+/// cosignatures `verify --checkpoint` requires by default.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Verifier keys, `name+hash+base64`.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Cosignatures required by default.
+    #[serde(default)]
+    pub required: usize,
+}
+
+impl WitnessConfig {
+    /// Read `[witness]` and parse its keys.
+    pub fn load(config: &Config) -> Result<(Vec<VerifierKey>, usize)> {
+        let w: WitnessConfig = config.section("witness")?;
+        let keys = w
+            .keys
+            .iter()
+            .map(|k| {
+                VerifierKey::parse(k)
+                    .map_err(|e| Error::input(format!("config.toml: [witness] keys: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((keys, w.required))
+    }
+}
+
+/// A checkpoint just issued.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The body.
+    pub checkpoint: Checkpoint,
+    /// The signed note as written.
+    pub note: String,
+    /// Where it was written (`DIR/checkpoints/<size>`).
+    pub path: PathBuf,
+    /// Set when the index had to be rebuilt first.
+    pub index_message: Option<String>,
+}
+
+fn verify_err(file: &Path, code: &'static str, reason: impl Into<String>) -> Error {
+    Error::verify(
+        file.display().to_string(),
+        Failure {
+            line: None,
+            seq: None,
+            code,
+            reason: reason.into(),
+        },
+    )
+}
+
+/// Sign a checkpoint of the whole ledger and write `DIR/checkpoints/<size>` and
+/// `DIR/checkpoint`, under the append lock. Refuses (exit 1) when the ledger does not extend
+/// the previous `DIR/checkpoint`.
+pub fn write_checkpoint(locked: &Locked<'_>, signer: &Signer) -> Result<Issued> {
+    let ledger = locked.ledger();
+    // Only a key the ledger trusts may speak for it: anyone else's checkpoint would be
+    // rejected by every verifier anyway, so refuse to write it.
+    if ledger.config().trusted_key(signer.id()).is_none() {
+        return Err(Error::input(format!(
+            "key {} is not trusted by this ledger (see `ledger keys list`); checkpoints are signed by ledger keys",
+            signer.id()
+        )));
+    }
+    let (mut ix, index_message) = Index::sync(ledger, &locked.tail())?;
+    let cp = Checkpoint {
+        origin: ledger.config().origin.clone(),
+        size: ix.size(),
+        root: ix.root(),
+        extensions: Vec::new(),
+    };
+    let latest = ledger.dir().join(CHECKPOINT_FILE);
+    if let Some(prev) = read_body(&latest)? {
+        check_extends(&mut ix, &prev, &latest)?;
+    }
+    let by_size = ledger.dir().join(CHECKPOINTS_DIR).join(cp.size.to_string());
+    if let Some(prev) = read_body(&by_size)? {
+        check_extends(&mut ix, &prev, &by_size)?;
+    }
+    let note = cp.sign(&note_signer(ledger.config(), signer)?)?;
+    let dir = ledger.dir().join(CHECKPOINTS_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    fsutil::write_atomic(&by_size, note.as_bytes())?;
+    fsutil::write_atomic(&latest, note.as_bytes())?;
+    Ok(Issued {
+        checkpoint: cp,
+        note,
+        path: by_size,
+        index_message,
+    })
+}
+
+/// The body of a checkpoint file we wrote, if the file exists.
+fn read_body(path: &Path) -> Result<Option<Checkpoint>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let n = note::parse(&bytes).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    Checkpoint::parse(&n.text)
+        .map(Some)
+        .map_err(|e| Error::input(format!("{}: {e}", path.display())))
+}
+
+fn check_extends(ix: &mut Index, prev: &Checkpoint, file: &Path) -> Result<()> {
+    if prev.size > ix.size() {
+        return Err(verify_err(
+            file,
+            "truncated",
+            format!("refusing to sign: the ledger has {} entries, fewer than the {} of this checkpoint (truncated)", ix.size(), prev.size),
+        ));
+    }
+    if merkle::root_from(ix, prev.size)? != prev.root {
+        return Err(verify_err(
+            file,
+            "rewritten-history",
+            format!("refusing to sign: the first {} entries no longer have this checkpoint's root (rewritten history)", prev.size),
+        ));
+    }
+    Ok(())
+}
+
+/// Open the index in line with the ledger (under the lock: catching up writes the index).
+pub fn open_index(ledger: &Ledger) -> Result<(Index, Option<String>)> {
+    let locked = ledger.lock()?;
+    Index::sync(ledger, &locked.tail())
+}
+
+/// Compare `ledger.idx` with a verified ledger's leaf hashes; rebuild it when it differs.
+/// Returns a message when it was rebuilt.
+pub fn check_index(ledger: &Ledger, leaves: &[Hash]) -> Result<Option<String>> {
+    let locked = ledger.lock()?;
+    let tail = locked.tail();
+    if tail.next_seq != leaves.len() as u64 {
+        // Appended to while verifying: nothing to compare against; the index syncs on use.
+        return Ok(None);
+    }
+    let path = ledger.dir().join(crate::ledger::index::INDEX_FILE);
+    let Some(why) = crate::ledger::index::compare(&path, leaves)? else {
+        return Ok(None);
+    };
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    let (ix, _) = Index::sync(ledger, &tail)?;
+    Ok(Some(format!(
+        "{}: {why}; rebuilt from the ledger ({} entries)",
+        path.display(),
+        ix.size()
+    )))
+}
+
+/// Inclusion proof of entry `seq` in the tree of the first `size` entries (default: all).
+pub fn prove_inclusion(
+    ledger: &Ledger,
+    seq: u64,
+    size: Option<u64>,
+) -> Result<(InclusionProof, Hash, Option<String>)> {
+    let (mut ix, msg) = open_index(ledger)?;
+    let size = size.unwrap_or(ix.size());
+    if seq >= size || size > ix.size() {
+        return Err(Error::input(format!(
+            "seq {seq} is not inside a tree of size {size} (the ledger has {} entries)",
+            ix.size()
+        )));
+    }
+    let p = merkle::inclusion_proof(&mut ix, seq, size)?;
+    let root = merkle::root_from(&mut ix, size)?;
+    Ok((p, root, msg))
+}
+
+/// Consistency proof from size `from` to size `to` (default: all), with both roots.
+pub fn prove_consistency(
+    ledger: &Ledger,
+    from: u64,
+    to: Option<u64>,
+) -> Result<(ConsistencyProof, Hash, Hash, Option<String>)> {
+    let (mut ix, msg) = open_index(ledger)?;
+    let to = to.unwrap_or(ix.size());
+    if from > to || to > ix.size() {
+        return Err(Error::input(format!(
+            "sizes {from}..{to} do not fit a ledger of {} entries (need from <= to <= size)",
+            ix.size()
+        )));
+    }
+    let p = merkle::consistency_proof(&mut ix, from, to)?;
+    let old = merkle::root_from(&mut ix, from)?;
+    let new = merkle::root_from(&mut ix, to)?;
+    Ok((p, old, new, msg))
+}
+
+/// Open a signed checkpoint file with `known` keys; failures are verification failures.
+pub fn open_checkpoint(
+    bytes: &[u8],
+    known: &[VerifierKey],
+    file: &Path,
+) -> Result<checkpoint::SignedCheckpoint> {
+    checkpoint::open(bytes, known).map_err(|e| {
+        let code = match e {
+            CheckpointError::Note(note::OpenError::Malformed(_)) | CheckpointError::Body(_) => {
+                "bad-checkpoint"
+            }
+            _ => "bad-checkpoint-signature",
+        };
+        verify_err(file, code, e.to_string())
+    })
+}
+
+/// Number of distinct `witnesses` whose cosignatures on `bytes` verify.
+pub fn count_witnesses(bytes: &[u8], witnesses: &[VerifierKey]) -> Result<usize> {
+    if witnesses.is_empty() {
+        return Ok(0);
+    }
+    match note::open(bytes, witnesses) {
+        Ok(o) => Ok(o.verified().len()),
+        Err(note::OpenError::NoKnownSignature(_)) => Ok(0),
+        Err(e) => Err(Error::input(format!("witness signature: {e}"))),
+    }
+}
+
+/// What [`check_ledger_against`] established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consistent {
+    /// The trusted checkpoint.
+    pub checkpoint: Checkpoint,
+    /// Entries in the ledger now.
+    pub ledger_size: u64,
+    /// Root of the whole ledger now.
+    pub ledger_root: Hash,
+}
+
+/// Check a verified ledger (its leaf hashes, in order) against a trusted checkpoint: same
+/// origin, at least as many entries, the same root at the checkpoint's size and a consistency
+/// proof from it to the whole ledger. Failures name truncation, rewritten history or a
+/// different log.
+pub fn check_ledger_against(
+    config: &Config,
+    leaves: &[Hash],
+    cp: &Checkpoint,
+    file: &Path,
+) -> Result<Consistent> {
+    check_origin(config, cp, file)?;
+    let n = leaves.len() as u64;
+    if cp.size > n {
+        return Err(verify_err(
+            file,
+            "truncated",
+            format!("ledger truncated below the checkpoint: it has {n} entries, the checkpoint covers {}", cp.size),
+        ));
+    }
+    let mut src = merkle::Leaves(leaves);
+    let old = merkle::root_from(&mut src, cp.size)?;
+    if old != cp.root {
+        // A root alone cannot say which entry changed, only that the prefix is not the same.
+        return Err(verify_err(
+            file,
+            "rewritten-history",
+            format!(
+                "rewritten history: the first {} entries do not have the checkpoint's root (an entry was changed, inserted or removed)",
+                cp.size
+            ),
+        ));
+    }
+    let root = merkle::root(leaves);
+    let proof = merkle::consistency_proof(&mut src, cp.size, n)?;
+    proof.verify(&cp.root, &root).map_err(|e| {
+        verify_err(
+            file,
+            "inconsistent",
+            format!("consistency proof failed: {e}"),
+        )
+    })?;
+    Ok(Consistent {
+        checkpoint: cp.clone(),
+        ledger_size: n,
+        ledger_root: root,
+    })
+}
+
+/// The checkpoint must be for this ledger's origin.
+pub fn check_origin(config: &Config, cp: &Checkpoint, file: &Path) -> Result<()> {
+    if cp.origin != config.origin {
+        return Err(verify_err(
+            file,
+            "different-origin",
+            format!(
+                "checkpoint is for a different log: origin {:?}, this ledger is {:?}",
+                cp.origin, config.origin
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Witness state file for `origin`.
+pub fn witness_state_path(state: &Path, origin: &str) -> PathBuf {
+    let h = hex::encode(Sha256::digest(origin.as_bytes()));
+    state.join(format!("{}.checkpoint", &h[..32]))
+}
+
+/// Cosign a checkpoint as a witness: open it with the log's keys, compare it with the last
+/// checkpoint cosigned for its origin (kept in `state`), and add the witness's signature only
+/// if the new tree extends that one (`proof` is the consistency proof between them, needed
+/// when the tree grew). Refuses smaller trees and forks (exit 1). On success the state is
+/// updated and the cosigned note returned.
+pub fn witness_cosign(
+    bytes: &[u8],
+    file: &Path,
+    log_keys: &[VerifierKey],
+    witness: &SignerKey,
+    state: &Path,
+    proof: Option<&ConsistencyProof>,
+) -> Result<String> {
+    let signed = open_checkpoint(bytes, log_keys, file)?;
+    let cp = signed.checkpoint();
+    std::fs::create_dir_all(state).map_err(|e| Error::io(state, e))?;
+    let state_file = witness_state_path(state, &cp.origin);
+    if let Some(old) = read_body(&state_file)? {
+        if old.origin != cp.origin {
+            return Err(Error::input(format!(
+                "{}: holds origin {:?}, not {:?}",
+                state_file.display(),
+                old.origin,
+                cp.origin
+            )));
+        }
+        if cp.size < old.size {
+            return Err(verify_err(
+                file,
+                "smaller-tree",
+                format!("refusing to cosign: tree size {} is smaller than the {} already cosigned (truncated or rolled back)", cp.size, old.size),
+            ));
+        }
+        if cp.size == old.size && cp.root != old.root {
+            return Err(verify_err(
+                file,
+                "fork",
+                format!("refusing to cosign: a different root for tree size {} than the one already cosigned (a fork)", cp.size),
+            ));
+        }
+        if cp.size > old.size {
+            let p = proof.ok_or_else(|| {
+                Error::input(format!(
+                    "the tree grew from {} to {}: give --proof with `ledger prove consistency --from {} --to {}`",
+                    old.size, cp.size, old.size, cp.size
+                ))
+            })?;
+            if p.old_size != old.size || p.new_size != cp.size {
+                return Err(Error::input(format!(
+                    "--proof is from {} to {}, need {} to {}",
+                    p.old_size, p.new_size, old.size, cp.size
+                )));
+            }
+            p.verify(&old.root, &cp.root).map_err(|e| {
+                verify_err(
+                    file,
+                    "fork",
+                    format!("refusing to cosign: not consistent with the tree of size {} already cosigned ({e}): rewritten history or a fork", old.size),
+                )
+            })?;
+        }
+    }
+    let cosigned = note::add_signature(bytes, witness)?;
+    fsutil::write_atomic(&state_file, cosigned.as_bytes())?;
+    Ok(cosigned)
+}
