@@ -668,6 +668,18 @@ fn merge_previews_conflicts_archive_and_execute() {
         before,
         "a denied merge leaves the repository byte-identical"
     );
+    // `trust gate --repo` computes the paths the same way and never writes to the repository.
+    let (code, v, _) = ledger(
+        &env,
+        &[
+            "trust", "gate", "--actor", "carol", "--repo", repo, "--source", "z", "--target",
+            "main",
+        ],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["paths"][0], "shared.txt");
+    assert!(v["subject"].as_str().unwrap().starts_with("merge:"));
+    assert_eq!(snapshot(&env.repo), before);
     // Allowed, the same merge creates a two-parent commit on main with both edits.
     policy_default(&env, "0.0");
     let v = ok(

@@ -238,7 +238,7 @@ pub fn record_decision(
         actor: recorder.to_string(),
         body,
     };
-    let mut written = ledger.append(&[draft], signer)?;
+    let mut written = super::core::append_drafts(ledger, &[draft], signer)?;
     written
         .pop()
         .ok_or_else(|| Error::input("nothing appended"))
@@ -335,6 +335,9 @@ pub struct Attribution {
 
 /// Maximum number of commits listed in a deploy's `changes`.
 pub const MAX_CHANGES: usize = 1000;
+
+/// Maximum number of merges listed in a deploy's `merges` (newest first).
+pub const MAX_MERGES: usize = 5000;
 
 /// Append a deploy or rollback with its attribution fields, computed under the append lock
 /// from the aggregate (so the lookups cost O(new entries), not O(ledger)).
@@ -440,6 +443,11 @@ fn attribute_deploy(agg: &mut Aggregate, body: &mut Value, attr: &Attribution) -
         } else if c.parents >= 2 && !c.author.is_empty() {
             merges.push(json!({"merge_commit": hex, "author": c.author}));
         }
+    }
+    // An entry line is at most 1 MiB: keep the newest MAX_MERGES (≈ 100 bytes each).
+    if merges.len() > MAX_MERGES {
+        merges.truncate(MAX_MERGES);
+        extra.insert("merges_truncated".into(), json!(true));
     }
     extra.insert("merges".into(), json!(merges));
     if let Some(b) = body.as_object_mut() {

@@ -6,7 +6,7 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x01                           magic and version (8 bytes)
+//! "ALTRUST" 0x02                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
@@ -17,7 +17,7 @@
 //!                                   ‖ u8 status (0 succeeded, 1 failed) ‖ u8 rolled_back
 //!                                   ‖ u64 rollback_seq ‖ i64 rollback_ts_ms
 //! u32 n ‖ n × approval    approval = u64 seq ‖ i64 ts_ms ‖ str subject ‖ u32 approver ‖ u8 allow
-//! 32 bytes                                  SHA-256 of everything above
+//! u64                                       checksum of everything above (see `checksum`)
 //! ```
 //!
 //! # Why it is never trusted over the ledger
@@ -39,7 +39,6 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Failure, Result};
 use crate::ledger::body::Kind;
@@ -51,7 +50,7 @@ use crate::trust::policy::Policy;
 /// File name of the cache inside the ledger directory.
 pub const CACHE_FILE: &str = "trust.cache";
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x01";
+const MAGIC: &[u8; 8] = b"ALTRUST\x02";
 
 /// The cache is rewritten after a cold fold, or once an extension folds this many entries.
 pub const SAVE_AFTER: u64 = 256;
@@ -199,13 +198,14 @@ impl Parsed<'_> {
 
 /// The top-level kind of a canonical entry line without parsing it: keys are sorted, so the
 /// last `,"kind":"` is the top-level one (only hashes, numbers and base64 follow `body`).
-fn line_kind(line: &[u8]) -> Option<Kind> {
-    const PAT: &[u8] = b",\"kind\":\"";
-    let at = line.windows(PAT.len()).rposition(|w| w == PAT)? + PAT.len();
+fn line_kind(finder: &memchr::memmem::FinderRev<'_>, line: &[u8]) -> Option<Kind> {
+    let at = finder.rfind(line)? + KIND_PAT.len();
     let rest = line.get(at..)?;
     let end = rest.iter().position(|&b| b == b'"')?;
     Kind::parse(std::str::from_utf8(rest.get(..end)?).ok()?)
 }
+
+const KIND_PAT: &[u8] = b",\"kind\":\"";
 
 fn relevant(k: Kind) -> bool {
     matches!(
@@ -243,11 +243,19 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
     const CHUNK: u64 = 32 << 20;
     while remaining > 0 {
         let want = remaining.min(CHUNK);
-        let mut buf = std::mem::take(&mut carry);
-        let start = buf.len();
-        buf.resize(start + want as usize, 0);
-        f.read_exact(buf.get_mut(start..).unwrap_or_default())
+        // One buffer for the whole fold: fresh 32 MiB allocations per chunk cost page faults.
+        let buf = &mut carry;
+        buf.reserve(want as usize);
+        let got = (&mut f)
+            .take(want)
+            .read_to_end(buf)
             .map_err(|e| Error::io(&path, e))?;
+        if got as u64 != want {
+            return Err(Error::input(format!(
+                "{}: shorter than expected (changed while being read?)",
+                path.display()
+            )));
+        }
         remaining -= want;
         let end = match buf.iter().rposition(|&b| b == b'\n') {
             Some(p) => p + 1,
@@ -259,18 +267,15 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
                     "incomplete last line".into(),
                 ))
             }
-            None => {
-                carry = buf;
-                continue;
-            }
+            None => continue,
         };
-        carry = buf.get(end..).map(<[u8]>::to_vec).unwrap_or_default();
         let body = buf.get(..end.saturating_sub(1)).unwrap_or_default();
-        let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
         let base = agg.next_seq;
         if first {
             // The join with the cached part: the first new entry must chain to the cached head.
-            let l = lines.first().copied().unwrap_or_default();
+            let l = body
+                .get(..memchr::memchr(b'\n', body).unwrap_or(body.len()))
+                .unwrap_or_default();
             let e = Entry::parse_line(l).map_err(|le| bad(base + 1, le.seq, le.code, le.reason))?;
             if e.seq != base || e.prev != agg.head {
                 return Err(bad(
@@ -282,47 +287,52 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
             }
             first = false;
         }
-        let parsed: Vec<Result<Option<(Kind, Parsed<'_>)>>> = lines
-            .par_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let seq = base + i as u64;
-                let Some(kind) = line_kind(l) else {
-                    return Err(bad(seq + 1, None, "bad-kind", "no top-level kind".into()));
-                };
-                if !relevant(kind) {
-                    return Ok(None);
-                }
-                let light = match serde_json::from_slice::<LightView<'_>>(l) {
-                    Ok(v) => Parsed::View(v),
-                    Err(_) => Parsed::Owned(serde_json::from_slice::<Light>(l).map_err(|e| {
-                        bad(seq + 1, None, "bad-json", format!("invalid JSON: {e}"))
-                    })?),
-                };
-                if light.seq() != seq {
+        // Scanning and parsing run in parallel over pieces cut at line ends; folding is serial.
+        let pieces = pieces(body, 4 * rayon::current_num_threads().max(1));
+        let scanned: Vec<Scanned<'_>> = pieces.par_iter().map(|p| scan_piece(p)).collect();
+        let mut seq = base;
+        for sc in scanned {
+            for (i, kind, parsed) in sc.items {
+                let want = seq + i;
+                let light = parsed
+                    .map_err(|e| bad(want + 1, None, "bad-json", format!("invalid JSON: {e}")))?;
+                if light.seq() != want {
                     return Err(bad(
-                        seq + 1,
+                        want + 1,
                         Some(light.seq()),
                         "bad-seq",
-                        format!("expected seq {seq}"),
+                        format!("expected seq {want}"),
                     ));
                 }
-                Ok(Some((kind, light)))
-            })
-            .collect();
-        for p in parsed {
-            match p? {
-                Some((kind, Parsed::View(l))) => agg
-                    .facts
-                    .apply_view(l.seq, l.ts, kind, l.actor, &l.body, &mask),
-                Some((kind, Parsed::Owned(l))) => agg
-                    .facts
-                    .apply(l.seq, &l.ts, kind, &l.actor, &l.body, &mask),
-                None => {}
+                match light {
+                    Parsed::View(l) => agg
+                        .facts
+                        .apply_view(l.seq, l.ts, kind, l.actor, &l.body, &mask),
+                    Parsed::Owned(l) => agg
+                        .facts
+                        .apply(l.seq, &l.ts, kind, &l.actor, &l.body, &mask),
+                }
             }
+            if let Some(i) = sc.no_kind {
+                return Err(bad(
+                    seq + i + 1,
+                    None,
+                    "bad-kind",
+                    "no top-level kind".into(),
+                ));
+            }
+            seq += sc.lines;
         }
-        agg.next_seq = base + lines.len() as u64;
-        last_line = lines.last().map(|l| l.to_vec()).unwrap_or_default();
+        agg.next_seq = seq;
+        let last_start = memchr::memrchr(b'\n', body).map_or(0, |p| p + 1);
+        last_line = body
+            .get(last_start..)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        // Keep the incomplete line after `end` for the next chunk.
+        let len = buf.len();
+        buf.copy_within(end.., 0);
+        buf.truncate(len - end);
     }
     if !carry.is_empty() {
         return Err(bad(
@@ -340,6 +350,77 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
     }
     agg.len = upto;
     Ok(())
+}
+
+/// What one piece of a chunk holds: its line count and its relevant lines, parsed.
+struct Scanned<'a> {
+    lines: u64,
+    items: Vec<(
+        u64,
+        Kind,
+        std::result::Result<Parsed<'a>, serde_json::Error>,
+    )>,
+    /// Index of the first line without a top-level kind (scanning stops there).
+    no_kind: Option<u64>,
+}
+
+/// Cut `body` (lines separated by `\n`, no trailing newline) into about `n` pieces at line ends.
+fn pieces(body: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(n + 1);
+    let step = (body.len() / n.max(1)).max(1);
+    let mut start = 0;
+    while start < body.len() {
+        let probe = (start + step).min(body.len());
+        match body
+            .get(probe..)
+            .and_then(|rest| memchr::memchr(b'\n', rest))
+        {
+            Some(off) => {
+                out.push(body.get(start..probe + off).unwrap_or_default());
+                start = probe + off + 1;
+            }
+            None => {
+                out.push(body.get(start..).unwrap_or_default());
+                start = body.len();
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(body);
+    }
+    out
+}
+
+fn scan_piece(piece: &[u8]) -> Scanned<'_> {
+    let mut sc = Scanned {
+        lines: 0,
+        items: Vec::new(),
+        no_kind: None,
+    };
+    let finder = memchr::memmem::FinderRev::new(KIND_PAT);
+    let mut rest = Some(piece);
+    while let Some(r) = rest {
+        let (line, next) = match memchr::memchr(b'\n', r) {
+            Some(p) => (r.get(..p).unwrap_or_default(), r.get(p + 1..)),
+            None => (r, None),
+        };
+        rest = next;
+        let i = sc.lines;
+        sc.lines += 1;
+        let Some(kind) = line_kind(&finder, line) else {
+            sc.no_kind = Some(i);
+            return sc;
+        };
+        if !relevant(kind) {
+            continue;
+        }
+        let parsed = match serde_json::from_slice::<LightView<'_>>(line) {
+            Ok(v) => Ok(Parsed::View(v)),
+            Err(_) => serde_json::from_slice::<Light>(line).map(Parsed::Owned),
+        };
+        sc.items.push((i, kind, parsed));
+    }
+    sc
 }
 
 /// Encode an aggregate (see the module docs).
@@ -387,16 +468,16 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
         e.u32(ap.approver);
         e.u8(u8::from(ap.allow));
     }
-    let sum: [u8; 32] = Sha256::digest(&e.0).into();
-    e.0.extend_from_slice(&sum);
+    let sum = checksum(&e.0);
+    e.0.extend_from_slice(&sum.to_le_bytes());
     e.0
 }
 
 /// Decode a cache file; `None` for anything malformed (the cache is then rebuilt).
 pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
-    let split = bytes.len().checked_sub(32)?;
+    let split = bytes.len().checked_sub(8)?;
     let (data, sum) = bytes.split_at(split);
-    if Sha256::digest(data).as_slice() != sum {
+    if checksum(data).to_le_bytes().as_slice() != sum {
         return None;
     }
     let mut d = Dec(data);
@@ -482,6 +563,27 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         head,
         scope_key,
     })
+}
+
+/// A fast 64-bit checksum (multiply–xorshift over little-endian words, then the length). It
+/// catches accidental damage only: it is not a security control, and neither would an unkeyed
+/// SHA-256 be (whoever can write the cache can recompute either). SHA-256 here took a quarter
+/// of a warm run.
+fn checksum(data: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0x5165_6E74_7275_7374;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    for &byte in words.remainder() {
+        h = (h ^ u64::from(byte)).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    (h ^ data.len() as u64).wrapping_mul(K)
 }
 
 struct Enc(Vec<u8>);
@@ -605,6 +707,7 @@ mod tests {
     #[test]
     fn kind_is_found_without_parsing() {
         let l = br#"{"actor":"a","body":{"data":{"x":1,"kind":"merge"},"type":"t"},"hash":"00","kind":"event","prev":"00","seq":0,"ts":"x","v":1}"#;
-        assert_eq!(line_kind(l), Some(Kind::Event));
+        let f = memchr::memmem::FinderRev::new(KIND_PAT);
+        assert_eq!(line_kind(&f, l), Some(Kind::Event));
     }
 }
