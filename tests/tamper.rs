@@ -308,3 +308,40 @@ fn intact_ledger_passes_and_names_keys() {
     assert_eq!(v["signatures_checked"], N as u64);
     assert_eq!(v["unsigned"], 0);
 }
+
+/// Past the first block of 8,192 lines, signatures are batch-verified in the parallel pass with
+/// the keys trusted at the block's start; a bad one there must still be named exactly. Entries
+/// by a key added later in a block take the sequential path; a bad one there too.
+#[test]
+fn bad_signatures_in_later_blocks_and_by_later_keys() {
+    let env = Env::new();
+    let root = env.signed_ledger();
+    env.fill(&root, 9_000);
+    let second = env.keygen("second");
+    let s = second.to_str().unwrap();
+    env.ok(&[
+        "--key",
+        root.to_str().unwrap(),
+        "keys",
+        "add",
+        &format!("{s}.pub"),
+    ]);
+    env.fill(&second, 300);
+    env.ok(&["verify"]);
+    let pristine = lines(&env);
+    // 8,601: batch-verified with the root key from the block snapshot. The last lines: signed
+    // by the second key, added inside the second block.
+    for k in [8_600usize, pristine.len() - 7] {
+        let mut ls = pristine.clone();
+        let e = reseal(&ls[k], |e| e.actor = "mallory".into());
+        ls[k] = e.to_line();
+        write_lines(&env, &ls);
+        let v = expect_fail(&env, k as u64 + 1, "later block");
+        assert_eq!(v["code"], "bad-signature", "{v}");
+        assert_eq!(v["seq"], k as u64);
+    }
+    write_lines(&env, &pristine);
+    let (code, v) = verify_json(&env);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["signatures_checked"], pristine.len() as u64);
+}

@@ -112,20 +112,112 @@ struct State {
     summary: Summary,
 }
 
-struct SigJob {
-    idx: usize,
-    vk: VerifyingKey,
-    msg: [u8; 80],
-    sig: [u8; 64],
+/// What the parallel pass learned about one line.
+struct Parsed {
+    line: u64,
+    entry: std::result::Result<Box<Entry>, LineError>,
+    sig: SigStatus,
 }
 
-enum Parsed {
-    Ok(u64, Box<Entry>),
-    Bad(u64, LineError),
+/// Signature status after the parallel pass, which checks signatures by keys trusted at the
+/// start of the block (the common case). The sequential pass decides whether that key was the
+/// right one at the entry's point of the log, and checks the rest itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SigStatus {
+    Good,
+    Bad,
+    Unchecked,
+}
+
+/// A block of raw lines and what ended it (a torn tail or an over-long line), if anything.
+type Block = (Vec<(u64, Vec<u8>)>, Option<Failure>);
+
+fn read_block(reader: &mut LineReader) -> Result<Block> {
+    let mut raws = Vec::with_capacity(BLOCK_LINES);
+    while raws.len() < BLOCK_LINES {
+        match reader.next_line()? {
+            None => break,
+            Some(RawLine::Line { number, bytes, .. }) => raws.push((number, bytes)),
+            Some(RawLine::TooLong { number, .. }) => {
+                return Ok((
+                    raws,
+                    Some(fail(number, None, "too-long", "line longer than 1 MiB")),
+                ));
+            }
+            Some(RawLine::Torn {
+                number,
+                offset,
+                len,
+            }) => {
+                let f = fail(
+                    number,
+                    None,
+                    "torn-tail",
+                    format!("torn tail: {len} bytes at offset {offset} without a final newline (an interrupted append; `ledger repair --torn-tail` moves them aside)"),
+                );
+                return Ok((raws, Some(f)));
+            }
+        }
+    }
+    Ok((raws, None))
+}
+
+/// Parse a chunk of lines and batch-verify the signatures whose signer is in `snapshot`.
+fn process_chunk(
+    lines: &[(u64, Vec<u8>)],
+    snapshot: &HashMap<String, VerifyingKey>,
+    sig_from: u64,
+) -> Vec<Parsed> {
+    let mut out: Vec<Parsed> = lines
+        .iter()
+        .map(|(n, b)| Parsed {
+            line: *n,
+            entry: Entry::parse_line(b).map(Box::new),
+            sig: SigStatus::Unchecked,
+        })
+        .collect();
+    let mut idx = Vec::with_capacity(out.len());
+    let mut msgs = Vec::with_capacity(out.len());
+    let mut sigs = Vec::with_capacity(out.len());
+    let mut vks = Vec::with_capacity(out.len());
+    for (i, p) in out.iter().enumerate() {
+        let Ok(e) = &p.entry else { continue };
+        let (Some(signer), Some(sig)) = (&e.signer, &e.sig) else {
+            continue;
+        };
+        let Some(vk) = snapshot.get(signer) else {
+            continue;
+        };
+        if e.seq < sig_from {
+            continue;
+        }
+        idx.push(i);
+        msgs.push(e.signing_message());
+        sigs.push(Signature::from_bytes(sig));
+        vks.push(*vk);
+    }
+    if idx.is_empty() {
+        return out;
+    }
+    let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
+    let all_good = ed25519_dalek::verify_batch(&refs, &sigs, &vks).is_ok();
+    for (k, &i) in idx.iter().enumerate() {
+        // A failed batch is re-checked one by one (strictly) to name the culprit.
+        let good = all_good || vks[k].verify_strict(&msgs[k], &sigs[k]).is_ok();
+        out[i].sig = if good {
+            SigStatus::Good
+        } else {
+            SigStatus::Bad
+        };
+    }
+    out
 }
 
 /// Verify the ledger in `ledger`'s directory. `progress(done_bytes, total_bytes)` is called after
 /// each block of lines.
+///
+/// Blocks are pipelined: while the pool parses and checks the signatures of one block, the
+/// calling thread reads the next.
 pub fn verify(
     ledger: &Ledger,
     opts: &Options,
@@ -145,70 +237,39 @@ pub fn verify(
         collect: opts.collect_leaves,
         summary: Summary::default(),
     };
+    let mut block = read_block(&mut reader)?;
     loop {
-        let mut raws = Vec::with_capacity(BLOCK_LINES);
-        let mut tail_problem: Option<Failure> = None;
-        while raws.len() < BLOCK_LINES {
-            match reader.next_line()? {
-                None => break,
-                Some(RawLine::Line { number, bytes, .. }) => raws.push((number, bytes)),
-                Some(RawLine::TooLong { number, .. }) => {
-                    tail_problem = Some(fail(number, None, "too-long", "line longer than 1 MiB"));
-                    break;
-                }
-                Some(RawLine::Torn {
-                    number,
-                    offset,
-                    len,
-                }) => {
-                    tail_problem = Some(fail(
-                        number,
-                        None,
-                        "torn-tail",
-                        format!("torn tail: {len} bytes at offset {offset} without a final newline (an interrupted append; `ledger repair --torn-tail` moves them aside)"),
-                    ));
-                    break;
-                }
-            }
-        }
+        let (raws, tail_problem) = block;
         if raws.is_empty() && tail_problem.is_none() {
             break;
         }
-        let parsed: Vec<Parsed> = raws
-            .par_iter()
-            .map(|(n, b)| match Entry::parse_line(b) {
-                Ok(e) => Parsed::Ok(*n, Box::new(e)),
-                Err(le) => Parsed::Bad(*n, le),
-            })
-            .collect();
+        let full = raws.len() == BLOCK_LINES && tail_problem.is_none();
+        let snapshot = st.trusted_snapshot();
+        let sig_from = st.sig_from;
+        let (parsed, next) = rayon::join(
+            || {
+                raws.par_chunks(SIG_CHUNK)
+                    .map(|c| process_chunk(c, &snapshot, sig_from))
+                    .collect::<Vec<_>>()
+            },
+            || {
+                if full {
+                    read_block(&mut reader)
+                } else {
+                    Ok((Vec::new(), None))
+                }
+            },
+        );
         drop(raws);
-        let (jobs, structural) = st.sequential(&parsed);
-        let first_bad_sig = check_signatures(&jobs);
-        if let Some(idx) = first_bad_sig {
-            if let Parsed::Ok(n, e) = &parsed[idx] {
-                return Err(Error::verify(
-                    st.file,
-                    fail(
-                        *n,
-                        Some(e.seq),
-                        "bad-signature",
-                        format!(
-                            "signature by key {} does not verify",
-                            e.signer.as_deref().unwrap_or("?")
-                        ),
-                    ),
-                ));
-            }
-        }
-        if let Some(f) = structural.or(tail_problem) {
+        if let Some(f) = st.sequential(parsed.iter().flatten()) {
             return Err(Error::verify(st.file, f));
         }
-        st.summary.signatures_checked += jobs.len() as u64;
+        if let Some(f) = tail_problem {
+            return Err(Error::verify(st.file, f));
+        }
         st.summary.bytes = reader.offset();
         progress(reader.offset(), total);
-        if parsed.len() < BLOCK_LINES {
-            break;
-        }
+        block = next?;
     }
     st.finish(ledger)
 }
@@ -222,59 +283,60 @@ fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<Strin
     }
 }
 
-/// Index of the first job whose signature fails, if any.
-fn check_signatures(jobs: &[SigJob]) -> Option<usize> {
-    jobs.par_chunks(SIG_CHUNK)
-        .filter_map(|chunk| {
-            let msgs: Vec<&[u8]> = chunk.iter().map(|j| &j.msg[..]).collect();
-            let sigs: Vec<Signature> = chunk
-                .iter()
-                .map(|j| Signature::from_bytes(&j.sig))
-                .collect();
-            let vks: Vec<VerifyingKey> = chunk.iter().map(|j| j.vk).collect();
-            if ed25519_dalek::verify_batch(&msgs, &sigs, &vks).is_ok() {
-                return None;
-            }
-            // Name the culprit with strict single checks.
-            chunk
-                .iter()
-                .find(|j| !keys::verify_strict(&j.vk, &j.msg, &j.sig))
-                .map(|j| j.idx)
-                .or(Some(chunk[0].idx))
-        })
-        .min()
-}
-
 impl State {
-    /// Run the order-dependent checks over a block. Returns the signature jobs for entries
-    /// before the first structural failure, and that failure.
-    fn sequential(&mut self, parsed: &[Parsed]) -> (Vec<SigJob>, Option<Failure>) {
-        let mut jobs = Vec::with_capacity(parsed.len());
-        for (idx, p) in parsed.iter().enumerate() {
-            let (n, e) = match p {
-                Parsed::Bad(n, le) => {
-                    return (jobs, Some(fail(*n, le.seq, le.code, le.reason.clone())))
-                }
-                Parsed::Ok(n, e) => (*n, e),
+    /// Keys trusted now, for the parallel pass of the next block.
+    fn trusted_snapshot(&self) -> HashMap<String, VerifyingKey> {
+        self.keys
+            .iter()
+            .filter(|(_, k)| k.revoked_at.is_none())
+            .map(|(id, k)| (id.clone(), k.vk))
+            .collect()
+    }
+
+    /// Run the order-dependent checks over a block, in log order; the first failure (form,
+    /// chain, trust or signature) is returned.
+    fn sequential<'a>(&mut self, parsed: impl Iterator<Item = &'a Parsed>) -> Option<Failure> {
+        for p in parsed {
+            let e = match &p.entry {
+                Err(le) => return Some(fail(p.line, le.seq, le.code, le.reason.clone())),
+                Ok(e) => e,
             };
-            match self.check_entry(n, e) {
-                Ok(Some(vk)) => {
-                    if e.seq >= self.sig_from {
-                        if let Some(sig) = e.sig {
-                            jobs.push(SigJob {
-                                idx,
-                                vk,
-                                msg: e.signing_message(),
-                                sig,
-                            });
-                        }
-                    }
-                }
-                Ok(None) => {}
-                Err(f) => return (jobs, Some(f)),
+            let vk = match self.check_entry(p.line, e) {
+                Ok(vk) => vk,
+                Err(f) => return Some(f),
+            };
+            let (Some(vk), Some(sig)) = (vk, &e.sig) else {
+                continue;
+            };
+            if e.seq < self.sig_from {
+                continue;
             }
+            let good = match p.sig {
+                // The parallel pass used the snapshot key of the same id; ids are unique in a
+                // key history, but compare anyway rather than assume.
+                SigStatus::Good
+                    if self
+                        .keys
+                        .get(e.signer.as_deref().unwrap_or_default())
+                        .is_some_and(|k| k.vk == vk) =>
+                {
+                    true
+                }
+                SigStatus::Bad => false,
+                _ => keys::verify_strict(&vk, &e.signing_message(), sig),
+            };
+            if !good {
+                let by = e.signer.as_deref().unwrap_or("?");
+                return Some(fail(
+                    p.line,
+                    Some(e.seq),
+                    "bad-signature",
+                    format!("signature by key {by} does not verify"),
+                ));
+            }
+            self.summary.signatures_checked += 1;
         }
-        (jobs, None)
+        None
     }
 
     /// Order-dependent checks of one entry. Returns the key its signature must verify with.
