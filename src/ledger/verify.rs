@@ -92,6 +92,7 @@ pub struct Summary {
 }
 
 const BLOCK_LINES: usize = 8192;
+const FIRST_BLOCK_LINES: usize = 64;
 const SIG_CHUNK: usize = 128;
 
 struct KeyInfo {
@@ -132,9 +133,9 @@ enum SigStatus {
 /// A block of raw lines and what ended it (a torn tail or an over-long line), if anything.
 type Block = (Vec<(u64, Vec<u8>)>, Option<Failure>);
 
-fn read_block(reader: &mut LineReader) -> Result<Block> {
-    let mut raws = Vec::with_capacity(BLOCK_LINES);
-    while raws.len() < BLOCK_LINES {
+fn read_block(reader: &mut LineReader, max: usize) -> Result<Block> {
+    let mut raws = Vec::with_capacity(max);
+    while raws.len() < max {
         match reader.next_line()? {
             None => break,
             Some(RawLine::Line { number, bytes, .. }) => raws.push((number, bytes)),
@@ -237,13 +238,17 @@ pub fn verify(
         collect: opts.collect_leaves,
         summary: Summary::default(),
     };
-    let mut block = read_block(&mut reader)?;
+    // The first block is small: its signatures are checked one by one until the root key's
+    // entry has been seen, after which whole blocks batch-verify with the trusted keys.
+    let mut want = FIRST_BLOCK_LINES;
+    let mut block = read_block(&mut reader, want)?;
     loop {
         let (raws, tail_problem) = block;
         if raws.is_empty() && tail_problem.is_none() {
             break;
         }
-        let full = raws.len() == BLOCK_LINES && tail_problem.is_none();
+        let full = raws.len() == want && tail_problem.is_none();
+        want = BLOCK_LINES;
         let snapshot = st.trusted_snapshot();
         let sig_from = st.sig_from;
         let (parsed, next) = rayon::join(
@@ -254,7 +259,7 @@ pub fn verify(
             },
             || {
                 if full {
-                    read_block(&mut reader)
+                    read_block(&mut reader, want)
                 } else {
                     Ok((Vec::new(), None))
                 }
