@@ -22,6 +22,23 @@ pub struct Failure {
     pub reason: String,
 }
 
+impl Failure {
+    /// A failure tied to a 1-based line of the ledger file.
+    pub fn at_line(
+        line: u64,
+        seq: Option<u64>,
+        code: &'static str,
+        reason: impl Into<String>,
+    ) -> Failure {
+        Failure {
+            line: Some(line),
+            seq,
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.line, self.seq) {
@@ -109,6 +126,23 @@ impl Error {
     /// Build an [`Error::Input`] from anything printable.
     pub fn input(msg: impl Into<String>) -> Error {
         Error::Input(msg.into())
+    }
+
+    /// A verification failure of a whole file (no line), e.g. a proof or a checkpoint.
+    pub fn verify_file(
+        file: &std::path::Path,
+        code: &'static str,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::verify(
+            file.display().to_string(),
+            Failure {
+                line: None,
+                seq: None,
+                code,
+                reason: reason.into(),
+            },
+        )
     }
 
     /// Build a verification failure.

@@ -17,12 +17,7 @@ use crate::ledger::{Entry, Ledger};
 const BATCH: usize = 16_384;
 
 fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
-    Failure {
-        line: Some(line),
-        seq,
-        code,
-        reason: reason.into(),
-    }
+    Failure::at_line(line, seq, code, reason)
 }
 
 /// Call `f` for every entry of the ledger, in seq order, after structural checks.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use audit_ledger::checkpoint::Checkpoint;
-use audit_ledger::error::{Error, Failure, Result};
+use audit_ledger::error::{Error, Result};
 use audit_ledger::keys::{self, Signer};
 use audit_ledger::ledger::tlog::{self, WitnessConfig};
 use audit_ledger::ledger::Ledger;
@@ -40,15 +40,7 @@ fn read_small(path: &Path, what: &str) -> Result<Vec<u8>> {
 }
 
 fn proof_failed(file: &Path, code: &'static str, reason: impl Into<String>) -> Error {
-    Error::verify(
-        file.display().to_string(),
-        Failure {
-            line: None,
-            seq: None,
-            code,
-            reason: reason.into(),
-        },
-    )
+    Error::verify_file(file, code, reason)
 }
 
 /// Verifier keys from a key file or string: a note verifier key (`name+hash+base64`) or a

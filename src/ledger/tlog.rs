@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::Config;
-use crate::error::{Error, Failure, Result};
+use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keys::Signer;
 use crate::ledger::index::Index;
@@ -113,15 +113,7 @@ pub struct Issued {
 }
 
 fn verify_err(file: &Path, code: &'static str, reason: impl Into<String>) -> Error {
-    Error::verify(
-        file.display().to_string(),
-        Failure {
-            line: None,
-            seq: None,
-            code,
-            reason: reason.into(),
-        },
-    )
+    Error::verify_file(file, code, reason)
 }
 
 /// Sign a checkpoint of the whole ledger and write `DIR/checkpoints/<size>` and

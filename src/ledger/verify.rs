@@ -282,12 +282,7 @@ pub fn verify(
 }
 
 fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
-    Failure {
-        line: Some(line),
-        seq,
-        code,
-        reason: reason.into(),
-    }
+    Failure::at_line(line, seq, code, reason)
 }
 
 impl State {
