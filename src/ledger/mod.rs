@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod entry;
+pub mod fastline;
 pub mod index;
 pub mod keyring;
 pub mod reader;

@@ -131,3 +131,186 @@ pub fn stable_len(path: &Path) -> Result<u64> {
     // Dropping the file releases the lock.
     Ok(len)
 }
+
+/// How a block of lines ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockEnd {
+    /// A line longer than [`MAX_LINE`]; reading stops there.
+    TooLong {
+        /// 1-based line number.
+        number: u64,
+        /// Byte offset of the line's first byte.
+        offset: u64,
+    },
+    /// Bytes after the last newline at the end of the file.
+    Torn {
+        /// 1-based line number.
+        number: u64,
+        /// Byte offset of the torn bytes.
+        offset: u64,
+        /// Number of torn bytes.
+        len: u64,
+    },
+}
+
+/// Complete lines read in one piece: their bytes back to back (newlines included) and where
+/// each line starts and ends in them.
+#[derive(Debug, Default)]
+pub struct Block {
+    /// The block's bytes.
+    pub bytes: Vec<u8>,
+    /// Per line: 1-based line number, start and end (exclusive, newline excluded) in `bytes`.
+    pub lines: Vec<(u64, usize, usize)>,
+    /// Set when the file ends in a torn tail or an over-long line right after these lines.
+    pub end: Option<BlockEnd>,
+    /// Byte offset in the file just past the block's last line.
+    pub end_offset: u64,
+}
+
+impl Block {
+    /// The bytes of line `i` of the block, without the newline.
+    pub fn line(&self, i: usize) -> &[u8] {
+        self.lines
+            .get(i)
+            .and_then(|&(_, s, e)| self.bytes.get(s..e))
+            .unwrap_or_default()
+    }
+}
+
+/// Reads a ledger in blocks of whole lines, one buffer per block (no allocation per line).
+/// Buffers handed back with [`BlockReader::recycle`] are reused.
+pub struct BlockReader {
+    file: std::io::Take<File>,
+    /// Bytes read after the last line handed out (the start of the next line).
+    carry: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+    eof: bool,
+    ended: bool,
+    number: u64,
+    offset: u64,
+    path: std::path::PathBuf,
+}
+
+/// A block holds at most about this many bytes (whole lines; one line may cross it).
+const BLOCK_BYTES: usize = 16 << 20;
+
+/// Bytes read from the file at a time.
+const READ_CHUNK: usize = 1 << 20;
+
+impl BlockReader {
+    /// Open `path` for reading from its start up to byte `end` (exclusive).
+    pub fn open(path: &Path, end: u64) -> Result<BlockReader> {
+        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        Ok(BlockReader {
+            file: f.take(end),
+            carry: Vec::new(),
+            spare: Vec::new(),
+            eof: false,
+            ended: false,
+            number: 0,
+            offset: 0,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Byte offset just past the lines handed out so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Give a block's buffer back for reuse.
+    pub fn recycle(&mut self, block: Block) {
+        if self.spare.len() < 3 {
+            self.spare.push(block.bytes);
+        }
+    }
+
+    /// Append up to [`READ_CHUNK`] bytes from the file to `buf`; sets `eof` on end of file.
+    fn read_more(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let have = buf.len();
+        buf.resize(have + READ_CHUNK, 0);
+        let got = loop {
+            match self.file.read(&mut buf[have..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    buf.truncate(have);
+                    return Err(Error::io(&self.path, e));
+                }
+            }
+        };
+        buf.truncate(have + got);
+        if got == 0 {
+            self.eof = true;
+        }
+        Ok(())
+    }
+
+    /// The next block: up to `max_lines` complete lines (and about [`BLOCK_BYTES`]), fewer at
+    /// the end of the file or before a torn tail or an over-long line (reported in
+    /// [`Block::end`], after which the reader is done). An empty block with no `end` means the
+    /// file is exhausted.
+    pub fn next_block(&mut self, max_lines: usize) -> Result<Block> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.reserve(BLOCK_BYTES + MAX_LINE + READ_CHUNK);
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
+        let mut block = Block {
+            end_offset: self.offset,
+            ..Block::default()
+        };
+        if self.ended {
+            return Ok(block);
+        }
+        // `buf[..pos]` holds the block's complete lines so far.
+        let mut pos = 0usize;
+        while block.lines.len() < max_lines {
+            let Some(k) = memchr::memchr(b'\n', &buf[pos..]) else {
+                let partial = buf.len() - pos;
+                if partial > MAX_LINE {
+                    block.end = Some(BlockEnd::TooLong {
+                        number: self.number + 1,
+                        offset: self.offset,
+                    });
+                    break;
+                }
+                if self.eof {
+                    if partial > 0 {
+                        block.end = Some(BlockEnd::Torn {
+                            number: self.number + 1,
+                            offset: self.offset,
+                            len: partial as u64,
+                        });
+                    }
+                    break;
+                }
+                if pos > 0 && buf.len() >= BLOCK_BYTES {
+                    break;
+                }
+                self.read_more(&mut buf)?;
+                continue;
+            };
+            if k > MAX_LINE {
+                block.end = Some(BlockEnd::TooLong {
+                    number: self.number + 1,
+                    offset: self.offset,
+                });
+                break;
+            }
+            self.number += 1;
+            block.lines.push((self.number, pos, pos + k));
+            pos += k + 1;
+            self.offset += k as u64 + 1;
+        }
+        if block.end.is_some() {
+            self.ended = true;
+        } else {
+            self.carry.extend_from_slice(&buf[pos..]);
+        }
+        buf.truncate(pos);
+        block.bytes = buf;
+        block.end_offset = self.offset;
+        Ok(block)
+    }
+}
