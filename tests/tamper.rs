@@ -345,3 +345,53 @@ fn bad_signatures_in_later_blocks_and_by_later_keys() {
     assert_eq!(code, Some(0));
     assert_eq!(v["signatures_checked"], pristine.len() as u64);
 }
+
+/// Verify reads blocks of 8,192 lines and keeps up to three on the pool, each checked with the
+/// keys trusted when it was queued. Keys that change while blocks are in flight must still be
+/// applied in log order: a key added and used within the pipeline's reach, a revoked key whose
+/// later signatures were batch-verified from an older snapshot, bad signatures far from both.
+#[test]
+fn key_changes_while_blocks_are_in_flight() {
+    let env = Env::new();
+    let root = env.signed_ledger();
+    let second = env.keygen("second");
+    let (r, s) = (root.to_str().unwrap(), second.to_str().unwrap());
+    env.fill(&root, 100);
+    env.ok(&["--key", r, "keys", "add", &format!("{s}.pub")]);
+    env.fill(&second, 20_000);
+    let root_id = Signer::load(&root).unwrap().id().to_string();
+    env.ok(&["--key", s, "keys", "revoke", &root_id]);
+    env.fill(&second, 20_000);
+    let (code, v) = verify_json(&env);
+    assert_eq!(code, Some(0), "{v}");
+    let pristine = lines(&env);
+    assert_eq!(v["signatures_checked"], pristine.len() as u64);
+    let revoked_at = pristine
+        .iter()
+        .position(|l| l.windows(8).any(|w| w == b"\"revoke\""))
+        .unwrap();
+
+    // Bad signatures: right after the second key's addition, deep in its run, at the end.
+    for k in [150usize, 33_333, pristine.len() - 2] {
+        let mut ls = pristine.clone();
+        ls[k] = reseal(&ls[k], |e| e.actor = "mallory".into()).to_line();
+        write_lines(&env, &ls);
+        let v = expect_fail(&env, k as u64 + 1, "bad signature");
+        assert_eq!(v["code"], "bad-signature", "line {k}: {v}");
+    }
+
+    // A correct signature by the root key, after its revocation: near it (the block was queued
+    // while the root key was still trusted) and far from it.
+    let root_signer = Signer::load(&root).unwrap();
+    for k in [revoked_at + 3_000, revoked_at + 19_000] {
+        let mut ls = pristine.clone();
+        let mut e = reseal(&ls[k], |e| e.signer = Some(root_id.clone()));
+        e.sig = Some(root_signer.sign(&e.signing_message()));
+        ls[k] = e.to_line();
+        write_lines(&env, &ls);
+        let v = expect_fail(&env, k as u64 + 1, "revoked key");
+        assert_eq!(v["code"], "revoked-signer", "line {k}: {v}");
+    }
+    write_lines(&env, &pristine);
+    assert_eq!(verify_json(&env).0, Some(0));
+}
