@@ -317,7 +317,7 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
             actor: opts.actor.clone(),
             body: json!({"version": version, "manifest_sha256": hex::encode(manifest_sha256)}),
         };
-        ledger.append(&[draft], Some(signer))?.into_iter().next()
+        ledger.append(vec![draft], Some(signer))?.into_iter().next()
     };
     Ok(Created {
         dir: out,

@@ -490,9 +490,9 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         return Ok(0);
     }
     let entries = if a.no_checkpoint {
-        ledger.append(&drafts, signer.as_ref())?
+        ledger.append(drafts, signer.as_ref())?
     } else {
-        append_drafts(&ledger, &drafts, signer.as_ref())?
+        append_drafts(&ledger, drafts, signer.as_ref())?
     };
     report_appended(ctx, &entries);
     Ok(0)
@@ -505,7 +505,7 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
 /// are still appended, and the error says so.
 pub fn append_drafts(
     ledger: &Ledger,
-    drafts: &[Draft],
+    drafts: Vec<Draft>,
     signer: Option<&Signer>,
 ) -> Result<Vec<Entry>> {
     let mut locked = ledger.lock()?;

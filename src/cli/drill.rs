@@ -129,7 +129,7 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
     let o = drill::run(&plan, &cancel)?;
     let (path, digest) = drill::save(ledger.dir(), &o)?;
     let draft = drill::draft(&plan, &o, &digest, &a.actor);
-    let entries = super::core::append_drafts(&ledger, &[draft], signer.as_ref())?;
+    let entries = super::core::append_drafts(&ledger, vec![draft], signer.as_ref())?;
     let seq = entries.first().map(|e| e.seq);
     let exit = match o.exit_code {
         Some(c) => format!("exit {c}"),

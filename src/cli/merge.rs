@@ -214,7 +214,7 @@ pub fn gated_merge(
                 actor: req.recorder.clone(),
                 body,
             };
-            let merge_entry = super::core::append_drafts(ledger, &[draft], signer)?;
+            let merge_entry = super::core::append_drafts(ledger, vec![draft], signer)?;
             let seq = merge_entry.first().map(|e| e.seq);
             out["merge_commit"] = json!(tip.to_string());
             out["merge_seq"] = json!(seq);

@@ -238,7 +238,7 @@ pub fn record_decision(
         actor: recorder.to_string(),
         body,
     };
-    let mut written = super::core::append_drafts(ledger, &[draft], signer)?;
+    let mut written = super::core::append_drafts(ledger, vec![draft], signer)?;
     written
         .pop()
         .ok_or_else(|| Error::input("nothing appended"))
@@ -356,7 +356,7 @@ pub fn append_attributed(
         Kind::Rollback => attribute_rollback(&agg, &mut draft.body, attr, locked.tail().next_seq)?,
         _ => {}
     }
-    let entries = locked.append(&[draft], signer)?;
+    let entries = locked.append(vec![draft], signer)?;
     if refresh_checkpoint {
         super::core::refresh_checkpoint(&locked, signer, &entries)?;
     }

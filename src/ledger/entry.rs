@@ -137,6 +137,51 @@ fn push_hex(bytes: &[u8; 32], out: &mut Vec<u8>) {
     }
 }
 
+/// First step of sealing, order-independent: SHA-256 state over `0x00` and the bytes of `C` up
+/// to the value of `prev` (`{"actor":…,"body":…,"kind":"…","prev":"`). Appends run it in
+/// parallel; [`finish_seal`] adds what depends on the chain.
+pub fn begin_seal(actor: &str, body_c: &[u8], kind: Kind) -> Sha256 {
+    let mut head = Vec::with_capacity(actor.len() + 48);
+    head.push(0u8);
+    head.extend_from_slice(b"{\"actor\":");
+    canonical::write_string(actor, &mut head);
+    head.extend_from_slice(b",\"body\":");
+    let mut h = Sha256::new();
+    h.update(&head);
+    h.update(body_c);
+    head.clear();
+    head.extend_from_slice(b",\"kind\":\"");
+    head.extend_from_slice(kind.as_str().as_bytes());
+    head.extend_from_slice(b"\",\"prev\":\"");
+    h.update(&head);
+    h
+}
+
+/// Second step of sealing: the leaf hash, given the state from [`begin_seal`] and the rest of
+/// `C` (`prev`, `seq`, `signer`, `ts`, `v`), exactly as [`Entry::unsigned_bytes`] writes it.
+pub fn finish_seal(
+    head: &Sha256,
+    prev: &[u8; 32],
+    seq: u64,
+    signer: Option<&str>,
+    ts: &str,
+) -> [u8; 32] {
+    let mut tail = Vec::with_capacity(160);
+    push_hex(prev, &mut tail);
+    tail.extend_from_slice(b"\",\"seq\":");
+    tail.extend_from_slice(seq.to_string().as_bytes());
+    if let Some(signer) = signer {
+        tail.extend_from_slice(b",\"signer\":");
+        canonical::write_string(signer, &mut tail);
+    }
+    tail.extend_from_slice(b",\"ts\":");
+    canonical::write_string(ts, &mut tail);
+    tail.extend_from_slice(b",\"v\":1}");
+    let mut h = head.clone();
+    h.update(&tail);
+    h.finalize().into()
+}
+
 /// The current time in entry form.
 pub fn now_ts() -> String {
     chrono::Utc::now()
@@ -202,7 +247,8 @@ impl Entry {
             hash: [0; 32],
             sig: None,
         };
-        e.hash = leaf_hash(&e.assemble(body_c, false));
+        let head = begin_seal(&e.actor, body_c, e.kind);
+        e.hash = finish_seal(&head, &e.prev, e.seq, e.signer.as_deref(), &e.ts);
         e
     }
 
@@ -216,40 +262,50 @@ impl Entry {
     /// written directly in their sorted order: actor, body, hash, kind, prev, seq, sig, signer,
     /// ts, v (`hash` and `sig` only in the full form, `signer`/`sig` only when signed).
     fn assemble(&self, body_c: &[u8], full: bool) -> Vec<u8> {
-        use base64::Engine as _;
         let mut out = Vec::with_capacity(body_c.len() + 320);
+        self.assemble_into(body_c, full, &mut out);
+        out
+    }
+
+    /// [`Entry::line_with_body`], appending to `out` (no newline).
+    pub fn write_line(&self, body_c: &[u8], out: &mut Vec<u8>) {
+        self.assemble_into(body_c, true, out);
+    }
+
+    fn assemble_into(&self, body_c: &[u8], full: bool, out: &mut Vec<u8>) {
+        use base64::Engine as _;
         out.extend_from_slice(b"{\"actor\":");
-        canonical::write_string(&self.actor, &mut out);
+        canonical::write_string(&self.actor, out);
         out.extend_from_slice(b",\"body\":");
         out.extend_from_slice(body_c);
         if full {
             out.extend_from_slice(b",\"hash\":\"");
-            push_hex(&self.hash, &mut out);
+            push_hex(&self.hash, out);
             out.push(b'"');
         }
         out.extend_from_slice(b",\"kind\":\"");
         out.extend_from_slice(self.kind.as_str().as_bytes());
         out.extend_from_slice(b"\",\"prev\":\"");
-        push_hex(&self.prev, &mut out);
+        push_hex(&self.prev, out);
         out.extend_from_slice(b"\",\"seq\":");
         out.extend_from_slice(self.seq.to_string().as_bytes());
         if let (true, Some(sig)) = (full, &self.sig) {
             out.extend_from_slice(b",\"sig\":\"");
-            out.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(sig)
-                    .as_bytes(),
-            );
+            let mut b64 = [0u8; 88];
+            // 64 bytes always encode to exactly 88 base64 characters.
+            let n = base64::engine::general_purpose::STANDARD
+                .encode_slice(sig, &mut b64)
+                .unwrap_or_default();
+            out.extend_from_slice(&b64[..n]);
             out.push(b'"');
         }
         if let Some(signer) = &self.signer {
             out.extend_from_slice(b",\"signer\":");
-            canonical::write_string(signer, &mut out);
+            canonical::write_string(signer, out);
         }
         out.extend_from_slice(b",\"ts\":");
-        canonical::write_string(&self.ts, &mut out);
+        canonical::write_string(&self.ts, out);
         out.extend_from_slice(b",\"v\":1}");
-        out
     }
 
     fn body_bytes(&self) -> Vec<u8> {
@@ -514,6 +570,27 @@ mod tests {
             Entry::parse_line(&spaced).map_err(|e| e.code),
             Err("not-canonical")
         );
+    }
+
+    #[test]
+    fn two_step_sealing_hashes_the_canonical_bytes() {
+        for (actor, signer, seq) in [
+            ("ci/x", None, 0u64),
+            ("q\"\\é😀/", Some("0123456789abcdef"), 9_007_199_254_740_991),
+            ("a", Some("ffffffffffffffff"), 10),
+        ] {
+            let e = Entry::seal(
+                seq,
+                "2026-11-22T12:00:00.123Z".into(),
+                Kind::Deploy,
+                actor.into(),
+                signer.map(str::to_string),
+                json!({"env": "p\n", "version": "1", "commit": "c", "status": "failed", "x": [1, {"b": null, "a": -3}]}),
+                [0xab; 32],
+            )
+            .unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(e.hash, leaf_hash(&e.unsigned_bytes()), "{actor}");
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl Ledger {
             body: json!({"action": "add", "key_id": id, "public_key": hex::encode(public.as_bytes())}),
         };
         let entry = self
-            .append(&[draft], Some(signer))?
+            .append(vec![draft], Some(signer))?
             .into_iter()
             .next()
             .ok_or_else(|| Error::input("nothing appended"))?;
@@ -81,7 +81,7 @@ impl Ledger {
             body: json!({"action": "revoke", "key_id": id, "public_key": rec.public_key}),
         };
         let entry = self
-            .append(&[draft], Some(signer))?
+            .append(vec![draft], Some(signer))?
             .into_iter()
             .next()
             .ok_or_else(|| Error::input("nothing appended"))?;

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::error::{Error, Failure, Result};
 use crate::keys::Signer;
 use crate::ledger::body::Kind;
-use crate::ledger::entry::{now_ts, Entry, MAX_LINE, ZERO_HASH};
+use crate::ledger::entry::{self, now_ts, Entry, MAX_LINE, ZERO_HASH};
 use crate::ledger::reader::{LineReader, RawLine};
 
 /// File name of the log inside a ledger directory.
@@ -164,8 +164,9 @@ impl Ledger {
         read_tail(&mut file, &path)
     }
 
-    /// Append `drafts` as one batch (one lock, one write, one fsync). Returns the entries written.
-    pub fn append(&self, drafts: &[Draft], signer: Option<&Signer>) -> Result<Vec<Entry>> {
+    /// Append `drafts` as one batch (one lock, whole lines, one fsync). Returns the entries
+    /// written.
+    pub fn append(&self, drafts: Vec<Draft>, signer: Option<&Signer>) -> Result<Vec<Entry>> {
         let mut locked = self.lock()?;
         locked.append(drafts, signer)
     }
@@ -279,6 +280,9 @@ impl Ledger {
     }
 }
 
+/// Entries signed and encoded per unit of parallel work in a batch append.
+const APPEND_CHUNK: usize = 512;
+
 fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
     Failure::at_line(line, seq, code, reason)
 }
@@ -295,10 +299,15 @@ impl Locked<'_> {
     }
 
     /// Seal, sign and append `drafts` while holding the lock.
-    pub fn append(&mut self, drafts: &[Draft], signer: Option<&Signer>) -> Result<Vec<Entry>> {
-        if drafts.is_empty() {
+    ///
+    /// Everything that does not depend on the chain runs in parallel for larger batches: body
+    /// checks and canonical encoding, hashing of each entry up to its `prev`, signing and line
+    /// encoding. Only finishing each hash (prev, seq, signer, ts) is sequential. Nothing is
+    /// written unless every entry is valid; then whole lines are written and synced once.
+    pub fn append(&mut self, drafts: Vec<Draft>, signer: Option<&Signer>) -> Result<Vec<Entry>> {
+        let Some(first) = drafts.first() else {
             return Ok(Vec::new());
-        }
+        };
         let config = &self.ledger.config;
         match signer {
             None if config.require_signatures => {
@@ -307,92 +316,104 @@ impl Locked<'_> {
                 ))
             }
             None => {}
-            Some(s) => check_signer_trusted(config, s, &drafts[0])?,
+            Some(s) => check_signer_trusted(config, s, first)?,
         }
         let ts = now_ts();
         let signer_id = signer.map(|s| s.id().to_string());
-        // Order-independent work (body checks and encoding, signing, line encoding) runs in
-        // parallel; only the hash chain itself is sequential.
         let par = drafts.len() >= 64;
-        let check = |(i, d): (usize, &Draft)| {
-            Entry::check_draft(d.kind, &d.actor, &d.body)
-                .map_err(|le| Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason)))
+        let prepare = |(i, d): (usize, &Draft)| {
+            let body_c = Entry::check_draft(d.kind, &d.actor, &d.body).map_err(|le| {
+                Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason))
+            })?;
+            let head = entry::begin_seal(&d.actor, &body_c, d.kind);
+            Ok((body_c, head))
         };
-        let bodies: Vec<Vec<u8>> = if par {
+        let prepared: Vec<(Vec<u8>, sha2::Sha256)> = if par {
             drafts
                 .par_iter()
                 .enumerate()
-                .map(check)
+                .map(prepare)
                 .collect::<Result<_>>()?
         } else {
             drafts
                 .iter()
                 .enumerate()
-                .map(check)
+                .map(prepare)
                 .collect::<Result<_>>()?
         };
-        let mut entries = Vec::with_capacity(drafts.len());
+        // The chain: the only sequential step.
         let mut prev = self.tail.prev;
-        for (i, (d, body_c)) in drafts.iter().zip(&bodies).enumerate() {
+        let mut entries = Vec::with_capacity(drafts.len());
+        for (i, (d, (_, head))) in drafts.into_iter().zip(&prepared).enumerate() {
             let seq = self.tail.next_seq + i as u64;
-            let e = Entry::seal_checked(
+            let hash = entry::finish_seal(head, &prev, seq, signer_id.as_deref(), &ts);
+            entries.push(Entry {
                 seq,
-                ts.clone(),
-                d.kind,
-                d.actor.clone(),
-                signer_id.clone(),
-                d.body.clone(),
-                body_c,
+                ts: ts.clone(),
+                kind: d.kind,
+                actor: d.actor,
+                signer: signer_id.clone(),
+                body: d.body,
                 prev,
-            );
-            prev = e.hash;
-            entries.push(e);
+                hash,
+                sig: None,
+            });
+            prev = hash;
         }
-        let finish = |(e, body_c): (&mut Entry, &Vec<u8>)| {
-            if let Some(s) = signer {
-                e.sig = Some(s.sign(&e.signing_message()));
+        // Sign and encode, a chunk of lines per buffer.
+        let encode = |(es, ps): (&mut [Entry], &[(Vec<u8>, sha2::Sha256)])| {
+            let mut buf = Vec::with_capacity(ps.iter().map(|(b, _)| b.len() + 400).sum());
+            let mut lens = Vec::with_capacity(es.len());
+            for (e, (body_c, _)) in es.iter_mut().zip(ps) {
+                if let Some(s) = signer {
+                    e.sig = Some(s.sign(&e.signing_message()));
+                }
+                let start = buf.len();
+                e.write_line(body_c, &mut buf);
+                buf.push(b'\n');
+                lens.push(buf.len() - start);
             }
-            e.line_with_body(body_c)
+            (buf, lens)
         };
-        let lines: Vec<Vec<u8>> = if par {
+        let chunks: Vec<(Vec<u8>, Vec<usize>)> = if par {
             entries
-                .par_iter_mut()
-                .zip(bodies.par_iter())
-                .map(finish)
+                .par_chunks_mut(APPEND_CHUNK)
+                .zip(prepared.par_chunks(APPEND_CHUNK))
+                .map(encode)
                 .collect()
         } else {
-            entries.iter_mut().zip(bodies.iter()).map(finish).collect()
+            vec![encode((&mut entries[..], &prepared[..]))]
         };
-        let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        for (i, l) in lines.iter().enumerate() {
-            if l.len() > MAX_LINE {
-                return Err(Error::input(format!(
-                    "entry {}: line would be {} bytes, more than 1 MiB",
-                    i + 1,
-                    l.len()
-                )));
-            }
-            buf.extend_from_slice(l);
-            buf.push(b'\n');
+        drop(prepared);
+        let lens: Vec<usize> = chunks.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+        if let Some(i) = lens.iter().position(|&n| n - 1 > MAX_LINE) {
+            return Err(Error::input(format!(
+                "entry {}: line would be {} bytes, more than 1 MiB",
+                i + 1,
+                lens[i] - 1
+            )));
         }
         let path = self.ledger.log_path();
-        self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
+        for (buf, _) in &chunks {
+            self.file.write_all(buf).map_err(|e| Error::io(&path, e))?;
+        }
         self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+        let written: u64 = lens.iter().map(|&n| n as u64).sum();
         let before = self.tail;
         self.tail = Tail {
             next_seq: self.tail.next_seq + entries.len() as u64,
             prev,
-            len: self.tail.len + buf.len() as u64,
+            len: self.tail.len + written,
         };
         // Keep ledger.idx current under the same lock. The entries are durable already, so an
         // index failure is not the appender's: the next user of the index catches it up.
         let mut offset = before.len;
         let leaves: Vec<(u64, [u8; 32])> = entries
             .iter()
-            .zip(&lines)
-            .map(|(e, l)| {
+            .zip(&lens)
+            .map(|(e, &n)| {
                 let at = offset;
-                offset += l.len() as u64 + 1;
+                offset += n as u64;
                 (at, e.hash)
             })
             .collect();
