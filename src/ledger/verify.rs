@@ -450,6 +450,9 @@ pub fn verify(
                     let to = (from + SIG_CHUNK).min(block.lines.len());
                     let lines = block.lines.get(from..to).unwrap_or_default();
                     let parsed = process_chunk(&block.bytes, lines, &snapshot, sig_from);
+                    // Let go of the block first, so that its buffer can be reused once the
+                    // calling thread has every chunk back.
+                    drop(block);
                     // The receiver is gone only when verification already ended.
                     let _ = tx.send((no, c, parsed));
                 });
