@@ -35,16 +35,8 @@ pub fn scan(ledger: &Ledger, mut f: impl FnMut(&Entry)) -> Result<()> {
             match reader.next_line()? {
                 None => break,
                 Some(RawLine::Line { number, bytes, .. }) => batch.push((number, bytes)),
-                Some(RawLine::TooLong { number, .. }) => {
-                    end = Some(Error::verify(
-                        &file,
-                        fail(number, None, "too-long", "line longer than 1 MiB"),
-                    ));
-                    break;
-                }
-                Some(RawLine::Torn { number, len, .. }) => {
-                    let why = format!("torn tail: {len} bytes without a newline");
-                    end = Some(Error::verify(&file, fail(number, None, "torn-tail", why)));
+                Some(RawLine::End(stop)) => {
+                    end = Some(Error::verify(&file, stop.failure()));
                     break;
                 }
             }

@@ -11,28 +11,18 @@
 //! the canonical-form and schema rules stand between the line and acceptance.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use audit_ledger::keys::Signer;
 use audit_ledger::ledger::entry::{leaf_hash, Entry, ZERO_HASH};
 use audit_ledger::ledger::fastline;
 use audit_ledger::ledger::Kind;
+use common::Rng;
 use serde_json::{json, Map, Value};
 
-/// xorshift64*: seeded, so a failure names a reproducible case.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
+/// `Rng::below` as a `usize`.
+fn below(r: &mut Rng, n: usize) -> usize {
+    r.below(n as u64) as usize
 }
 
 const PIECES: &[&str] = &[
@@ -41,7 +31,7 @@ const PIECES: &[&str] = &[
 ];
 
 fn text(r: &mut Rng, plain: bool) -> String {
-    let n = 1 + r.below(10);
+    let n = 1 + below(r, 10);
     (0..n)
         .map(|_| {
             if plain {
@@ -54,12 +44,12 @@ fn text(r: &mut Rng, plain: bool) -> String {
 }
 
 fn value(r: &mut Rng, depth: u32, plain: bool) -> Value {
-    match r.below(if depth > 3 { 4 } else { 6 }) {
+    match below(r, if depth > 3 { 4 } else { 6 }) {
         0 => Value::Null,
-        1 => Value::Bool(r.below(2) == 0),
+        1 => Value::Bool(below(r, 2) == 0),
         2 => {
             let max = (1i64 << 53) - 1;
-            json!(match r.below(5) {
+            json!(match below(r, 5) {
                 0 => 0,
                 1 => max,
                 2 => -max,
@@ -70,7 +60,7 @@ fn value(r: &mut Rng, depth: u32, plain: bool) -> Value {
         3 => Value::String(text(r, plain)),
         4 => {
             let mut m = Map::new();
-            for _ in 0..r.below(4) {
+            for _ in 0..below(r, 4) {
                 let k = if plain {
                     r.pick(&["a", "b", "_x", "Z", "k9", "~"]).to_string()
                 } else {
@@ -82,7 +72,7 @@ fn value(r: &mut Rng, depth: u32, plain: bool) -> Value {
             Value::Object(m)
         }
         _ => Value::Array(
-            (0..r.below(4))
+            (0..below(r, 4))
                 .map(|_| value(r, depth + 1, plain))
                 .collect(),
         ),
@@ -107,19 +97,19 @@ fn body(r: &mut Rng, kind: Kind, plain: bool) -> Value {
         Kind::Rollback => json!({"env": s(r), "from_version": s(r), "to_version": s(r),
             "trigger": s(r)}),
         Kind::Drill => json!({"target": s(r), "check": s(r),
-            "outcome": *r.pick(&["pass", "fail", "timeout"]), "duration_ms": r.below(100000),
+            "outcome": *r.pick(&["pass", "fail", "timeout"]), "duration_ms": below(r, 100000),
             "report_sha256": hex(r, 64)}),
         Kind::Bundle => json!({"version": s(r), "manifest_sha256": hex(r, 64)}),
         Kind::Event | Kind::Key => {
             let mut data = Map::new();
-            for k in ["a", "b", "c"].iter().take(r.below(4)) {
+            for k in ["a", "b", "c"].iter().take(below(r, 4)) {
                 data.insert(k.to_string(), value(r, 1, plain));
             }
             json!({"type": s(r), "data": data})
         }
     };
     if let Value::Object(m) = &mut b {
-        for _ in 0..r.below(3) {
+        for _ in 0..below(r, 3) {
             m.insert(
                 r.pick(&["extra", "note", "data2", "zz"]).to_string(),
                 value(r, 1, plain),
@@ -129,22 +119,13 @@ fn body(r: &mut Rng, kind: Kind, plain: bool) -> Value {
     b
 }
 
-const KINDS: [Kind; 7] = [
-    Kind::Merge,
-    Kind::Approval,
-    Kind::Deploy,
-    Kind::Rollback,
-    Kind::Drill,
-    Kind::Bundle,
-    Kind::Event,
-];
-
 fn lines(n: usize, plain: bool, seed: u64, signer: &Signer) -> Vec<Vec<u8>> {
     let mut r = Rng(seed);
     let mut prev = ZERO_HASH;
     (0..n as u64)
         .map(|seq| {
-            let kind = *r.pick(&KINDS);
+            let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::Key).collect();
+            let kind = *r.pick(&kinds);
             let signed = seq % 4 != 0;
             let actor = if plain {
                 format!("ci/build-{seq}")
@@ -222,10 +203,10 @@ fn rehash(line: &[u8]) -> Option<Vec<u8>> {
 
 fn mutate(r: &mut Rng, line: &[u8]) -> Vec<u8> {
     let mut m = line.to_vec();
-    let at = r.below(m.len());
+    let at = below(r, m.len());
     const BYTES: &[u8] = b" \"\\,:{}[]0129-+.eEaAfFuntr\t\n\x00\x7f\xc2\x85\xff";
-    match r.below(8) {
-        0 => m[at] ^= 1 << r.below(8),
+    match below(r, 8) {
+        0 => m[at] ^= 1 << below(r, 8),
         1 => m[at] = *r.pick(BYTES),
         2 => m.insert(at, *r.pick(BYTES)),
         3 => {
@@ -258,9 +239,9 @@ fn mutate(r: &mut Rng, line: &[u8]) -> Vec<u8> {
         }
         5 => {
             // Duplicate a slice of the line.
-            let len = 1 + r.below(24.min(m.len() - at));
+            let len = 1 + below(r, 24.min(m.len() - at));
             let piece = m[at..at + len].to_vec();
-            let to = r.below(m.len());
+            let to = below(r, m.len());
             for (k, b) in piece.into_iter().enumerate() {
                 m.insert(to + k, b);
             }
@@ -270,12 +251,12 @@ fn mutate(r: &mut Rng, line: &[u8]) -> Vec<u8> {
             if m[at].is_ascii_lowercase() {
                 m[at] = m[at].to_ascii_uppercase();
             } else if m[at].is_ascii_digit() {
-                m[at] = b'0' + (r.below(10) as u8);
+                m[at] = b'0' + (below(r, 10) as u8);
             }
         }
         _ => {
             // Swap two bytes.
-            let other = r.below(m.len());
+            let other = below(r, m.len());
             m.swap(at, other);
         }
     }
@@ -306,7 +287,7 @@ fn fast_path_never_accepts_what_the_reference_rejects() {
         agree(line);
         for _ in 0..400 {
             let mut m = mutate(&mut r, line);
-            if r.below(3) == 0 {
+            if below(&mut r, 3) == 0 {
                 m = mutate(&mut r, &m);
             }
             tried += 1;

@@ -7,27 +7,14 @@
 
 mod common;
 
+use common::Rng;
+
 use std::process::{Command, Stdio};
 
 use audit_ledger::keys::Signer;
 use audit_ledger::ledger::entry::{Entry, ZERO_HASH};
 use audit_ledger::ledger::Kind;
 use serde_json::{json, Map, Value};
-
-/// xorshift64*: a small seeded generator so failures are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const ALPHABET: &[&str] = &[
     "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}",

@@ -493,8 +493,13 @@ fn get_hash(map: &Map<String, Value>, key: &str) -> Result<[u8; 32], LineError> 
         .and_then(Value::as_str)
         .ok_or_else(bad)?
         .as_bytes();
+    decode_hash_hex(s).ok_or_else(bad)
+}
+
+/// Decode exactly 64 lowercase hex digits (the only spelling of a hash in an entry).
+pub fn decode_hash_hex(s: &[u8]) -> Option<[u8; 32]> {
     if s.len() != 64 {
-        return Err(bad());
+        return None;
     }
     let nibble = |c: u8| match c {
         b'0'..=b'9' => Some(c - b'0'),
@@ -503,25 +508,35 @@ fn get_hash(map: &Map<String, Value>, key: &str) -> Result<[u8; 32], LineError> 
     };
     let mut out = [0u8; 32];
     for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        *o = (nibble(pair[0]).ok_or_else(bad)? << 4) | nibble(pair[1]).ok_or_else(bad)?;
+        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
-    Ok(out)
+    Some(out)
 }
 
 /// Decode a signature field: standard padded base64 of exactly 64 bytes, canonical encoding.
 pub fn decode_sig(s: &str) -> Result<[u8; 64], LineError> {
-    let bad = || LineError::new("bad-field", "sig: expected canonical base64 of 64 bytes");
-    if s.len() != 88 {
-        return Err(bad());
+    decode_sig_bytes(s.as_bytes())
+        .ok_or_else(|| LineError::new("bad-field", "sig: expected canonical base64 of 64 bytes"))
+}
+
+/// [`decode_sig`] on raw bytes: 88 characters of standard padded base64 that decode to 64
+/// bytes and are the canonical encoding of them (no stray bits in the last character).
+pub fn decode_sig_bytes(raw: &[u8]) -> Option<[u8; 64]> {
+    if raw.len() != 88 {
+        return None;
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|_| bad())?;
-    let sig: [u8; 64] = bytes.as_slice().try_into().map_err(|_| bad())?;
-    if base64::engine::general_purpose::STANDARD.encode(sig) != s {
-        return Err(bad());
+    let mut sig = [0u8; 64];
+    let n = base64::engine::general_purpose::STANDARD
+        .decode_slice(raw, &mut sig)
+        .ok()?;
+    if n != 64 {
+        return None;
     }
-    Ok(sig)
+    let mut back = [0u8; 88];
+    let m = base64::engine::general_purpose::STANDARD
+        .encode_slice(sig, &mut back)
+        .ok()?;
+    (m == 88 && back[..] == *raw).then_some(sig)
 }
 
 #[cfg(test)]

@@ -30,12 +30,11 @@
 //! Because keys are strictly increasing and everything else has exactly one spelling, such a
 //! line is byte-identical to its canonical re-encoding, which is the reference's rule.
 
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::canonical::MAX_SAFE_INTEGER;
 use crate::ledger::body::{required_fields, FieldType, Kind};
-use crate::ledger::entry::{valid_ts, MAX_LINE};
+use crate::ledger::entry::{decode_hash_hex, decode_sig_bytes, valid_ts, MAX_LINE};
 
 /// Nesting depth beyond which the fast path gives up (the reference decides).
 const MAX_DEPTH: usize = 64;
@@ -96,7 +95,7 @@ pub fn scan(line: &[u8]) -> Option<Scanned<'_>> {
     let sig_start = c.i;
     let mut sig = None;
     if c.lit(b",\"sig\":\"").is_some() {
-        sig = Some(decode_sig(c.take(88)?)?);
+        sig = Some(decode_sig_bytes(c.take(88)?)?);
         c.lit(b"\"")?;
     }
     let sig_end = c.i;
@@ -149,22 +148,6 @@ fn has_c1_or_del(s: &[u8]) -> bool {
             .any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1]))
 }
 
-fn decode_sig(raw: &[u8]) -> Option<[u8; 64]> {
-    let mut sig = [0u8; 64];
-    let n = base64::engine::general_purpose::STANDARD
-        .decode_slice(raw, &mut sig)
-        .ok()?;
-    if n != 64 {
-        return None;
-    }
-    // Only the one canonical spelling: re-encode and compare.
-    let mut back = [0u8; 88];
-    let m = base64::engine::general_purpose::STANDARD
-        .encode_slice(sig, &mut back)
-        .ok()?;
-    (m == 88 && back[..] == *raw).then_some(sig)
-}
-
 /// A string token: its raw bytes between the quotes, and whether they hold an escape.
 #[derive(Debug, Clone, Copy)]
 struct Str<'a> {
@@ -212,17 +195,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn hex32(&mut self) -> Option<[u8; 32]> {
-        let raw = self.take(64)?;
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        let mut out = [0u8; 32];
-        for (o, pair) in out.iter_mut().zip(raw.chunks_exact(2)) {
-            *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-        }
-        Some(out)
+        decode_hash_hex(self.take(64)?)
     }
 
     /// A canonical non-negative integer (no sign, no leading zero, no fraction or exponent).

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result};
 use crate::ledger::entry::MAX_LINE;
 
 /// One raw line of the ledger.
@@ -22,22 +22,8 @@ pub enum RawLine {
         /// The bytes, without the newline.
         bytes: Vec<u8>,
     },
-    /// A line longer than [`MAX_LINE`]; reading stops here.
-    TooLong {
-        /// 1-based line number.
-        number: u64,
-        /// Byte offset of the line's first byte.
-        offset: u64,
-    },
-    /// Bytes after the last newline: a torn tail. Always the last item.
-    Torn {
-        /// 1-based line number.
-        number: u64,
-        /// Byte offset of the torn bytes.
-        offset: u64,
-        /// Number of torn bytes.
-        len: u64,
-    },
+    /// The file cannot be read further: an over-long line or a torn tail. Always the last item.
+    End(EarlyEnd),
 }
 
 /// Streaming reader of raw lines.
@@ -104,16 +90,16 @@ impl LineReader {
         }
         self.done = true;
         if n as u64 == limit {
-            return Ok(Some(RawLine::TooLong {
+            return Ok(Some(RawLine::End(EarlyEnd::TooLong {
                 number: self.number,
                 offset,
-            }));
+            })));
         }
-        Ok(Some(RawLine::Torn {
+        Ok(Some(RawLine::End(EarlyEnd::Torn {
             number: self.number,
             offset,
             len: n as u64,
-        }))
+        })))
     }
 
     /// Byte offset of the next unread byte.
@@ -132,9 +118,9 @@ pub fn stable_len(path: &Path) -> Result<u64> {
     Ok(len)
 }
 
-/// How a block of lines ended early.
+/// How reading lines ended before the end of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockEnd {
+pub enum EarlyEnd {
     /// A line longer than [`MAX_LINE`]; reading stops there.
     TooLong {
         /// 1-based line number.
@@ -153,6 +139,27 @@ pub enum BlockEnd {
     },
 }
 
+impl EarlyEnd {
+    /// The verification failure this end stands for (`too-long` or `torn-tail`).
+    pub fn failure(&self) -> Failure {
+        match *self {
+            EarlyEnd::TooLong { number, .. } => {
+                Failure::at_line(number, None, "too-long", "line longer than 1 MiB")
+            }
+            EarlyEnd::Torn {
+                number,
+                offset,
+                len,
+            } => Failure::at_line(
+                number,
+                None,
+                "torn-tail",
+                format!("torn tail: {len} bytes at offset {offset} without a final newline (an interrupted append; `ledger repair --torn-tail` moves them aside)"),
+            ),
+        }
+    }
+}
+
 /// Complete lines read in one piece: their bytes back to back (newlines included) and where
 /// each line starts and ends in them.
 #[derive(Debug, Default)]
@@ -162,7 +169,7 @@ pub struct Block {
     /// Per line: 1-based line number, start and end (exclusive, newline excluded) in `bytes`.
     pub lines: Vec<(u64, usize, usize)>,
     /// Set when the file ends in a torn tail or an over-long line right after these lines.
-    pub end: Option<BlockEnd>,
+    pub end: Option<EarlyEnd>,
     /// Byte offset in the file just past the block's last line.
     pub end_offset: u64,
 }
@@ -269,7 +276,7 @@ impl BlockReader {
             let Some(k) = memchr::memchr(b'\n', &buf[pos..]) else {
                 let partial = buf.len() - pos;
                 if partial > MAX_LINE {
-                    block.end = Some(BlockEnd::TooLong {
+                    block.end = Some(EarlyEnd::TooLong {
                         number: self.number + 1,
                         offset: self.offset,
                     });
@@ -277,7 +284,7 @@ impl BlockReader {
                 }
                 if self.eof {
                     if partial > 0 {
-                        block.end = Some(BlockEnd::Torn {
+                        block.end = Some(EarlyEnd::Torn {
                             number: self.number + 1,
                             offset: self.offset,
                             len: partial as u64,
@@ -292,7 +299,7 @@ impl BlockReader {
                 continue;
             };
             if k > MAX_LINE {
-                block.end = Some(BlockEnd::TooLong {
+                block.end = Some(EarlyEnd::TooLong {
                     number: self.number + 1,
                     offset: self.offset,
                 });

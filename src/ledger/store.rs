@@ -230,23 +230,7 @@ impl Ledger {
         while let Some(raw) = reader.next_line()? {
             let (number, bytes) = match raw {
                 RawLine::Line { number, bytes, .. } => (number, bytes),
-                RawLine::TooLong { number, .. } => {
-                    return Err(Error::verify(
-                        file,
-                        fail(number, None, "too-long", "line longer than 1 MiB"),
-                    ))
-                }
-                RawLine::Torn { number, len, .. } => {
-                    return Err(Error::verify(
-                        file,
-                        fail(
-                            number,
-                            None,
-                            "torn-tail",
-                            format!("torn tail: {len} bytes without a newline"),
-                        ),
-                    ))
-                }
+                RawLine::End(stop) => return Err(Error::verify(file, stop.failure())),
             };
             let e = Entry::parse_line(&bytes)
                 .map_err(|le| Error::verify(&file, fail(number, le.seq, le.code, le.reason)))?;

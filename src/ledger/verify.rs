@@ -29,7 +29,7 @@ use crate::keys;
 use crate::ledger::body::Kind;
 use crate::ledger::entry::{self, Entry, LineError, ZERO_HASH};
 use crate::ledger::fastline;
-use crate::ledger::reader::{Block, BlockEnd, BlockReader};
+use crate::ledger::reader::{Block, BlockReader};
 use crate::ledger::store::Ledger;
 
 /// Proof that a value came out of a successful verification. Only this module builds it.
@@ -281,23 +281,6 @@ enum SigStatus {
     Unchecked,
 }
 
-/// The failure a block's early end stands for.
-fn end_failure(end: BlockEnd) -> Failure {
-    match end {
-        BlockEnd::TooLong { number, .. } => fail(number, None, "too-long", "line longer than 1 MiB"),
-        BlockEnd::Torn {
-            number,
-            offset,
-            len,
-        } => fail(
-            number,
-            None,
-            "torn-tail",
-            format!("torn tail: {len} bytes at offset {offset} without a final newline (an interrupted append; `ledger repair --torn-tail` moves them aside)"),
-        ),
-    }
-}
-
 /// Parse a chunk of lines and batch-verify the signatures whose signer is in `snapshot`.
 fn process_chunk(
     bytes: &[u8],
@@ -546,7 +529,7 @@ impl State {
             return Err(Error::verify(self.file.clone(), f));
         }
         if let Some(end) = block.end {
-            return Err(Error::verify(self.file.clone(), end_failure(end)));
+            return Err(Error::verify(self.file.clone(), end.failure()));
         }
         self.summary.bytes = block.end_offset;
         progress(block.end_offset, total);
