@@ -4,6 +4,7 @@
 //! * SIGKILL appending processes at random moments (at least 50 kills): the ledger always
 //!   verifies, or has only a torn last line that `repair --torn-tail` removes; and no
 //!   acknowledged append (the process printed its entry) is ever lost.
+//! * The library's verify, called from inside a one-thread rayon pool, finishes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -201,4 +202,34 @@ fn sigkill_never_loses_acknowledged_appends() {
     );
     assert!(kills >= 50);
     assert!(!acknowledged.is_empty());
+}
+
+/// The library's verify queues work on the rayon pool it is called from. Called from inside a
+/// one-thread pool (a caller's parallel iterator), it must run that work itself rather than
+/// wait for it forever.
+#[test]
+fn verify_from_inside_a_one_thread_pool_finishes() {
+    use audit_ledger::ledger::verify::{verify, Options};
+    let env = Env::new();
+    let key = env.signed_ledger();
+    env.fill(&key, 20_000);
+    let dir = env.dir();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ledger = audit_ledger::ledger::Ledger::open(&dir).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let n = pool.install(|| {
+            verify(&ledger, &Options::default(), &mut |_, _| {})
+                .map(|s| s.entries)
+                .map_err(|e| e.to_string())
+        });
+        let _ = tx.send(n);
+    });
+    let n = rx
+        .recv_timeout(std::time::Duration::from_secs(300))
+        .expect("verify inside a one-thread pool did not finish (deadlock)");
+    assert_eq!(n, Ok(20_001));
 }

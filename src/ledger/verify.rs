@@ -353,6 +353,29 @@ struct InFlight {
     chunks: usize,
 }
 
+/// Wait for the next chunk result. The calling thread holds a sender, so `None` only means a
+/// worker vanished.
+///
+/// Called from a thread of the pool itself (a library user verifying inside a parallel
+/// iterator), blocking could starve the very tasks it waits for, so it runs pending pool work
+/// while it waits instead.
+fn next_result<T>(rx: &mpsc::Receiver<T>) -> Option<T> {
+    if rayon::current_thread_index().is_none() {
+        return rx.recv().ok();
+    }
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
 /// Sets the flag when dropped, so that queued chunk work of an abandoned run stops early.
 struct CancelOnDrop(Arc<AtomicBool>);
 
@@ -456,8 +479,7 @@ pub fn verify(
                 if let Some(p) = ready.remove(&(front.no, c)) {
                     break p;
                 }
-                // The calling thread holds a sender, so this only fails if a worker vanished.
-                let (no, k, p) = rx.recv().map_err(|_| {
+                let (no, k, p) = next_result(&rx).ok_or_else(|| {
                     Error::verify(
                         st.file.clone(),
                         fail(0, None, "internal", "a verification worker stopped"),
