@@ -9,6 +9,9 @@
 //! hundreds of thousands of times. Most mutations break the leaf hash, which both reject, so
 //! each mutation is also tried with its `hash` recomputed over the mutated bytes: then only
 //! the canonical-form and schema rules stand between the line and acceptance.
+//!
+//! Longer runs: `FASTLINE_SCALE=10 FASTLINE_SEED=7 cargo test --release --test fastline` tries
+//! ten times as many lines from another seed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -205,7 +208,7 @@ fn mutate(r: &mut Rng, line: &[u8]) -> Vec<u8> {
     let mut m = line.to_vec();
     let at = below(r, m.len());
     const BYTES: &[u8] = b" \"\\,:{}[]0129-+.eEaAfFuntr\t\n\x00\x7f\xc2\x85\xff";
-    match below(r, 8) {
+    match below(r, 9) {
         0 => m[at] ^= 1 << below(r, 8),
         1 => m[at] = *r.pick(BYTES),
         2 => m.insert(at, *r.pick(BYTES)),
@@ -254,10 +257,38 @@ fn mutate(r: &mut Rng, line: &[u8]) -> Vec<u8> {
                 m[at] = b'0' + (below(r, 10) as u8);
             }
         }
-        _ => {
+        7 => {
             // Swap two bytes.
             let other = below(r, m.len());
             m.swap(at, other);
+        }
+        _ => {
+            // Change a value's type or spelling where the schema or canonical form cares.
+            const SWAPS: &[(&[u8], &[u8])] = &[
+                (b"\"status\":\"", b"\"status\":\"x"),
+                (b"\"decision\":\"allow\"", b"\"decision\":\"Allow\""),
+                (b"\"outcome\":\"pass\"", b"\"outcome\":\"passed\""),
+                (b"\"duration_ms\":", b"\"duration_ms\":-"),
+                (b"\"duration_ms\":", b"\"duration_ms\":\"1\","),
+                (b"\"paths\":[\"", b"\"paths\":[1,\""),
+                (b"\"reasons\":[", b"\"reasons\":[null,"),
+                (b"\"data\":{", b"\"data\":[{"),
+                (b"\"env\":\"", b"\"env\":\"\","),
+                (b"\"type\":\"", b"\"typ\":\""),
+                (b"\"version\":\"", b"\"version\":1,\"x\":\""),
+                (b"\"report_sha256\":\"", b"\"report_sha256\":\"A"),
+                (b"\"manifest_sha256\":\"", b"\"manifest_sha256\":\"0"),
+                (b"\"kind\":\"", b"\"kind\":\"x"),
+                (b",\"signer\":\"", b",\"signer\":\"0"),
+                (b"\"v\":1}", b"\"v\":2}"),
+                (b"\"ts\":\"2026", b"\"ts\":\"2025"),
+                (b"\"actor\":\"", b"\"actor\":\"\\u0007"),
+                (b"\"body\":{", b"\"body\":{\"a\":1,"),
+            ];
+            let (from, to) = *r.pick(SWAPS);
+            if let Some(p) = find(&m, from) {
+                m.splice(p..p + from.len(), to.iter().copied());
+            }
         }
     }
     m
@@ -279,9 +310,22 @@ fn fast_path_accepts_ordinary_entries() {
 #[test]
 fn fast_path_never_accepts_what_the_reference_rejects() {
     let signer = Signer::generate().unwrap();
-    let mut r = Rng(0xd1ff_0000_5eed_0002);
-    let mut base = lines(150, true, 0x0fa5_7000_0000_0003, &signer);
-    base.extend(lines(150, false, 0x0fa5_7000_0000_0004, &signer));
+    let knob = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let seed = knob("FASTLINE_SEED", 2);
+    let scale = knob("FASTLINE_SCALE", 1).max(1) as usize;
+    let mut r = Rng(0xd1ff_0000_5eed_0000 ^ seed);
+    let mut base = lines(150 * scale, true, 0x0fa5_7000_0000_0003 ^ seed, &signer);
+    base.extend(lines(
+        150 * scale,
+        false,
+        0x0fa5_7000_0000_0004 ^ seed,
+        &signer,
+    ));
     let (mut tried, mut fast_yes, mut rehashed_yes) = (0u64, 0u64, 0u64);
     for line in &base {
         agree(line);
