@@ -1,10 +1,13 @@
 //! Whole-ledger verification.
 //!
-//! For every line, in order: size, UTF-8, JSON, canonical form, field types, body schema, leaf
-//! hash (all per line, in parallel), then `seq` continuity, the `prev` chain, signer trust at that
-//! point of the log (key additions and revocations replayed from `key` entries) and signature
-//! presence (sequential, cheap), then Ed25519 signatures (in parallel, batch-verified in chunks;
-//! a failing chunk is re-checked one by one with `verify_strict` to name the entry).
+//! Per line, in parallel: size, UTF-8, JSON, canonical form, field types, body schema, leaf hash
+//! (the [`fastline`] fast path, or the reference parser when it declines) and the Ed25519
+//! signature (batch-verified per chunk of lines with the keys trusted when the chunk was queued;
+//! a failing batch is re-checked one by one with `verify_strict` to name the entry). In log
+//! order: `seq` continuity, the `prev` chain, signer trust at that point of the log (key
+//! additions and revocations replayed from `key` entries) and signature presence; a signature
+//! the parallel pass could not check with the right key is batch-verified at the end of its
+//! block. See [`verify`] for how the work is pipelined.
 //!
 //! The first failure in log order is reported: a bad signature on line 10 wins over a broken
 //! chain on line 20. A last line without a newline is reported as a torn tail.
