@@ -567,7 +567,7 @@ pub struct VerifyArgs {
     /// Extra key for the checkpoint's signature: PATH.pub or a note verifier key.
     #[arg(long, value_name = "KEY", requires = "checkpoint")]
     pub pubkey: Option<String>,
-    /// Require N cosignatures by trusted witnesses ([witness] keys in config.toml).
+    /// Require N cosignatures by trusted witnesses (`[witness]` keys in config.toml).
     #[arg(long, value_name = "N", requires = "checkpoint")]
     pub witnesses: Option<usize>,
 }

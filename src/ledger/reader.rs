@@ -253,7 +253,7 @@ impl BlockReader {
         Ok(())
     }
 
-    /// The next block: up to `max_lines` complete lines (and about [`BLOCK_BYTES`]), fewer at
+    /// The next block: up to `max_lines` complete lines (and about 16 MiB), fewer at
     /// the end of the file or before a torn tail or an over-long line (reported in
     /// [`Block::end`], after which the reader is done). An empty block with no `end` means the
     /// file is exhausted.

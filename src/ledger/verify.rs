@@ -392,7 +392,7 @@ impl Drop for CancelOnDrop {
 /// each block of lines.
 ///
 /// The calling thread reads blocks of lines and queues their chunks on the pool, up to
-/// [`IN_FLIGHT`] blocks ahead; workers check lines and batch-verify signatures with the keys
+/// three blocks ahead; workers check lines and batch-verify signatures with the keys
 /// trusted when the block was queued; the calling thread takes the results in log order and
 /// runs the order-dependent checks. A signature by a key that was added while its block was
 /// in flight is checked by the sequential pass (batched, at the end of the block).
