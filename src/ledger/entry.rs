@@ -208,9 +208,19 @@ impl Entry {
             ));
         }
         let body_c = Self::check_draft(kind, &actor, &body)?;
-        Ok(Self::seal_checked(
-            seq, ts, kind, actor, signer, body, &body_c, prev,
-        ))
+        let head = begin_seal(&actor, &body_c, kind);
+        let hash = finish_seal(&head, &prev, seq, signer.as_deref(), &ts);
+        Ok(Entry {
+            seq,
+            ts,
+            kind,
+            actor,
+            signer,
+            body,
+            prev,
+            hash,
+            sig: None,
+        })
     }
 
     /// Check the caller-chosen parts of an entry and return the body's canonical bytes (the
@@ -223,40 +233,6 @@ impl Entry {
         Ok(body_c)
     }
 
-    /// Seal an entry whose draft passed [`Entry::check_draft`] (`body_c` is its result) and
-    /// whose `ts` is valid.
-    #[allow(clippy::too_many_arguments)]
-    pub fn seal_checked(
-        seq: u64,
-        ts: String,
-        kind: Kind,
-        actor: String,
-        signer: Option<String>,
-        body: Value,
-        body_c: &[u8],
-        prev: [u8; 32],
-    ) -> Entry {
-        let mut e = Entry {
-            seq,
-            ts,
-            kind,
-            actor,
-            signer,
-            body,
-            prev,
-            hash: [0; 32],
-            sig: None,
-        };
-        let head = begin_seal(&e.actor, body_c, e.kind);
-        e.hash = finish_seal(&head, &e.prev, e.seq, e.signer.as_deref(), &e.ts);
-        e
-    }
-
-    /// The canonical line given the body's canonical bytes (saves re-encoding the body).
-    pub fn line_with_body(&self, body_c: &[u8]) -> Vec<u8> {
-        self.assemble(body_c, true)
-    }
-
     /// Write the entry's canonical bytes given the canonical bytes of its body: `C` when
     /// `full` is false, the whole line when true. The top-level keys are fixed, so they are
     /// written directly in their sorted order: actor, body, hash, kind, prev, seq, sig, signer,
@@ -267,7 +243,8 @@ impl Entry {
         out
     }
 
-    /// [`Entry::line_with_body`], appending to `out` (no newline).
+    /// The canonical line given the body's canonical bytes (saves re-encoding the body),
+    /// appended to `out` without a newline.
     pub fn write_line(&self, body_c: &[u8], out: &mut Vec<u8>) {
         self.assemble_into(body_c, true, out);
     }

@@ -174,16 +174,6 @@ pub struct Block {
     pub end_offset: u64,
 }
 
-impl Block {
-    /// The bytes of line `i` of the block, without the newline.
-    pub fn line(&self, i: usize) -> &[u8] {
-        self.lines
-            .get(i)
-            .and_then(|&(_, s, e)| self.bytes.get(s..e))
-            .unwrap_or_default()
-    }
-}
-
 /// Reads a ledger in blocks of whole lines, one buffer per block (no allocation per line).
 /// Buffers handed back with [`BlockReader::recycle`] are reused.
 pub struct BlockReader {
@@ -218,11 +208,6 @@ impl BlockReader {
             offset: 0,
             path: path.to_path_buf(),
         })
-    }
-
-    /// Byte offset just past the lines handed out so far.
-    pub fn offset(&self) -> u64 {
-        self.offset
     }
 
     /// Give a block's buffer back for reuse.
@@ -319,5 +304,94 @@ impl BlockReader {
         block.bytes = buf;
         block.end_offset = self.offset;
         Ok(block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// Everything a reader reports about a file: complete lines (number, offset, bytes), then
+    /// how it ended early, if it did.
+    type Seen = (Vec<(u64, u64, Vec<u8>)>, Option<EarlyEnd>);
+
+    fn by_lines(path: &Path) -> Seen {
+        let mut r = LineReader::open(path).unwrap();
+        let mut lines = Vec::new();
+        while let Some(raw) = r.next_line().unwrap() {
+            match raw {
+                RawLine::Line {
+                    number,
+                    offset,
+                    bytes,
+                } => lines.push((number, offset, bytes)),
+                RawLine::End(end) => return (lines, Some(end)),
+            }
+        }
+        (lines, None)
+    }
+
+    fn by_blocks(path: &Path, max_lines: usize) -> Seen {
+        let len = std::fs::metadata(path).unwrap().len();
+        let mut r = BlockReader::open(path, len).unwrap();
+        let mut lines = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let b = r.next_block(max_lines).unwrap();
+            assert!(b.lines.len() <= max_lines);
+            for &(n, s, e) in &b.lines {
+                lines.push((n, offset + s as u64, b.bytes[s..e].to_vec()));
+            }
+            offset = b.end_offset;
+            if b.end.is_some() {
+                assert!(r.next_block(max_lines).unwrap().lines.is_empty());
+                return (lines, b.end);
+            }
+            if b.lines.is_empty() {
+                return (lines, None);
+            }
+            r.recycle(b);
+        }
+    }
+
+    /// The block reader reports exactly what the line reader does: the same lines at the same
+    /// offsets, the same torn tail or over-long line, whatever the block size and however the
+    /// lines fall across read chunks.
+    #[test]
+    fn blocks_agree_with_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let line = |n: usize, fill: u8| {
+            let mut l = vec![fill; n];
+            l.push(b'\n');
+            l
+        };
+        let mut base = Vec::new();
+        for i in 0..3000usize {
+            base.extend(line(1 + (i * 7919) % 1500, b'a' + (i % 26) as u8));
+        }
+        base.extend(line(MAX_LINE, b'x'));
+        base.extend(line(0, b'-'));
+        base.extend(line(700_000, b'y'));
+        let cases: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"\n".to_vec(),
+            base.clone(),
+            [base.clone(), b"torn".to_vec()].concat(),
+            [base.clone(), vec![b'z'; MAX_LINE + 1]].concat(),
+            [base.clone(), line(MAX_LINE + 1, b'z'), line(3, b'q')].concat(),
+            [line(5, b'a'), line(MAX_LINE + 5, b'z'), base.clone()].concat(),
+        ];
+        for (k, bytes) in cases.iter().enumerate() {
+            std::fs::write(&path, bytes).unwrap();
+            let want = by_lines(&path);
+            for max_lines in [1, 7, 64, 8192, usize::MAX] {
+                assert!(
+                    by_blocks(&path, max_lines) == want,
+                    "case {k}, blocks of {max_lines} lines"
+                );
+            }
+        }
     }
 }
