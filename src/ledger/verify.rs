@@ -482,11 +482,12 @@ pub fn verify(
                 if let Some(p) = ready.remove(&(front.no, c)) {
                     break p;
                 }
+                // Not a verdict on the ledger: nothing was decided (exit 2, not 1).
                 let (no, k, p) = next_result(&rx).ok_or_else(|| {
-                    Error::verify(
-                        st.file.clone(),
-                        fail(0, None, "internal", "a verification worker stopped"),
-                    )
+                    Error::input(format!(
+                        "{}: verification could not finish: a worker stopped",
+                        st.file
+                    ))
                 })?;
                 ready.insert((no, k), p);
             };
