@@ -2,6 +2,8 @@
 //! truncation, a rewritten and re-signed history, and a fork.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -623,37 +625,8 @@ print('ok')
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
 }
 
-const BASE: &str = "https://audit-ledger.invalid/schemas/";
-
-fn schemas_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
-}
-
-/// Resolves our schema ids to the files in `schemas/` (no network).
-struct Local;
-
-impl jsonschema::Retrieve for Local {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
-        let rel = uri
-            .as_str()
-            .strip_prefix(BASE)
-            .ok_or("not a local schema")?;
-        Ok(serde_json::from_str(&std::fs::read_to_string(
-            schemas_dir().join(rel),
-        )?)?)
-    }
-}
-
 fn valid(rel: &str, out: &str) {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(schemas_dir().join(rel)).unwrap()).unwrap();
-    let v = jsonschema::options()
-        .with_retriever(Local)
-        .build(&schema)
-        .unwrap();
+    let v = common::schema_validator(rel);
     let value: serde_json::Value = serde_json::from_str(out).unwrap();
     assert!(v.is_valid(&value), "{rel} rejects {out}");
 }

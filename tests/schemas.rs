@@ -4,42 +4,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use audit_ledger::ledger::body::{required_fields, validate, FieldType, Kind};
+use common::schema_validator;
 use serde_json::{json, Value};
-
-const BASE: &str = "https://audit-ledger.invalid/schemas/";
-
-fn schemas_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
-}
-
-/// Resolves our schema ids to the files in `schemas/`; refuses everything else (no network).
-struct Local;
-
-impl jsonschema::Retrieve for Local {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let rel = uri
-            .as_str()
-            .strip_prefix(BASE)
-            .ok_or_else(|| format!("not a local schema: {}", uri.as_str()))?;
-        let text = std::fs::read_to_string(schemas_dir().join(rel))?;
-        Ok(serde_json::from_str(&text)?)
-    }
-}
-
-fn validator(rel: &str) -> jsonschema::Validator {
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(schemas_dir().join(rel)).unwrap()).unwrap();
-    jsonschema::options()
-        .with_retriever(Local)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 fn sample(ty: FieldType) -> Value {
     match ty {
@@ -66,7 +33,7 @@ fn wrong(ty: FieldType) -> Value {
 #[test]
 fn body_schemas_agree_with_the_required_field_table() {
     for kind in Kind::ALL {
-        let v = validator(&format!("body/{kind}.schema.json"));
+        let v = schema_validator(&format!("body/{kind}.schema.json"));
         let mut good = serde_json::Map::new();
         for (name, ty) in required_fields(kind) {
             good.insert(name.to_string(), sample(*ty));
@@ -98,7 +65,7 @@ fn entry_schema_accepts_real_lines_and_cli_outputs_match_their_schemas() {
     let env = common::Env::new();
     let key = env.signed_ledger();
     env.fill(&key, 20);
-    let entry = validator("entry.schema.json");
+    let entry = schema_validator("entry.schema.json");
     let log = String::from_utf8(env.read_log()).unwrap();
     for line in log.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -111,12 +78,12 @@ fn entry_schema_accepts_real_lines_and_cli_outputs_match_their_schemas() {
         assert!(!entry.is_valid(&extra));
     }
 
-    let verify = validator("output/verify.schema.json");
+    let verify = schema_validator("output/verify.schema.json");
     let (code, out) = common::verify_json(&env);
     assert_eq!(code, Some(0));
     assert!(verify.is_valid(&out), "{out}");
 
-    let append = validator("output/append.schema.json");
+    let append = schema_validator("output/append.schema.json");
     let k = key.to_str().unwrap();
     let single: Value = serde_json::from_str(&env.ok(&[
         "--json", "--key", k, "append", "event", "--actor", "a", "--type", "t", "--data", "{}",
@@ -131,7 +98,7 @@ fn entry_schema_accepts_real_lines_and_cli_outputs_match_their_schemas() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(append.is_valid(&summary), "{summary}");
 
-    let error = validator("output/error.schema.json");
+    let error = schema_validator("output/error.schema.json");
     std::fs::write(env.log(), b"{}\n").unwrap();
     let (code, out) = common::verify_json(&env);
     assert_eq!(code, Some(1));
@@ -141,7 +108,7 @@ fn entry_schema_accepts_real_lines_and_cli_outputs_match_their_schemas() {
 
 #[test]
 fn batch_line_schema_matches_the_batch_parser() {
-    let v = validator("batch-line.schema.json");
+    let v = schema_validator("batch-line.schema.json");
     for line in common::batch_lines(10, 0).lines() {
         assert!(v.is_valid(&serde_json::from_str(line).unwrap()));
     }

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,29 +15,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledger");
-const SCHEMA_BASE: &str = "https://audit-ledger.invalid/schemas/";
-
-fn schemas_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
-}
-
-/// Resolves our schema ids to files in `schemas/` (no network).
-struct Local;
-
-impl jsonschema::Retrieve for Local {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let rel = uri
-            .as_str()
-            .strip_prefix(SCHEMA_BASE)
-            .ok_or_else(|| format!("not local: {}", uri.as_str()))?;
-        Ok(serde_json::from_str(&std::fs::read_to_string(
-            schemas_dir().join(rel),
-        )?)?)
-    }
-}
 
 /// Panics unless `v` matches `schemas/output/<name>.schema.json`.
 fn assert_schema(name: &str, v: &Value) {
@@ -44,12 +23,7 @@ fn assert_schema(name: &str, v: &Value) {
 
 /// Panics unless `v` matches `schemas/<name>.schema.json`.
 fn assert_schema_file(name: &str, v: &Value) {
-    let text = std::fs::read_to_string(schemas_dir().join(format!("{name}.schema.json"))).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let validator = jsonschema::options()
-        .with_retriever(Local)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let validator = common::schema_validator(&format!("{name}.schema.json"));
     let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{name}: {errors:?}\n{v}");
 }

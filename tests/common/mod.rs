@@ -188,3 +188,39 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// Where our JSON Schemas say they live; `$ref`s under it resolve to files in `schemas/`.
+const SCHEMA_BASE: &str = "https://audit-ledger.invalid/schemas/";
+
+/// Resolves our schema ids to the files in `schemas/`; refuses everything else (no network).
+struct LocalSchemas;
+
+impl jsonschema::Retrieve for LocalSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let rel = uri
+            .as_str()
+            .strip_prefix(SCHEMA_BASE)
+            .ok_or_else(|| format!("not a local schema: {}", uri.as_str()))?;
+        let text = std::fs::read_to_string(schemas_dir().join(rel))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// The project's `schemas/` directory.
+pub fn schemas_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")
+}
+
+/// A validator for `schemas/<rel>` (e.g. `output/verify.schema.json`), its references resolved
+/// locally.
+pub fn schema_validator(rel: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(schemas_dir().join(rel)).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::options()
+        .with_retriever(LocalSchemas)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
