@@ -609,3 +609,8 @@ mod tests {
         );
     }
 }
+
+/// Write a rendered page to `out` atomically (a reader never sees half a page).
+pub fn save(out: &std::path::Path, html: &str) -> crate::Result<()> {
+    crate::fsutil::write_atomic(out, html.as_bytes())
+}

@@ -13,11 +13,11 @@ use crate::bundle::{
     artifacts, dsse, files, json_file, manifest, sbom, source, summary, tlog, valid_version,
 };
 use crate::error::{Error, Result};
-use crate::keys::{self, Signer};
+use crate::keys;
 use crate::ledger::body::Kind;
 use crate::ledger::tlog as ledger_tlog;
 use crate::ledger::verify::{self, Options};
-use crate::ledger::{Draft, Entry, Ledger};
+use crate::ledger::{Draft, Entry, Recorder};
 
 /// What to put in a bundle.
 #[derive(Debug, Clone, Default)]
@@ -84,8 +84,13 @@ fn rfc3339(epoch: i64) -> Result<String> {
     Ok(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-/// Create the bundle for `opts.version` from `ledger`, signed with `signer`.
-pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<Created> {
+/// Create the bundle for `opts.version` from the recorder's ledger, signed with its signer;
+/// the checkpoint it contains and the `bundle` entry are written through the recorder.
+pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
+    let ledger = rec.ledger();
+    let signer = rec
+        .signer()
+        .ok_or_else(|| Error::invalid("signer", "a bundle is signed: a signing key is needed"))?;
     let version = opts.version.as_str();
     if !valid_version(version) {
         return Err(Error::input(format!(
@@ -131,15 +136,10 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
             ledger.dir().display()
         )));
     }
-    let locked = ledger.lock()?;
-    let tail = locked.tail();
-    if tail.next_seq != entries.len() as u64 || Some(tail.prev) != verified.head {
-        return Err(Error::input(
-            "the ledger changed while the bundle was being made; try again",
-        ));
-    }
-    let issued = ledger_tlog::write_checkpoint(&locked, signer)?;
-    drop(locked);
+    let head = verified.head.ok_or_else(|| {
+        Error::Conflict("the ledger changed while the bundle was being made; try again".into())
+    })?;
+    let issued = rec.checkpoint_at(entries.len() as u64, head)?;
     let leaves = &verified.leaves;
     let root = tlog::root(leaves);
     let size = leaves.len() as u64;
@@ -317,7 +317,7 @@ pub fn create(ledger: &Ledger, signer: &Signer, opts: &CreateOptions) -> Result<
             actor: opts.actor.clone(),
             body: json!({"version": version, "manifest_sha256": hex::encode(manifest_sha256)}),
         };
-        ledger.append(vec![draft], Some(signer))?.into_iter().next()
+        rec.record(vec![draft])?.entries.pop()
     };
     Ok(Created {
         dir: out,

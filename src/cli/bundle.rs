@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use audit_ledger::bundle::{self, CreateOptions, Pin, VerifyOptions};
 use audit_ledger::error::{Error, Result};
+use audit_ledger::flow;
 use audit_ledger::keys;
+use audit_ledger::ledger::Recorder;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -139,7 +141,7 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
         actor: a.actor.clone(),
         no_record: a.no_record,
     };
-    let c = bundle::create(&ledger, &signer, &opts)?;
+    let c = flow::bundle::create(&Recorder::new(&ledger, Some(&signer)), &opts)?;
     if c.time_from_clock {
         ctx.warn("no SOURCE_DATE_EPOCH and no git commit: the build time is the clock's, so this bundle is not reproducible");
     }
@@ -196,7 +198,7 @@ fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         }
         (None, None) => None,
     };
-    let r = bundle::verify(&a.dir, &VerifyOptions { pin })?;
+    let r = flow::bundle::verify(&a.dir, &VerifyOptions { pin })?;
     if !r.pinned {
         ctx.warn(format!(
             "signer {} was not pinned: this proves integrity, not who signed; pass --pubkey FILE or --key-id ID",

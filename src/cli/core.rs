@@ -4,10 +4,12 @@ use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 
 use audit_ledger::error::{Error, Result};
+use audit_ledger::flow::{self, attribution::Attribution, verify::CheckpointCheck};
 use audit_ledger::keys::{self, Signer};
+use audit_ledger::ledger::batch;
 use audit_ledger::ledger::body::{required_fields, Kind};
-use audit_ledger::ledger::verify::{self, Options};
-use audit_ledger::ledger::{Draft, Entry, Ledger};
+use audit_ledger::ledger::verify::Options;
+use audit_ledger::ledger::{Draft, Entry, Ledger, Recorder};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
@@ -106,13 +108,20 @@ pub enum KeysCmd {
 }
 
 pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
-    let mut l = ctx.ledger()?;
+    let l = ctx.ledger()?;
     match cmd {
         KeysCmd::Show { id, note } => return super::tlog::keys_show(ctx, &l, id.as_deref(), *note),
         KeysCmd::Add { path, name, actor } => {
             let vk = keys::load_public(path)?;
             let signer = ctx.require_signer("keys add")?;
-            let e = l.add_key(&vk, name.as_deref(), &signer, actor)?;
+            let r = flow::keys::add(
+                &Recorder::new(&l, Some(&signer)),
+                &vk,
+                name.as_deref(),
+                actor,
+            )?;
+            ctx.notices(&r);
+            let e = last_of(&r)?;
             ctx.print(
                 format!("key {} trusted (seq {}, signed by {})", keys::key_id(&vk), e.seq, signer.id()),
                 &json!({"ok": true, "key_id": keys::key_id(&vk), "seq": e.seq, "hash": e.hash_hex(), "signer": signer.id()}),
@@ -147,7 +156,9 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
         }
         KeysCmd::Revoke { id, actor } => {
             let signer = ctx.require_signer("keys revoke")?;
-            let e = l.revoke_key(id, &signer, actor)?;
+            let r = flow::keys::revoke(&Recorder::new(&l, Some(&signer)), id, actor)?;
+            ctx.notices(&r);
+            let e = last_of(&r)?;
             ctx.print(
                 format!("key {id} revoked (seq {}, signed by {})", e.seq, signer.id()),
                 &json!({"ok": true, "key_id": id, "seq": e.seq, "hash": e.hash_hex(), "signer": signer.id()}),
@@ -391,60 +402,12 @@ pub fn draft_from_args(
     })
 }
 
-/// Parse a JSONL batch; errors name the batch line (the first bad line, in order). Lines are
-/// parsed and checked in parallel.
-pub fn parse_batch(text: &str, source: &str) -> Result<Vec<Draft>> {
-    use rayon::prelude::*;
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .collect();
-    if lines.is_empty() {
-        return Err(Error::input(format!("{source}: no entries in batch")));
-    }
-    let parsed: Vec<std::result::Result<Draft, String>> = lines
-        .par_iter()
-        .map(|(i, l)| parse_batch_line(l).map_err(|e| format!("{source}: line {}: {e}", i + 1)))
-        .collect();
-    parsed
-        .into_iter()
-        .map(|r| r.map_err(Error::input))
-        .collect()
-}
-
-fn parse_batch_line(line: &str) -> std::result::Result<Draft, String> {
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-    let Value::Object(mut obj) = v else {
-        return Err("expected an object".into());
-    };
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !["kind", "actor", "body"].contains(&k.as_str()))
-    {
-        return Err(format!("unknown field `{k}` (expected kind, actor, body)"));
-    }
-    let kind_s = obj
-        .get("kind")
-        .and_then(Value::as_str)
-        .ok_or("kind: expected a string")?;
-    let kind = Kind::parse(kind_s).ok_or_else(|| format!("kind: unknown kind `{kind_s}`"))?;
-    let actor = obj
-        .get("actor")
-        .and_then(Value::as_str)
-        .ok_or("actor: expected a string")?
-        .to_string();
-    let body = obj.remove("body").unwrap_or_else(|| json!({}));
-    Entry::check_draft(kind, &actor, &body).map_err(|e| e.reason)?;
-    Ok(Draft { kind, actor, body })
-}
-
 pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let drafts = match (&a.batch, &a.kind, &a.actor) {
         (Some(spec), _, _) => {
             let text = read_path_or_stdin(spec, "--batch")?;
-            parse_batch(&text, if spec == "-" { "stdin" } else { spec })?
+            batch::parse(&text, if spec == "-" { "stdin" } else { spec })?
         }
         (None, Some(kind), Some(actor)) => {
             vec![draft_from_args(kind, actor, a.body.as_deref(), &a.fields)?]
@@ -452,89 +415,24 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         _ => return Err(Error::input("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
-    let attributed = drafts.len() == 1
-        && drafts
-            .first()
-            .is_some_and(|d| matches!(d.kind, Kind::Deploy | Kind::Rollback));
-    if a.fields.repo.is_some()
-        && !drafts
-            .first()
-            .is_some_and(|d| d.kind == Kind::Deploy && a.batch.is_none())
-    {
-        return Err(Error::input("--repo applies to `append deploy` only"));
+    let mut rec = Recorder::new(&ledger, signer.as_ref());
+    if a.no_checkpoint {
+        rec = rec.without_checkpoint();
     }
-    if a.fields.undoes.is_some()
-        && !drafts
-            .first()
-            .is_some_and(|d| d.kind == Kind::Rollback && a.batch.is_none())
-    {
-        return Err(Error::input("--undoes applies to `append rollback` only"));
-    }
-    if attributed && a.batch.is_none() {
-        let attr = super::trust::Attribution {
-            repo: a.fields.repo.clone(),
-            undoes: a.fields.undoes.clone(),
-        };
-        let draft = drafts
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::input("nothing to append"))?;
-        let entries = super::trust::append_attributed(
-            &ledger,
-            draft,
-            &attr,
-            signer.as_ref(),
-            !a.no_checkpoint,
-        )?;
-        report_appended(ctx, &entries);
-        return Ok(0);
-    }
-    let entries = if a.no_checkpoint {
-        ledger.append(drafts, signer.as_ref())?
-    } else {
-        append_drafts(&ledger, drafts, signer.as_ref())?
+    let attr = Attribution {
+        repo: a.fields.repo.clone(),
+        undoes: a.fields.undoes.clone(),
     };
-    report_appended(ctx, &entries);
+    let r = flow::append::append(&rec, drafts, &attr)?;
+    ctx.notices(&r);
+    report_appended(ctx, &r.entries);
     Ok(0)
 }
 
-/// Append drafts; the single place the CLI appends, so later features (index, checkpoint
-/// refresh) hook in here and in the library.
-///
-/// With a signer, the checkpoint is refreshed under the same lock; if that fails the entries
-/// are still appended, and the error says so.
-pub fn append_drafts(
-    ledger: &Ledger,
-    drafts: Vec<Draft>,
-    signer: Option<&Signer>,
-) -> Result<Vec<Entry>> {
-    let mut locked = ledger.lock()?;
-    let entries = locked.append(drafts, signer)?;
-    refresh_checkpoint(&locked, signer, &entries)?;
-    Ok(entries)
-}
-
-/// With a signer and new entries, refresh DIR/checkpoint under the append lock. The entries
-/// are appended whatever happens here, so a failure says so.
-pub fn refresh_checkpoint(
-    locked: &audit_ledger::ledger::store::Locked<'_>,
-    signer: Option<&Signer>,
-    entries: &[Entry],
-) -> Result<()> {
-    if let (Some(s), Some(first), Some(last)) = (signer, entries.first(), entries.last()) {
-        let done = format!(
-            "appended seq {}..={}, but the checkpoint was not refreshed",
-            first.seq, last.seq
-        );
-        super::tlog::refresh_after_append(locked, s).map_err(|e| match e {
-            Error::Verify { file, mut failure } => {
-                failure.reason = format!("{done}: {}", failure.reason);
-                Error::Verify { file, failure }
-            }
-            other => Error::input(format!("{done}: {other}")),
-        })?;
-    }
-    Ok(())
+/// The last entry a record wrote (a single-entry command always writes one).
+pub fn last_of(r: &audit_ledger::Recorded) -> Result<&Entry> {
+    r.last()
+        .ok_or_else(|| Error::internal("nothing was appended"))
 }
 
 /// Print what was appended: the entry for one, a summary for a batch.
@@ -595,31 +493,36 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         }
     };
     let started = std::time::Instant::now();
-    let result = verify::verify(&ledger, &opts, &mut progress);
+    let check = a.checkpoint.as_ref().map(|path| CheckpointCheck {
+        path: path.clone(),
+        pubkey: a.pubkey.clone(),
+        witnesses: a.witnesses,
+    });
+    let result = flow::verify::verify(&ledger, &opts, check.as_ref(), &mut progress);
     if show && last_pct != u64::MAX {
         eprintln!();
     }
-    let s = result?;
-    let (against, against_human) = match &a.checkpoint {
-        Some(cp) => {
-            let (v, h) = super::tlog::verify_against_checkpoint(
-                &ledger,
-                &s.leaves,
-                cp,
-                a.pubkey.as_deref(),
-                a.witnesses,
-            )?;
-            (Some(v), format!("; {h}"))
-        }
+    let o = result?;
+    if let Some(m) = &o.index_notice {
+        ctx.note(m);
+    }
+    let s = &o.summary;
+    let (against, against_human) = match &o.against {
+        Some(c) => (
+            Some(
+                json!({"path": c.path, "size": c.size, "root": super::tlog::b64(&c.root),
+                        "witnesses": c.witnesses, "ledger_root": super::tlog::b64(&c.ledger_root)}),
+            ),
+            format!(
+                "; extends checkpoint {} (size {}, root {}, {} witness cosignature(s))",
+                c.path.display(),
+                c.size,
+                super::tlog::b64(&c.root),
+                c.witnesses
+            ),
+        ),
         None => (None, String::new()),
     };
-    // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
-    // Best effort: a read-only copy of a ledger still verifies.
-    match audit_ledger::ledger::tlog::check_index(&ledger, &s.leaves) {
-        Ok(Some(m)) => ctx.note(m),
-        Ok(None) => {}
-        Err(e) => ctx.note(format!("ledger.idx not checked: {e}")),
-    }
     let secs = started.elapsed().as_secs_f64();
     let head = s.head.map(hex::encode);
     ctx.print(

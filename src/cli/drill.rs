@@ -5,9 +5,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_ledger::drill::{self, Plan};
 use audit_ledger::error::{Error, Result};
-use audit_ledger::metrics::History;
+use audit_ledger::flow::{self, drill::DrillRequest};
+use audit_ledger::ledger::Recorder;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -69,50 +69,15 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
     // Everything that can fail before the drill fails first: nothing is run or written then.
     let ledger = ctx.ledger()?;
     let signer = ctx.signer()?;
-    if signer.is_none() && ledger.config().require_signatures {
-        return Err(Error::input(
-            "this ledger requires signatures: give --key PATH or set LEDGER_SIGNING_KEY",
-        ));
-    }
-    if a.timeout == 0 {
-        return Err(Error::input("--timeout: must be at least 1 second"));
-    }
-    let target = if a.to == "last-good" {
-        let env = a
-            .env
-            .as_deref()
-            .ok_or_else(|| Error::input("--to last-good needs --env ENV"))?;
-        let mut h = History::default();
-        audit_ledger::history::scan(&ledger, |e| h.push(e))?;
-        let d = h.last_good(env).ok_or_else(|| {
-            Error::input(format!(
-                "--to last-good: no succeeded deploy of env `{env}` that was not rolled back in {}",
-                ledger.log_path().display()
-            ))
-        })?;
-        let mut t = drill::resolve(&a.repo, &d.commit).map_err(|e| {
-            Error::input(format!(
-                "--to last-good: deploy seq {} commit `{}`: {e}",
-                d.seq, d.commit
-            ))
-        })?;
-        t.rev = "last-good".into();
-        t.deploy_seq = Some(d.seq);
-        t.env = Some(env.to_string());
-        t
-    } else {
-        let mut t = drill::resolve(&a.repo, &a.to)?;
-        t.env = a.env.clone();
-        t
-    };
-    let repo = std::fs::canonicalize(&a.repo).map_err(|e| Error::io(&a.repo, e))?;
-    let plan = Plan {
-        repo,
-        target,
+    let rec = Recorder::new(&ledger, signer.as_ref());
+    let req = DrillRequest {
+        repo: a.repo.clone(),
+        to: a.to.clone(),
+        env: a.env.clone(),
         check: a.check.clone(),
         timeout: Duration::from_secs(a.timeout),
     };
-
+    let plan = flow::drill::prepare(&rec, &req)?;
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,
@@ -120,17 +85,14 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
         signal_hook::consts::SIGHUP,
     ] {
         signal_hook::flag::register(sig, Arc::clone(&cancel))
-            .map_err(|e| Error::input(format!("cannot install signal handler: {e}")))?;
+            .map_err(|e| Error::io("signal handler", e))?;
     }
     ctx.note(format!(
         "drill: {} ({}) in a temporary worktree, check `{}`, timeout {} s",
         plan.target.rev, plan.target.commit, plan.check, a.timeout
     ));
-    let o = drill::run(&plan, &cancel)?;
-    let (path, digest) = drill::save(ledger.dir(), &o)?;
-    let draft = drill::draft(&plan, &o, &digest, &a.actor);
-    let entries = super::core::append_drafts(&ledger, vec![draft], signer.as_ref())?;
-    let seq = entries.first().map(|e| e.seq);
+    let r = flow::drill::run(&rec, plan, &a.actor, &cancel)?;
+    let o = &r.outcome;
     let exit = match o.exit_code {
         Some(c) => format!("exit {c}"),
         None if o.outcome == "timeout" => "killed at the deadline".into(),
@@ -140,15 +102,15 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
         format!(
             "drill {}: {} ({}) in {} ms — {exit}; report {} (sha256 {}), entry seq {}",
             o.outcome,
-            plan.target.rev,
-            plan.target.commit,
+            r.plan.target.rev,
+            r.plan.target.commit,
             o.duration_ms,
-            path.display(),
-            hex::encode(digest),
-            seq.map(|s| s.to_string()).unwrap_or_default()
+            r.report.display(),
+            hex::encode(r.report_sha256),
+            r.entry.seq
         ),
-        &json!({"ok": o.outcome == "pass", "outcome": o.outcome, "commit": plan.target.commit.to_string(), "rev": plan.target.rev,
-                "duration_ms": o.duration_ms, "exit_code": o.exit_code, "report": path, "report_sha256": hex::encode(digest), "seq": seq}),
+        &json!({"ok": o.outcome == "pass", "outcome": o.outcome, "commit": r.plan.target.commit.to_string(), "rev": r.plan.target.rev,
+                "duration_ms": o.duration_ms, "exit_code": o.exit_code, "report": r.report, "report_sha256": hex::encode(r.report_sha256), "seq": r.entry.seq}),
     );
-    Ok(if o.outcome == "pass" { 0 } else { 1 })
+    Ok(super::verdict_exit(&r))
 }

@@ -3,17 +3,13 @@
 
 use std::path::PathBuf;
 
-use audit_ledger::error::{Error, Result};
-use audit_ledger::git;
-use audit_ledger::keys::Signer;
-use audit_ledger::ledger::body::Kind;
-use audit_ledger::ledger::{Draft, Ledger};
-use audit_ledger::trust::{self, Aggregate, CacheStatus, Decision, Policy};
+use audit_ledger::error::Result;
+use audit_ledger::flow::{self, gate::GATE_RECORDER, merge::MergeOutcome, merge::MergeRequest};
+use audit_ledger::ledger::Recorder;
 use clap::Args;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::trust::{decision_json, decision_text, record_decision, AtArg, GATE_RECORDER};
+use super::trust::{decision_json, decision_text, AtArg};
 use super::Ctx;
 
 /// `ledger merge`.
@@ -47,31 +43,9 @@ pub struct MergeArgs {
     pub at: AtArg,
 }
 
-/// Everything a gated merge needs.
-#[derive(Debug, Clone)]
-pub struct MergeRequest {
-    /// Repository.
-    pub repo: PathBuf,
-    /// Source ref.
-    pub source: String,
-    /// Target ref.
-    pub target: String,
-    /// Author override.
-    pub actor: Option<String>,
-    /// Subject override.
-    pub subject: Option<String>,
-    /// Recorder of the entries.
-    pub recorder: String,
-    /// Execute on allow.
-    pub execute: bool,
-    /// Evaluation time.
-    pub now_ms: i64,
-}
-
 pub fn run(ctx: &Ctx, a: &MergeArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let now_ms = a.at_ms()?;
-    let (policy, agg, status) = trust::load(&ledger)?;
     let signer = ctx.signer()?;
     let req = MergeRequest {
         repo: a.repo.clone(),
@@ -83,7 +57,8 @@ pub fn run(ctx: &Ctx, a: &MergeArgs) -> Result<i32> {
         execute: a.execute,
         now_ms,
     };
-    gated_merge(ctx, &ledger, &policy, &agg, status, &req, signer.as_ref())
+    let o = flow::merge::gated_merge(&Recorder::new(&ledger, signer.as_ref()), &req)?;
+    render(ctx, &req, &o)
 }
 
 impl MergeArgs {
@@ -95,140 +70,51 @@ impl MergeArgs {
     }
 }
 
-/// Write `diff` to `DIR/merges/<sha256>.diff` (content-addressed: an existing file with that
-/// name already holds these bytes). Returns the hex digest.
-fn archive_diff(ledger: &Ledger, diff: &[u8]) -> Result<(String, PathBuf)> {
-    let digest = hex::encode(Sha256::digest(diff));
-    let dir = ledger.dir().join("merges");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let path = dir.join(format!("{digest}.diff"));
-    if !path.is_file() {
-        audit_ledger::fsutil::write_atomic(&path, diff)?;
-    }
-    Ok((digest, path))
-}
-
-/// Preview, gate, record, and (on request and allow) execute a merge. Exit 0 allow, 1 deny.
-pub fn gated_merge(
-    ctx: &Ctx,
-    ledger: &Ledger,
-    policy: &Policy,
-    agg: &Aggregate,
-    status: CacheStatus,
-    req: &MergeRequest,
-    signer: Option<&Signer>,
-) -> Result<i32> {
-    let preview = git::preview_merge(&req.repo, &req.source, &req.target)?;
-    let repo = git::open(&req.repo)?;
-    // Refuse a target we could not update before recording anything.
-    let target_ref = if req.execute {
-        Some(git::target_branch(&repo, &req.target)?)
-    } else {
-        None
+/// Print a merge outcome (also for `trust gate --repo`); returns the exit code.
+pub fn render(ctx: &Ctx, req: &MergeRequest, o: &MergeOutcome) -> Result<i32> {
+    let g = match o {
+        MergeOutcome::UpToDate {
+            source_commit,
+            target_commit,
+        } => {
+            ctx.print(
+                format!("nothing to merge: {} is already contained in {}", req.source, req.target),
+                &json!({"ok": true, "up_to_date": true, "source_commit": source_commit, "target_commit": target_commit}),
+            );
+            return Ok(0);
+        }
+        MergeOutcome::Gated(g) => g,
     };
-    if preview.up_to_date {
-        ctx.print(
-            format!("nothing to merge: {} is already contained in {}", req.source, req.target),
-            &json!({"ok": true, "up_to_date": true, "source_commit": preview.source_commit.to_string(), "target_commit": preview.target_commit.to_string()}),
-        );
-        return Ok(0);
-    }
-    let actor = match &req.actor {
-        Some(a) => a.clone(),
-        None => repo
-            .find_commit(preview.source_commit)
-            .ok()
-            .and_then(|c| c.author().name().ok().map(str::to_string))
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| Error::input("the source commit has no author name: give --actor"))?,
-    };
-    let subject = req
-        .subject
-        .clone()
-        .unwrap_or_else(|| format!("merge:{}", preview.source_commit));
-    let mut extra = json!({
-        "source": req.source, "target": req.target,
-        "source_commit": preview.source_commit.to_string(), "target_commit": preview.target_commit.to_string(),
-        "fast_forward": preview.fast_forward,
-    });
-    let (decision, diff) = if preview.conflicts.is_empty() {
-        let (digest, path) = archive_diff(ledger, &preview.diff)?;
-        extra["diff_sha256"] = json!(digest);
-        let d = trust::evaluate(
-            &agg.facts,
-            policy,
-            &actor,
-            &preview.paths,
-            &subject,
-            req.now_ms,
-        )?;
-        (d, Some((digest, path)))
-    } else {
-        extra["conflicts"] = json!(preview.conflicts);
-        let d = Decision {
-            allow: false,
-            actor: actor.clone(),
-            subject: subject.clone(),
-            paths: preview.conflicts.clone(),
-            reasons: vec![format!(
-                "merge conflicts in: {}",
-                preview.conflicts.join(", ")
-            )],
-            checks: Vec::new(),
-        };
-        (d, None)
-    };
-    let approval = record_decision(ledger, &decision, &extra, &req.recorder, signer)?;
-    let mut out = decision_json(&decision, &approval, status);
-    let mut text = decision_text(&decision, &approval);
-    if let Some((digest, path)) = &diff {
-        out["diff_sha256"] = json!(digest);
-        out["diff_path"] = json!(path);
+    let mut out = decision_json(&g.decision, &g.approval, g.cache);
+    let mut text = decision_text(&g.decision, &g.approval);
+    if let Some(d) = &g.diff {
+        out["diff_sha256"] = json!(d.sha256);
+        out["diff_path"] = json!(d.path);
         text.push_str(&format!(
-            "\ndiff archived: {} (sha256 {digest})",
-            path.display()
+            "\ndiff archived: {} (sha256 {})",
+            d.path.display(),
+            d.sha256
         ));
     }
-    out["conflicts"] = json!(preview.conflicts);
-    out["fast_forward"] = json!(preview.fast_forward);
-    out["source_commit"] = json!(preview.source_commit.to_string());
-    out["target_commit"] = json!(preview.target_commit.to_string());
-    if decision.allow {
-        if let Some(target_ref) = target_ref {
-            let msg = format!(
-                "Merge {} into {}\n\nTrust gate: allow ({}, approval seq {})\n",
-                req.source, req.target, actor, approval.seq
-            );
-            let tip = git::execute_merge(&req.repo, &preview, &target_ref, &msg)?;
-            let mut body = json!({
-                "author": actor, "source": req.source, "target": req.target,
-                "source_commit": preview.source_commit.to_string(), "target_commit": preview.target_commit.to_string(),
-                "merge_commit": tip.to_string(), "paths": preview.paths, "approval_seq": approval.seq,
-                "fast_forward": preview.fast_forward,
-            });
-            if let Some((digest, _)) = &diff {
-                body["diff_sha256"] = json!(digest);
-            }
-            let draft = Draft {
-                kind: Kind::Merge,
-                actor: req.recorder.clone(),
-                body,
-            };
-            let merge_entry = super::core::append_drafts(ledger, vec![draft], signer)?;
-            let seq = merge_entry.first().map(|e| e.seq);
-            out["merge_commit"] = json!(tip.to_string());
-            out["merge_seq"] = json!(seq);
-            text.push_str(&format!(
-                "\n{} {target_ref} → {tip} (merge entry seq {})",
-                if preview.fast_forward {
-                    "fast-forwarded"
-                } else {
-                    "merged:"
-                },
-                seq.map(|s| s.to_string()).unwrap_or_default()
-            ));
-        }
+    out["conflicts"] = json!(g.conflicts);
+    out["fast_forward"] = json!(g.fast_forward);
+    out["source_commit"] = json!(g.source_commit);
+    out["target_commit"] = json!(g.target_commit);
+    if let Some(m) = &g.merged {
+        out["merge_commit"] = json!(m.tip);
+        out["merge_seq"] = json!(m.entry.seq);
+        text.push_str(&format!(
+            "\n{} {} → {} (merge entry seq {})",
+            if g.fast_forward {
+                "fast-forwarded"
+            } else {
+                "merged:"
+            },
+            m.target_ref,
+            m.tip,
+            m.entry.seq
+        ));
     }
     ctx.print(text, &out);
-    Ok(if decision.allow { 0 } else { 1 })
+    Ok(super::verdict_exit(o))
 }

@@ -278,7 +278,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
         weeks: a.weeks,
     };
     let html = report::render(&d, &page);
-    audit_ledger::fsutil::write_atomic(&a.out, html.as_bytes())?;
+    report::save(&a.out, &html)?;
     ctx.print(
         format!(
             "report written to {} ({} bytes, {} entries)",

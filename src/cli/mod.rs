@@ -98,6 +98,15 @@ pub enum Command {
     Bundle(bundle::BundleCmd),
 }
 
+/// The exit code of a use case's verdict: 0 yes, 1 no. The one place a "no" becomes exit 1.
+pub fn verdict_exit(v: &impl audit_ledger::flow::Verdict) -> i32 {
+    if v.passed() {
+        0
+    } else {
+        1
+    }
+}
+
 /// Parse arguments, run, and return the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

@@ -65,7 +65,6 @@ impl Ctx {
         }
     }
 
-    #[allow(dead_code)]
     /// Print a note for people on stderr (not in quiet or JSON mode).
     pub fn note(&self, msg: impl std::fmt::Display) {
         if !self.quiet && !self.json {
@@ -73,7 +72,6 @@ impl Ctx {
         }
     }
 
-    #[allow(dead_code)]
     /// Print a warning on stderr (also in JSON mode; not when quiet).
     pub fn warn(&self, msg: impl std::fmt::Display) {
         if !self.quiet {
@@ -81,13 +79,21 @@ impl Ctx {
         }
     }
 
+    /// Print the notices of a record (index left to catch up, index rebuilt).
+    pub fn notices(&self, r: &audit_ledger::Recorded) {
+        for n in &r.notices {
+            self.note(n);
+        }
+    }
+
     /// Render an error and return its exit code.
     pub fn error(&self, e: &Error) -> i32 {
         let code = e.exit_code();
-        eprintln!("ledger: {e}");
+        let text = render_error(e);
+        eprintln!("ledger: {text}");
         if self.json {
-            let mut obj = json!({"ok": false, "exit": code, "error": e.to_string()});
-            if let Error::Verify { file, failure } = e {
+            let mut obj = json!({"ok": false, "exit": code, "error": text});
+            if let Some((file, failure)) = e.verify_failure() {
                 obj["file"] = json!(file);
                 obj["line"] = json!(failure.line);
                 obj["seq"] = json!(failure.seq);
@@ -97,5 +103,53 @@ impl Ctx {
             println!("{obj}");
         }
         code
+    }
+}
+
+/// Library parameters that are flags of the same name here (`undoes` is `--undoes`).
+const FLAG_PARAMS: &[&str] = &[
+    "actor",
+    "at",
+    "attach",
+    "check",
+    "entry",
+    "now",
+    "percent",
+    "repo",
+    "sbom_from",
+    "scope",
+    "since",
+    "strategy",
+    "target",
+    "timeout",
+    "to",
+    "trigger_type",
+    "undoes",
+    "version",
+    "weeks",
+];
+
+/// The library's message, with the CLI's names and advice: a parameter becomes its flag, and
+/// errors a person can fix name the command that fixes them.
+pub fn render_error(e: &Error) -> String {
+    match e {
+        Error::Invalid { what, reason } if FLAG_PARAMS.contains(&what.as_str()) => {
+            format!("--{}: {reason}", what.replace('_', "-"))
+        }
+        Error::TornTail { .. } => format!("{e}; run `ledger repair --torn-tail`"),
+        Error::NotALedger(_) => format!("{e}; run `ledger init --origin NAME`"),
+        Error::SignatureRequired => {
+            format!("{e}: give --key PATH or set LEDGER_SIGNING_KEY")
+        }
+        Error::UntrustedKey { .. } => format!("{e} (see `ledger keys list`)"),
+        Error::AfterAppend {
+            first,
+            last,
+            source,
+        } => format!(
+            "appended seq {first}..={last}, but the checkpoint was not refreshed: {}",
+            render_error(source)
+        ),
+        _ => e.to_string(),
     }
 }

@@ -1,22 +1,24 @@
 //! Transparency-log commands: checkpoint, prove, verify-proof, witness; and the checkpoint
 //! parts of `verify --checkpoint` and `keys show --note`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use audit_ledger::checkpoint::Checkpoint;
 use audit_ledger::error::{Error, Result};
-use audit_ledger::keys::{self, Signer};
-use audit_ledger::ledger::tlog::{self, WitnessConfig};
-use audit_ledger::ledger::Ledger;
-use audit_ledger::merkle::{self, ConsistencyProof, Hash, InclusionProof};
-use audit_ledger::note::{self, SignerKey, VerifierKey};
+use audit_ledger::flow::{
+    self, proof::CosignRequest, proof::ProofRequest, proof::Proven, proof::TreeHead,
+};
+use audit_ledger::keys;
+use audit_ledger::ledger::tlog;
+use audit_ledger::ledger::{Ledger, Recorder};
+use audit_ledger::merkle::{self, Hash};
+use audit_ledger::note::{SignerKey, VerifierKey};
 use base64::Engine as _;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::Ctx;
 
-fn b64(h: &Hash) -> String {
+pub fn b64(h: &Hash) -> String {
     base64::engine::general_purpose::STANDARD.encode(h)
 }
 
@@ -26,40 +28,6 @@ fn parse_b64_hash(s: &str, what: &str) -> Result<Hash> {
         .map_err(|_| Error::input(format!("{what}: not base64")))?;
     raw.try_into()
         .map_err(|_| Error::input(format!("{what}: not a 32-byte hash")))
-}
-
-fn read_small(path: &Path, what: &str) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.len() > note::MAX_NOTE as u64 {
-        return Err(Error::input(format!(
-            "{what} {}: larger than 1 MiB",
-            path.display()
-        )));
-    }
-    std::fs::read(path).map_err(|e| Error::io(path, e))
-}
-
-fn proof_failed(file: &Path, code: &'static str, reason: impl Into<String>) -> Error {
-    Error::verify_file(file, code, reason)
-}
-
-/// Verifier keys from a key file or string: a note verifier key (`name+hash+base64`) or a
-/// `PATH.pub` (hex), which stands for every signature line of `note_bytes` whose key hash fits.
-fn verifiers_from(spec: &str, note_bytes: &[u8]) -> Result<Vec<VerifierKey>> {
-    let p = Path::new(spec);
-    let text = if p.is_file() {
-        String::from_utf8_lossy(&read_small(p, "key")?).into_owned()
-    } else {
-        spec.to_string()
-    };
-    let text = text.trim();
-    if text.contains('+') {
-        return Ok(vec![VerifierKey::parse(text)?]);
-    }
-    let vk = keys::parse_public_hex(text)
-        .map_err(|e| Error::input(format!("{spec}: not a verifier key nor a public key: {e}")))?;
-    let n = note::parse(note_bytes)?;
-    Ok(note::verifiers_for_public(&n, &vk))
 }
 
 /// `ledger checkpoint`.
@@ -72,9 +40,7 @@ pub struct CheckpointArgs {}
 pub fn checkpoint(ctx: &Ctx, _a: &CheckpointArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let signer = ctx.require_signer("checkpoint")?;
-    let locked = ledger.lock()?;
-    let issued = tlog::write_checkpoint(&locked, &signer)?;
-    drop(locked);
+    let issued = flow::proof::checkpoint(&Recorder::new(&ledger, Some(&signer)))?;
     if let Some(m) = &issued.index_message {
         ctx.note(m);
     }
@@ -85,14 +51,6 @@ pub fn checkpoint(ctx: &Ctx, _a: &CheckpointArgs) -> Result<i32> {
                 "path": issued.path, "note": issued.note}),
     );
     Ok(0)
-}
-
-/// Refresh the checkpoint after an append, under the same lock.
-pub fn refresh_after_append(
-    locked: &audit_ledger::ledger::store::Locked<'_>,
-    signer: &Signer,
-) -> Result<()> {
-    tlog::write_checkpoint(locked, signer).map(|_| ())
 }
 
 /// `ledger prove ...`.
@@ -180,143 +138,77 @@ pub struct VerifyProofArgs {
     pub leaf: Option<String>,
 }
 
-fn open_head(path: &Path, pubkey: Option<&str>) -> Result<Checkpoint> {
-    let bytes = read_small(path, "checkpoint")?;
-    let spec = pubkey.ok_or_else(|| {
-        Error::input("--checkpoint needs --pubkey PATH.pub (or a note verifier key)")
-    })?;
-    let known = verifiers_from(spec, &bytes)?;
-    Ok(tlog::open_checkpoint(&bytes, &known, path)?
-        .checkpoint()
-        .clone())
-}
-
 pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
-    let raw = read_small(&a.proof, "proof")?;
-    let v: Value = serde_json::from_slice(&raw)
-        .map_err(|e| Error::input(format!("{}: invalid JSON: {e}", a.proof.display())))?;
-    let (size, root) = match (&a.checkpoint, &a.root, a.size) {
-        (Some(cp), _, _) => {
-            let c = open_head(cp, a.pubkey.as_deref())?;
-            (c.size, c.root)
-        }
-        (None, Some(r), Some(n)) => (n, parse_b64_hash(r, "--root")?),
+    let head = match (&a.checkpoint, &a.root, a.size) {
+        (Some(cp), _, _) => TreeHead::Checkpoint {
+            path: cp.clone(),
+            pubkey: a.pubkey.clone().ok_or_else(|| {
+                Error::input("--checkpoint needs --pubkey PATH.pub (or a note verifier key)")
+            })?,
+        },
+        (None, Some(r), Some(n)) => TreeHead::Bare {
+            size: Some(n),
+            root: parse_b64_hash(r, "--root")?,
+        },
         _ => {
             return Err(Error::input(
                 "give --checkpoint FILE --pubkey KEY, or --root BASE64 --size N",
             ))
         }
     };
-    let file = &a.proof;
-    if v.get("leaf_index").is_some() {
-        let p: InclusionProof = serde_json::from_value(v).map_err(|e| {
-            Error::input(format!("{}: not an inclusion proof: {e}", file.display()))
-        })?;
-        if let Some(l) = &a.leaf {
-            let want = merkle::parse_hex_hash(l)
-                .ok_or_else(|| Error::input("--leaf: expected 64 lowercase hex characters"))?;
-            if want != p.leaf_hash {
-                return Err(proof_failed(
-                    file,
-                    "wrong-leaf",
-                    "the proof is for a different leaf hash than --leaf",
-                ));
-            }
+    let old_head = match (&a.old_checkpoint, &a.old_root) {
+        (Some(path), _) => Some(TreeHead::Checkpoint {
+            path: path.clone(),
+            pubkey: a.pubkey.clone().ok_or_else(|| {
+                Error::input("--old-checkpoint needs --pubkey PATH.pub (or a note verifier key)")
+            })?,
+        }),
+        (None, Some(r)) => Some(TreeHead::Bare {
+            size: a.old_size,
+            root: parse_b64_hash(r, "--old-root")?,
+        }),
+        (None, None) => None,
+    };
+    let leaf = a
+        .leaf
+        .as_deref()
+        .map(|l| {
+            merkle::parse_hex_hash(l)
+                .ok_or_else(|| Error::input("--leaf: expected 64 lowercase hex characters"))
+        })
+        .transpose()?;
+    let req = ProofRequest {
+        proof: a.proof.clone(),
+        head,
+        old_head,
+        leaf,
+    };
+    let proven = match flow::proof::verify_proof(&req) {
+        Err(Error::Invalid { what, .. }) if what == "old_head" => {
+            return Err(Error::input("a consistency proof needs the old tree head: --old-checkpoint FILE or --old-root BASE64"))
         }
-        if p.tree_size != size {
-            return Err(proof_failed(
-                file,
-                "wrong-size",
-                format!(
-                    "the proof is for tree size {}, the tree head has size {size}",
-                    p.tree_size
-                ),
-            ));
-        }
-        p.verify(&root)
-            .map_err(|e| proof_failed(file, "bad-proof", e.to_string()))?;
-        ctx.print(
-            format!("OK: entry {} is in the tree of size {size} (root {})", p.leaf_index, b64(&root)),
-            &json!({"ok": true, "type": "inclusion", "leaf_index": p.leaf_index, "tree_size": size, "root": b64(&root)}),
-        );
-    } else if v.get("old_size").is_some() {
-        let p: ConsistencyProof = serde_json::from_value(v).map_err(|e| {
-            Error::input(format!("{}: not a consistency proof: {e}", file.display()))
-        })?;
-        let (old_size, old_root) = match (&a.old_checkpoint, &a.old_root) {
-            (Some(path), _) => {
-                let c = open_head(path, a.pubkey.as_deref())?;
-                (c.size, c.root)
-            }
-            (None, Some(r)) => (a.old_size.unwrap_or(p.old_size), parse_b64_hash(r, "--old-root")?),
-            (None, None) => return Err(Error::input("a consistency proof needs the old tree head: --old-checkpoint FILE or --old-root BASE64")),
-        };
-        if p.old_size != old_size || p.new_size != size {
-            return Err(proof_failed(
-                file,
-                "wrong-size",
-                format!(
-                    "the proof is from size {} to {}, the tree heads are {old_size} and {size}",
-                    p.old_size, p.new_size
-                ),
-            ));
-        }
-        p.verify(&old_root, &root)
-            .map_err(|e| proof_failed(file, "bad-proof", e.to_string()))?;
-        ctx.print(
-            format!("OK: the tree of size {size} extends the tree of size {old_size}"),
-            &json!({"ok": true, "type": "consistency", "old_size": old_size, "new_size": size, "root": b64(&root), "old_root": b64(&old_root)}),
-        );
-    } else {
-        return Err(Error::input(format!(
-            "{}: neither an inclusion nor a consistency proof",
-            file.display()
-        )));
+        other => other?,
+    };
+    match proven {
+        Proven::Inclusion {
+            leaf_index,
+            tree_size,
+            root,
+        } => ctx.print(
+            format!("OK: entry {leaf_index} is in the tree of size {tree_size} (root {})", b64(&root)),
+            &json!({"ok": true, "type": "inclusion", "leaf_index": leaf_index, "tree_size": tree_size, "root": b64(&root)}),
+        ),
+        Proven::Consistency {
+            old_size,
+            new_size,
+            old_root,
+            root,
+        } => ctx.print(
+            format!("OK: the tree of size {new_size} extends the tree of size {old_size}"),
+            &json!({"ok": true, "type": "consistency", "old_size": old_size, "new_size": new_size, "root": b64(&root), "old_root": b64(&old_root)}),
+        ),
     }
     Ok(0)
-}
-
-/// `verify --checkpoint FILE`: check the verified ledger against a trusted checkpoint; returns
-/// the JSON part and a line for people.
-pub fn verify_against_checkpoint(
-    ledger: &Ledger,
-    leaves: &[Hash],
-    file: &Path,
-    pubkey: Option<&str>,
-    witnesses: Option<usize>,
-) -> Result<(Value, String)> {
-    let bytes = read_small(file, "checkpoint")?;
-    let mut known = tlog::log_verifiers(ledger.config());
-    if let Some(spec) = pubkey {
-        known.extend(verifiers_from(spec, &bytes)?);
-    }
-    // Name a different log before its signature: its key is not ours, so opening would only
-    // say "no known signature". Failing either way, the unsigned origin is safe to report.
-    if let Ok(body) = note::parse(&bytes).and_then(|n| Checkpoint::parse(&n.text)) {
-        tlog::check_origin(ledger.config(), &body, file)?;
-    }
-    let signed = tlog::open_checkpoint(&bytes, &known, file)?;
-    let (wkeys, wreq) = WitnessConfig::load(ledger.config())?;
-    let required = witnesses.unwrap_or(wreq);
-    let cosigned = tlog::count_witnesses(&bytes, &wkeys)?;
-    if cosigned < required {
-        return Err(proof_failed(
-            file,
-            "not-enough-witnesses",
-            format!("{cosigned} valid cosignature(s) by trusted witnesses ([witness] keys in config.toml), {required} required"),
-        ));
-    }
-    let c = tlog::check_ledger_against(ledger.config(), leaves, signed.checkpoint(), file)?;
-    let human = format!(
-        "extends checkpoint {} (size {}, root {}, {} witness cosignature(s))",
-        file.display(),
-        c.checkpoint.size,
-        b64(&c.checkpoint.root),
-        cosigned
-    );
-    let v = json!({"path": file, "size": c.checkpoint.size, "root": b64(&c.checkpoint.root),
-                   "witnesses": cosigned, "ledger_root": b64(&c.ledger_root)});
-    Ok((v, human))
 }
 
 /// `ledger witness ...`.
@@ -360,16 +252,7 @@ fn witness_signer(ctx: &Ctx, name: Option<&str>) -> Result<SignerKey> {
         .key
         .clone()
         .ok_or_else(|| Error::input("the witness needs its key: --key WITNESS_KEY"))?;
-    let head = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    if head.starts_with(b"PRIVATE+KEY+") {
-        let text = String::from_utf8(head).map_err(|_| Error::input("witness key: not UTF-8"))?;
-        return SignerKey::parse(&text);
-    }
-    let s = Signer::load(&path)?;
-    let name = name
-        .map(str::to_string)
-        .unwrap_or_else(|| s.id().to_string());
-    SignerKey::new(&name, s.signing_key().clone())
+    flow::proof::witness_key(&path, name)
 }
 
 pub fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Result<i32> {
@@ -388,28 +271,24 @@ pub fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Result<i32> {
             out,
         } => {
             let w = witness_signer(ctx, name.as_deref())?;
-            let bytes = read_small(checkpoint, "checkpoint")?;
             let log_keys = match log_key {
-                Some(spec) => verifiers_from(spec, &bytes)?,
+                Some(spec) => flow::proof::log_keys_from(spec, checkpoint)?,
                 None => tlog::log_verifiers(
                     Ledger::open(&ctx.dir)
                         .map_err(|_| Error::input("give the log's key with --log-key (no ledger at --dir to take it from)"))?
                         .config(),
                 ),
             };
-            let proof: Option<ConsistencyProof> =
-                match proof {
-                    Some(p) => Some(serde_json::from_slice(&read_small(p, "proof")?).map_err(
-                        |e| Error::input(format!("{}: not a consistency proof: {e}", p.display())),
-                    )?),
-                    None => None,
-                };
-            let cosigned =
-                tlog::witness_cosign(&bytes, checkpoint, &log_keys, &w, state, proof.as_ref())?;
-            match out {
-                Some(o) => audit_ledger::fsutil::write_atomic(o, cosigned.as_bytes())?,
-                None if !ctx.json => print!("{cosigned}"),
-                None => {}
+            let req = CosignRequest {
+                checkpoint: checkpoint.clone(),
+                state: state.clone(),
+                proof: proof.clone(),
+                log_keys,
+                out: out.clone(),
+            };
+            let cosigned = flow::proof::cosign(&req, &w)?;
+            if out.is_none() && !ctx.json {
+                print!("{cosigned}");
             }
             if ctx.json {
                 ctx.print(

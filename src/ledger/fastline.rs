@@ -417,3 +417,7 @@ impl<'a> BodyFields<'a> {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "fastline_diff.rs"]
+mod diff_tests;

@@ -127,7 +127,7 @@ impl Index {
                 let msg = format!(
                     "{}: {why}; rebuilt from {} ({} entries)",
                     path.display(),
-                    super::store::LEDGER_FILE,
+                    crate::ledger::store::LEDGER_FILE,
                     ix.size
                 );
                 Ok((ix, Some(msg)))
@@ -533,20 +533,21 @@ fn compare_in_runs(path: &Path, leaves: &[Hash], run_level: u32) -> Result<Optio
     Ok(worst.map(|seq| format!("stored hash of entry {seq} differs from the ledger")))
 }
 
-/// Append hook called by [`crate::ledger::store::Locked::append`] after the log's fsync, under
-/// the lock. `before` is the tail before the append; `lines` the offset and leaf of each new
-/// entry. Failures are not reported to the appender (the entries are durable); the next user
-/// of the index notices the lag and catches up.
-pub fn after_append(
-    ledger: &Ledger,
-    before: &Tail,
-    after: &Tail,
-    lines: &[(u64, Hash)],
-) -> Result<()> {
+/// Record new lines in the index after the log's fsync, under the append lock (the write
+/// path calls this). `before` is the tail before the append; `lines` the offset and leaf of
+/// each new entry. Returns `false`, and writes nothing, when the index is missing or not in
+/// line with `before`: rebuilding it is O(ledger), which an append never does silently. The
+/// next user of the index catches it up (and says so).
+pub(crate) fn after_append(ledger: &Ledger, before: &Tail, lines: &[(u64, Hash)]) -> Result<bool> {
     let path = ledger.dir().join(INDEX_FILE);
     match Index::try_open(ledger, &path, before)? {
-        Ok(mut ix) if ix.size == before.next_seq => ix.append(lines),
-        _ => Index::sync(ledger, after).map(|_| ()),
+        Ok(mut ix) if ix.size == before.next_seq => ix.append(lines).map(|()| true),
+        // The first append to a new ledger creates the index: nothing to read before it.
+        Err(_) if before.next_seq == 0 => {
+            let mut ix = Index::rebuild(ledger, &path, before)?;
+            ix.append(lines).map(|()| true)
+        }
+        _ => Ok(false),
     }
 }
 

@@ -1,15 +1,25 @@
-//! The log itself: entries, storage, reading and verification.
+//! The log itself: entries, storage, the write path, reading and verification.
+//!
+//! * [`entry`], [`body`] — the entry format and the body rules (what a line is);
+//! * [`store`] — the directory on disk: open, lock, whole-line writes, torn-tail repair;
+//! * [`recorder`] — the one write path ([`Recorder`]): settings re-read under the lock, the
+//!   signer checked, entries written, the index updated, the checkpoint refreshed;
+//! * [`index`], [`tlog`] — the derived index, checkpoints and proofs;
+//! * [`verify`] — the verifier (with its fast path `fastline` and the block `reader`).
 
+pub mod batch;
 pub mod body;
 pub mod entry;
-pub mod fastline;
+pub(crate) mod fastline;
 pub mod index;
-pub mod keyring;
-pub mod reader;
+mod keyring;
+pub(crate) mod reader;
+pub mod recorder;
 pub mod store;
 pub mod tlog;
 pub mod verify;
 
 pub use body::Kind;
 pub use entry::Entry;
+pub use recorder::{Recorded, Recorder, Session};
 pub use store::{Draft, Ledger, Tail};

@@ -68,7 +68,7 @@ pub struct Ledger {
 }
 
 /// An exclusive lock on the ledger file, held while appending.
-pub struct Locked<'a> {
+pub(crate) struct Locked<'a> {
     ledger: &'a Ledger,
     file: File,
     tail: Tail,
@@ -128,20 +128,14 @@ impl Ledger {
         &self.config
     }
 
-    /// Replace the in-memory config and write it to disk.
-    pub fn save_config(&mut self, config: Config) -> Result<()> {
-        config.save(&self.dir)?;
-        self.config = config;
-        Ok(())
-    }
-
     /// Path of `ledger.jsonl`.
     pub fn log_path(&self) -> PathBuf {
         self.dir.join(LEDGER_FILE)
     }
 
-    /// Take the exclusive append lock and read the tail.
-    pub fn lock(&self) -> Result<Locked<'_>> {
+    /// Take the exclusive append lock and read the tail. Writing under it is the
+    /// [`crate::ledger::Recorder`]'s job; other holders (index checks) only read.
+    pub(crate) fn lock(&self) -> Result<Locked<'_>> {
         let path = self.log_path();
         let mut file = OpenOptions::new()
             .read(true)
@@ -162,13 +156,6 @@ impl Ledger {
         let path = self.log_path();
         let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         read_tail(&mut file, &path)
-    }
-
-    /// Append `drafts` as one batch (one lock, whole lines, one fsync). Returns the entries
-    /// written.
-    pub fn append(&self, drafts: Vec<Draft>, signer: Option<&Signer>) -> Result<Vec<Entry>> {
-        let mut locked = self.lock()?;
-        locked.append(drafts, signer)
     }
 
     /// Move a torn tail (bytes after the last newline) to a side file and cut the log there.
@@ -277,37 +264,34 @@ impl Locked<'_> {
         self.tail
     }
 
-    /// The ledger this lock belongs to.
-    pub fn ledger(&self) -> &Ledger {
-        self.ledger
-    }
-
-    /// Seal, sign and append `drafts` while holding the lock.
+    /// Seal, sign and write `drafts` while holding the lock. Only the write path
+    /// ([`crate::ledger::Recorder`]) calls this, after it has checked the signer against the
+    /// settings read under this lock.
     ///
     /// Everything that does not depend on the chain runs in parallel for larger batches: body
     /// checks and canonical encoding, hashing of each entry up to its `prev`, signing and line
     /// encoding. Only finishing each hash (prev, seq, signer, ts) is sequential. Nothing is
     /// written unless every entry is valid; then whole lines are written and synced once.
-    pub fn append(&mut self, drafts: Vec<Draft>, signer: Option<&Signer>) -> Result<Vec<Entry>> {
-        let Some(first) = drafts.first() else {
-            return Ok(Vec::new());
-        };
-        let config = &self.ledger.config;
-        match signer {
-            None if config.require_signatures => {
-                return Err(Error::input(
-                    "this ledger requires signatures: give --key PATH or set LEDGER_SIGNING_KEY",
-                ))
-            }
-            None => {}
-            Some(s) => check_signer_trusted(config, s, first)?,
+    pub(super) fn write(&mut self, drafts: Vec<Draft>, signer: Option<&Signer>) -> Result<Written> {
+        let before = self.tail;
+        if drafts.is_empty() {
+            return Ok(Written {
+                entries: Vec::new(),
+                leaves: Vec::new(),
+                before,
+            });
         }
         let ts = now_ts();
         let signer_id = signer.map(|s| s.id().to_string());
         let par = drafts.len() >= 64;
         let prepare = |(i, d): (usize, &Draft)| {
             let body_c = Entry::check_draft(d.kind, &d.actor, &d.body).map_err(|le| {
-                Error::input(format!("entry {} ({}): {}", i + 1, d.kind, le.reason))
+                Error::malformed_at(
+                    format!("entry {} ({})", i + 1, d.kind),
+                    None,
+                    None,
+                    le.reason,
+                )
             })?;
             let head = entry::begin_seal(&d.actor, &body_c, d.kind);
             Ok((body_c, head))
@@ -371,11 +355,10 @@ impl Locked<'_> {
         drop(prepared);
         let lens: Vec<usize> = chunks.iter().flat_map(|(_, l)| l.iter().copied()).collect();
         if let Some(i) = lens.iter().position(|&n| n - 1 > MAX_LINE) {
-            return Err(Error::input(format!(
-                "entry {}: line would be {} bytes, more than 1 MiB",
-                i + 1,
-                lens[i] - 1
-            )));
+            return Err(Error::malformed(
+                format!("entry {}", i + 1),
+                format!("line would be {} bytes, more than 1 MiB", lens[i] - 1),
+            ));
         }
         let path = self.ledger.log_path();
         for (buf, _) in &chunks {
@@ -383,14 +366,11 @@ impl Locked<'_> {
         }
         self.file.sync_data().map_err(|e| Error::io(&path, e))?;
         let written: u64 = lens.iter().map(|&n| n as u64).sum();
-        let before = self.tail;
         self.tail = Tail {
             next_seq: self.tail.next_seq + entries.len() as u64,
             prev,
             len: self.tail.len + written,
         };
-        // Keep ledger.idx current under the same lock. The entries are durable already, so an
-        // index failure is not the appender's: the next user of the index catches it up.
         let mut offset = before.len;
         let leaves: Vec<(u64, [u8; 32])> = entries
             .iter()
@@ -401,34 +381,24 @@ impl Locked<'_> {
                 (at, e.hash)
             })
             .collect();
-        let _ = crate::ledger::index::after_append(self.ledger, &before, &self.tail, &leaves);
-        Ok(entries)
+        Ok(Written {
+            entries,
+            leaves,
+            before,
+        })
     }
 }
 
-/// The signer must be trusted now, or be bootstrapping the ledger's first key with its own
-/// `key add` entry.
-fn check_signer_trusted(config: &Config, signer: &Signer, first: &Draft) -> Result<()> {
-    if config.trusted_key(signer.id()).is_some() {
-        return Ok(());
-    }
-    let bootstrap = config.keys.is_empty()
-        && first.kind == Kind::Key
-        && first.body.get("action").and_then(Value::as_str) == Some("add")
-        && first.body.get("key_id").and_then(Value::as_str) == Some(signer.id());
-    if bootstrap {
-        return Ok(());
-    }
-    if config.keys.is_empty() {
-        return Err(Error::input(format!(
-            "key {} is not trusted by this ledger (it has no keys yet: run `ledger keys add KEY.pub --key KEY` first)",
-            signer.id()
-        )));
-    }
-    Err(Error::input(format!(
-        "key {} is not trusted by this ledger (see `ledger keys list`)",
-        signer.id()
-    )))
+/// What [`Locked::write`] wrote: the entries, and for the layer above (the index) each new
+/// line's byte offset and leaf hash, plus the tail before the write.
+#[derive(Debug)]
+pub(super) struct Written {
+    /// The entries, in seq order.
+    pub entries: Vec<Entry>,
+    /// `(offset, leaf hash)` of each new line.
+    pub leaves: Vec<(u64, [u8; 32])>,
+    /// The tail before the write.
+    pub before: Tail,
 }
 
 /// Read the tail of the log: the last complete line, without reading the rest of the file.

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keys::Signer;
 use crate::ledger::index::Index;
-use crate::ledger::store::{Ledger, Locked};
+use crate::ledger::store::{Ledger, Tail};
 use crate::merkle::{self, ConsistencyProof, Hash, InclusionProof};
 use crate::note::{self, SignerKey, VerifierKey};
 
@@ -117,21 +117,26 @@ fn verify_err(file: &Path, code: &'static str, reason: impl Into<String>) -> Err
 }
 
 /// Sign a checkpoint of the whole ledger and write `DIR/checkpoints/<size>` and
-/// `DIR/checkpoint`, under the append lock. Refuses (exit 1) when the ledger does not extend
-/// the previous `DIR/checkpoint`.
-pub fn write_checkpoint(locked: &Locked<'_>, signer: &Signer) -> Result<Issued> {
-    let ledger = locked.ledger();
+/// `DIR/checkpoint`. Called by the write path ([`crate::ledger::Recorder`]) under the append
+/// lock, with the settings read under that lock and the lock's tail. Refuses (exit 1) when the
+/// ledger does not extend the previous `DIR/checkpoint`.
+pub(crate) fn write_checkpoint(
+    ledger: &Ledger,
+    config: &Config,
+    tail: &Tail,
+    signer: &Signer,
+) -> Result<Issued> {
     // Only a key the ledger trusts may speak for it: anyone else's checkpoint would be
     // rejected by every verifier anyway, so refuse to write it.
-    if ledger.config().trusted_key(signer.id()).is_none() {
-        return Err(Error::input(format!(
-            "key {} is not trusted by this ledger (see `ledger keys list`); checkpoints are signed by ledger keys",
-            signer.id()
-        )));
+    if config.trusted_key(signer.id()).is_none() {
+        return Err(Error::untrusted(
+            signer.id(),
+            "not trusted by this ledger; checkpoints are signed by ledger keys",
+        ));
     }
-    let (mut ix, index_message) = Index::sync(ledger, &locked.tail())?;
+    let (mut ix, index_message) = Index::sync(ledger, tail)?;
     let cp = Checkpoint {
-        origin: ledger.config().origin.clone(),
+        origin: config.origin.clone(),
         size: ix.size(),
         root: ix.root(),
         extensions: Vec::new(),
@@ -144,7 +149,7 @@ pub fn write_checkpoint(locked: &Locked<'_>, signer: &Signer) -> Result<Issued> 
     if let Some(prev) = read_body(&by_size)? {
         check_extends(&mut ix, &prev, &by_size)?;
     }
-    let note = cp.sign(&note_signer(ledger.config(), signer)?)?;
+    let note = cp.sign(&note_signer(config, signer)?)?;
     let dir = ledger.dir().join(CHECKPOINTS_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     fsutil::write_atomic(&by_size, note.as_bytes())?;

@@ -10,18 +10,38 @@
 //! each mutation is also tried with its `hash` recomputed over the mutated bytes: then only
 //! the canonical-form and schema rules stand between the line and acceptance.
 //!
-//! Longer runs: `FASTLINE_SCALE=10 FASTLINE_SEED=7 cargo test --release --test fastline` tries
+//! Longer runs: `FASTLINE_SCALE=10 FASTLINE_SEED=7 cargo test --release --lib fastline` tries
 //! ten times as many lines from another seed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//!
+//! It lives inside the crate because the fast path is internal (`pub(crate)`): it is an
+//! optimisation of the verifier, not an API.
 
-mod common;
-
-use audit_ledger::keys::Signer;
-use audit_ledger::ledger::entry::{leaf_hash, Entry, ZERO_HASH};
-use audit_ledger::ledger::fastline;
-use audit_ledger::ledger::Kind;
-use common::Rng;
+use crate::keys::Signer;
+use crate::ledger::entry::{leaf_hash, Entry, ZERO_HASH};
+use crate::ledger::fastline;
+use crate::ledger::Kind;
 use serde_json::{json, Map, Value};
+
+/// xorshift64*: a small seeded generator, so a failing case is reproducible (the same one as
+/// the integration tests' `common::Rng`).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
 
 /// `Rng::below` as a `usize`.
 fn below(r: &mut Rng, n: usize) -> usize {

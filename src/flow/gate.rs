@@ -1,0 +1,125 @@
+//! The trust gate as a use case: evaluate a change against the policy (a query that needs no
+//! key and writes nothing to the ledger), and record the decision as an `approval` entry.
+
+use serde_json::Value;
+use sha2::Digest as _;
+
+use crate::error::{Error, Result};
+use crate::flow::Verdict;
+use crate::ledger::body::Kind;
+use crate::ledger::{Draft, Entry, Ledger, Recorded, Recorder};
+use crate::trust::{self, CacheStatus, Decision};
+
+/// Actor recorded on approval entries written by gates, unless the caller says otherwise.
+pub const GATE_RECORDER: &str = "ledger/trust-gate";
+
+/// A change to decide on.
+#[derive(Debug, Clone)]
+pub struct GateQuery {
+    /// The change's author.
+    pub actor: String,
+    /// The paths it changes.
+    pub paths: Vec<String>,
+    /// What people approve (default: [`default_subject`]).
+    pub subject: Option<String>,
+    /// Evaluation time, ms since the epoch; later entries are ignored.
+    pub now_ms: i64,
+}
+
+/// A decision, not yet recorded.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The decision with its evidence.
+    pub decision: Decision,
+    /// How the trust aggregate was obtained.
+    pub cache: CacheStatus,
+}
+
+/// A decision and the `approval` entry that records it.
+#[derive(Debug)]
+pub struct GateOutcome {
+    /// The decision with its evidence.
+    pub decision: Decision,
+    /// The approval entry appended.
+    pub approval: Entry,
+    /// What the record wrote (checkpoint, notices).
+    pub recorded: Recorded,
+    /// How the trust aggregate was obtained.
+    pub cache: CacheStatus,
+}
+
+impl Verdict for GateOutcome {
+    fn passed(&self) -> bool {
+        self.decision.allow
+    }
+}
+
+impl Verdict for Evaluation {
+    fn passed(&self) -> bool {
+        self.decision.allow
+    }
+}
+
+/// Evaluate `q` against the ledger's policy and history. Writes nothing to the ledger (the
+/// derived `trust.cache` may be refreshed).
+pub fn evaluate(ledger: &Ledger, q: &GateQuery) -> Result<Evaluation> {
+    let (policy, agg, cache) = trust::load(ledger)?;
+    let subject = q
+        .subject
+        .clone()
+        .unwrap_or_else(|| default_subject(&q.actor, &q.paths));
+    let decision = trust::evaluate(&agg.facts, &policy, &q.actor, &q.paths, &subject, q.now_ms)?;
+    Ok(Evaluation { decision, cache })
+}
+
+/// Append the `approval` entry of `d`, with `extra` body fields (merge details), recorded by
+/// `recorder` (an actor name such as [`GATE_RECORDER`]).
+pub fn record(
+    rec: &Recorder<'_>,
+    d: &Decision,
+    extra: &Value,
+    recorder: &str,
+) -> Result<(Entry, Recorded)> {
+    let mut body = d.entry_body();
+    if let (Some(b), Some(x)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in x {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    let draft = Draft {
+        kind: Kind::Approval,
+        actor: recorder.to_string(),
+        body,
+    };
+    let mut recorded = rec.record(vec![draft])?;
+    let entry = recorded
+        .entries
+        .pop()
+        .ok_or_else(|| Error::internal("the approval entry was not written"))?;
+    Ok((entry, recorded))
+}
+
+/// Evaluate and record: the gate as `ledger trust gate` runs it.
+pub fn gate(rec: &Recorder<'_>, q: &GateQuery, recorder: &str) -> Result<GateOutcome> {
+    let Evaluation { decision, cache } = evaluate(rec.ledger(), q)?;
+    let (approval, recorded) =
+        record(rec, &decision, &Value::Object(Default::default()), recorder)?;
+    Ok(GateOutcome {
+        decision,
+        approval,
+        recorded,
+        cache,
+    })
+}
+
+/// Subject of a gate decision without an explicit one: `change:<actor>:<first 16 hex of
+/// SHA-256 of the sorted paths, one per line>`, so the same change gets the same subject.
+pub fn default_subject(actor: &str, paths: &[String]) -> String {
+    let mut sorted = paths.to_vec();
+    sorted.sort();
+    let digest = sha2::Sha256::digest(sorted.join("\n").as_bytes());
+    format!(
+        "change:{actor}:{}",
+        hex::encode(digest).get(..16).unwrap_or_default()
+    )
+}

@@ -1,0 +1,22 @@
+//! Adding and revoking the ledger's trusted keys (each a signed `key` entry plus the key's
+//! record in `config.toml`, both under the append lock: see [`crate::ledger::Recorder::add_key`]).
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::error::Result;
+use crate::ledger::{Recorded, Recorder};
+
+/// Trust `public` from now on (named `name` in checkpoint notes); `actor` is recorded.
+pub fn add(
+    rec: &Recorder<'_>,
+    public: &VerifyingKey,
+    name: Option<&str>,
+    actor: &str,
+) -> Result<Recorded> {
+    rec.add_key(public, name, actor)
+}
+
+/// Revoke the trusted key `id`; `actor` is recorded.
+pub fn revoke(rec: &Recorder<'_>, id: &str, actor: &str) -> Result<Recorded> {
+    rec.revoke_key(id, actor)
+}

@@ -1,0 +1,237 @@
+//! The trust-gated merge: preview the merge in memory, gate the changed paths, archive the
+//! diff, record the decision, and — when asked and allowed — create the merge on the target
+//! branch and record a `merge` entry.
+//!
+//! Order matters for what a failure leaves behind: a target branch that could not be updated
+//! is refused before anything is recorded; the diff is archived (content-addressed, so a retry
+//! writes nothing new) before the approval entry that names its digest; the merge entry is
+//! appended only after the branch moved.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::flow::gate;
+use crate::flow::Verdict;
+use crate::git;
+use crate::ledger::body::Kind;
+use crate::ledger::{Draft, Entry, Ledger, Recorder};
+use crate::trust::{self, CacheStatus, Decision};
+
+/// Everything a gated merge needs.
+#[derive(Debug, Clone)]
+pub struct MergeRequest {
+    /// Repository (work tree or bare).
+    pub repo: PathBuf,
+    /// Ref to merge.
+    pub source: String,
+    /// Branch to merge into.
+    pub target: String,
+    /// The change's author (default: the author name of the source commit).
+    pub actor: Option<String>,
+    /// What people approve (default: `merge:<source commit>`).
+    pub subject: Option<String>,
+    /// Actor recorded on the approval and merge entries.
+    pub recorder: String,
+    /// Create the merge on the target branch when the gate allows.
+    pub execute: bool,
+    /// Evaluation time, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// The diff of a previewed merge, archived as `DIR/merges/<sha256>.diff`.
+#[derive(Debug, Clone)]
+pub struct ArchivedDiff {
+    /// SHA-256 of the diff (hex).
+    pub sha256: String,
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+/// The merge made on the target branch.
+#[derive(Debug)]
+pub struct Merged {
+    /// The target branch's full ref name.
+    pub target_ref: String,
+    /// Its new tip.
+    pub tip: String,
+    /// The `merge` entry.
+    pub entry: Entry,
+}
+
+/// A merge that was gated.
+#[derive(Debug)]
+pub struct GatedMerge {
+    /// The decision.
+    pub decision: Decision,
+    /// The approval entry recording it.
+    pub approval: Entry,
+    /// How the trust aggregate was obtained.
+    pub cache: CacheStatus,
+    /// The archived diff (none when the merge conflicts).
+    pub diff: Option<ArchivedDiff>,
+    /// Conflicting paths.
+    pub conflicts: Vec<String>,
+    /// Whether the target can be fast-forwarded.
+    pub fast_forward: bool,
+    /// Source commit id.
+    pub source_commit: String,
+    /// Target commit id.
+    pub target_commit: String,
+    /// The merge, when executed.
+    pub merged: Option<Merged>,
+}
+
+/// What [`gated_merge`] did.
+#[derive(Debug)]
+pub enum MergeOutcome {
+    /// The source is already contained in the target: nothing gated or recorded.
+    UpToDate {
+        /// Source commit id.
+        source_commit: String,
+        /// Target commit id.
+        target_commit: String,
+    },
+    /// The merge went through the gate.
+    Gated(Box<GatedMerge>),
+}
+
+impl Verdict for MergeOutcome {
+    fn passed(&self) -> bool {
+        match self {
+            MergeOutcome::UpToDate { .. } => true,
+            MergeOutcome::Gated(g) => g.decision.allow,
+        }
+    }
+}
+
+/// Write `diff` to `DIR/merges/<sha256>.diff` (content-addressed: an existing file with that
+/// name already holds these bytes).
+fn archive_diff(ledger_dir: &Path, diff: &[u8]) -> Result<ArchivedDiff> {
+    let sha256 = hex::encode(Sha256::digest(diff));
+    let dir = ledger_dir.join("merges");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let path = dir.join(format!("{sha256}.diff"));
+    if !path.is_file() {
+        crate::fsutil::write_atomic(&path, diff)?;
+    }
+    Ok(ArchivedDiff { sha256, path })
+}
+
+/// Preview, gate, record, and (on request and allow) execute a merge.
+pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcome> {
+    let ledger: &Ledger = rec.ledger();
+    let (policy, agg, cache) = trust::load(ledger)?;
+    let preview = git::preview_merge(&req.repo, &req.source, &req.target)?;
+    let repo = git::open(&req.repo)?;
+    // Refuse a target we could not update before recording anything.
+    let target_ref = if req.execute {
+        Some(git::target_branch(&repo, &req.target)?)
+    } else {
+        None
+    };
+    let source_commit = preview.source_commit.to_string();
+    let target_commit = preview.target_commit.to_string();
+    if preview.up_to_date {
+        return Ok(MergeOutcome::UpToDate {
+            source_commit,
+            target_commit,
+        });
+    }
+    let actor = match &req.actor {
+        Some(a) => a.clone(),
+        None => repo
+            .find_commit(preview.source_commit)
+            .ok()
+            .and_then(|c| c.author().name().ok().map(str::to_string))
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "actor",
+                    "the source commit has no author name: name the author",
+                )
+            })?,
+    };
+    let subject = req
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("merge:{source_commit}"));
+    let mut extra = json!({
+        "source": req.source, "target": req.target,
+        "source_commit": source_commit, "target_commit": target_commit,
+        "fast_forward": preview.fast_forward,
+    });
+    let (decision, diff) = if preview.conflicts.is_empty() {
+        let diff = archive_diff(ledger.dir(), &preview.diff)?;
+        extra["diff_sha256"] = json!(diff.sha256);
+        let d = trust::evaluate(
+            &agg.facts,
+            &policy,
+            &actor,
+            &preview.paths,
+            &subject,
+            req.now_ms,
+        )?;
+        (d, Some(diff))
+    } else {
+        extra["conflicts"] = json!(preview.conflicts);
+        let d = Decision {
+            allow: false,
+            actor: actor.clone(),
+            subject,
+            paths: preview.conflicts.clone(),
+            reasons: vec![format!(
+                "merge conflicts in: {}",
+                preview.conflicts.join(", ")
+            )],
+            checks: Vec::new(),
+        };
+        (d, None)
+    };
+    let (approval, _) = gate::record(rec, &decision, &extra, &req.recorder)?;
+    let mut merged = None;
+    if let (true, Some(target_ref)) = (decision.allow, target_ref) {
+        let msg = format!(
+            "Merge {} into {}\n\nTrust gate: allow ({}, approval seq {})\n",
+            req.source, req.target, actor, approval.seq
+        );
+        let tip = git::execute_merge(&req.repo, &preview, &target_ref, &msg)?.to_string();
+        let mut body = json!({
+            "author": actor, "source": req.source, "target": req.target,
+            "source_commit": source_commit, "target_commit": target_commit,
+            "merge_commit": tip, "paths": preview.paths, "approval_seq": approval.seq,
+            "fast_forward": preview.fast_forward,
+        });
+        if let Some(d) = &diff {
+            body["diff_sha256"] = json!(d.sha256);
+        }
+        let draft = Draft {
+            kind: Kind::Merge,
+            actor: req.recorder.clone(),
+            body,
+        };
+        let entry = rec
+            .record(vec![draft])?
+            .entries
+            .pop()
+            .ok_or_else(|| Error::internal("the merge entry was not written"))?;
+        merged = Some(Merged {
+            target_ref,
+            tip,
+            entry,
+        });
+    }
+    Ok(MergeOutcome::Gated(Box::new(GatedMerge {
+        decision,
+        approval,
+        cache,
+        diff,
+        conflicts: preview.conflicts.clone(),
+        fast_forward: preview.fast_forward,
+        source_commit,
+        target_commit,
+        merged,
+    })))
+}

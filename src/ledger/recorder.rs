@@ -1,0 +1,258 @@
+//! The one write path: every signed write of the library goes through [`Recorder`].
+//!
+//! A record is, in this order and under one exclusive lock on `ledger.jsonl`:
+//!
+//! 1. read the tail (next seq, previous hash) and **re-read `config.toml`**, so a key revoked
+//!    or a setting changed by another process after this one opened the ledger is seen;
+//! 2. let the caller compute its drafts from that state ([`Recorder::record_with`]: deploy
+//!    attribution needs the history as of the lock, a key entry needs the current key list);
+//! 3. refuse an unsigned write to a ledger that requires signatures, and a signer the settings
+//!    do not trust (the ledger's first key may sign its own `key add` entry: the bootstrap);
+//! 4. validate every body with the one body validator, seal, sign, write whole lines, fsync
+//!    ([`crate::ledger::store`]);
+//! 5. record the new leaves in `ledger.idx` when it is in line with the tail; otherwise leave
+//!    it for its next user to catch up (an append never rebuilds it silently);
+//! 6. apply the settings change that goes with the entries, if any (a key added or revoked);
+//! 7. with a signer, sign a checkpoint of the new tree (refusing a tree that does not extend
+//!    the previous checkpoint).
+//!
+//! Nothing is written when steps 1–4 fail. When a later step fails the entries are durable and
+//! the error is [`Error::AfterAppend`], naming the seqs written. The store has no public way to
+//! append: this type is the only one.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::keys::Signer;
+use crate::ledger::body::Kind;
+use crate::ledger::entry::Entry;
+use crate::ledger::index;
+use crate::ledger::store::{Draft, Ledger, Tail};
+use crate::ledger::tlog::{self, Issued};
+use serde_json::Value;
+
+/// What a record wrote.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// The entries written, in seq order (empty when there was nothing to write).
+    pub entries: Vec<Entry>,
+    /// The checkpoint signed over the new tree, when there was a signer.
+    pub checkpoint: Option<Issued>,
+    /// Things a person may want to know (an index left to catch up, a rebuilt index).
+    pub notices: Vec<String>,
+}
+
+impl Recorded {
+    /// The last entry written.
+    pub fn last(&self) -> Option<&Entry> {
+        self.entries.last()
+    }
+}
+
+/// The state a record sees under the lock, for callers that compute their drafts from it.
+pub struct Session<'a> {
+    ledger: &'a Ledger,
+    config: Config,
+    tail: Tail,
+}
+
+impl Session<'_> {
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        self.ledger
+    }
+    /// The settings as read under the lock.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// The tail as read under the lock: the first new entry gets `tail().next_seq`.
+    pub fn tail(&self) -> Tail {
+        self.tail
+    }
+}
+
+/// A settings change that goes with the entries of a record (applied after they are durable,
+/// under the same lock).
+pub(crate) type ConfigChange = Box<dyn FnOnce(&mut Config, &[Entry])>;
+
+/// The write path of a ledger, for one signer (or none, on ledgers that allow unsigned
+/// entries).
+#[derive(Clone, Copy)]
+pub struct Recorder<'a> {
+    ledger: &'a Ledger,
+    signer: Option<&'a Signer>,
+    checkpoint: bool,
+}
+
+impl std::fmt::Debug for Recorder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("dir", &self.ledger.dir())
+            .field("signer", &self.signer.map(Signer::id))
+            .field("checkpoint", &self.checkpoint)
+            .finish()
+    }
+}
+
+impl<'a> Recorder<'a> {
+    /// The write path of `ledger`; with a signer, every record also refreshes the checkpoint.
+    pub fn new(ledger: &'a Ledger, signer: Option<&'a Signer>) -> Recorder<'a> {
+        Recorder {
+            ledger,
+            signer,
+            checkpoint: true,
+        }
+    }
+
+    /// Do not sign a checkpoint after each record (sign one later with
+    /// [`Recorder::checkpoint`]).
+    pub fn without_checkpoint(mut self) -> Recorder<'a> {
+        self.checkpoint = false;
+        self
+    }
+
+    /// The ledger written to.
+    pub fn ledger(&self) -> &'a Ledger {
+        self.ledger
+    }
+
+    /// The signer, if any.
+    pub fn signer(&self) -> Option<&'a Signer> {
+        self.signer
+    }
+
+    /// Append `drafts` as one batch: one lock, one write, one fsync.
+    pub fn record(&self, drafts: Vec<Draft>) -> Result<Recorded> {
+        self.record_with(|_| Ok((drafts, ()))).map(|(r, ())| r)
+    }
+
+    /// Append the drafts `plan` computes from the state under the lock; `plan`'s second value
+    /// is handed back with the result. `plan` returning no drafts writes nothing.
+    pub fn record_with<T>(
+        &self,
+        plan: impl FnOnce(&Session<'_>) -> Result<(Vec<Draft>, T)>,
+    ) -> Result<(Recorded, T)> {
+        self.run(|s| plan(s).map(|(d, t)| (d, None, t)))
+    }
+
+    /// Sign a checkpoint of the whole ledger now, under the lock.
+    pub fn checkpoint(&self) -> Result<Issued> {
+        self.checkpoint_of(None)
+    }
+
+    /// Sign a checkpoint of the whole ledger, which must still end at `head` (the hash of the
+    /// last entry) with `size` entries: for callers that verified the ledger first and must
+    /// sign exactly what they verified.
+    pub fn checkpoint_at(&self, size: u64, head: [u8; 32]) -> Result<Issued> {
+        self.checkpoint_of(Some((size, head)))
+    }
+
+    fn checkpoint_of(&self, expect: Option<(u64, [u8; 32])>) -> Result<Issued> {
+        let signer = self
+            .signer
+            .ok_or_else(|| Error::invalid("signer", "signing a checkpoint needs a signing key"))?;
+        let locked = self.ledger.lock()?;
+        let tail = locked.tail();
+        if let Some((size, head)) = expect {
+            if tail.next_seq != size || tail.prev != head {
+                return Err(Error::Conflict(format!(
+                    "{}: the ledger changed since it was verified ({} entries now, {size} verified); try again",
+                    self.ledger.log_path().display(),
+                    tail.next_seq
+                )));
+            }
+        }
+        let config = Config::load(self.ledger.dir())?;
+        tlog::write_checkpoint(self.ledger, &config, &tail, signer)
+    }
+
+    /// The whole record, for [`Recorder::record_with`] and the key entries (which change the
+    /// settings too).
+    pub(crate) fn run<T>(
+        &self,
+        plan: impl FnOnce(&Session<'_>) -> Result<(Vec<Draft>, Option<ConfigChange>, T)>,
+    ) -> Result<(Recorded, T)> {
+        let mut locked = self.ledger.lock()?;
+        let session = Session {
+            ledger: self.ledger,
+            config: Config::load(self.ledger.dir())?,
+            tail: locked.tail(),
+        };
+        let (drafts, change, extra) = plan(&session)?;
+        let Some(first) = drafts.first() else {
+            return Ok((Recorded::default(), extra));
+        };
+        let Session { mut config, .. } = session;
+        match self.signer {
+            None if config.require_signatures => return Err(Error::SignatureRequired),
+            None => {}
+            Some(s) => check_signer_trusted(&config, s, first)?,
+        }
+        let written = locked.write(drafts, self.signer)?;
+        let mut out = Recorded {
+            entries: written.entries,
+            checkpoint: None,
+            notices: Vec::new(),
+        };
+        let (first, last) = match (out.entries.first(), out.entries.last()) {
+            (Some(f), Some(l)) => (f.seq, l.seq),
+            _ => return Ok((out, extra)),
+        };
+        let after = |source: Error| Error::AfterAppend {
+            first,
+            last,
+            source: Box::new(source),
+        };
+        // The entries are durable from here on: what follows cannot undo them.
+        let indexed = index::after_append(self.ledger, &written.before, &written.leaves)
+            .map_err(|e| format!("not updated ({e})"));
+        if let Some(change) = change {
+            change(&mut config, &out.entries);
+            config.save(self.ledger.dir()).map_err(after)?;
+        }
+        let signer = self.signer.filter(|s| {
+            // A key that just revoked itself no longer speaks for the ledger.
+            self.checkpoint && config.trusted_key(s.id()).is_some()
+        });
+        match (signer, indexed) {
+            (Some(s), _) => {
+                let issued = tlog::write_checkpoint(self.ledger, &config, &locked.tail(), s)
+                    .map_err(after)?;
+                out.notices.extend(issued.index_message.clone());
+                out.checkpoint = Some(issued);
+            }
+            (None, Ok(true)) => {}
+            (None, Ok(false)) => out.notices.push(format!(
+                "{}: not in line with the ledger; it is caught up or rebuilt on its next use",
+                self.ledger.dir().join(index::INDEX_FILE).display()
+            )),
+            (None, Err(why)) => out.notices.push(format!(
+                "{}: {why}; it is caught up or rebuilt on its next use",
+                self.ledger.dir().join(index::INDEX_FILE).display()
+            )),
+        }
+        Ok((out, extra))
+    }
+}
+
+/// The signer must be trusted by the settings read under the lock, or be bootstrapping the
+/// ledger's first key with its own `key add` entry.
+fn check_signer_trusted(config: &Config, signer: &Signer, first: &Draft) -> Result<()> {
+    if config.trusted_key(signer.id()).is_some() {
+        return Ok(());
+    }
+    let bootstrap = config.keys.is_empty()
+        && first.kind == Kind::Key
+        && first.body.get("action").and_then(Value::as_str) == Some("add")
+        && first.body.get("key_id").and_then(Value::as_str) == Some(signer.id());
+    if bootstrap {
+        return Ok(());
+    }
+    let why = if config.keys.is_empty() {
+        "not trusted by this ledger, which has no keys yet (its first key must sign its own key entry)"
+    } else if config.keys.iter().any(|k| k.id == signer.id()) {
+        "revoked: it no longer signs for this ledger"
+    } else {
+        "not trusted by this ledger"
+    };
+    Err(Error::untrusted(signer.id(), why))
+}
