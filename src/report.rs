@@ -597,6 +597,11 @@ their author; deploys, rollbacks and gate decisions by the actor that recorded t
     out
 }
 
+/// Write a rendered page to `out` atomically (a reader never sees half a page).
+pub fn save(out: &std::path::Path, html: &str) -> crate::Result<()> {
+    crate::fsutil::write_atomic(out, html.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,9 +613,4 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;\u{FFFD}"
         );
     }
-}
-
-/// Write a rendered page to `out` atomically (a reader never sees half a page).
-pub fn save(out: &std::path::Path, html: &str) -> crate::Result<()> {
-    crate::fsutil::write_atomic(out, html.as_bytes())
 }

@@ -783,7 +783,7 @@ fn bad_input_has_clear_messages_and_exit_codes() {
         ],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("--undoes 42"), "{err}");
+    assert!(err.contains("--undoes: 42"), "{err}");
     let (code, _, err) = ledger(
         &env,
         &[
