@@ -37,7 +37,7 @@ pub struct Checkpoint {
 }
 
 fn bad(why: impl std::fmt::Display) -> Error {
-    Error::input(format!("checkpoint: {why}"))
+    Error::malformed("checkpoint", why.to_string())
 }
 
 fn printable(line: &str) -> bool {

@@ -69,7 +69,7 @@ pub const CONFIG_FILE: &str = "config.toml";
 impl Config {
     /// A fresh config.
     pub fn new(origin: &str, require_signatures: bool) -> Result<Config> {
-        check_origin(origin)?;
+        check_origin(origin).map_err(|reason| Error::invalid("origin", reason))?;
         Ok(Config {
             origin: origin.to_string(),
             require_signatures,
@@ -89,12 +89,15 @@ impl Config {
             }
             Err(e) => return Err(Error::io(&path, e)),
         };
+        let file = path.display().to_string();
         let cfg: Config =
-            toml::from_str(&text).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
-        check_origin(&cfg.origin).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+            toml::from_str(&text).map_err(|e| Error::malformed(&file, e.to_string()))?;
+        check_origin(&cfg.origin)
+            .map_err(|reason| Error::malformed_at(&file, None, Some("origin"), reason))?;
         for k in &cfg.keys {
-            crate::keys::parse_public_hex(&k.public_key).map_err(|e| {
-                Error::input(format!("{}: key {}: public_key: {e}", path.display(), k.id))
+            crate::keys::parse_public_hex(&k.public_key).map_err(|reason| {
+                let field = format!("key {}: public_key", k.id);
+                Error::malformed_at(&file, None, Some(&field), reason)
             })?;
         }
         Ok(cfg)
@@ -103,7 +106,7 @@ impl Config {
     /// Write `DIR/config.toml` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let text = toml::to_string_pretty(self)
-            .map_err(|e| Error::input(format!("cannot encode config: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot encode config: {e}")))?;
         fsutil::write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())
     }
 
@@ -111,10 +114,10 @@ impl Config {
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T> {
         match self.rest.get(name) {
             None => Ok(T::default()),
-            Some(v) => v
-                .clone()
-                .try_into()
-                .map_err(|e| Error::input(format!("{CONFIG_FILE}: [{name}]: {e}"))),
+            Some(v) => v.clone().try_into().map_err(|e| {
+                let field = format!("[{name}]");
+                Error::malformed_at(CONFIG_FILE, None, Some(&field), e.to_string())
+            }),
         }
     }
 
@@ -124,16 +127,16 @@ impl Config {
     }
 }
 
-fn check_origin(origin: &str) -> Result<()> {
+/// Why `origin` cannot be an origin line, if it cannot. The caller knows whether the origin
+/// was a parameter ([`Config::new`]) or a field of a file ([`Config::load`]).
+fn check_origin(origin: &str) -> std::result::Result<(), &'static str> {
     // A checkpoint's origin is its first line: non-empty, no newline, printable.
     if origin.is_empty()
         || origin.len() > 256
         || origin.chars().any(char::is_control)
         || origin.trim() != origin
     {
-        return Err(Error::input(
-            "origin: expected 1 to 256 printable characters without leading/trailing spaces",
-        ));
+        return Err("expected 1 to 256 printable characters without leading/trailing spaces");
     }
     Ok(())
 }

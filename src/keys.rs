@@ -45,8 +45,10 @@ impl Signer {
     /// Generate a fresh key from the operating system's random source.
     pub fn generate() -> Result<Signer> {
         let mut seed = [0u8; 32];
+        // A failing random source is no fault of the caller's input; it is reported like
+        // other faults of this machine that an embedder shows as a server error.
         getrandom::fill(&mut seed)
-            .map_err(|e| Error::input(format!("random source failed: {e}")))?;
+            .map_err(|e| Error::internal(format!("random source failed: {e}")))?;
         let s = Signer::new(SigningKey::from_bytes(&seed));
         seed.fill(0);
         Ok(s)
@@ -107,7 +109,7 @@ impl Signer {
         let pub_path = pub_path_for(path);
         for p in [path, pub_path.as_path()] {
             if p.exists() {
-                return Err(Error::input(format!(
+                return Err(Error::Conflict(format!(
                     "{}: already exists; refusing to overwrite a key",
                     p.display()
                 )));

@@ -120,10 +120,13 @@ impl HashSource for Leaves<'_> {
             .zip(usize::try_from(hi).ok())
             .and_then(|(lo, hi)| self.0.get(lo..hi))
             .ok_or_else(|| {
-                Error::input(format!(
-                    "leaf range {lo}..{hi} is outside a tree of {} leaves",
-                    self.0.len()
-                ))
+                Error::invalid(
+                    "range",
+                    format!(
+                        "leaf range {lo}..{hi} is outside a tree of {} leaves",
+                        self.0.len()
+                    ),
+                )
             })?;
         Ok(mth(slice))
     }
@@ -146,13 +149,18 @@ fn mth(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// Parameter `what` asks for a tree of `size` leaves when only `available` exist.
+fn too_large(what: &str, size: u64, available: u64) -> Error {
+    Error::invalid(
+        what,
+        format!("tree size {size} is larger than the {available} leaves available"),
+    )
+}
+
 /// Root of the first `size` leaves of `src`.
 pub fn root_from(src: &mut dyn HashSource, size: u64) -> Result<Hash> {
     if size > src.size() {
-        return Err(Error::input(format!(
-            "tree size {size} is larger than the {} leaves available",
-            src.size()
-        )));
+        return Err(too_large("size", size, src.size()));
     }
     if size == 0 {
         return Ok(empty_root());
@@ -218,15 +226,13 @@ impl ConsistencyProof {
 /// Inclusion proof for leaf `index` in the tree of the first `size` leaves of `src`.
 pub fn inclusion_proof(src: &mut dyn HashSource, index: u64, size: u64) -> Result<InclusionProof> {
     if size > src.size() {
-        return Err(Error::input(format!(
-            "tree size {size} is larger than the {} leaves available",
-            src.size()
-        )));
+        return Err(too_large("size", size, src.size()));
     }
     if index >= size {
-        return Err(Error::input(format!(
-            "leaf {index} is not inside a tree of size {size}"
-        )));
+        return Err(Error::invalid(
+            "index",
+            format!("leaf {index} is not inside a tree of size {size}"),
+        ));
     }
     let leaf = src.range_hash(index, index + 1)?;
     let (mut lo, mut hi) = (0u64, size);
@@ -253,15 +259,13 @@ pub fn inclusion_proof(src: &mut dyn HashSource, index: u64, size: u64) -> Resul
 /// Consistency proof from the tree of the first `old` leaves to the tree of the first `new`.
 pub fn consistency_proof(src: &mut dyn HashSource, old: u64, new: u64) -> Result<ConsistencyProof> {
     if new > src.size() {
-        return Err(Error::input(format!(
-            "tree size {new} is larger than the {} leaves available",
-            src.size()
-        )));
+        return Err(too_large("new", new, src.size()));
     }
     if old > new {
-        return Err(Error::input(format!(
-            "old size {old} is larger than new size {new}"
-        )));
+        return Err(Error::invalid(
+            "old",
+            format!("old size {old} is larger than new size {new}"),
+        ));
     }
     let mut hashes = Vec::new();
     if old > 0 && old < new {

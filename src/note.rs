@@ -67,8 +67,14 @@ pub fn valid_text(text: &str) -> bool {
     text.ends_with('\n') && !text.chars().any(|c| c < ' ' && c != '\n')
 }
 
-fn malformed(why: impl std::fmt::Display) -> Error {
-    Error::input(format!("malformed signed note: {why}"))
+/// How errors name a note whose file is not known (see [`parse_named`]).
+const NOTE: &str = "signed note";
+
+fn bad_name(name: &str) -> Error {
+    Error::invalid(
+        "name",
+        format!("{name:?}: not a valid note key name (no spaces, no '+')"),
+    )
 }
 
 /// A note verifier key: name, key hash and Ed25519 public key.
@@ -83,9 +89,7 @@ impl VerifierKey {
     /// The verifier key of `public` under `name`.
     pub fn new(name: &str, public: VerifyingKey) -> Result<VerifierKey> {
         if !valid_name(name) {
-            return Err(Error::input(format!(
-                "{name:?}: not a valid note key name (no spaces, no '+')"
-            )));
+            return Err(bad_name(name));
         }
         Ok(VerifierKey {
             name: name.to_string(),
@@ -96,8 +100,9 @@ impl VerifierKey {
 
     /// Parse `name+hash+base64(0x01 ‖ key)`, checking the hash.
     pub fn parse(s: &str) -> Result<VerifierKey> {
-        let bad =
-            |why: &str| Error::input(format!("verifier key: {why} (expected name+hash+base64)"));
+        let bad = |why: &str| {
+            Error::malformed("verifier key", format!("{why} (expected name+hash+base64)"))
+        };
         let mut parts = s.trim_end_matches('\n').splitn(3, '+');
         let (name, hash, key) = match (parts.next(), parts.next(), parts.next()) {
             (Some(n), Some(h), Some(k)) => (n, h, k),
@@ -170,9 +175,7 @@ impl SignerKey {
     /// A signer for `key` under `name`.
     pub fn new(name: &str, key: SigningKey) -> Result<SignerKey> {
         if !valid_name(name) {
-            return Err(Error::input(format!(
-                "{name:?}: not a valid note key name (no spaces, no '+')"
-            )));
+            return Err(bad_name(name));
         }
         let hash = key_hash(name, key.verifying_key().as_bytes());
         Ok(SignerKey {
@@ -186,9 +189,10 @@ impl SignerKey {
     /// repeat the input.
     pub fn parse(s: &str) -> Result<SignerKey> {
         let bad = |why: &str| {
-            Error::input(format!(
-                "signer key: {why} (expected PRIVATE+KEY+name+hash+base64)"
-            ))
+            Error::malformed(
+                "signer key",
+                format!("{why} (expected PRIVATE+KEY+name+hash+base64)"),
+            )
         };
         let rest = s
             .trim_end_matches('\n')
@@ -260,8 +264,15 @@ pub struct Note {
     pub sigs: Vec<Signature>,
 }
 
-/// Split and check the structure of a signed note.
+/// Split and check the structure of a signed note. Errors are [`Error::Malformed`] in a file
+/// named `signed note`; use [`parse_named`] when the note's path is known.
 pub fn parse(msg: &[u8]) -> Result<Note> {
+    parse_named(msg, NOTE)
+}
+
+/// [`parse`], with errors naming `file` (e.g. the path the note was read from).
+pub fn parse_named(msg: &[u8], file: &str) -> Result<Note> {
+    let malformed = |why: &str| Error::malformed(file, why);
     if msg.len() > MAX_NOTE {
         return Err(malformed("larger than 1 MiB"));
     }
@@ -279,8 +290,12 @@ pub fn parse(msg: &[u8]) -> Result<Note> {
     if !block.ends_with('\n') {
         return Err(malformed("last signature line does not end with a newline"));
     }
+    // The text has one line per `\n`, then comes the blank line: the first signature line is
+    // the text's line count plus 2 (1-based), which is what errors in the block name.
+    let first_sig_line = text.matches('\n').count() as u64 + 2;
     let mut sigs = Vec::new();
-    for line in block[..block.len() - 1].split('\n') {
+    for (n, line) in (first_sig_line..).zip(block[..block.len() - 1].split('\n')) {
+        let malformed = |why: &str| Error::malformed_at(file, Some(n), None, why);
         if sigs.len() == MAX_SIGNATURES {
             return Err(malformed("more than 100 signatures"));
         }
@@ -317,12 +332,16 @@ pub fn parse(msg: &[u8]) -> Result<Note> {
 /// Sign `text` with every key in order.
 pub fn sign(text: &str, signers: &[&SignerKey]) -> Result<String> {
     if !valid_text(text) {
-        return Err(Error::input(
-            "note text must end with a newline and contain no control characters",
+        return Err(Error::invalid(
+            "text",
+            "must end with a newline and contain no control characters",
         ));
     }
     if signers.is_empty() || signers.len() > MAX_SIGNATURES {
-        return Err(Error::input("a note needs 1 to 100 signatures"));
+        return Err(Error::invalid(
+            "signers",
+            "a note needs 1 to 100 signatures",
+        ));
     }
     let mut out = format!("{text}\n");
     for s in signers {
@@ -336,7 +355,10 @@ pub fn sign(text: &str, signers: &[&SignerKey]) -> Result<String> {
 pub fn add_signature(msg: &[u8], signer: &SignerKey) -> Result<String> {
     let note = parse(msg)?;
     if note.sigs.len() >= MAX_SIGNATURES {
-        return Err(malformed("already 100 signatures"));
+        // The note is well formed; it is full, so this request cannot be met.
+        return Err(Error::Conflict(format!(
+            "{NOTE}: already {MAX_SIGNATURES} signatures; no room for another"
+        )));
     }
     let mut out = String::from_utf8_lossy(msg).into_owned();
     if !note
@@ -373,8 +395,8 @@ impl Opened {
     }
 }
 
-/// Why a note did not open. Malformed notes are [`Error::Input`] from [`parse`]; these are
-/// verification outcomes.
+/// Why a note did not open. Malformed notes are [`Error::Malformed`] from [`parse`]; these
+/// are verification outcomes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {

@@ -299,8 +299,9 @@ fn bad_revision_exits_2_and_appends_nothing() {
         assert_eq!(out.status.code(), Some(2), "{rev}");
         let err: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(err["ok"], false);
+        // The library names the revision; the `--to` flag is the CLI's to add.
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("--to"),
+            String::from_utf8_lossy(&out.stderr).contains(&format!("`{rev}`")),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );

@@ -39,31 +39,34 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
             continue;
         }
         if !meta.is_dir() {
-            return Err(Error::input(format!(
-                "{}: --artifacts takes regular files or directories",
-                root.display()
-            )));
+            return Err(Error::invalid(
+                "artifacts",
+                format!("{}: not a regular file or a directory", root.display()),
+            ));
         }
         let base = file_name(&root.canonicalize().map_err(|e| Error::io(root, e))?)?;
         for item in walkdir::WalkDir::new(root)
             .follow_links(false)
             .sort_by_file_name()
         {
-            let item = item.map_err(|e| Error::input(format!("{}: {e}", root.display())))?;
+            let item = item.map_err(|e| walk_error(root, e))?;
             let ft = item.file_type();
             if ft.is_dir() {
                 continue;
             }
             if !ft.is_file() {
-                return Err(Error::input(format!(
-                    "{}: not a regular file (links are not followed)",
-                    item.path().display()
-                )));
+                return Err(Error::invalid(
+                    "artifacts",
+                    format!(
+                        "{}: not a regular file (links are not followed)",
+                        item.path().display()
+                    ),
+                ));
             }
             let rel = item
                 .path()
                 .strip_prefix(root)
-                .map_err(|_| Error::input("walkdir left its root"))?;
+                .map_err(|_| Error::internal("walkdir left its root"))?;
             let mut name = base.clone();
             for c in rel.components() {
                 let s = c
@@ -80,12 +83,15 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
     for w in out.windows(2) {
         if let [a, b] = w {
             if a.0 == b.0 {
-                return Err(Error::input(format!(
-                    "artifact name `{}` given twice ({} and {})",
-                    a.0,
-                    a.1.display(),
-                    b.1.display()
-                )));
+                return Err(Error::invalid(
+                    "artifacts",
+                    format!(
+                        "artifact name `{}` given twice ({} and {})",
+                        a.0,
+                        a.1.display(),
+                        b.1.display()
+                    ),
+                ));
             }
         }
     }
@@ -95,12 +101,23 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
 fn file_name(p: &Path) -> Result<String> {
     let n = p
         .file_name()
-        .ok_or_else(|| Error::input(format!("{}: has no file name", p.display())))?;
+        .ok_or_else(|| Error::invalid("artifacts", format!("{}: has no file name", p.display())))?;
     n.to_str().map(str::to_string).ok_or_else(|| non_utf8(p))
 }
 
 fn non_utf8(p: &Path) -> Error {
-    Error::input(format!("{}: file name is not UTF-8", p.display()))
+    Error::invalid(
+        "artifacts",
+        format!("{}: file name is not UTF-8", p.display()),
+    )
+}
+
+/// A failure while walking a directory is a failure to read it: an I/O error on the entry
+/// that could not be read (or on the root, when walkdir does not say which entry), so it maps
+/// like any other unreadable file. A loop cannot happen, as links are not followed.
+fn walk_error(root: &Path, e: walkdir::Error) -> Error {
+    let path = e.path().unwrap_or(root).to_path_buf();
+    Error::io(path, e.into())
 }
 
 /// Hash one file with `buf` as the read buffer.

@@ -78,9 +78,14 @@ fn names_version(e: &Entry, version: &str) -> bool {
         || b.pointer("/data/version").and_then(Value::as_str) == Some(version)
 }
 
+/// The ledger moved on between verifying it and issuing the checkpoint under the lock.
+fn changed_meanwhile() -> Error {
+    Error::Conflict("the ledger changed while the bundle was being made; try again".into())
+}
+
 fn rfc3339(epoch: i64) -> Result<String> {
     let t = chrono::DateTime::from_timestamp(epoch, 0)
-        .ok_or_else(|| Error::input(format!("SOURCE_DATE_EPOCH {epoch}: out of range")))?;
+        .ok_or_else(|| Error::invalid("source_date_epoch", format!("{epoch}: out of range")))?;
     Ok(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
@@ -93,27 +98,27 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         .ok_or_else(|| Error::invalid("signer", "a bundle is signed: a signing key is needed"))?;
     let version = opts.version.as_str();
     if !valid_version(version) {
-        return Err(Error::input(format!(
-            "--version `{version}`: use 1-128 of A-Z a-z 0-9 . _ + - (not starting with . or -)"
-        )));
+        return Err(Error::invalid(
+            "version",
+            format!("`{version}`: use 1-128 of A-Z a-z 0-9 . _ + - (not starting with . or -)"),
+        ));
     }
     let out = opts
         .out
         .clone()
         .unwrap_or_else(|| ledger.dir().join(format!("bundle-{version}")));
     if out.exists() {
-        return Err(Error::input(format!(
+        return Err(Error::Conflict(format!(
             "{}: already exists; a bundle is never overwritten",
             out.display()
         )));
     }
     let config = ledger.config();
     if config.trusted_key(signer.id()).is_none() {
-        return Err(Error::input(format!(
-            "key {} is not trusted by the ledger in {} (see `ledger keys list`)",
+        return Err(Error::untrusted(
             signer.id(),
-            ledger.dir().display()
-        )));
+            format!("not trusted by the ledger in {}", ledger.dir().display()),
+        ));
     }
 
     // The ledger must verify before anything is said about it. The checkpoint is then issued
@@ -130,23 +135,22 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
     )?
     .into_inner();
     let entries = ledger.read_entries()?;
-    if entries.is_empty() || verified.leaves.len() != entries.len() {
-        return Err(Error::input(format!(
+    if verified.leaves.len() != entries.len() {
+        return Err(changed_meanwhile());
+    }
+    if entries.is_empty() {
+        return Err(Error::Conflict(format!(
             "{}: the ledger is empty; record the release first",
             ledger.dir().display()
         )));
     }
-    let head = verified.head.ok_or_else(|| {
-        Error::Conflict("the ledger changed while the bundle was being made; try again".into())
-    })?;
+    let head = verified.head.ok_or_else(changed_meanwhile)?;
     let issued = rec.checkpoint_at(entries.len() as u64, head)?;
     let leaves = &verified.leaves;
     let root = tlog::root(leaves);
     let size = leaves.len() as u64;
     if issued.checkpoint.size != size || issued.checkpoint.root != root {
-        return Err(Error::input(
-            "the ledger changed while the bundle was being made; try again",
-        ));
+        return Err(changed_meanwhile());
     }
     let key_name = ledger_tlog::note_name(config, signer.id());
     let checkpoint = issued.note.into_bytes();
@@ -167,14 +171,13 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         Some(p) => {
             let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
             if meta.len() > sbom::MAX_SBOM {
-                return Err(Error::input(format!(
-                    "{}: SBOM larger than 256 MiB",
-                    p.display()
-                )));
+                return Err(Error::malformed(
+                    p.display().to_string(),
+                    "SBOM larger than 256 MiB",
+                ));
             }
             let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-            let s = sbom::check(&bytes)
-                .map_err(|e| Error::input(format!("--sbom-from {}: {e}", p.display())))?;
+            let s = sbom::check_named(&bytes, &p.display().to_string())?;
             (s, "imported")
         }
         None => sbom::for_repo(&opts.repo, &config.origin, version, &arts, &built)?,
@@ -188,8 +191,8 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         .collect();
     for s in &opts.entries {
         if *s >= entries.len() as u64 {
-            return Err(Error::input(format!(
-                "--entry {s}: the ledger has {} entries",
+            return Err(Error::NotFound(format!(
+                "seq {s}: the ledger has {} entries",
                 entries.len()
             )));
         }
@@ -202,10 +205,11 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
     let mut out_files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut lines = Vec::new();
     for s in &seqs {
-        let idx = usize::try_from(*s).map_err(|_| Error::input("seq out of range"))?;
-        let e = entries
-            .get(idx)
-            .ok_or_else(|| Error::input("seq out of range"))?;
+        // Every seq was checked against the ledger above, so a miss here is a bug.
+        let e = usize::try_from(*s)
+            .ok()
+            .and_then(|i| entries.get(i))
+            .ok_or_else(|| Error::internal(format!("seq {s} out of range")))?;
         let p = tlog::prove(*s, leaves)?;
         out_files.insert(
             format!("{}{s}.json", files::PROOF_PREFIX),
@@ -221,14 +225,14 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let path = format!("{}{name}", files::ATTACH_PREFIX);
         if !manifest::valid_path(&path) || name.contains('/') {
-            return Err(Error::input(format!(
-                "--attach {}: file names may use only A-Z a-z 0-9 . _ -",
-                p.display()
-            )));
+            return Err(Error::invalid(
+                "attach",
+                format!("{}: file names may use only A-Z a-z 0-9 . _ -", p.display()),
+            ));
         }
         let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
         if out_files.insert(path.clone(), bytes).is_some() {
-            return Err(Error::input(format!("--attach: two files named {name}")));
+            return Err(Error::invalid("attach", format!("two files named {name}")));
         }
     }
 
@@ -285,9 +289,11 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         .collect();
     let predicate = json!({"version": version, "commit": src.commit, "build_time": built,
                            "ledger": {"origin": config.origin, "tree_size": size, "root_hash": hex::encode(root)}});
-    let payload = dsse::statement(&subjects, &predicate).map_err(Error::input)?;
+    // The statement, the envelope and the manifest are made from names and digests this
+    // function built itself, so a failure to encode them is a bug, not bad input.
+    let payload = dsse::statement(&subjects, &predicate).map_err(Error::internal)?;
     let envelope =
-        dsse::envelope(&payload, signer.id(), |m| signer.sign(m)).map_err(Error::input)?;
+        dsse::envelope(&payload, signer.id(), |m| signer.sign(m)).map_err(Error::internal)?;
     out_files.insert(files::DSSE.into(), envelope);
 
     let lines: Vec<manifest::Line> = out_files
@@ -297,7 +303,7 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
             sha256: manifest::sha256(b),
         })
         .collect();
-    let manifest_bytes = manifest::encode(&lines).map_err(Error::input)?;
+    let manifest_bytes = manifest::encode(&lines).map_err(Error::internal)?;
     let manifest_sha256 = manifest::sha256(&manifest_bytes);
     use base64::Engine as _;
     let sig = format!(

@@ -87,8 +87,8 @@ pub fn valid_version(v: &str) -> bool {
 
 /// Canonical JSON bytes of `v` followed by `\n`.
 pub(crate) fn json_file(v: &serde_json::Value) -> crate::Result<Vec<u8>> {
-    let mut out = crate::canonical::encode(v)
-        .map_err(|e| crate::Error::input(format!("internal JSON: {e}")))?;
+    let mut out =
+        crate::canonical::encode(v).map_err(|e| crate::Error::internal(format!("JSON: {e}")))?;
     out.push(b'\n');
     Ok(out)
 }

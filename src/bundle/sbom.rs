@@ -36,6 +36,15 @@ use serde_json::Value;
 use crate::bundle::artifacts::Artifact;
 use crate::error::{Error, Result};
 
+/// How errors name the output of `cargo metadata`, which is not a file.
+const METADATA: &str = "cargo metadata";
+
+/// How errors name an SBOM whose path is not known.
+const SBOM: &str = "SBOM";
+
+/// The lock file whose registry checksums go into the SBOM.
+const LOCK_FILE: &str = "Cargo.lock";
+
 /// Largest SBOM accepted for import or verification.
 pub const MAX_SBOM: u64 = 256 << 20;
 
@@ -75,23 +84,28 @@ pub fn cargo_metadata(repo: &Path) -> Result<Value> {
         ])
         .arg(&manifest)
         .output()
-        .map_err(|e| Error::input(format!("cannot run `cargo metadata`: {e}")))?;
+        .map_err(|e| {
+            // Not being able to start cargo is a fault of this machine, not of the input.
+            let why = std::io::Error::new(e.kind(), format!("cannot run `cargo metadata`: {e}"));
+            Error::io(&manifest, why)
+        })?;
     if !out.status.success() {
+        // Cargo refuses a workspace whose manifest or lock file is broken (or out of date
+        // under `--locked`): the repository's data is at fault.
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::input(format!(
-            "`cargo metadata` for {} failed: {}",
-            manifest.display(),
-            err.trim()
-        )));
+        return Err(Error::malformed(
+            manifest.display().to_string(),
+            format!("`cargo metadata` failed: {}", err.trim()),
+        ));
     }
     serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::input(format!("`cargo metadata` printed invalid JSON: {e}")))
+        .map_err(|e| Error::malformed(METADATA, format!("printed invalid JSON: {e}")))
 }
 
 /// Registry checksums from `Cargo.lock` text: (name, version, source) → hex SHA-256.
 pub fn lock_checksums(lock: &str) -> Result<HashMap<(String, String, String), String>> {
     let doc: toml::Table =
-        toml::from_str(lock).map_err(|e| Error::input(format!("Cargo.lock: {e}")))?;
+        toml::from_str(lock).map_err(|e| Error::malformed(LOCK_FILE, e.to_string()))?;
     let mut out = HashMap::new();
     let pkgs = doc
         .get("package")
@@ -104,9 +118,12 @@ pub fn lock_checksums(lock: &str) -> Result<HashMap<(String, String, String), St
             (get("name"), get("version"), get("source"), get("checksum"))
         {
             if !is_hex64(&c) {
-                return Err(Error::input(format!(
-                    "Cargo.lock: {n} {v}: checksum is not 64 lowercase hex"
-                )));
+                return Err(Error::malformed_at(
+                    LOCK_FILE,
+                    None,
+                    Some(&format!("{n} {v}")),
+                    "checksum is not 64 lowercase hex",
+                ));
             }
             out.insert((n, v, s), c);
         }
@@ -150,16 +167,16 @@ fn parse_packages(meta: &Value) -> Result<Vec<Pkg>> {
     let pkgs = meta
         .get("packages")
         .and_then(Value::as_array)
-        .ok_or_else(|| Error::input("cargo metadata: no packages"))?;
+        .ok_or_else(|| Error::malformed(METADATA, "no packages"))?;
     let s = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
     pkgs.iter()
         .map(|p| {
             Ok(Pkg {
-                id: s(p, "id").ok_or_else(|| Error::input("cargo metadata: package without id"))?,
+                id: s(p, "id").ok_or_else(|| Error::malformed(METADATA, "package without id"))?,
                 name: s(p, "name")
-                    .ok_or_else(|| Error::input("cargo metadata: package without name"))?,
+                    .ok_or_else(|| Error::malformed(METADATA, "package without name"))?,
                 version: s(p, "version")
-                    .ok_or_else(|| Error::input("cargo metadata: package without version"))?,
+                    .ok_or_else(|| Error::malformed(METADATA, "package without version"))?,
                 source: s(p, "source"),
                 license: s(p, "license"),
                 description: s(p, "description"),
@@ -181,12 +198,12 @@ pub fn build(
     let checksums = lock_checksums(lock)?;
     let resolve = meta
         .get("resolve")
-        .ok_or_else(|| Error::input("cargo metadata: no resolve graph (run with dependencies)"))?;
+        .ok_or_else(|| Error::malformed(METADATA, "no resolve graph (run with dependencies)"))?;
     let root_id = resolve
         .get("root")
         .and_then(Value::as_str)
         .or_else(|| meta.pointer("/workspace_members/0").and_then(Value::as_str))
-        .ok_or_else(|| Error::input("cargo metadata: no root package"))?
+        .ok_or_else(|| Error::malformed(METADATA, "no root package"))?
         .to_string();
 
     // Stable bom-refs, independent of where the checkout lives.
@@ -213,10 +230,9 @@ pub fn build(
             Classification::Library
         };
         let mut c = Component::new(class, &p.name, &p.version, Some(bom_ref));
-        c.purl = Some(
-            Purl::new("cargo", &p.name, &p.version)
-                .map_err(|e| Error::input(format!("purl of {} {}: {e}", p.name, p.version)))?,
-        );
+        c.purl = Some(Purl::new("cargo", &p.name, &p.version).map_err(|e| {
+            Error::malformed(METADATA, format!("purl of {} {}: {e}", p.name, p.version))
+        })?);
         if let Some(l) = &p.license {
             c.licenses = Some(Licenses(vec![license_of(l)]));
         }
@@ -273,7 +289,7 @@ pub fn build(
     }
 
     let timestamp = DateTime::try_from(timestamp.to_string())
-        .map_err(|e| Error::input(format!("SBOM timestamp: {e}")))?;
+        .map_err(|e| Error::invalid("timestamp", e.to_string()))?;
     let mut metadata = Metadata {
         timestamp: Some(timestamp),
         ..Metadata::default()
@@ -307,7 +323,9 @@ pub fn build(
     )));
     let result = bom.validate_version(SpecVersion::V1_5);
     if !result.passed() {
-        return Err(Error::input(format!(
+        // Every value was normalised on the way in (licenses, purls, hashes), so a document
+        // that does not validate is a fault of this builder.
+        return Err(Error::internal(format!(
             "generated SBOM does not validate: {:?}",
             result.errors().collect::<Vec<_>>()
         )));
@@ -360,7 +378,7 @@ pub fn build_artifacts_only(
 fn write(bom: Bom) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     bom.output_as_json_v1_5(&mut out)
-        .map_err(|e| Error::input(format!("cannot write SBOM: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot write SBOM: {e}")))?;
     out.push(b'\n');
     Ok(out)
 }
@@ -383,12 +401,18 @@ fn uuid_from(digest: &[u8; 32]) -> String {
 }
 
 /// Check SBOM bytes: JSON, a CycloneDX version this crate reads (1.3–1.5), the crate's
-/// validation for that version, and every hash value well-formed for its algorithm.
+/// validation for that version, and every hash value well-formed for its algorithm. Errors
+/// are [`Error::Malformed`] in a file named `SBOM`.
 pub fn check(bytes: &[u8]) -> Result<Sbom> {
-    let v: Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::input(format!("SBOM: not JSON: {e}")))?;
+    check_named(bytes, SBOM)
+}
+
+/// [`check`], with errors naming `file` (e.g. the path of an imported SBOM).
+pub fn check_named(bytes: &[u8], file: &str) -> Result<Sbom> {
+    let bad = |reason: String| Error::malformed(file, reason);
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
     if v.get("bomFormat").and_then(Value::as_str) != Some("CycloneDX") {
-        return Err(Error::input("SBOM: bomFormat is not \"CycloneDX\""));
+        return Err(bad("bomFormat is not \"CycloneDX\"".into()));
     }
     let spec = v
         .get("specVersion")
@@ -400,21 +424,21 @@ pub fn check(bytes: &[u8]) -> Result<Sbom> {
         "1.4" => SpecVersion::V1_4,
         "1.5" => SpecVersion::V1_5,
         other => {
-            return Err(Error::input(format!(
-                "SBOM: specVersion `{other}` is not supported (1.3, 1.4, 1.5)"
+            return Err(bad(format!(
+                "specVersion `{other}` is not supported (1.3, 1.4, 1.5)"
             )))
         }
     };
-    let bom = Bom::parse_json_value(v.clone())
-        .map_err(|e| Error::input(format!("SBOM: not CycloneDX {spec}: {e}")))?;
+    let bom =
+        Bom::parse_json_value(v.clone()).map_err(|e| bad(format!("not CycloneDX {spec}: {e}")))?;
     let result = bom.validate_version(version);
     if !result.passed() {
-        return Err(Error::input(format!(
-            "SBOM: invalid CycloneDX {spec}: {:?}",
+        return Err(bad(format!(
+            "invalid CycloneDX {spec}: {:?}",
             result.errors().collect::<Vec<_>>()
         )));
     }
-    check_hashes(&v, "")?;
+    hashes_in(&v, file, "")?;
     let components = count_components(v.get("components"));
     Ok(Sbom {
         bytes: bytes.to_vec(),
@@ -434,8 +458,14 @@ fn count_components(v: Option<&Value>) -> usize {
 }
 
 /// Every `{"alg","content"}` object anywhere in `v` must have a content of the right length in
-/// lowercase or uppercase hex (what the CycloneDX schema's patterns say).
+/// lowercase or uppercase hex (what the CycloneDX schema's patterns say). `path` is the JSON
+/// path of `v` in the document (`""` for the root); errors name a file `SBOM` and that path.
 pub fn check_hashes(v: &Value, path: &str) -> Result<()> {
+    hashes_in(v, SBOM, path)
+}
+
+/// [`check_hashes`] with errors naming `file`.
+fn hashes_in(v: &Value, file: &str, path: &str) -> Result<()> {
     match v {
         Value::Object(m) => {
             if let (Some(alg), Some(content)) = (
@@ -453,18 +483,22 @@ pub fn check_hashes(v: &Value, path: &str) -> Result<()> {
                 let ok = content.bytes().all(|b| b.is_ascii_hexdigit())
                     && len.is_none_or(|n| content.len() == n);
                 if !ok {
-                    return Err(Error::input(format!(
-                        "SBOM: {path}: hash content is not {alg} hex"
-                    )));
+                    let field = Some(path).filter(|p| !p.is_empty());
+                    return Err(Error::malformed_at(
+                        file,
+                        None,
+                        field,
+                        format!("hash content is not {alg} hex"),
+                    ));
                 }
             }
             for (k, x) in m {
-                check_hashes(x, &format!("{path}.{k}"))?;
+                hashes_in(x, file, &format!("{path}.{k}"))?;
             }
         }
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                check_hashes(x, &format!("{path}[{i}]"))?;
+                hashes_in(x, file, &format!("{path}[{i}]"))?;
             }
         }
         _ => {}

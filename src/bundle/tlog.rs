@@ -35,7 +35,7 @@ pub fn prove(index: u64, leaves: &[[u8; 32]]) -> crate::Result<Inclusion> {
 
 /// Canonical JSON bytes of a proof, and `\n`.
 pub fn proof_bytes(p: &Inclusion) -> crate::Result<Vec<u8>> {
-    let v = serde_json::to_value(p).map_err(|e| crate::Error::input(format!("proof: {e}")))?;
+    let v = serde_json::to_value(p).map_err(|e| crate::Error::internal(format!("proof: {e}")))?;
     crate::bundle::json_file(&v)
 }
 

@@ -136,7 +136,10 @@ fn read(path: &Path, name: &str) -> Result<Vec<u8>> {
 /// Verify the bundle in `dir`.
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
     if !dir.is_dir() {
-        return Err(Error::input(format!("{}: not a directory", dir.display())));
+        return Err(Error::NotFound(format!(
+            "{}: not a directory",
+            dir.display()
+        )));
     }
     let on_disk = list_files(dir)?;
     let get = |name: &str| -> Result<Vec<u8>> {

@@ -78,9 +78,16 @@ pub fn run(
         command.env(k, v);
     }
     let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|e| Error::input(format!("--check: cannot start `sh -c`: {e}")))?;
+    let mut child = command.spawn().map_err(|e| {
+        // The standard library refuses a command with a NUL byte before starting anything:
+        // that is the caller's parameter. Any other failure to start the shell is a fault
+        // of this machine (a command the shell cannot run makes the check fail with 127).
+        if e.kind() == std::io::ErrorKind::InvalidInput {
+            return Error::invalid("check", format!("cannot start `sh -c`: {e}"));
+        }
+        let why = std::io::Error::new(e.kind(), format!("cannot start `sh -c`: {e}"));
+        Error::io("sh", why)
+    })?;
     let pgid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(0));
     let kill_group = || {
         if let Some(p) = pgid {

@@ -62,23 +62,29 @@ pub struct Target {
     pub deploy_seq: Option<u64>,
 }
 
-/// Resolve `rev` to a commit in the repository at `repo`. A revision that does not exist or
-/// does not name a commit is an input error (exit 2).
+/// Resolve `rev` to a commit in the repository at `repo`. A revision that does not exist is
+/// [`Error::NotFound`]; one that is not well formed or does not name a commit is
+/// [`Error::Invalid`] (parameter `rev`). Both exit 2.
 pub fn resolve(repo: &Path, rev: &str) -> Result<Target> {
     let r = git2::Repository::open(repo)
         .map_err(|e| Error::Git(format!("open {}: {}", repo.display(), e.message())))?;
     let obj = r.revparse_single(rev).map_err(|e| {
-        Error::input(format!(
-            "--to: `{rev}` is not a revision of {}: {}",
+        let why = format!(
+            "`{rev}` is not a revision of {}: {}",
             repo.display(),
             e.message()
-        ))
+        );
+        if crate::git::is_bad_spec(&e) {
+            Error::invalid("rev", why)
+        } else {
+            Error::NotFound(why)
+        }
     })?;
     let commit = obj.peel_to_commit().map_err(|e| {
-        Error::input(format!(
-            "--to: `{rev}` does not name a commit: {}",
-            e.message()
-        ))
+        Error::invalid(
+            "rev",
+            format!("`{rev}` does not name a commit: {}", e.message()),
+        )
     })?;
     let secs = commit.time().seconds();
     let commit_time = chrono::DateTime::from_timestamp(secs, 0)
@@ -127,10 +133,10 @@ pub struct Outcome {
 /// [`Error::Interrupted`] after cleaning up). Writes nothing; see [`save`].
 pub fn run(plan: &Plan, cancel: &AtomicBool) -> Result<Outcome> {
     if plan.check.trim().is_empty() {
-        return Err(Error::input("--check: the command is empty"));
+        return Err(Error::invalid("check", "the command is empty"));
     }
     if plan.timeout.is_zero() {
-        return Err(Error::input("--timeout: must be at least 1 second"));
+        return Err(Error::invalid("timeout", "must be at least 1 second"));
     }
     let started_ts = crate::ledger::entry::now_ts();
     let t0 = Instant::now();
@@ -194,7 +200,7 @@ pub fn run(plan: &Plan, cancel: &AtomicBool) -> Result<Outcome> {
         report["deploy_seq"] = json!(s);
     }
     let mut bytes = crate::canonical::encode(&report)
-        .map_err(|e| Error::input(format!("drill report: {e}")))?;
+        .map_err(|e| Error::internal(format!("drill report: {e}")))?;
     bytes.push(b'\n');
     let stamp: String = started_ts
         .chars()

@@ -38,15 +38,30 @@ pub fn open(path: &Path) -> Result<Repository> {
     })
 }
 
-/// Resolve `rev` (branch, tag, sha, `HEAD~2`, ...) to a commit id. Unknown refs are input errors.
+/// Resolve `rev` (branch, tag, sha, `HEAD~2`, ...) to a commit id. An unknown ref is
+/// [`Error::NotFound`]; a revision that is not well formed or does not name a commit is
+/// [`Error::Invalid`] (parameter `rev`).
 pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<Oid> {
-    let obj = repo
-        .revparse_single(rev)
-        .map_err(|e| Error::input(format!("unknown ref `{rev}`: {}", e.message())))?;
+    let obj = repo.revparse_single(rev).map_err(|e| {
+        if is_bad_spec(&e) {
+            Error::invalid("rev", format!("`{rev}`: {}", e.message()))
+        } else {
+            Error::NotFound(format!("unknown ref `{rev}`: {}", e.message()))
+        }
+    })?;
     let commit = obj
         .peel_to_commit()
-        .map_err(|e| Error::input(format!("`{rev}` is not a commit: {}", e.message())))?;
+        .map_err(|e| Error::invalid("rev", format!("`{rev}` is not a commit: {}", e.message())))?;
     Ok(commit.id())
+}
+
+/// True when libgit2 refused a revision for its form (bad syntax, an ambiguous short id)
+/// rather than because nothing by that name exists.
+pub fn is_bad_spec(e: &git2::Error) -> bool {
+    matches!(
+        e.code(),
+        git2::ErrorCode::InvalidSpec | git2::ErrorCode::Ambiguous
+    )
 }
 
 /// Seconds since the Unix epoch of a commit's committer time.
@@ -181,25 +196,30 @@ pub fn target_branch(repo: &Repository, target: &str) -> Result<String> {
     let r = repo
         .resolve_reference_from_short_name(target)
         .map_err(|e| {
-            Error::input(format!(
-                "--target `{target}`: not a branch: {}",
-                e.message()
-            ))
+            if e.code() == git2::ErrorCode::NotFound {
+                Error::NotFound(format!("target `{target}`: not a branch: {}", e.message()))
+            } else {
+                Error::invalid(
+                    "target",
+                    format!("`{target}`: not a branch: {}", e.message()),
+                )
+            }
         })?;
     let name = r
         .name()
-        .map_err(|_| Error::input(format!("--target `{target}`: branch name is not UTF-8")))?
+        .map_err(|_| Error::invalid("target", format!("`{target}`: branch name is not UTF-8")))?
         .to_string();
     if !r.is_branch() {
-        return Err(Error::input(format!(
-            "--target `{target}` resolves to {name}, not a local branch (refs/heads/...)"
-        )));
+        return Err(Error::invalid(
+            "target",
+            format!("`{target}` resolves to {name}, not a local branch (refs/heads/...)"),
+        ));
     }
     if !repo.is_bare() {
         if let Ok(head) = repo.head() {
             if head.name().ok() == Some(name.as_str()) {
-                return Err(Error::input(format!(
-                    "--target `{target}` is checked out in the work tree; `ledger merge --execute` never touches work trees: run it in a bare clone or check out another branch"
+                return Err(Error::Conflict(format!(
+                    "target `{target}` is checked out in the work tree; merges never touch work trees: run it in a bare clone or check out another branch"
                 )));
             }
         }
@@ -216,8 +236,8 @@ pub fn execute_merge(
     message: &str,
 ) -> Result<Oid> {
     if preview.up_to_date || !preview.conflicts.is_empty() {
-        return Err(Error::input(
-            "nothing to execute: the merge is up to date or has conflicts",
+        return Err(Error::Conflict(
+            "nothing to execute: the merge is up to date or has conflicts".into(),
         ));
     }
     let repo = open(path)?;

@@ -164,12 +164,10 @@ pub fn evaluate(
     now_ms: i64,
 ) -> Result<Decision> {
     if actor.trim().is_empty() {
-        return Err(Error::input("--actor: empty"));
+        return Err(Error::invalid("actor", "empty"));
     }
     if paths.is_empty() {
-        return Err(Error::input(
-            "no paths to gate (give --paths P... or --repo/--source/--target)",
-        ));
+        return Err(Error::invalid("paths", "no paths to gate"));
     }
     let mut by_gate: Vec<Vec<String>> = vec![Vec::new(); policy.gates.len() + 1];
     for p in paths {

@@ -37,7 +37,7 @@
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::config::{Config, CONFIG_FILE};
 use crate::error::{Error, Result};
 
 /// Most gates a policy may have (scope masks are 64-bit).
@@ -113,7 +113,8 @@ const DAY_MS: f64 = 86_400_000.0;
 const HOUR_MS: f64 = 3_600_000.0;
 
 fn bad(field: &str, msg: impl std::fmt::Display) -> Error {
-    Error::input(format!("config.toml: [trust] {field}: {msg}"))
+    let field = format!("[trust] {field}");
+    Error::malformed_at(CONFIG_FILE, None, Some(&field), msg.to_string())
 }
 
 fn number(field: &str, v: Option<f64>, default: f64, min: f64, max: f64) -> Result<f64> {
@@ -188,8 +189,8 @@ impl Policy {
 
     /// Parse a `[trust]` table given as TOML text (for tests and tools).
     pub fn from_toml(text: &str) -> Result<Policy> {
-        let raw: RawPolicy =
-            toml::from_str(text).map_err(|e| Error::input(format!("config.toml: [trust]: {e}")))?;
+        let raw: RawPolicy = toml::from_str(text)
+            .map_err(|e| Error::malformed_at(CONFIG_FILE, None, Some("[trust]"), e.to_string()))?;
         Self::from_raw(&raw)
     }
 
