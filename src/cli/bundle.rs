@@ -113,7 +113,7 @@ fn sbom(a: &SbomArgs) -> Result<i32> {
         .source_date_epoch
         .unwrap_or_else(|| chrono::Utc::now().timestamp());
     let ts = chrono::DateTime::from_timestamp(epoch, 0)
-        .ok_or_else(|| Error::input("SOURCE_DATE_EPOCH: out of range"))?
+        .ok_or_else(|| super::usage("SOURCE_DATE_EPOCH: out of range"))?
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     let arts = bundle::artifacts::hash_roots(&a.artifacts)?;
@@ -192,7 +192,7 @@ fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         (Some(p), _) => Some(read_pin_file(p)?),
         (None, Some(id)) => {
             if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::input("--key-id: expected 16 hex characters"));
+                return Err(super::usage("--key-id: expected 16 hex characters"));
             }
             Some(Pin::KeyId(id.to_ascii_lowercase()))
         }

@@ -312,7 +312,7 @@ impl FieldFlags {
         }
         if let Some(d) = &self.data {
             let v: Value = serde_json::from_str(d)
-                .map_err(|e| Error::input(format!("--data: invalid JSON: {e}")))?;
+                .map_err(|e| super::usage(format!("--data: invalid JSON: {e}")))?;
             out.push(("data", v));
         }
         Ok(out)
@@ -334,10 +334,10 @@ fn read_source(spec: &str, what: &str) -> Result<String> {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|e| Error::input(format!("{what}: reading stdin: {e}")))?;
+            .map_err(|e| super::usage(format!("{what}: reading stdin: {e}")))?;
         Ok(s)
     } else if let Some(p) = spec.strip_prefix('@') {
-        std::fs::read_to_string(p).map_err(|e| Error::input(format!("{what}: {p}: {e}")))
+        std::fs::read_to_string(p).map_err(|e| super::usage(format!("{what}: {p}: {e}")))
     } else {
         Ok(spec.to_string())
     }
@@ -347,7 +347,7 @@ fn read_path_or_stdin(spec: &str, what: &str) -> Result<String> {
     if spec == "-" {
         read_source(spec, what)
     } else {
-        std::fs::read_to_string(spec).map_err(|e| Error::input(format!("{what}: {spec}: {e}")))
+        std::fs::read_to_string(spec).map_err(|e| super::usage(format!("{what}: {spec}: {e}")))
     }
 }
 
@@ -360,7 +360,7 @@ pub fn draft_from_args(
 ) -> Result<Draft> {
     let kind = Kind::parse(kind).ok_or_else(|| {
         let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        Error::input(format!(
+        super::usage(format!(
             "unknown kind `{kind}` (expected one of {})",
             all.join(", ")
         ))
@@ -371,8 +371,8 @@ pub fn draft_from_args(
             let text = read_source(spec, "--body")?;
             match serde_json::from_str::<Value>(&text) {
                 Ok(Value::Object(m)) => m,
-                Ok(_) => return Err(Error::input("--body: expected a JSON object")),
-                Err(e) => return Err(Error::input(format!("--body: invalid JSON: {e}"))),
+                Ok(_) => return Err(super::usage("--body: expected a JSON object")),
+                Err(e) => return Err(super::usage(format!("--body: invalid JSON: {e}"))),
             }
         }
     };
@@ -388,7 +388,7 @@ pub fn draft_from_args(
         let known = required_fields(kind).iter().any(|(f, _)| *f == name)
             || optional_fields(kind).contains(&name);
         if !known {
-            return Err(Error::input(format!(
+            return Err(super::usage(format!(
                 "--{} does not apply to kind `{kind}` (put extra fields in --body)",
                 name.replace('_', "-")
             )));
@@ -412,7 +412,7 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         (None, Some(kind), Some(actor)) => {
             vec![draft_from_args(kind, actor, a.body.as_deref(), &a.fields)?]
         }
-        _ => return Err(Error::input("give KIND and --actor, or --batch FILE")),
+        _ => return Err(super::usage("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
     let mut rec = Recorder::new(&ledger, signer.as_ref());
@@ -567,7 +567,7 @@ fn since_ts(s: &str) -> Result<String> {
         return Ok(format!("{}T00:00:00.000Z", d.format("%Y-%m-%d")));
     }
     let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
-        Error::input(format!(
+        super::usage(format!(
             "--since: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp"
         ))
     })?;
@@ -618,7 +618,7 @@ pub fn log(ctx: &Ctx, a: &LogArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let kind = match &a.kind {
         Some(k) => Some(
-            Kind::parse(k).ok_or_else(|| Error::input(format!("--kind: unknown kind `{k}`")))?,
+            Kind::parse(k).ok_or_else(|| super::usage(format!("--kind: unknown kind `{k}`")))?,
         ),
         None => None,
     };
@@ -678,7 +678,7 @@ pub fn show(ctx: &Ctx, a: &ShowArgs) -> Result<i32> {
         }
         Ok(())
     })?;
-    let e = found.ok_or_else(|| Error::input(format!("no entry with seq {}", a.seq)))?;
+    let e = found.ok_or_else(|| super::usage(format!("no entry with seq {}", a.seq)))?;
     let v = e.to_value();
     ctx.print(serde_json::to_string_pretty(&v).unwrap_or_default(), &v);
     Ok(0)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use audit_ledger::error::{Error, Result};
+use audit_ledger::error::Result;
 use audit_ledger::ledger::Ledger;
 use audit_ledger::metrics::{
     self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
@@ -73,7 +73,7 @@ fn now_ms(now: Option<&str>) -> Result<i64> {
     match now {
         None => Ok(chrono::Utc::now().timestamp_millis()),
         Some(s) => metrics::parse_time(s)
-            .ok_or_else(|| Error::input(format!("--now: `{s}` is not an RFC 3339 time"))),
+            .ok_or_else(|| super::usage(format!("--now: `{s}` is not an RFC 3339 time"))),
     }
 }
 
@@ -82,7 +82,7 @@ fn since_ms(since: Option<&str>, now: i64) -> Result<Option<i64>> {
         .map(|s| {
             metrics::parse_duration(s)
                 .map(|d| now - d)
-                .map_err(|e| Error::input(format!("--since: {e}")))
+                .map_err(|e| super::usage(format!("--since: {e}")))
         })
         .transpose()
 }
@@ -224,7 +224,7 @@ pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
         },
         &t,
     );
-    let mut v = serde_json::to_value(&m).map_err(|e| Error::input(format!("metrics: {e}")))?;
+    let mut v = serde_json::to_value(&m).map_err(|e| super::usage(format!("metrics: {e}")))?;
     v["ok"] = json!(true);
     v["definitions"] = json!("docs/metrics.md");
     ctx.print(human(&m), &v);
@@ -263,7 +263,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     let now = now_ms(a.now.as_deref())?;
     let since = since_ms(a.since.as_deref(), now)?;
     if a.weeks == 0 || a.weeks > 520 {
-        return Err(Error::input("--weeks: expected 1 to 520"));
+        return Err(super::usage("--weeks: expected 1 to 520"));
     }
     let mut d = Data::default();
     audit_ledger::history::scan(&ledger, |e| d.push(e))?;

@@ -98,6 +98,11 @@ pub enum Command {
     Bundle(bundle::BundleCmd),
 }
 
+/// A usage error of the command line (exit 2), rendered as its message alone.
+pub fn usage(msg: impl Into<String>) -> audit_ledger::Error {
+    audit_ledger::Error::invalid(output::ARGUMENTS, msg)
+}
+
 /// The exit code of a use case's verdict: 0 yes, 1 no. The one place a "no" becomes exit 1.
 pub fn verdict_exit(v: &impl audit_ledger::flow::Verdict) -> i32 {
     if v.passed() {

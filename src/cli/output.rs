@@ -49,7 +49,7 @@ impl Ctx {
     /// Load the signing key, which this command needs.
     pub fn require_signer(&self, what: &str) -> Result<Signer, Error> {
         self.signer()?.ok_or_else(|| {
-            Error::input(format!(
+            super::usage(format!(
                 "{what} needs a signing key: give --key PATH or set LEDGER_SIGNING_KEY"
             ))
         })
@@ -106,6 +106,9 @@ impl Ctx {
     }
 }
 
+/// The `what` of a command-line usage error ([`super::usage`]).
+pub const ARGUMENTS: &str = "arguments";
+
 /// Library parameters that are flags of the same name here (`undoes` is `--undoes`).
 const FLAG_PARAMS: &[&str] = &[
     "actor",
@@ -133,6 +136,7 @@ const FLAG_PARAMS: &[&str] = &[
 /// errors a person can fix name the command that fixes them.
 pub fn render_error(e: &Error) -> String {
     match e {
+        Error::Invalid { what, reason } if what == ARGUMENTS => reason.clone(),
         Error::Invalid { what, reason } if FLAG_PARAMS.contains(&what.as_str()) => {
             format!("--{}: {reason}", what.replace('_', "-"))
         }

@@ -25,9 +25,9 @@ pub fn b64(h: &Hash) -> String {
 fn parse_b64_hash(s: &str, what: &str) -> Result<Hash> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(s.trim())
-        .map_err(|_| Error::input(format!("{what}: not base64")))?;
+        .map_err(|_| super::usage(format!("{what}: not base64")))?;
     raw.try_into()
-        .map_err(|_| Error::input(format!("{what}: not a 32-byte hash")))
+        .map_err(|_| super::usage(format!("{what}: not a 32-byte hash")))
 }
 
 /// `ledger checkpoint`.
@@ -97,7 +97,7 @@ pub fn prove(ctx: &Ctx, cmd: &ProveCmd) -> Result<i32> {
     if let Some(m) = msg {
         ctx.note(m);
     }
-    let v = out.map_err(|e| Error::input(format!("cannot encode proof: {e}")))?;
+    let v = out.map_err(|e| super::usage(format!("cannot encode proof: {e}")))?;
     // The proof is the output in both modes: people redirect it to a file.
     println!("{v}");
     Ok(0)
@@ -143,7 +143,7 @@ pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
         (Some(cp), _, _) => TreeHead::Checkpoint {
             path: cp.clone(),
             pubkey: a.pubkey.clone().ok_or_else(|| {
-                Error::input("--checkpoint needs --pubkey PATH.pub (or a note verifier key)")
+                super::usage("--checkpoint needs --pubkey PATH.pub (or a note verifier key)")
             })?,
         },
         (None, Some(r), Some(n)) => TreeHead::Bare {
@@ -151,7 +151,7 @@ pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
             root: parse_b64_hash(r, "--root")?,
         },
         _ => {
-            return Err(Error::input(
+            return Err(super::usage(
                 "give --checkpoint FILE --pubkey KEY, or --root BASE64 --size N",
             ))
         }
@@ -160,7 +160,7 @@ pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
         (Some(path), _) => Some(TreeHead::Checkpoint {
             path: path.clone(),
             pubkey: a.pubkey.clone().ok_or_else(|| {
-                Error::input("--old-checkpoint needs --pubkey PATH.pub (or a note verifier key)")
+                super::usage("--old-checkpoint needs --pubkey PATH.pub (or a note verifier key)")
             })?,
         }),
         (None, Some(r)) => Some(TreeHead::Bare {
@@ -174,7 +174,7 @@ pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
         .as_deref()
         .map(|l| {
             merkle::parse_hex_hash(l)
-                .ok_or_else(|| Error::input("--leaf: expected 64 lowercase hex characters"))
+                .ok_or_else(|| super::usage("--leaf: expected 64 lowercase hex characters"))
         })
         .transpose()?;
     let req = ProofRequest {
@@ -185,7 +185,7 @@ pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
     };
     let proven = match flow::proof::verify_proof(&req) {
         Err(Error::Invalid { what, .. }) if what == "old_head" => {
-            return Err(Error::input("a consistency proof needs the old tree head: --old-checkpoint FILE or --old-root BASE64"))
+            return Err(super::usage("a consistency proof needs the old tree head: --old-checkpoint FILE or --old-root BASE64"))
         }
         other => other?,
     };
@@ -251,7 +251,7 @@ fn witness_signer(ctx: &Ctx, name: Option<&str>) -> Result<SignerKey> {
     let path = ctx
         .key
         .clone()
-        .ok_or_else(|| Error::input("the witness needs its key: --key WITNESS_KEY"))?;
+        .ok_or_else(|| super::usage("the witness needs its key: --key WITNESS_KEY"))?;
     flow::proof::witness_key(&path, name)
 }
 
@@ -275,7 +275,7 @@ pub fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Result<i32> {
                 Some(spec) => flow::proof::log_keys_from(spec, checkpoint)?,
                 None => tlog::log_verifiers(
                     Ledger::open(&ctx.dir)
-                        .map_err(|_| Error::input("give the log's key with --log-key (no ledger at --dir to take it from)"))?
+                        .map_err(|_| super::usage("give the log's key with --log-key (no ledger at --dir to take it from)"))?
                         .config(),
                 ),
             };
@@ -311,7 +311,7 @@ pub fn keys_show(ctx: &Ctx, ledger: &Ledger, id: Option<&str>, as_note: bool) ->
             .keys
             .iter()
             .find(|k| k.id == id)
-            .ok_or_else(|| Error::input(format!("no key {id} in config.toml")))?,
+            .ok_or_else(|| super::usage(format!("no key {id} in config.toml")))?,
         None => {
             let signer_id = ctx.signer()?.map(|s| s.id().to_string());
             let trusted: Vec<_> = cfg.keys.iter().filter(|k| !k.revoked).collect();
@@ -320,10 +320,10 @@ pub fn keys_show(ctx: &Ctx, ledger: &Ledger, id: Option<&str>, as_note: bool) ->
                     .keys
                     .iter()
                     .find(|k| k.id == sid)
-                    .ok_or_else(|| Error::input(format!("key {sid} is not in config.toml")))?,
+                    .ok_or_else(|| super::usage(format!("key {sid} is not in config.toml")))?,
                 (None, [one]) => one,
                 _ => {
-                    return Err(Error::input(
+                    return Err(super::usage(
                         "several keys: name one (ledger keys show ID --note)",
                     ))
                 }
@@ -331,7 +331,7 @@ pub fn keys_show(ctx: &Ctx, ledger: &Ledger, id: Option<&str>, as_note: bool) ->
         }
     };
     let vk = keys::parse_public_hex(&rec.public_key)
-        .map_err(|e| Error::input(format!("key {}: {e}", rec.id)))?;
+        .map_err(|e| super::usage(format!("key {}: {e}", rec.id)))?;
     let nv = VerifierKey::new(&tlog::note_name(cfg, &rec.id), vk)?;
     let human = if as_note {
         nv.to_string()

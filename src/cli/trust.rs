@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use audit_ledger::error::{Error, Result};
+use audit_ledger::error::Result;
 use audit_ledger::flow::{self, gate::GateQuery, gate::GATE_RECORDER, merge::MergeRequest};
 use audit_ledger::ledger::{Entry, Recorder};
 use audit_ledger::trust::model::ms_ts;
@@ -58,7 +58,7 @@ pub fn parse_time(s: &str) -> Result<i64> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .map_err(|_| {
-            Error::input(format!(
+            super::usage(format!(
                 "--at: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp"
             ))
         })
@@ -156,7 +156,7 @@ fn scope_index(policy: &Policy, scope: Option<&str>) -> Result<Option<usize>> {
             .map(Some)
             .ok_or_else(|| {
                 let names: Vec<&str> = policy.gates.iter().map(|g| g.name.as_str()).collect();
-                Error::input(format!(
+                super::usage(format!(
                     "--scope: no gate named `{name}` (gates: {})",
                     names.join(", ")
                 ))

@@ -155,7 +155,7 @@ impl Index {
     /// Byte offset of line `seq` in the ledger.
     pub fn offset(&self, seq: u64) -> Result<u64> {
         if seq >= self.size {
-            return Err(Error::input(format!(
+            return Err(Error::NotFound(format!(
                 "seq {seq} is not in the ledger ({} entries)",
                 self.size
             )));
@@ -174,10 +174,13 @@ impl Index {
                 .and_then(|j| j.checked_mul(1u64 << level))
                 .is_some_and(|end| end <= self.size);
         if !complete {
-            return Err(Error::input(format!(
-                "no complete subtree at level {level} index {i} in {} entries",
-                self.size
-            )));
+            return Err(Error::invalid(
+                "subtree",
+                format!(
+                    "no complete subtree at level {level} index {i} in {} entries",
+                    self.size
+                ),
+            ));
         }
         let mut h = [0u8; 32];
         self.file
@@ -403,13 +406,13 @@ impl Index {
         };
         ix.file.write_all(MAGIC).map_err(|e| Error::io(path, e))?;
         if let Err(why) = ix.index_from(ledger, 0, 0, tail.len)? {
-            return Err(Error::input(format!(
-                "{}: cannot index the ledger: {why}",
-                path.display()
-            )));
+            return Err(Error::malformed(
+                path.display().to_string(),
+                format!("cannot index the ledger: {why}"),
+            ));
         }
         if ix.size != tail.next_seq || (ix.size > 0 && !ix.last_leaf_is(tail.prev)?) {
-            return Err(Error::input(format!(
+            return Err(Error::Conflict(format!(
                 "{}: the ledger changed while indexing; try again",
                 path.display()
             )));
@@ -558,10 +561,13 @@ impl HashSource for Index {
     }
     fn range_hash(&mut self, lo: u64, hi: u64) -> Result<Hash> {
         if lo >= hi || hi > self.size {
-            return Err(Error::input(format!(
-                "leaf range {lo}..{hi} is outside a tree of {} leaves",
-                self.size
-            )));
+            return Err(Error::invalid(
+                "range",
+                format!(
+                    "leaf range {lo}..{hi} is outside a tree of {} leaves",
+                    self.size
+                ),
+            ));
         }
         // Split [lo, hi) into complete aligned subtrees, largest first, then fold from the
         // right: MTH splits at the largest power of two, so this is exactly MTH(D[lo:hi]).

@@ -80,7 +80,7 @@ impl Ledger {
     pub fn init(dir: &Path, origin: &str, require_signatures: bool) -> Result<Ledger> {
         let config = Config::new(origin, require_signatures)?;
         if dir.join(crate::config::CONFIG_FILE).exists() {
-            return Err(Error::input(format!(
+            return Err(Error::Conflict(format!(
                 "{}: already a ledger (config.toml exists)",
                 dir.display()
             )));
@@ -461,10 +461,10 @@ fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
             Some(p) => p + 1,
             None if start == 0 => 0,
             None if window >= max_window => {
-                return Err(Error::input(format!(
-                    "{}: last line is longer than 1 MiB; run `ledger verify`",
-                    path.display()
-                )))
+                return Err(Error::malformed(
+                    path.display().to_string(),
+                    "last line is longer than 1 MiB (verify the ledger)",
+                ))
             }
             None => {
                 window = (window * 8).min(max_window);
@@ -473,11 +473,10 @@ fn read_tail(file: &mut File, path: &Path) -> Result<Tail> {
         };
         let line = &body[line_start..];
         let e = Entry::parse_line(line).map_err(|le| {
-            Error::input(format!(
-                "{}: last entry is invalid ({}); run `ledger verify`",
-                path.display(),
-                le.reason
-            ))
+            Error::malformed(
+                path.display().to_string(),
+                format!("last entry is invalid ({}; verify the ledger)", le.reason),
+            )
         })?;
         return Ok(Tail {
             next_seq: e.seq + 1,

@@ -50,10 +50,13 @@ pub fn note_name(config: &Config, key_id: &str) -> String {
 pub fn note_signer(config: &Config, signer: &Signer) -> Result<SignerKey> {
     let name = note_name(config, signer.id());
     SignerKey::new(&name, signer.signing_key().clone()).map_err(|_| {
-        Error::input(format!(
-            "key {}: note name {name:?} has a space or '+'; give the key a `name` in config.toml (ledger keys add --name)",
-            signer.id()
-        ))
+        Error::invalid(
+            "name",
+            format!(
+                "key {}: note name {name:?} has a space or '+'; give the key a `name` in config.toml",
+                signer.id()
+            ),
+        )
     })
 }
 
@@ -91,8 +94,9 @@ impl WitnessConfig {
             .keys
             .iter()
             .map(|k| {
-                VerifierKey::parse(k)
-                    .map_err(|e| Error::input(format!("config.toml: [witness] keys: {e}")))
+                VerifierKey::parse(k).map_err(|e| {
+                    Error::malformed_at("config.toml", None, Some("[witness] keys"), e.to_string())
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((keys, w.required))
@@ -169,10 +173,11 @@ fn read_body(path: &Path) -> Result<Option<Checkpoint>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
-    let n = note::parse(&bytes).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    let file = path.display().to_string();
+    let n = note::parse_named(&bytes, &file)?;
     Checkpoint::parse(&n.text)
         .map(Some)
-        .map_err(|e| Error::input(format!("{}: {e}", path.display())))
+        .map_err(|e| Error::malformed(file, e.to_string()))
 }
 
 fn check_extends(ix: &mut Index, prev: &Checkpoint, file: &Path) -> Result<()> {
@@ -234,7 +239,7 @@ pub fn prove_inclusion(
     let (mut ix, msg) = open_index(ledger)?;
     let size = size.unwrap_or(ix.size());
     if seq >= size || size > ix.size() {
-        return Err(Error::input(format!(
+        return Err(Error::NotFound(format!(
             "seq {seq} is not inside a tree of size {size} (the ledger has {} entries)",
             ix.size()
         )));
@@ -253,10 +258,13 @@ pub fn prove_consistency(
     let (mut ix, msg) = open_index(ledger)?;
     let to = to.unwrap_or(ix.size());
     if from > to || to > ix.size() {
-        return Err(Error::input(format!(
-            "sizes {from}..{to} do not fit a ledger of {} entries (need from <= to <= size)",
-            ix.size()
-        )));
+        return Err(Error::invalid(
+            "size",
+            format!(
+                "sizes {from}..{to} do not fit a ledger of {} entries (need from <= to <= size)",
+                ix.size()
+            ),
+        ));
     }
     let p = merkle::consistency_proof(&mut ix, from, to)?;
     let old = merkle::root_from(&mut ix, from)?;
@@ -289,7 +297,7 @@ pub fn count_witnesses(bytes: &[u8], witnesses: &[VerifierKey]) -> Result<usize>
     match note::open(bytes, witnesses) {
         Ok(o) => Ok(o.verified().len()),
         Err(note::OpenError::NoKnownSignature(_)) => Ok(0),
-        Err(e) => Err(Error::input(format!("witness signature: {e}"))),
+        Err(e) => Err(Error::malformed("witness signature", e.to_string())),
     }
 }
 
@@ -392,7 +400,7 @@ pub fn witness_cosign(
     let state_file = witness_state_path(state, &cp.origin);
     if let Some(old) = read_body(&state_file)? {
         if old.origin != cp.origin {
-            return Err(Error::input(format!(
+            return Err(Error::Conflict(format!(
                 "{}: holds origin {:?}, not {:?}",
                 state_file.display(),
                 old.origin,
@@ -415,16 +423,22 @@ pub fn witness_cosign(
         }
         if cp.size > old.size {
             let p = proof.ok_or_else(|| {
-                Error::input(format!(
-                    "the tree grew from {} to {}: give --proof with `ledger prove consistency --from {} --to {}`",
-                    old.size, cp.size, old.size, cp.size
-                ))
+                Error::invalid(
+                    "proof",
+                    format!(
+                        "the tree grew from {} to {}: a consistency proof from {} to {} is needed",
+                        old.size, cp.size, old.size, cp.size
+                    ),
+                )
             })?;
             if p.old_size != old.size || p.new_size != cp.size {
-                return Err(Error::input(format!(
-                    "--proof is from {} to {}, need {} to {}",
-                    p.old_size, p.new_size, old.size, cp.size
-                )));
+                return Err(Error::invalid(
+                    "proof",
+                    format!(
+                        "is from {} to {}, need {} to {}",
+                        p.old_size, p.new_size, old.size, cp.size
+                    ),
+                ));
             }
             p.verify(&old.root, &cp.root).map_err(|e| {
                 verify_err(
