@@ -23,10 +23,10 @@ fn two_keys() -> (tempfile::TempDir, Signer, Signer) {
     Ledger::init(&dir, "example.org/wp", true).unwrap();
     let root = Signer::generate().unwrap();
     let ci = Signer::generate().unwrap();
-    let l = Ledger::open(&dir).unwrap();
-    let rec = Recorder::new(&l, Some(&root));
-    flow::keys::add(&rec, &root.public(), Some("root"), "t").unwrap();
-    flow::keys::add(&rec, &ci.public(), Some("ci"), "t").unwrap();
+    for k in [&root, &ci] {
+        let l = Ledger::open(&dir).unwrap();
+        flow::keys::add(&Recorder::new(&l, Some(&root)), &k.public(), None, "t").unwrap();
+    }
     (tmp, root, ci)
 }
 
