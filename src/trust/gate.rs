@@ -87,8 +87,10 @@ fn fmt_pm(pm: i64) -> String {
     format!("{}.{:03}", pm / 1000, pm % 1000)
 }
 
-// The arguments are the gate, the change and the clock; a struct would only rename them.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the arguments are the gate, the change and the clock; a struct would only rename them"
+)]
 fn check(
     facts: &Facts,
     policy: &Policy,
