@@ -229,32 +229,53 @@ pub fn optional_fields(kind: Kind) -> impl Iterator<Item = &'static str> {
 /// Check a new entry's body against every rule of its kind's schema. The error names the
 /// field's path (`body.changes[2].time`).
 pub fn validate_draft(kind: Kind, body: &Value) -> Result<(), BodyError> {
-    let Some(_) = body.as_object() else {
+    if !body.is_object() {
         return Err(BodyError::new(
             "body",
             format!("expected a JSON object for kind `{kind}`"),
         ));
-    };
-    check_object(body, fields(kind), "body", &|| {
-        format!("required for kind `{kind}`")
-    })
+    }
+    check_object(body, fields(kind), &Path::Body, Some(kind))
 }
 
-/// Check the members of `obj` (an object) named in `fields`; `path` names `obj` in errors.
+/// Where a value sits in the body; only spelled out when a check fails, so the append path
+/// does not build a string per field.
+enum Path<'a> {
+    /// The body itself.
+    Body,
+    /// A member of an object.
+    Member(&'a Path<'a>, &'static str),
+    /// An element of an array.
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Body => f.write_str("body"),
+            Path::Member(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// Check the members of `obj` (an object) named in `fields`. `kind` is set for the body
+/// itself, so a missing field says which kind requires it.
 fn check_object(
     obj: &Value,
     fields: &[Field],
-    path: &str,
-    why_required: &dyn Fn() -> String,
+    path: &Path<'_>,
+    kind: Option<Kind>,
 ) -> Result<(), BodyError> {
     for f in fields {
-        let here = format!("{path}.{}", f.name);
+        let here = Path::Member(path, f.name);
         match obj.get(f.name) {
             None if f.required => {
-                return Err(BodyError::new(
-                    here,
-                    format!("missing ({})", why_required()),
-                ))
+                let reason = match kind {
+                    Some(k) => format!("missing (required for kind `{k}`)"),
+                    None => "missing (required)".to_string(),
+                };
+                return Err(BodyError::new(here.to_string(), reason));
             }
             None => {}
             Some(v) => check_value(v, f.rule, &here)?,
@@ -263,13 +284,9 @@ fn check_object(
     Ok(())
 }
 
-fn check_value(v: &Value, rule: Rule, path: &str) -> Result<(), BodyError> {
-    let expected = |want: &str| {
-        Err(BodyError::new(
-            path,
-            format!("expected {want}, found {}", short(v)),
-        ))
-    };
+fn check_value(v: &Value, rule: Rule, path: &Path<'_>) -> Result<(), BodyError> {
+    let fail = |reason: String| Err(BodyError::new(path.to_string(), reason));
+    let expected = |want: &str| fail(format!("expected {want}, found {}", short(v)));
     match rule {
         Rule::Text if v.as_str().is_some_and(|s| !s.is_empty()) => Ok(()),
         Rule::Text => expected("a non-empty string"),
@@ -281,9 +298,9 @@ fn check_value(v: &Value, rule: Rule, path: &str) -> Result<(), BodyError> {
         Rule::TextArray => expected("an array of strings"),
         Rule::Int { min, max } => match v.as_i64() {
             Some(n) if (min..=max).contains(&n) => Ok(()),
-            _ => Err(BodyError::new(
-                path,
-                format!("{} is not an integer from {min} to {max}", short(v)),
+            _ => fail(format!(
+                "{} is not an integer from {min} to {max}",
+                short(v)
             )),
         },
         Rule::Bool if v.is_boolean() => Ok(()),
@@ -309,20 +326,17 @@ fn check_value(v: &Value, rule: Rule, path: &str) -> Result<(), BodyError> {
                 return expected("an array of objects");
             };
             if items.len() > max_items {
-                return Err(BodyError::new(
-                    path,
-                    format!("{} elements, more than {max_items}", items.len()),
-                ));
+                return fail(format!("{} elements, more than {max_items}", items.len()));
             }
             for (i, item) in items.iter().enumerate() {
-                let here = format!("{path}[{i}]");
+                let here = Path::Index(path, i);
                 if !item.is_object() {
                     return Err(BodyError::new(
-                        here,
+                        here.to_string(),
                         format!("expected an object, found {}", short(item)),
                     ));
                 }
-                check_object(item, fields, &here, &|| "required".to_string())?;
+                check_object(item, fields, &here, None)?;
             }
             Ok(())
         }
