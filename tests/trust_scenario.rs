@@ -825,5 +825,5 @@ fn bad_input_has_clear_messages_and_exit_codes() {
         ],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("--strategy"), "{err}");
+    assert!(err.contains("body.strategy"), "{err}");
 }

@@ -7,7 +7,7 @@ use audit_ledger::error::{Error, Result};
 use audit_ledger::flow::{self, attribution::Attribution, verify::CheckpointCheck};
 use audit_ledger::keys::{self, Signer};
 use audit_ledger::ledger::batch;
-use audit_ledger::ledger::body::{required_fields, Kind};
+use audit_ledger::ledger::body::{optional_fields, required_fields, Kind};
 use audit_ledger::ledger::verify::Options;
 use audit_ledger::ledger::{Draft, Entry, Ledger, Recorder};
 use clap::{Args, Subcommand};
@@ -319,16 +319,6 @@ impl FieldFlags {
     }
 }
 
-/// Optional fields each kind knows besides its required ones (flags for other fields are
-/// refused, to catch typos such as `--env` on a merge).
-fn optional_fields(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Deploy => &["strategy", "percent"],
-        Kind::Rollback => &["trigger_type", "reason"],
-        _ => &[],
-    }
-}
-
 fn read_source(spec: &str, what: &str) -> Result<String> {
     if spec == "-" {
         let mut s = String::new();
@@ -385,8 +375,10 @@ pub fn draft_from_args(
             }
             _ => (name, v),
         };
+        // Flags for fields the kind does not know are refused, to catch typos such as `--env`
+        // on a merge.
         let known = required_fields(kind).iter().any(|(f, _)| *f == name)
-            || optional_fields(kind).contains(&name);
+            || optional_fields(kind).any(|f| f == name);
         if !known {
             return Err(super::usage(format!(
                 "--{} does not apply to kind `{kind}` (put extra fields in --body)",

@@ -45,25 +45,6 @@ pub(crate) fn attribute_deploy(
     body: &mut Value,
     attr: &Attribution,
 ) -> Result<()> {
-    if let Some(s) = body.get("strategy") {
-        let ok = s
-            .as_str()
-            .is_some_and(|s| ["blue-green", "canary", "rolling", "recreate"].contains(&s));
-        if !ok {
-            return Err(Error::invalid(
-                "strategy",
-                format!("{s} is not one of blue-green, canary, rolling, recreate"),
-            ));
-        }
-    }
-    if let Some(p) = body.get("percent") {
-        if p.as_u64().is_none_or(|p| p > 100) {
-            return Err(Error::invalid(
-                "percent",
-                format!("{p} is not an integer from 0 to 100"),
-            ));
-        }
-    }
     let Some(repo_path) = &attr.repo else {
         return Ok(());
     };
@@ -137,14 +118,6 @@ pub(crate) fn attribute_rollback(
     attr: &Attribution,
     next_seq: u64,
 ) -> Result<()> {
-    if let Some(t) = body.get("trigger_type") {
-        if !t.as_str().is_some_and(|t| t == "auto" || t == "manual") {
-            return Err(Error::invalid(
-                "trigger_type",
-                format!("{t} is not auto or manual"),
-            ));
-        }
-    }
     let env = field(body, "env")?.to_string();
     let undone = match attr.undoes.as_deref() {
         Some(u) => {

@@ -1,10 +1,45 @@
-//! Entry kinds and the required fields of each kind's body (DESIGN §2).
+//! Entry kinds and the rules their bodies must satisfy (DESIGN §2), in two strengths:
 //!
-//! The table in [`required_fields`] is the single source of truth for body validation; the JSON
-//! Schemas in `schemas/` state the same rules and a test checks that the two agree. Bodies may
-//! carry more (optional) fields than the ones required here.
+//! * **What a new entry must satisfy** ([`validate_draft`], module [`draft`]): everything
+//!   `schemas/body/<kind>.schema.json` says: required fields and their types, enums, hex
+//!   lengths, integer ranges, and the types of the optional fields the schema names (a deploy's
+//!   `strategy`, `percent`, `changes`, ...). The write path
+//!   ([`Entry::check_draft`](crate::ledger::entry::Entry::check_draft)) applies it;
+//!   `tests/body_schema.rs` checks on generated bodies that it and the schemas agree both ways.
+//! * **What a stored entry must satisfy, forever** ([`validate`]): the required fields of
+//!   [`required_fields`] with their types, nothing about optional fields. Reading and verifying
+//!   apply it (the reference line parser and the fast path in
+//!   [`fastline`](crate::ledger::fastline), which must agree). It never gets stricter: ledgers
+//!   written before the draft rule existed may hold bodies with odd optional fields, and they
+//!   verify as they always did.
+//!
+//! Both rules allow fields they do not name: a body may carry more than the ledger knows.
 
 use serde_json::Value;
+
+pub mod draft;
+
+pub use draft::{optional_fields, validate_draft};
+
+/// Why a body does not satisfy its kind's rules: the path of the offending field
+/// (`body.percent`, `body.changes[2].time`, or `body` itself) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct BodyError {
+    /// Path of the field, starting at `body`.
+    pub field: String,
+    /// What is wrong, e.g. `500 is not an integer from 0 to 100`.
+    pub reason: String,
+}
+
+impl BodyError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        BodyError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
 
 /// The kinds of entry a ledger accepts. Unknown kinds are rejected.
 #[derive(
@@ -69,7 +104,7 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// The type a required body field must have.
+/// The type a required body field must have (the stored rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     /// A non-empty string.
@@ -86,7 +121,8 @@ pub enum FieldType {
     Hex(usize),
 }
 
-/// Required body fields of `kind`, with their types.
+/// Required body fields of `kind`, with their types (the stored rule; the fast path checks
+/// the same table on tokens).
 pub fn required_fields(kind: Kind) -> &'static [(&'static str, FieldType)] {
     use FieldType::*;
     match kind {
@@ -138,15 +174,22 @@ pub fn is_lower_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Check `body` against the required fields of `kind`. The error names the field
+/// Check a stored `body` against the required fields of `kind` (the rule for entries already
+/// in a ledger; new entries use [`validate_draft`]). The error names the field
 /// (`body.env: expected a non-empty string`).
-pub fn validate(kind: Kind, body: &Value) -> Result<(), String> {
+pub fn validate(kind: Kind, body: &Value) -> Result<(), BodyError> {
     let Some(map) = body.as_object() else {
-        return Err(format!("body: expected a JSON object for kind `{kind}`"));
+        return Err(BodyError::new(
+            "body",
+            format!("expected a JSON object for kind `{kind}`"),
+        ));
     };
     for (name, ty) in required_fields(kind) {
         let Some(v) = map.get(*name) else {
-            return Err(format!("body.{name}: missing (required for kind `{kind}`)"));
+            return Err(BodyError::new(
+                format!("body.{name}"),
+                format!("missing (required for kind `{kind}`)"),
+            ));
         };
         let ok = match ty {
             FieldType::Str => v.as_str().is_some_and(|s| !s.is_empty()),
@@ -165,12 +208,16 @@ pub fn validate(kind: Kind, body: &Value) -> Result<(), String> {
                 FieldType::Object => "an object".to_string(),
                 FieldType::Hex(n) => format!("{n} lowercase hex characters"),
             };
-            return Err(format!("body.{name}: expected {want}, found {}", short(v)));
+            return Err(BodyError::new(
+                format!("body.{name}"),
+                format!("expected {want}, found {}", short(v)),
+            ));
         }
     }
     Ok(())
 }
 
+/// `v` as JSON, cut to about 40 bytes for an error message.
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 40 {
@@ -194,12 +241,13 @@ mod tests {
         let err = validate(
             Kind::Deploy,
             &json!({"env": "prod", "version": "1", "commit": "a", "status": "ok"}),
-        );
+        )
+        .map_err(|e| e.to_string());
         assert_eq!(
             err,
             Err("body.status: expected one of started, succeeded, failed, found \"ok\"".into())
         );
-        let err = validate(Kind::Deploy, &json!({"version": "1"}));
+        let err = validate(Kind::Deploy, &json!({"version": "1"})).map_err(|e| e.to_string());
         assert_eq!(
             err,
             Err("body.env: missing (required for kind `deploy`)".into())
@@ -210,6 +258,11 @@ mod tests {
         )
         .is_ok());
         assert!(validate(Kind::Event, &json!([])).is_err());
+        // The stored rule ignores optional fields: old ledgers may hold such bodies.
+        let odd = json!({"env": "p", "version": "1", "commit": "a", "status": "failed",
+            "strategy": "yolo", "percent": 500});
+        assert!(validate(Kind::Deploy, &odd).is_ok());
+        assert!(validate_draft(Kind::Deploy, &odd).is_err());
     }
 
     #[test]

@@ -224,12 +224,15 @@ impl Entry {
     }
 
     /// Check the caller-chosen parts of an entry and return the body's canonical bytes (the
-    /// order-independent half of sealing, which appends run in parallel).
+    /// order-independent half of sealing, which appends run in parallel). The body must satisfy
+    /// its kind's full schema ([`body::validate_draft`]), optional fields included.
     pub fn check_draft(kind: Kind, actor: &str, body: &Value) -> Result<Vec<u8>, LineError> {
         check_actor(actor)?;
         let body_c =
             canonical::encode(body).map_err(|e| LineError::new("bad-body", format!("body.{e}")))?;
-        body::validate(kind, body).map_err(|e| LineError::new("bad-body", e))?;
+        // New entries meet every rule of their kind's schema; stored ones only the required
+        // fields (see `parse_map`), so ledgers written before the stricter rule still verify.
+        body::validate_draft(kind, body).map_err(|e| LineError::new("bad-body", e.to_string()))?;
         Ok(body_c)
     }
 
@@ -421,7 +424,7 @@ impl Entry {
                 "line is not in canonical form (sorted keys, no whitespace, minimal escapes)",
             ));
         }
-        body::validate(kind, &entry.body).map_err(|e| LineError::new("bad-body", e))?;
+        body::validate(kind, &entry.body).map_err(|e| LineError::new("bad-body", e.to_string()))?;
         if leaf_hash(&entry.assemble(&body_c, false)) != hash {
             return Err(LineError::new(
                 "bad-hash",
