@@ -1,9 +1,11 @@
 //! Argument parsing, dispatch and output. Each area has its own file; this one holds the
 //! command tree, the shared context and error rendering.
 
+mod append;
 mod bundle;
 mod core;
 mod drill;
+mod keys;
 mod merge;
 mod metrics;
 mod output;
@@ -60,9 +62,9 @@ pub enum Command {
     Keygen(core::KeygenArgs),
     /// Manage trusted keys (add and revoke also append a `key` entry).
     #[command(subcommand)]
-    Keys(core::KeysCmd),
+    Keys(keys::KeysCmd),
     /// Append one entry, or a batch of entries.
-    Append(Box<core::AppendArgs>),
+    Append(Box<append::AppendArgs>),
     /// Verify the whole ledger: canonical bytes, hashes, chain, signatures, key trust.
     Verify(core::VerifyArgs),
     /// List entries, optionally filtered.
@@ -129,8 +131,8 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Init(a) => core::init(&ctx, a),
         Command::Keygen(a) => core::keygen(&ctx, a),
-        Command::Keys(a) => core::keys(&ctx, a),
-        Command::Append(a) => core::append(&ctx, a),
+        Command::Keys(a) => keys::keys(&ctx, a),
+        Command::Append(a) => append::append(&ctx, a),
         Command::Verify(a) => core::verify(&ctx, a),
         Command::Log(a) => core::log(&ctx, a),
         Command::Show(a) => core::show(&ctx, a),

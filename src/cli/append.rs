@@ -1,0 +1,286 @@
+//! `ledger append`: one entry from flags and `--body`, or a batch (`--batch`), through the
+//! append use case.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use audit_ledger::error::{Error, Result};
+use audit_ledger::flow::{self, attribution::Attribution};
+use audit_ledger::ledger::batch;
+use audit_ledger::ledger::body::{optional_fields, required_fields, Kind};
+use audit_ledger::ledger::{Draft, Entry, Recorder};
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use super::Ctx;
+
+/// `ledger append`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
+)]
+pub struct AppendArgs {
+    /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    pub kind: Option<String>,
+    /// Who records the entry (e.g. `ci/build-7`).
+    #[arg(long, required_unless_present = "batch")]
+    pub actor: Option<String>,
+    /// Body as JSON, @FILE, or - for stdin.
+    #[arg(long, value_name = "JSON|@FILE|-")]
+    pub body: Option<String>,
+    /// Append a JSONL batch of {"kind","actor","body"} objects (FILE or - for stdin).
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["actor", "body"])]
+    pub batch: Option<String>,
+    /// With --key, do not refresh DIR/checkpoint after appending (run `ledger checkpoint` later).
+    #[arg(long)]
+    pub no_checkpoint: bool,
+    #[command(flatten)]
+    pub fields: FieldFlags,
+}
+
+/// Kind-specific flags; each sets the body field of the same name (dashes become underscores).
+#[derive(Debug, Args, Default)]
+pub struct FieldFlags {
+    /// deploy/rollback: environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// deploy/bundle: version.
+    #[arg(long = "version", value_name = "VERSION")]
+    pub version_: Option<String>,
+    /// deploy: commit deployed.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// deploy: started, succeeded or failed.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// deploy: strategy (blue-green, canary, rolling, recreate).
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// deploy: share of traffic for a canary, 0-100.
+    #[arg(long, value_name = "N")]
+    pub percent: Option<u64>,
+    /// deploy: git repository; records what the deploy ships (commits and merges since the
+    /// previous successful deploy of the env).
+    #[arg(long, value_name = "R")]
+    pub repo: Option<PathBuf>,
+    /// rollback: the deploy undone, by seq or by version (default: the newest succeeded deploy
+    /// of --from-version to --env).
+    #[arg(long, value_name = "SEQ|VERSION")]
+    pub undoes: Option<String>,
+    /// rollback: auto or manual.
+    #[arg(long, value_name = "auto|manual")]
+    pub trigger_type: Option<String>,
+    /// rollback: version rolled back from.
+    #[arg(long)]
+    pub from_version: Option<String>,
+    /// rollback: version rolled back to.
+    #[arg(long)]
+    pub to_version: Option<String>,
+    /// rollback: what triggered it (e.g. error-rate, health-check, manual).
+    #[arg(long)]
+    pub trigger: Option<String>,
+    /// merge: author of the change.
+    #[arg(long)]
+    pub author: Option<String>,
+    /// merge: source ref.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// merge: target ref.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// merge: source commit.
+    #[arg(long)]
+    pub source_commit: Option<String>,
+    /// merge: target commit.
+    #[arg(long)]
+    pub target_commit: Option<String>,
+    /// merge: merge commit.
+    #[arg(long)]
+    pub merge_commit: Option<String>,
+    /// merge: changed path (repeatable).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// approval: what is approved.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// approval: allow or deny.
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// approval: reason (repeatable).
+    #[arg(long = "reason", value_name = "TEXT")]
+    pub reasons: Vec<String>,
+    /// event: type of the event.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub type_: Option<String>,
+    /// event: data object (JSON).
+    #[arg(long, value_name = "JSON")]
+    pub data: Option<String>,
+}
+
+impl FieldFlags {
+    /// The flags that were given, as (field, value) pairs.
+    fn given(&self) -> Result<Vec<(&'static str, Value)>> {
+        let mut out: Vec<(&'static str, Value)> = Vec::new();
+        let strs: [(&'static str, &Option<String>); 18] = [
+            ("env", &self.env),
+            ("version", &self.version_),
+            ("commit", &self.commit),
+            ("status", &self.status),
+            ("strategy", &self.strategy),
+            ("trigger_type", &self.trigger_type),
+            ("from_version", &self.from_version),
+            ("to_version", &self.to_version),
+            ("trigger", &self.trigger),
+            ("author", &self.author),
+            ("source", &self.source),
+            ("target", &self.target),
+            ("source_commit", &self.source_commit),
+            ("target_commit", &self.target_commit),
+            ("merge_commit", &self.merge_commit),
+            ("subject", &self.subject),
+            ("decision", &self.decision),
+            ("type", &self.type_),
+        ];
+        for (name, v) in strs {
+            if let Some(s) = v {
+                out.push((name, Value::from(s.clone())));
+            }
+        }
+        if let Some(p) = self.percent {
+            out.push(("percent", json!(p)));
+        }
+        if !self.paths.is_empty() {
+            out.push(("paths", json!(self.paths)));
+        }
+        if !self.reasons.is_empty() {
+            out.push(("reasons", json!(self.reasons)));
+        }
+        if let Some(d) = &self.data {
+            let v: Value = serde_json::from_str(d)
+                .map_err(|e| super::usage(format!("--data: invalid JSON: {e}")))?;
+            out.push(("data", v));
+        }
+        Ok(out)
+    }
+}
+
+fn read_source(spec: &str, what: &str) -> Result<String> {
+    if spec == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| super::usage(format!("{what}: reading stdin: {e}")))?;
+        Ok(s)
+    } else if let Some(p) = spec.strip_prefix('@') {
+        std::fs::read_to_string(p).map_err(|e| super::usage(format!("{what}: {p}: {e}")))
+    } else {
+        Ok(spec.to_string())
+    }
+}
+
+fn read_path_or_stdin(spec: &str, what: &str) -> Result<String> {
+    if spec == "-" {
+        read_source(spec, what)
+    } else {
+        std::fs::read_to_string(spec).map_err(|e| super::usage(format!("{what}: {spec}: {e}")))
+    }
+}
+
+/// Build a draft from the single-entry form of `append`.
+pub fn draft_from_args(
+    kind: &str,
+    actor: &str,
+    body: Option<&str>,
+    fields: &FieldFlags,
+) -> Result<Draft> {
+    let kind = Kind::parse(kind).ok_or_else(|| {
+        let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        super::usage(format!(
+            "unknown kind `{kind}` (expected one of {})",
+            all.join(", ")
+        ))
+    })?;
+    let mut map = match body {
+        None => Map::new(),
+        Some(spec) => {
+            let text = read_source(spec, "--body")?;
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => return Err(super::usage("--body: expected a JSON object")),
+                Err(e) => return Err(super::usage(format!("--body: invalid JSON: {e}"))),
+            }
+        }
+    };
+    for (name, v) in fields.given()? {
+        // A rollback has one free-text `reason`; --reason fills it.
+        let (name, v) = match (kind, name, &v) {
+            (Kind::Rollback, "reasons", Value::Array(a)) => {
+                let parts: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                ("reason", Value::from(parts.join("; ")))
+            }
+            _ => (name, v),
+        };
+        // Flags for fields the kind does not know are refused, to catch typos such as `--env`
+        // on a merge.
+        let known = required_fields(kind).iter().any(|(f, _)| *f == name)
+            || optional_fields(kind).any(|f| f == name);
+        if !known {
+            return Err(super::usage(format!(
+                "--{} does not apply to kind `{kind}` (put extra fields in --body)",
+                name.replace('_', "-")
+            )));
+        }
+        map.insert(name.to_string(), v);
+    }
+    Ok(Draft {
+        kind,
+        actor: actor.to_string(),
+        body: Value::Object(map),
+    })
+}
+
+pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
+    let ledger = ctx.ledger()?;
+    let drafts = match (&a.batch, &a.kind, &a.actor) {
+        (Some(spec), _, _) => {
+            let text = read_path_or_stdin(spec, "--batch")?;
+            batch::parse(&text, if spec == "-" { "stdin" } else { spec })?
+        }
+        (None, Some(kind), Some(actor)) => {
+            vec![draft_from_args(kind, actor, a.body.as_deref(), &a.fields)?]
+        }
+        _ => return Err(super::usage("give KIND and --actor, or --batch FILE")),
+    };
+    let signer = ctx.signer()?;
+    let mut rec = Recorder::new(&ledger, signer.as_ref());
+    if a.no_checkpoint {
+        rec = rec.without_checkpoint();
+    }
+    let attr = Attribution {
+        repo: a.fields.repo.clone(),
+        undoes: a.fields.undoes.clone(),
+    };
+    let r = flow::append::append(&rec, drafts, &attr)?;
+    ctx.notices(&r);
+    report_appended(ctx, &r.entries);
+    Ok(0)
+}
+
+/// The last entry a record wrote (a single-entry command always writes one).
+pub fn last_of(r: &audit_ledger::Recorded) -> Result<&Entry> {
+    r.last()
+        .ok_or_else(|| Error::internal("nothing was appended"))
+}
+
+/// Print what was appended: the entry for one, a summary for a batch.
+pub fn report_appended(ctx: &Ctx, entries: &[Entry]) {
+    match entries {
+        [] => {}
+        [e] => ctx.print(format!("appended seq {} ({}) hash {}", e.seq, e.kind, e.hash_hex()), &e.to_value()),
+        [first, .., last] => ctx.print(
+            format!("appended {} entries, seq {}..={}, head {}", entries.len(), first.seq, last.seq, last.hash_hex()),
+            &json!({"ok": true, "appended": entries.len(), "first_seq": first.seq, "last_seq": last.seq, "head": last.hash_hex()}),
+        ),
+    }
+}

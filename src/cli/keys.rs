@@ -1,0 +1,114 @@
+//! `ledger keys add|list|show|revoke`.
+
+use std::path::PathBuf;
+
+use audit_ledger::error::Result;
+use audit_ledger::flow;
+use audit_ledger::keys;
+use audit_ledger::ledger::Recorder;
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use super::append::last_of;
+use super::Ctx;
+
+/// `ledger keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Trust a public key (appends a `key add` entry signed with --key).
+    #[command(
+        after_help = "Example:\n  ledger keys add ci.key.pub --key release.key\n\nThe first key of a ledger signs its own entry: --key is its private key."
+    )]
+    Add {
+        /// Public key file (one line of hex).
+        path: PathBuf,
+        /// Name for the key (defaults to the ledger's origin).
+        #[arg(long)]
+        name: Option<String>,
+        /// Actor recorded in the entry.
+        #[arg(long, default_value = "ledger/keys")]
+        actor: String,
+    },
+    /// List keys in config.toml.
+    List,
+    /// Show one key; with --note, as a C2SP note verifier key (name+hash+base64).
+    #[command(
+        after_help = "Examples:\n  ledger keys show --note            # the only key, or the one given by --key\n  ledger keys show 1f2e3d4c5b6a7988 --note > log.vkey\n\nThe note name is the key's `name` in config.toml, or the origin."
+    )]
+    Show {
+        /// Key id (default: the --key signer's, or the only trusted key).
+        id: Option<String>,
+        /// Print only the note verifier key.
+        #[arg(long)]
+        note: bool,
+    },
+    /// Revoke a key (appends a `key revoke` entry signed with --key).
+    Revoke {
+        /// Key id (16 hex).
+        id: String,
+        /// Actor recorded in the entry.
+        #[arg(long, default_value = "ledger/keys")]
+        actor: String,
+    },
+}
+
+pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
+    let l = ctx.ledger()?;
+    match cmd {
+        KeysCmd::Show { id, note } => return super::tlog::keys_show(ctx, &l, id.as_deref(), *note),
+        KeysCmd::Add { path, name, actor } => {
+            let vk = keys::load_public(path)?;
+            let signer = ctx.require_signer("keys add")?;
+            let r = flow::keys::add(
+                &Recorder::new(&l, Some(&signer)),
+                &vk,
+                name.as_deref(),
+                actor,
+            )?;
+            ctx.notices(&r);
+            let e = last_of(&r)?;
+            ctx.print(
+                format!("key {} trusted (seq {}, signed by {})", keys::key_id(&vk), e.seq, signer.id()),
+                &json!({"ok": true, "key_id": keys::key_id(&vk), "seq": e.seq, "hash": e.hash_hex(), "signer": signer.id()}),
+            );
+        }
+        KeysCmd::List => {
+            let cfg = l.config();
+            let rows: Vec<Value> = cfg
+                .keys
+                .iter()
+                .map(|k| json!({"id": k.id, "public_key": k.public_key, "name": k.name, "revoked": k.revoked,
+                                 "root": cfg.root_key.as_deref() == Some(k.id.as_str())}))
+                .collect();
+            let mut human = String::new();
+            for k in &cfg.keys {
+                let root = if cfg.root_key.as_deref() == Some(k.id.as_str()) {
+                    " (root)"
+                } else {
+                    ""
+                };
+                let state = if k.revoked { "revoked" } else { "trusted" };
+                human.push_str(&format!(
+                    "{}  {state}{root}  {}\n",
+                    k.id,
+                    k.name.as_deref().unwrap_or(&cfg.origin)
+                ));
+            }
+            if cfg.keys.is_empty() {
+                human.push_str("no keys (add one with `ledger keys add KEY.pub --key KEY`)\n");
+            }
+            ctx.print(human.trim_end(), &json!({"ok": true, "keys": rows}));
+        }
+        KeysCmd::Revoke { id, actor } => {
+            let signer = ctx.require_signer("keys revoke")?;
+            let r = flow::keys::revoke(&Recorder::new(&l, Some(&signer)), id, actor)?;
+            ctx.notices(&r);
+            let e = last_of(&r)?;
+            ctx.print(
+                format!("key {id} revoked (seq {}, signed by {})", e.seq, signer.id()),
+                &json!({"ok": true, "key_id": id, "seq": e.seq, "hash": e.hash_hex(), "signer": signer.id()}),
+            );
+        }
+    }
+    Ok(0)
+}
