@@ -27,6 +27,7 @@ pub mod merkle;
 pub mod metrics;
 pub mod note;
 pub mod report;
+pub mod time;
 pub mod trust;
 
 pub use error::{Error, Failure, Result};
