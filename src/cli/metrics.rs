@@ -8,7 +8,7 @@ use audit_ledger::metrics::{
     self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
 };
 use audit_ledger::report::{self, Data, Page, TrustRow};
-use audit_ledger::trust;
+use audit_ledger::{time, trust};
 use clap::Args;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ use super::Ctx;
   ledger metrics
   ledger metrics --env production --since 30d
   ledger metrics --since 12h --json
+  ledger metrics --since 2026-11-01 --now 2026-12-01
 
 Definitions (docs/metrics.md): a deploy is a `deploy` entry with status
 succeeded or failed; change failure rate = (failed + rolled-back
@@ -33,10 +34,11 @@ pub struct MetricsArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Only the last DUR (e.g. 30d, 12h, 2w); default: since the first deploy.
-    #[arg(long, value_name = "DUR")]
+    /// Start of the window: a duration back from --now (30d, 12h, 2w) or a time (YYYY-MM-DD or
+    /// RFC 3339); default: the first deploy.
+    #[arg(long, value_name = "DUR|TIME")]
     pub since: Option<String>,
-    /// Compute as of this time (RFC 3339) instead of now; for reproducible output.
+    /// Compute as of this time (YYYY-MM-DD or RFC 3339) instead of now; for reproducible output.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
 }
@@ -58,13 +60,14 @@ pub struct ReportArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Window of the metrics table (e.g. 30d); default: since the first deploy.
-    #[arg(long, value_name = "DUR")]
+    /// Start of the metrics table's window: a duration back from --now (30d) or a time
+    /// (YYYY-MM-DD or RFC 3339); default: the first deploy.
+    #[arg(long, value_name = "DUR|TIME")]
     pub since: Option<String>,
     /// Number of weeks in the charts.
     #[arg(long, value_name = "N", default_value_t = 12)]
     pub weeks: u32,
-    /// Render as of this time (RFC 3339) instead of now.
+    /// Render as of this time (YYYY-MM-DD or RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
 }
@@ -72,18 +75,13 @@ pub struct ReportArgs {
 fn now_ms(now: Option<&str>) -> Result<i64> {
     match now {
         None => Ok(chrono::Utc::now().timestamp_millis()),
-        Some(s) => metrics::parse_time(s)
-            .ok_or_else(|| Error::input(format!("--now: `{s}` is not an RFC 3339 time"))),
+        Some(s) => time::parse_instant(s).map_err(super::for_flag("--now")),
     }
 }
 
 fn since_ms(since: Option<&str>, now: i64) -> Result<Option<i64>> {
     since
-        .map(|s| {
-            metrics::parse_duration(s)
-                .map(|d| now - d)
-                .map_err(|e| Error::input(format!("--since: {e}")))
-        })
+        .map(|s| time::parse_since(s, now).map_err(super::for_flag("--since")))
         .transpose()
 }
 

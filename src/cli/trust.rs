@@ -45,29 +45,13 @@ pub struct AtArg {
 }
 
 impl AtArg {
-    fn now_ms(&self) -> Result<i64> {
+    /// `--at` in ms since the epoch, or now.
+    pub fn now_ms(&self) -> Result<i64> {
         match &self.at {
             None => Ok(chrono::Utc::now().timestamp_millis()),
-            Some(s) => parse_time(s),
+            Some(s) => audit_ledger::time::parse_instant(s).map_err(super::for_flag("--at")),
         }
     }
-}
-
-/// Parse `YYYY-MM-DD` or RFC 3339 into ms since the epoch.
-pub fn parse_time(s: &str) -> Result<i64> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp_millis())
-            .unwrap_or(0));
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            Error::input(format!(
-                "--at: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp"
-            ))
-        })
 }
 
 /// `trust score`.
