@@ -374,7 +374,7 @@ fn targets_come_from_config() {
     assert_eq!(m["time_to_restore"]["status"], "missed"); // 3.5 min
     std::fs::write(
         dir.join("config.toml"),
-        cfg.replace("\"3m\"", "\"3 minutes\""),
+        cfg.replace("\"3m\"", "\"3 moons\""),
     )
     .unwrap();
     let out = ledger(&dir, &["metrics"]);
