@@ -464,7 +464,11 @@ fn report_is_self_contained_well_formed_html() {
     // Ledger text is escaped, not markup.
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     // The metrics table shows the hand-computed change failure rate and the prod deny.
-    assert!(html.contains("42.86 %"), "change failure rate");
+    // The rows are `metrics::table`'s, the same words as `ledger metrics` prints.
+    assert!(
+        html.contains("<td>42.9 %</td><td>3 failed or rolled back / 7 deploys</td>"),
+        "change failure rate"
+    );
     assert!(html.contains("score 0.41 &lt; 0.8 for src/db/**"));
     // Trust per actor: the one merge has not shipped, so its author has the prior, 0.500.
     assert!(html.contains("<th>trust</th>"));

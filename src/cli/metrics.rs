@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use audit_ledger::error::{Error, Result};
 use audit_ledger::ledger::Ledger;
 use audit_ledger::metrics::{
-    self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
+    self, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
 };
 use audit_ledger::report::{self, Data, Page, TrustRow};
 use audit_ledger::{time, trust};
@@ -106,95 +106,25 @@ fn mark(s: Status) -> &'static str {
     }
 }
 
-fn opt_ms(v: Option<i64>) -> String {
-    v.map(human_ms).unwrap_or_else(|| "no data".into())
-}
-
 fn human(m: &Metrics) -> String {
     let scope = m
         .env
         .as_deref()
         .map(|e| format!("env {e}"))
         .unwrap_or_else(|| "all envs".into());
-    let f = &m.deployment_frequency;
-    let l = &m.lead_time;
-    let c = &m.change_failure_rate;
-    let r = &m.time_to_restore;
-    let d = &m.drills;
-    let rows = [
-        (
-            "deployment frequency",
-            f.per_day
-                .map(|x| format!("{x:.2} / day"))
-                .unwrap_or_else(|| "no data".into()),
-            format!("{} succeeded deploys / {:.1} days", f.count, f.days),
-            format!(">= {} / day", f.target),
-            f.status,
-        ),
-        (
-            "lead time for changes",
-            format!(
-                "median {}, p90 {}",
-                opt_ms(l.spread.median_ms),
-                opt_ms(l.spread.p90_ms)
-            ),
-            format!("{} changes", l.spread.count),
-            format!("median < {}", human_ms(l.target_ms)),
-            l.status,
-        ),
-        (
-            "change failure rate",
-            c.percent
-                .map(|x| format!("{x:.1} %"))
-                .unwrap_or_else(|| "no data".into()),
-            format!(
-                "{} failed or rolled back / {} deploys",
-                c.failures, c.deploys
-            ),
-            format!("< {} %", c.target),
-            c.status,
-        ),
-        (
-            "time to restore",
-            format!(
-                "median {}, p90 {}",
-                opt_ms(r.timing.spread.median_ms),
-                opt_ms(r.timing.spread.p90_ms)
-            ),
-            format!("{} restored, {} open", r.timing.spread.count, r.open),
-            format!("median < {}", human_ms(r.timing.target_ms)),
-            r.timing.status,
-        ),
-        (
-            "drill pass rate",
-            d.pass_rate
-                .map(|x| format!("{x:.1} %"))
-                .unwrap_or_else(|| "no data".into()),
-            format!("{} passed / {} drills", d.passed, d.count),
-            format!(">= {} %", d.target_pass_rate),
-            d.pass_status,
-        ),
-        (
-            "drill duration",
-            format!(
-                "median {}, p90 {}",
-                opt_ms(d.duration.spread.median_ms),
-                opt_ms(d.duration.spread.p90_ms)
-            ),
-            format!("{} drills", d.duration.spread.count),
-            format!("median < {}", human_ms(d.duration.target_ms)),
-            d.duration.status,
-        ),
-    ];
     let mut out = format!(
         "DORA metrics, {scope}, {} → {}\n",
         when(m.from_ms),
         when(Some(m.to_ms))
     );
-    for (name, value, basis, target, st) in rows {
+    for r in metrics::table(m) {
         out.push_str(&format!(
-            "  {name:<22} {value:<34} {basis:<40} target {target:<16} {}\n",
-            mark(st)
+            "  {:<22} {:<34} {:<40} target {:<16} {}\n",
+            r.name,
+            r.value,
+            r.basis,
+            r.target,
+            mark(r.status)
         ));
     }
     out.trim_end().to_string()

@@ -57,7 +57,7 @@ pub use compute::{
     compute, series, Analysis, Drills, FailureRate, Frequency, Metrics, Restore, Timing, Window,
 };
 pub use history::{parse_time, Deploy, DeployStatus, Drill, DrillOutcome, History, Rollback};
-pub use present::human_ms;
+pub use present::{human_ms, table, Row};
 pub use stats::{spread, Spread, Status};
 pub use targets::{Targets, TargetsConfig};
 
