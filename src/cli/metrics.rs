@@ -165,24 +165,19 @@ fn trust_rows(
     now: i64,
 ) -> std::result::Result<BTreeMap<String, TrustRow>, String> {
     let (policy, agg, _) = trust::load(ledger).map_err(|e| e.to_string())?;
-    let mut out = BTreeMap::new();
-    for m in &agg.facts.merges {
-        let Some(name) = agg.facts.actors.get(m.author as usize) else {
-            continue;
-        };
-        if out.contains_key(name) {
-            continue;
-        }
-        let s = trust::score(&agg.facts, &policy, name, None, now);
-        let row = TrustRow {
-            permille: s.permille(),
-            successes: s.successes,
-            failures: s.failures,
-            pending: s.pending,
-        };
-        out.insert(name.clone(), row);
-    }
-    Ok(out)
+    let rows = trust::scores_of_authors(&agg.facts, &policy, now)
+        .into_iter()
+        .map(|s| {
+            let row = TrustRow {
+                permille: s.permille(),
+                successes: s.successes,
+                failures: s.failures,
+                pending: s.pending,
+            };
+            (s.actor, row)
+        })
+        .collect();
+    Ok(rows)
 }
 
 pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {

@@ -179,18 +179,7 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let now = a.at.now_ms()?;
     let (policy, agg, status) = trust::load(&ledger)?;
-    let mut authors: Vec<&String> = agg
-        .facts
-        .merges
-        .iter()
-        .filter_map(|m| agg.facts.actors.get(m.author as usize))
-        .collect();
-    authors.sort();
-    authors.dedup();
-    let scores: Vec<Score> = authors
-        .iter()
-        .map(|n| trust::score(&agg.facts, &policy, n, None, now))
-        .collect();
+    let scores = trust::scores_of_authors(&agg.facts, &policy, now);
     let human = if scores.is_empty() {
         "no merges recorded yet".to_string()
     } else {

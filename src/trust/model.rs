@@ -698,6 +698,23 @@ pub fn score(
     sc
 }
 
+/// The score of every author with a merge in `facts`, over all their merges (no scope), at
+/// `now_ms`, sorted by author name. Authors whose merges all come after `now_ms` are listed with
+/// the prior (`known` false), like any author [`score`] does not know yet.
+pub fn scores_of_authors(facts: &Facts, policy: &Policy, now_ms: i64) -> Vec<Score> {
+    let mut authors: Vec<&String> = facts
+        .merges
+        .iter()
+        .filter_map(|m| facts.actors.get(m.author as usize))
+        .collect();
+    authors.sort();
+    authors.dedup();
+    authors
+        .into_iter()
+        .map(|a| score(facts, policy, a, None, now_ms))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,6 +829,23 @@ mod tests {
         assert_eq!((s.failures, s.permille()), (1, 333));
         // As of day 2 nothing of cy's exists yet.
         assert!(!score(&f, &p, "cy", None, 1_700_000_000_000 + 2 * DAY).known);
+    }
+
+    #[test]
+    fn scores_of_all_authors_sorted_once_each() {
+        let p = policy("");
+        let mut f = Facts::default();
+        merge(&mut f, 0, 0, "zed", "m1", &[], &p);
+        merge(&mut f, 1, 0, "ann", "m2", &[], &p);
+        merge(&mut f, 2, 0, "zed", "m3", &[], &p);
+        deploy(&mut f, 3, 0, "v1", "failed", &["m1"]);
+        let now = 1_700_000_000_000 + DAY;
+        let all = scores_of_authors(&f, &p, now);
+        let names: Vec<&str> = all.iter().map(|s| s.actor.as_str()).collect();
+        assert_eq!(names, ["ann", "zed"]);
+        assert_eq!(all[1], score(&f, &p, "zed", None, now));
+        assert_eq!((all[1].failures, all[1].pending), (1, 1));
+        assert!(scores_of_authors(&Facts::default(), &p, now).is_empty());
     }
 
     #[test]
