@@ -27,6 +27,7 @@ pub mod merkle;
 pub mod metrics;
 pub mod note;
 pub mod report;
+pub mod rollback;
 pub mod time;
 pub mod trust;
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::ledger::{Entry, Kind};
+use crate::rollback::{self, DeployRef, RollbackRef};
 
 /// Status of a deploy entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,22 +187,26 @@ impl History {
         }
     }
 
-    /// For each succeeded deploy that was rolled back: deploy seq → the rollback's time.
+    /// For each deploy that was rolled back: deploy seq → the time of the first rollback that
+    /// undid it (which one is [`crate::rollback::undone`]'s rule).
     pub fn rolled_back(&self) -> HashMap<u64, i64> {
         let mut out: HashMap<u64, i64> = HashMap::new();
         for r in &self.rollbacks {
-            let target = match r.undoes_seq {
-                Some(s) => Some(s),
-                None => {
-                    let before = self.deploys.iter().rev().filter(|d| {
-                        d.seq < r.seq && d.env == r.env && d.status == DeployStatus::Succeeded
-                    });
-                    let by_version = before.clone().find(|d| d.version == r.from_version);
-                    by_version.or_else(|| before.clone().next()).map(|d| d.seq)
-                }
+            let rb = RollbackRef {
+                seq: r.seq,
+                env: &r.env,
+                from_version: &r.from_version,
+                undoes_seq: r.undoes_seq,
             };
-            if let Some(t) = target {
-                out.entry(t).or_insert(r.ts);
+            let target = rollback::undone(&rb, &self.deploys, |d| DeployRef {
+                seq: d.seq,
+                env: &d.env,
+                version: &d.version,
+                succeeded: d.status == DeployStatus::Succeeded,
+            })
+            .and_then(|i| self.deploys.get(i));
+            if let Some(d) = target {
+                out.entry(d.seq).or_insert(r.ts);
             }
         }
         out

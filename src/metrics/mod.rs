@@ -22,8 +22,8 @@
 //!   terminal entry is written.
 //! * **Rolled back**: a succeeded deploy named by a later rollback's `undoes_seq`; for a
 //!   rollback without `undoes_seq`, the newest earlier succeeded deploy of the rollback's env
-//!   whose `version` equals `from_version`, or failing that the newest earlier succeeded deploy
-//!   of that env.
+//!   whose `version` equals `from_version`, or none. The rule is [`crate::rollback::undone`],
+//!   shared with the trust scores and `append rollback`.
 //! * **Deployment frequency** = succeeded deploys in the window ÷ window length in days. The
 //!   window is `[now − since, now]`; without `--since` it starts at the first deploy in scope.
 //!   Windows shorter than one day count as one day, so a single deploy is not extrapolated to

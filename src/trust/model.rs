@@ -10,8 +10,9 @@
 //!   there without a `merge` entry is still counted, with the author the deploy recorded. A
 //!   deploy without a `merges` field ships the merge whose `merge_commit` equals its `commit`,
 //!   if any. `started` deploys are ignored;
-//! * `rollback` → marks the deploy it undoes (`undoes_seq`; without it, the newest succeeded
-//!   deploy of the same env whose version is `from_version`);
+//! * `rollback` → marks the deploy it undoes, by the rule of [`crate::rollback`] that the
+//!   metrics share: `undoes_seq`; without it, the newest earlier succeeded deploy of the same
+//!   env whose version is `from_version`, or none;
 //! * `approval` without a `gate` field (a person's approval) → an approval of its `subject`.
 //!   Approvals written by gates are evidence of decisions, not approvals.
 //!
@@ -35,6 +36,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::ledger::body::Kind;
+use crate::rollback::{self, DeployRef, RollbackRef};
 use crate::trust::policy::Policy;
 
 /// Status of a recorded deploy.
@@ -324,18 +326,37 @@ impl Facts {
     }
 
     /// The newest succeeded deploy of `env` (optionally of `version`) before `before_seq`.
+    /// With a version this is the deploy a rollback from that version undoes
+    /// ([`crate::rollback::undone`]), which `append rollback` records.
     pub fn last_success(
         &self,
         env: &str,
         version: Option<&str>,
         before_seq: u64,
     ) -> Option<&DeployFact> {
+        if let Some(v) = version {
+            let rb = RollbackRef {
+                seq: before_seq,
+                env,
+                from_version: v,
+                undoes_seq: None,
+            };
+            return self.undone(&rb).and_then(|i| self.deploys.get(i));
+        }
         let env = self.envs.iter().position(|e| e == env)? as u32;
-        self.deploys.iter().rev().find(|d| {
-            d.seq < before_seq
-                && d.env == env
-                && d.status == DeployStatus::Succeeded
-                && version.is_none_or(|v| d.version == v)
+        self.deploys
+            .iter()
+            .rev()
+            .find(|d| d.seq < before_seq && d.env == env && d.status == DeployStatus::Succeeded)
+    }
+
+    /// Index in [`Facts::deploys`] of the deploy rollback `r` undid ([`crate::rollback`]).
+    fn undone(&self, r: &RollbackRef<'_>) -> Option<usize> {
+        rollback::undone(r, &self.deploys, |d| DeployRef {
+            seq: d.seq,
+            env: self.envs.get(d.env as usize).map_or("", String::as_str),
+            version: &d.version,
+            succeeded: d.status == DeployStatus::Succeeded,
         })
     }
 
@@ -450,24 +471,15 @@ impl Facts {
                 }
             }
             Kind::Rollback => {
-                let target = match body.undoes_seq {
-                    Some(u) => self.deploys.binary_search_by_key(&u, |d| d.seq).ok(),
-                    None => {
-                        let env = self
-                            .envs
-                            .iter()
-                            .position(|e| e == body.get("env"))
-                            .map(|e| e as u32);
-                        let from = body.get("from_version");
-                        self.deploys.iter().rposition(|d| {
-                            Some(d.env) == env
-                                && d.version == from
-                                && d.status == DeployStatus::Succeeded
-                        })
-                    }
+                let rb = RollbackRef {
+                    seq,
+                    env: body.get("env"),
+                    from_version: body.get("from_version"),
+                    undoes_seq: body.undoes_seq,
                 };
+                let target = self.undone(&rb);
                 if let Some(d) = target.and_then(|i| self.deploys.get_mut(i)) {
-                    if d.rollback.is_none() && d.seq < seq {
+                    if d.rollback.is_none() {
                         d.rollback = Some((seq, t));
                     }
                 }
