@@ -620,7 +620,9 @@ fn metrics_and_trust_agree_on_what_a_rollback_undid() {
         (Kind::Rollback, b)
     };
     let d = |env: &str, v: &str, status: &str| (Kind::Deploy, deploy(env, v, status));
-    let cases: Vec<(Vec<(Kind, Value)>, Vec<u64>)> = vec![
+    // (entries, deploy seqs rolled back)
+    type Case = (Vec<(Kind, Value)>, Vec<u64>);
+    let cases: Vec<Case> = vec![
         // Rolled back from the version that failed: no succeeded deploy of v3 was undone (the
         // failed one counts as a failure by itself), and v2, still running, was not undone.
         (
