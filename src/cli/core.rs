@@ -653,7 +653,7 @@ pub struct LogArgs {
     pub actor: Option<String>,
     /// Only entries at or after this time: a duration back from now (30d, 12h, 2w) or a time
     /// (YYYY-MM-DD or RFC 3339).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "DUR|TIME")]
     pub since: Option<String>,
     /// At most this many entries (the newest).
     #[arg(long, value_name = "N")]

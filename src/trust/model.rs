@@ -154,11 +154,9 @@ pub fn ts_ms(ts: &str) -> Option<i64> {
     Some(date.and_time(time).and_utc().timestamp_millis())
 }
 
-/// Entry timestamp of milliseconds since the epoch.
+/// Entry timestamp of milliseconds since the epoch ([`crate::time::format_ts`]).
 pub fn ms_ts(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default()
+    crate::time::format_ts(ms)
 }
 
 /// The body fields the model reads. The fold deserializes lines straight into it (borrowing
