@@ -49,6 +49,8 @@ pub mod merkle;
 pub mod metrics;
 pub mod note;
 pub mod report;
+pub mod rollback;
+pub mod time;
 pub mod trust;
 
 pub use error::{Error, Failure, Result};

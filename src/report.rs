@@ -212,94 +212,26 @@ fn status_cell(s: Status) -> (&'static str, &'static str) {
     }
 }
 
-fn opt_ms(v: Option<i64>) -> String {
-    v.map(human_ms).unwrap_or_else(|| "no data".into())
-}
-
-fn opt_f(v: Option<f64>, unit: &str) -> String {
-    v.map(|x| format!("{x:.2}{unit}"))
-        .unwrap_or_else(|| "no data".into())
+/// The metric's name as a table heading: its first letter in upper case.
+fn heading(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 fn metrics_table(out: &mut String, m: &Metrics) {
-    let rows: [(&str, String, String, String, Status); 6] = [
-        (
-            "Deployment frequency",
-            opt_f(m.deployment_frequency.per_day, " / day"),
-            format!(
-                "{} succeeded deploys over {:.1} days",
-                m.deployment_frequency.count, m.deployment_frequency.days
-            ),
-            format!("≥ {} / day", m.deployment_frequency.target),
-            m.deployment_frequency.status,
-        ),
-        (
-            "Lead time for changes",
-            format!(
-                "median {} · p90 {}",
-                opt_ms(m.lead_time.spread.median_ms),
-                opt_ms(m.lead_time.spread.p90_ms)
-            ),
-            format!("{} changes", m.lead_time.spread.count),
-            format!("median &lt; {}", human_ms(m.lead_time.target_ms)),
-            m.lead_time.status,
-        ),
-        (
-            "Change failure rate",
-            opt_f(m.change_failure_rate.percent, " %"),
-            format!(
-                "{} failed or rolled back of {} deploys",
-                m.change_failure_rate.failures, m.change_failure_rate.deploys
-            ),
-            format!("&lt; {} %", m.change_failure_rate.target),
-            m.change_failure_rate.status,
-        ),
-        (
-            "Time to restore",
-            format!(
-                "median {} · p90 {}",
-                opt_ms(m.time_to_restore.timing.spread.median_ms),
-                opt_ms(m.time_to_restore.timing.spread.p90_ms)
-            ),
-            format!(
-                "{} restored, {} open",
-                m.time_to_restore.timing.spread.count, m.time_to_restore.open
-            ),
-            format!(
-                "median &lt; {}",
-                human_ms(m.time_to_restore.timing.target_ms)
-            ),
-            m.time_to_restore.timing.status,
-        ),
-        (
-            "Drill pass rate",
-            opt_f(m.drills.pass_rate, " %"),
-            format!("{} passed of {} drills", m.drills.passed, m.drills.count),
-            format!("≥ {} %", m.drills.target_pass_rate),
-            m.drills.pass_status,
-        ),
-        (
-            "Drill duration",
-            format!(
-                "median {} · p90 {}",
-                opt_ms(m.drills.duration.spread.median_ms),
-                opt_ms(m.drills.duration.spread.p90_ms)
-            ),
-            format!("{} drills", m.drills.duration.spread.count),
-            format!("median &lt; {}", human_ms(m.drills.duration.target_ms)),
-            m.drills.duration.status,
-        ),
-    ];
     out.push_str("<table><tr><th>Metric</th><th>Value</th><th>Based on</th><th>Target</th><th>Status</th></tr>\n");
-    for (name, value, count, target, st) in rows {
-        let (class, label) = status_cell(st);
-        // `target` is built here from numbers and already escaped where needed.
+    for r in metrics::table(m) {
+        let (class, label) = status_cell(r.status);
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{target}</td><td class=\"{class}\">{label}</td></tr>",
-            esc(name),
-            esc(&value),
-            esc(&count)
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{label}</td></tr>",
+            esc(&heading(r.name)),
+            esc(&r.value),
+            esc(&r.basis),
+            esc(&r.target)
         );
     }
     out.push_str("</table>\n");

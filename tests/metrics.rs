@@ -374,7 +374,7 @@ fn targets_come_from_config() {
     assert_eq!(m["time_to_restore"]["status"], "missed"); // 3.5 min
     std::fs::write(
         dir.join("config.toml"),
-        cfg.replace("\"3m\"", "\"3 minutes\""),
+        cfg.replace("\"3m\"", "\"3 moons\""),
     )
     .unwrap();
     let out = ledger(&dir, &["metrics"]);
@@ -464,7 +464,11 @@ fn report_is_self_contained_well_formed_html() {
     // Ledger text is escaped, not markup.
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     // The metrics table shows the hand-computed change failure rate and the prod deny.
-    assert!(html.contains("42.86 %"), "change failure rate");
+    // The rows are `metrics::table`'s, the same words as `ledger metrics` prints.
+    assert!(
+        html.contains("<td>42.9 %</td><td>3 failed or rolled back / 7 deploys</td>"),
+        "change failure rate"
+    );
     assert!(html.contains("score 0.41 &lt; 0.8 for src/db/**"));
     // Trust per actor: the one merge has not shipped, so its author has the prior, 0.500.
     assert!(html.contains("<th>trust</th>"));
@@ -573,4 +577,148 @@ fn parallel_history_scan_matches_the_sequential_scan() {
         assert_eq!(seen.len(), n);
         assert_eq!(seen, want);
     }
+}
+
+/// Deploy seqs each side counts as rolled back: (metrics, trust), for entries in seq order.
+fn rolled_back_by_metrics_and_trust(entries: &[(Kind, Value)]) -> (Vec<u64>, Vec<u64>) {
+    use audit_ledger::metrics::History;
+    use audit_ledger::trust::Facts;
+    let mut h = History::default();
+    let mut f = Facts::default();
+    for (seq, (kind, body)) in entries.iter().enumerate() {
+        let e = Entry::seal(
+            seq as u64,
+            at(seq as i64),
+            *kind,
+            "ci".into(),
+            None,
+            body.clone(),
+            ZERO_HASH,
+        )
+        .unwrap();
+        h.push(&e);
+        f.apply(e.seq, &e.ts, e.kind, &e.actor, &e.body, &|_| 0);
+    }
+    let mut m: Vec<u64> = h.rolled_back().into_keys().collect();
+    m.sort_unstable();
+    let t = f
+        .deploys
+        .iter()
+        .filter(|d| d.rollback.is_some())
+        .map(|d| d.seq)
+        .collect();
+    (m, t)
+}
+
+#[test]
+fn metrics_and_trust_agree_on_what_a_rollback_undid() {
+    let rb = |env: &str, from: &str, undoes: Option<u64>| {
+        let mut b = json!({"env": env, "from_version": from, "to_version": "v0", "trigger": "x"});
+        if let Some(u) = undoes {
+            b["undoes_seq"] = json!(u);
+        }
+        (Kind::Rollback, b)
+    };
+    let d = |env: &str, v: &str, status: &str| (Kind::Deploy, deploy(env, v, status));
+    // (entries, deploy seqs rolled back)
+    type Case = (Vec<(Kind, Value)>, Vec<u64>);
+    let cases: Vec<Case> = vec![
+        // Rolled back from the version that failed: no succeeded deploy of v3 was undone (the
+        // failed one counts as a failure by itself), and v2, still running, was not undone.
+        (
+            vec![
+                d("prod", "v1", "succeeded"),
+                d("prod", "v2", "succeeded"),
+                d("prod", "v3", "failed"),
+                rb("prod", "v3", None),
+            ],
+            vec![],
+        ),
+        // From an older version than the newest: the newest deploy of that version.
+        (
+            vec![
+                d("prod", "v1", "succeeded"),
+                d("prod", "v2", "succeeded"),
+                rb("prod", "v1", None),
+            ],
+            vec![0],
+        ),
+        // A version never deployed to that env.
+        (
+            vec![
+                d("prod", "v1", "succeeded"),
+                d("staging", "v2", "succeeded"),
+                rb("prod", "v2", None),
+            ],
+            vec![],
+        ),
+        // `undoes_seq` decides, but only for a deploy recorded before the rollback.
+        (
+            vec![
+                d("prod", "v1", "succeeded"),
+                rb("prod", "v1", Some(2)),
+                d("prod", "v2", "succeeded"),
+                rb("prod", "v2", Some(0)),
+            ],
+            vec![0],
+        ),
+    ];
+    for (i, (entries, want)) in cases.iter().enumerate() {
+        let (m, t) = rolled_back_by_metrics_and_trust(entries);
+        assert_eq!(m, t, "case {i}: metrics and trust disagree");
+        assert_eq!(&m, want, "case {i}");
+    }
+
+    // Through the CLI: `append rollback` without --undoes finds no succeeded v3 either, so the
+    // failure rate counts the failed deploy once, not also a rollback of v2.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    Ledger::init(&dir, "test.example/rollback", false).unwrap();
+    for (v, status) in [("v1", "succeeded"), ("v2", "succeeded"), ("v3", "failed")] {
+        let out = ledger(
+            &dir,
+            &[
+                "append",
+                "deploy",
+                "--actor",
+                "ci",
+                "--env",
+                "prod",
+                "--version",
+                v,
+                "--commit",
+                v,
+                "--status",
+                status,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let out = ledger(
+        &dir,
+        &[
+            "append",
+            "rollback",
+            "--actor",
+            "ops",
+            "--env",
+            "prod",
+            "--from-version",
+            "v3",
+            "--to-version",
+            "v2",
+            "--trigger",
+            "errors",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ledger(&dir, &["--json", "metrics"]);
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["change_failure_rate"]["failures"], 1, "{m}");
+    assert_eq!(m["change_failure_rate"]["deploys"], 3);
 }

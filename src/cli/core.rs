@@ -164,7 +164,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
 /// `ledger log`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger log --kind deploy --since 2026-11-01\n  ledger log --actor ci/build-7 --json   # one JSON entry per line"
+    after_help = "Examples:\n  ledger log --kind deploy --since 2026-11-01\n  ledger log --since 12h\n  ledger log --actor ci/build-7 --json   # one JSON entry per line"
 )]
 pub struct LogArgs {
     /// Only this kind.
@@ -173,26 +173,20 @@ pub struct LogArgs {
     /// Only this actor.
     #[arg(long)]
     pub actor: Option<String>,
-    /// Only entries at or after this time (RFC 3339 date or timestamp, e.g. 2026-11-01).
-    #[arg(long, value_name = "TIME")]
+    /// Only entries at or after this time: a duration back from now (30d, 12h, 2w) or a time
+    /// (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DUR|TIME")]
     pub since: Option<String>,
     /// At most this many entries (the newest).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 }
 
+/// `--since` as an entry timestamp, which compares as text with entries' `ts`.
 fn since_ts(s: &str) -> Result<String> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(format!("{}T00:00:00.000Z", d.format("%Y-%m-%d")));
-    }
-    let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
-        super::usage(format!(
-            "--since: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp"
-        ))
-    })?;
-    Ok(t.with_timezone(&chrono::Utc)
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string())
+    let now = chrono::Utc::now().timestamp_millis();
+    let t = audit_ledger::time::parse_since(s, now).map_err(super::for_flag("--since"))?;
+    Ok(audit_ledger::time::format_ts(t))
 }
 
 fn summary_of(e: &Entry) -> String {

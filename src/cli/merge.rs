@@ -63,10 +63,7 @@ pub fn run(ctx: &Ctx, a: &MergeArgs) -> Result<i32> {
 
 impl MergeArgs {
     fn at_ms(&self) -> Result<i64> {
-        match &self.at.at {
-            None => Ok(chrono::Utc::now().timestamp_millis()),
-            Some(s) => super::trust::parse_time(s),
-        }
+        self.at.now_ms()
     }
 }
 

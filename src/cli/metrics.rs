@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use audit_ledger::error::Result;
 use audit_ledger::ledger::Ledger;
 use audit_ledger::metrics::{
-    self, human_ms, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
+    self, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
 };
 use audit_ledger::report::{self, Data, Page, TrustRow};
-use audit_ledger::trust;
+use audit_ledger::{time, trust};
 use clap::Args;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ use super::Ctx;
   ledger metrics
   ledger metrics --env production --since 30d
   ledger metrics --since 12h --json
+  ledger metrics --since 2026-11-01 --now 2026-12-01
 
 Definitions (docs/metrics.md): a deploy is a `deploy` entry with status
 succeeded or failed; change failure rate = (failed + rolled-back
@@ -33,10 +34,11 @@ pub struct MetricsArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Only the last DUR (e.g. 30d, 12h, 2w); default: since the first deploy.
-    #[arg(long, value_name = "DUR")]
+    /// Start of the window: a duration back from --now (30d, 12h, 2w) or a time (YYYY-MM-DD or
+    /// RFC 3339); default: the first deploy.
+    #[arg(long, value_name = "DUR|TIME")]
     pub since: Option<String>,
-    /// Compute as of this time (RFC 3339) instead of now; for reproducible output.
+    /// Compute as of this time (YYYY-MM-DD or RFC 3339) instead of now; for reproducible output.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
 }
@@ -58,13 +60,14 @@ pub struct ReportArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Window of the metrics table (e.g. 30d); default: since the first deploy.
-    #[arg(long, value_name = "DUR")]
+    /// Start of the metrics table's window: a duration back from --now (30d) or a time
+    /// (YYYY-MM-DD or RFC 3339); default: the first deploy.
+    #[arg(long, value_name = "DUR|TIME")]
     pub since: Option<String>,
     /// Number of weeks in the charts.
     #[arg(long, value_name = "N", default_value_t = 12)]
     pub weeks: u32,
-    /// Render as of this time (RFC 3339) instead of now.
+    /// Render as of this time (YYYY-MM-DD or RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
 }
@@ -72,18 +75,13 @@ pub struct ReportArgs {
 fn now_ms(now: Option<&str>) -> Result<i64> {
     match now {
         None => Ok(chrono::Utc::now().timestamp_millis()),
-        Some(s) => metrics::parse_time(s)
-            .ok_or_else(|| super::usage(format!("--now: `{s}` is not an RFC 3339 time"))),
+        Some(s) => time::parse_instant(s).map_err(super::for_flag("--now")),
     }
 }
 
 fn since_ms(since: Option<&str>, now: i64) -> Result<Option<i64>> {
     since
-        .map(|s| {
-            metrics::parse_duration(s)
-                .map(|d| now - d)
-                .map_err(|e| super::usage(format!("--since: {e}")))
-        })
+        .map(|s| time::parse_since(s, now).map_err(super::for_flag("--since")))
         .transpose()
 }
 
@@ -108,95 +106,25 @@ fn mark(s: Status) -> &'static str {
     }
 }
 
-fn opt_ms(v: Option<i64>) -> String {
-    v.map(human_ms).unwrap_or_else(|| "no data".into())
-}
-
 fn human(m: &Metrics) -> String {
     let scope = m
         .env
         .as_deref()
         .map(|e| format!("env {e}"))
         .unwrap_or_else(|| "all envs".into());
-    let f = &m.deployment_frequency;
-    let l = &m.lead_time;
-    let c = &m.change_failure_rate;
-    let r = &m.time_to_restore;
-    let d = &m.drills;
-    let rows = [
-        (
-            "deployment frequency",
-            f.per_day
-                .map(|x| format!("{x:.2} / day"))
-                .unwrap_or_else(|| "no data".into()),
-            format!("{} succeeded deploys / {:.1} days", f.count, f.days),
-            format!(">= {} / day", f.target),
-            f.status,
-        ),
-        (
-            "lead time for changes",
-            format!(
-                "median {}, p90 {}",
-                opt_ms(l.spread.median_ms),
-                opt_ms(l.spread.p90_ms)
-            ),
-            format!("{} changes", l.spread.count),
-            format!("median < {}", human_ms(l.target_ms)),
-            l.status,
-        ),
-        (
-            "change failure rate",
-            c.percent
-                .map(|x| format!("{x:.1} %"))
-                .unwrap_or_else(|| "no data".into()),
-            format!(
-                "{} failed or rolled back / {} deploys",
-                c.failures, c.deploys
-            ),
-            format!("< {} %", c.target),
-            c.status,
-        ),
-        (
-            "time to restore",
-            format!(
-                "median {}, p90 {}",
-                opt_ms(r.timing.spread.median_ms),
-                opt_ms(r.timing.spread.p90_ms)
-            ),
-            format!("{} restored, {} open", r.timing.spread.count, r.open),
-            format!("median < {}", human_ms(r.timing.target_ms)),
-            r.timing.status,
-        ),
-        (
-            "drill pass rate",
-            d.pass_rate
-                .map(|x| format!("{x:.1} %"))
-                .unwrap_or_else(|| "no data".into()),
-            format!("{} passed / {} drills", d.passed, d.count),
-            format!(">= {} %", d.target_pass_rate),
-            d.pass_status,
-        ),
-        (
-            "drill duration",
-            format!(
-                "median {}, p90 {}",
-                opt_ms(d.duration.spread.median_ms),
-                opt_ms(d.duration.spread.p90_ms)
-            ),
-            format!("{} drills", d.duration.spread.count),
-            format!("median < {}", human_ms(d.duration.target_ms)),
-            d.duration.status,
-        ),
-    ];
     let mut out = format!(
         "DORA metrics, {scope}, {} → {}\n",
         when(m.from_ms),
         when(Some(m.to_ms))
     );
-    for (name, value, basis, target, st) in rows {
+    for r in metrics::table(m) {
         out.push_str(&format!(
-            "  {name:<22} {value:<34} {basis:<40} target {target:<16} {}\n",
-            mark(st)
+            "  {:<22} {:<34} {:<40} target {:<16} {}\n",
+            r.name,
+            r.value,
+            r.basis,
+            r.target,
+            mark(r.status)
         ));
     }
     out.trim_end().to_string()
@@ -237,24 +165,19 @@ fn trust_rows(
     now: i64,
 ) -> std::result::Result<BTreeMap<String, TrustRow>, String> {
     let (policy, agg, _) = trust::load(ledger).map_err(|e| e.to_string())?;
-    let mut out = BTreeMap::new();
-    for m in &agg.facts.merges {
-        let Some(name) = agg.facts.actors.get(m.author as usize) else {
-            continue;
-        };
-        if out.contains_key(name) {
-            continue;
-        }
-        let s = trust::score(&agg.facts, &policy, name, None, now);
-        let row = TrustRow {
-            permille: s.permille(),
-            successes: s.successes,
-            failures: s.failures,
-            pending: s.pending,
-        };
-        out.insert(name.clone(), row);
-    }
-    Ok(out)
+    let rows = trust::scores_of_authors(&agg.facts, &policy, now)
+        .into_iter()
+        .map(|s| {
+            let row = TrustRow {
+                permille: s.permille(),
+                successes: s.successes,
+                failures: s.failures,
+                pending: s.pending,
+            };
+            (s.actor, row)
+        })
+        .collect();
+    Ok(rows)
 }
 
 pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {

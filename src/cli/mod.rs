@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use output::Ctx;
+pub use output::{for_flag, Ctx};
 
 /// Command-line interface.
 #[derive(Debug, Parser)]

@@ -10,6 +10,15 @@ use serde_json::{json, Value};
 
 use super::Cli;
 
+/// Put a flag's name on a library error about its value: the library names the kind of value
+/// (`time`, `duration`), the CLI says which flag it came from, e.g. `--since: ...`.
+pub fn for_flag(flag: &'static str) -> impl Fn(Error) -> Error {
+    move |e| match e {
+        Error::Invalid { reason, .. } => Error::invalid(flag, reason),
+        other => other,
+    }
+}
+
 /// What every command gets.
 pub struct Ctx {
     /// Ledger directory.

@@ -39,29 +39,13 @@ pub struct AtArg {
 }
 
 impl AtArg {
-    fn now_ms(&self) -> Result<i64> {
+    /// `--at` in ms since the epoch, or now.
+    pub fn now_ms(&self) -> Result<i64> {
         match &self.at {
             None => Ok(chrono::Utc::now().timestamp_millis()),
-            Some(s) => parse_time(s),
+            Some(s) => audit_ledger::time::parse_instant(s).map_err(super::for_flag("--at")),
         }
     }
-}
-
-/// Parse `YYYY-MM-DD` or RFC 3339 into ms since the epoch.
-pub fn parse_time(s: &str) -> Result<i64> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp_millis())
-            .unwrap_or(0));
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            super::usage(format!(
-                "--at: `{s}` is neither YYYY-MM-DD nor an RFC 3339 timestamp"
-            ))
-        })
 }
 
 /// `trust score`.
@@ -189,18 +173,7 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let now = a.at.now_ms()?;
     let (policy, agg, status) = trust::load(&ledger)?;
-    let mut authors: Vec<&String> = agg
-        .facts
-        .merges
-        .iter()
-        .filter_map(|m| agg.facts.actors.get(m.author as usize))
-        .collect();
-    authors.sort();
-    authors.dedup();
-    let scores: Vec<Score> = authors
-        .iter()
-        .map(|n| trust::score(&agg.facts, &policy, n, None, now))
-        .collect();
+    let scores = trust::scores_of_authors(&agg.facts, &policy, now);
     let human = if scores.is_empty() {
         "no merges recorded yet".to_string()
     } else {

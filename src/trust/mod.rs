@@ -16,7 +16,7 @@ pub mod policy;
 
 pub use cache::{Aggregate, CacheStatus};
 pub use gate::{evaluate, Decision};
-pub use model::{score, Facts, Score};
+pub use model::{score, scores_of_authors, Facts, Score};
 pub use policy::Policy;
 
 use crate::error::Result;

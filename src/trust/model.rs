@@ -10,8 +10,9 @@
 //!   there without a `merge` entry is still counted, with the author the deploy recorded. A
 //!   deploy without a `merges` field ships the merge whose `merge_commit` equals its `commit`,
 //!   if any. `started` deploys are ignored;
-//! * `rollback` → marks the deploy it undoes (`undoes_seq`; without it, the newest succeeded
-//!   deploy of the same env whose version is `from_version`);
+//! * `rollback` → marks the deploy it undoes, by the rule of [`crate::rollback`] that the
+//!   metrics share: `undoes_seq`; without it, the newest earlier succeeded deploy of the same
+//!   env whose version is `from_version`, or none;
 //! * `approval` without a `gate` field (a person's approval) → an approval of its `subject`.
 //!   Approvals written by gates are evidence of decisions, not approvals.
 //!
@@ -35,6 +36,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::ledger::body::Kind;
+use crate::rollback::{self, DeployRef, RollbackRef};
 use crate::trust::policy::Policy;
 
 /// Status of a recorded deploy.
@@ -152,11 +154,9 @@ pub fn ts_ms(ts: &str) -> Option<i64> {
     Some(date.and_time(time).and_utc().timestamp_millis())
 }
 
-/// Entry timestamp of milliseconds since the epoch.
+/// Entry timestamp of milliseconds since the epoch ([`crate::time::format_ts`]).
 pub fn ms_ts(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default()
+    crate::time::format_ts(ms)
 }
 
 /// The body fields the model reads. The fold deserializes lines straight into it (borrowing
@@ -324,18 +324,37 @@ impl Facts {
     }
 
     /// The newest succeeded deploy of `env` (optionally of `version`) before `before_seq`.
+    /// With a version this is the deploy a rollback from that version undoes
+    /// ([`crate::rollback::undone`]), which `append rollback` records.
     pub fn last_success(
         &self,
         env: &str,
         version: Option<&str>,
         before_seq: u64,
     ) -> Option<&DeployFact> {
+        if let Some(v) = version {
+            let rb = RollbackRef {
+                seq: before_seq,
+                env,
+                from_version: v,
+                undoes_seq: None,
+            };
+            return self.undone(&rb).and_then(|i| self.deploys.get(i));
+        }
         let env = self.envs.iter().position(|e| e == env)? as u32;
-        self.deploys.iter().rev().find(|d| {
-            d.seq < before_seq
-                && d.env == env
-                && d.status == DeployStatus::Succeeded
-                && version.is_none_or(|v| d.version == v)
+        self.deploys
+            .iter()
+            .rev()
+            .find(|d| d.seq < before_seq && d.env == env && d.status == DeployStatus::Succeeded)
+    }
+
+    /// Index in [`Facts::deploys`] of the deploy rollback `r` undid ([`crate::rollback`]).
+    fn undone(&self, r: &RollbackRef<'_>) -> Option<usize> {
+        rollback::undone(r, &self.deploys, |d| DeployRef {
+            seq: d.seq,
+            env: self.envs.get(d.env as usize).map_or("", String::as_str),
+            version: &d.version,
+            succeeded: d.status == DeployStatus::Succeeded,
         })
     }
 
@@ -450,24 +469,15 @@ impl Facts {
                 }
             }
             Kind::Rollback => {
-                let target = match body.undoes_seq {
-                    Some(u) => self.deploys.binary_search_by_key(&u, |d| d.seq).ok(),
-                    None => {
-                        let env = self
-                            .envs
-                            .iter()
-                            .position(|e| e == body.get("env"))
-                            .map(|e| e as u32);
-                        let from = body.get("from_version");
-                        self.deploys.iter().rposition(|d| {
-                            Some(d.env) == env
-                                && d.version == from
-                                && d.status == DeployStatus::Succeeded
-                        })
-                    }
+                let rb = RollbackRef {
+                    seq,
+                    env: body.get("env"),
+                    from_version: body.get("from_version"),
+                    undoes_seq: body.undoes_seq,
                 };
+                let target = self.undone(&rb);
                 if let Some(d) = target.and_then(|i| self.deploys.get_mut(i)) {
-                    if d.rollback.is_none() && d.seq < seq {
+                    if d.rollback.is_none() {
                         d.rollback = Some((seq, t));
                     }
                 }
@@ -698,6 +708,23 @@ pub fn score(
     sc
 }
 
+/// The score of every author with a merge in `facts`, over all their merges (no scope), at
+/// `now_ms`, sorted by author name. Authors whose merges all come after `now_ms` are listed with
+/// the prior (`known` false), like any author [`score`] does not know yet.
+pub fn scores_of_authors(facts: &Facts, policy: &Policy, now_ms: i64) -> Vec<Score> {
+    let mut authors: Vec<&String> = facts
+        .merges
+        .iter()
+        .filter_map(|m| facts.actors.get(m.author as usize))
+        .collect();
+    authors.sort();
+    authors.dedup();
+    authors
+        .into_iter()
+        .map(|a| score(facts, policy, a, None, now_ms))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,6 +839,23 @@ mod tests {
         assert_eq!((s.failures, s.permille()), (1, 333));
         // As of day 2 nothing of cy's exists yet.
         assert!(!score(&f, &p, "cy", None, 1_700_000_000_000 + 2 * DAY).known);
+    }
+
+    #[test]
+    fn scores_of_all_authors_sorted_once_each() {
+        let p = policy("");
+        let mut f = Facts::default();
+        merge(&mut f, 0, 0, "zed", "m1", &[], &p);
+        merge(&mut f, 1, 0, "ann", "m2", &[], &p);
+        merge(&mut f, 2, 0, "zed", "m3", &[], &p);
+        deploy(&mut f, 3, 0, "v1", "failed", &["m1"]);
+        let now = 1_700_000_000_000 + DAY;
+        let all = scores_of_authors(&f, &p, now);
+        let names: Vec<&str> = all.iter().map(|s| s.actor.as_str()).collect();
+        assert_eq!(names, ["ann", "zed"]);
+        assert_eq!(all[1], score(&f, &p, "zed", None, now));
+        assert_eq!((all[1].failures, all[1].pending), (1, 1));
+        assert!(scores_of_authors(&Facts::default(), &p, now).is_empty());
     }
 
     #[test]

@@ -1,0 +1,363 @@
+//! The DORA figures: [`Analysis`] digests a [`History`] once, [`compute`] aggregates it over
+//! one window and env, [`series`] over consecutive buckets (definitions in
+//! [`crate::metrics`]).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::history::{DeployStatus, Drill, DrillOutcome, History};
+use super::stats::{spread, status_at_least, status_under, Spread, Status};
+use super::targets::Targets;
+use super::DAY_MS;
+
+/// Per-deploy facts computed once over the whole history, then aggregated per window.
+#[derive(Debug, Clone)]
+struct Fact {
+    ts: i64,
+    env: String,
+    succeeded: bool,
+    failure: bool,
+    /// Time to restore of this failure; `None` while open or when not a failure.
+    restore_ms: Option<i64>,
+    lead_ms: Vec<i64>,
+}
+
+/// [`History`] digested for windowed aggregation.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    facts: Vec<Fact>,
+    drills: Vec<Drill>,
+    first_deploy_ts: Option<i64>,
+}
+
+impl Analysis {
+    /// Digest a history (O(n log n)).
+    pub fn new(h: &History) -> Analysis {
+        let rolled = h.rolled_back();
+        // Times of restoring events (succeeded deploys and rollbacks) per env, in seq order.
+        let mut restorers: HashMap<&str, Vec<(u64, i64)>> = HashMap::new();
+        for d in h
+            .deploys
+            .iter()
+            .filter(|d| d.status == DeployStatus::Succeeded)
+        {
+            restorers
+                .entry(d.env.as_str())
+                .or_default()
+                .push((d.seq, d.ts));
+        }
+        for r in &h.rollbacks {
+            restorers
+                .entry(r.env.as_str())
+                .or_default()
+                .push((r.seq, r.ts));
+        }
+        for v in restorers.values_mut() {
+            v.sort_unstable();
+        }
+        let mut shipped: HashSet<(&str, &str)> = HashSet::new();
+        let mut facts = Vec::new();
+        for d in &h.deploys {
+            if d.status == DeployStatus::Started {
+                continue;
+            }
+            let succeeded = d.status == DeployStatus::Succeeded;
+            let rolled_ts = if succeeded {
+                rolled.get(&d.seq).copied()
+            } else {
+                None
+            };
+            let failure = !succeeded || rolled_ts.is_some();
+            let restore_ms = match (succeeded, rolled_ts) {
+                (true, Some(t)) => Some((t - d.ts).max(0)),
+                (true, None) => None,
+                (false, _) => restorers.get(d.env.as_str()).and_then(|v| {
+                    let i = v.partition_point(|&(seq, _)| seq <= d.seq);
+                    v.get(i).map(|&(_, t)| (t - d.ts).max(0))
+                }),
+            };
+            let mut lead_ms = Vec::new();
+            if succeeded {
+                for (commit, t) in &d.changes {
+                    if shipped.insert((d.env.as_str(), commit.as_str())) {
+                        lead_ms.push((d.ts - t).max(0));
+                    }
+                }
+            }
+            facts.push(Fact {
+                ts: d.ts,
+                env: d.env.clone(),
+                succeeded,
+                failure,
+                restore_ms,
+                lead_ms,
+            });
+        }
+        let first_deploy_ts = facts.iter().map(|f| f.ts).min();
+        Analysis {
+            facts,
+            drills: h.drills.clone(),
+            first_deploy_ts,
+        }
+    }
+
+    /// Earliest deploy time of `env` (or of any env).
+    fn first_ts(&self, env: Option<&str>) -> Option<i64> {
+        match env {
+            None => self.first_deploy_ts,
+            Some(e) => self.facts.iter().filter(|f| f.env == e).map(|f| f.ts).min(),
+        }
+    }
+}
+
+/// A window of time: entries with `from <= ts <= to` count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// Start, ms (inclusive); `None` = from the first deploy in scope.
+    pub from: Option<i64>,
+    /// End, ms (inclusive), normally "now".
+    pub to: i64,
+}
+
+/// Deployment frequency.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Frequency {
+    /// Succeeded deploys in the window.
+    pub count: u64,
+    /// Window length in days used as the denominator (at least 1).
+    pub days: f64,
+    /// Deploys per day; `None` without deploys.
+    pub per_day: Option<f64>,
+    /// Target (at least, per day).
+    pub target: f64,
+    /// Against the target.
+    pub status: Status,
+}
+
+/// A duration metric (lead time, time to restore, drill duration).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timing {
+    /// Median / p90 / count.
+    #[serde(flatten)]
+    pub spread: Spread,
+    /// Target for the median (under, ms).
+    pub target_ms: i64,
+    /// Median against the target.
+    pub status: Status,
+}
+
+/// Change failure rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FailureRate {
+    /// Deploys (succeeded + failed) in the window.
+    pub deploys: u64,
+    /// Failed or rolled-back deploys among them.
+    pub failures: u64,
+    /// failures / deploys in percent; `None` without deploys.
+    pub percent: Option<f64>,
+    /// Target (under, percent).
+    pub target: f64,
+    /// Against the target.
+    pub status: Status,
+}
+
+/// Time to restore with the failures still open.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Restore {
+    /// Statistics over restored failures.
+    #[serde(flatten)]
+    pub timing: Timing,
+    /// Failures in the window not restored yet.
+    pub open: u64,
+}
+
+/// Drill statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Drills {
+    /// Drills in the window.
+    pub count: u64,
+    /// With outcome `pass`.
+    pub passed: u64,
+    /// passed / count in percent; `None` without drills.
+    pub pass_rate: Option<f64>,
+    /// Target (at least, percent).
+    pub target_pass_rate: f64,
+    /// Pass rate against its target.
+    pub pass_status: Status,
+    /// Duration of the drills' checks.
+    pub duration: Timing,
+}
+
+/// Every metric for one env (or all) and one window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Env filter, if any.
+    pub env: Option<String>,
+    /// Window start actually used (ms), `None` when there is no data to start from.
+    pub from_ms: Option<i64>,
+    /// Window end (ms).
+    pub to_ms: i64,
+    /// Deployment frequency.
+    pub deployment_frequency: Frequency,
+    /// Lead time for changes.
+    pub lead_time: Timing,
+    /// Change failure rate.
+    pub change_failure_rate: FailureRate,
+    /// Time to restore.
+    pub time_to_restore: Restore,
+    /// Drills.
+    pub drills: Drills,
+}
+
+/// Compute the metrics of `env` (all envs when `None`) over `window`.
+pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> Metrics {
+    let from = window.from.or_else(|| a.first_ts(env));
+    let in_window = |ts: i64, e: &str| {
+        env.is_none_or(|x| x == e) && from.is_none_or(|f| ts >= f) && ts <= window.to
+    };
+    let mut succeeded = 0u64;
+    let mut deploys = 0u64;
+    let mut failures = 0u64;
+    let mut open = 0u64;
+    let mut lead = Vec::new();
+    let mut restore = Vec::new();
+    for f in a.facts.iter().filter(|f| in_window(f.ts, &f.env)) {
+        deploys += 1;
+        if f.succeeded {
+            succeeded += 1;
+            lead.extend_from_slice(&f.lead_ms);
+        }
+        if f.failure {
+            failures += 1;
+            match f.restore_ms {
+                Some(r) => restore.push(r),
+                None => open += 1,
+            }
+        }
+    }
+    let days = match from {
+        Some(f) => ((window.to - f) as f64 / DAY_MS as f64).max(1.0),
+        None => 1.0,
+    };
+    let per_day = (succeeded > 0).then(|| succeeded as f64 / days);
+    let percent = (deploys > 0).then(|| failures as f64 * 100.0 / deploys as f64);
+    let lead = spread(lead);
+    let restore = spread(restore);
+    let drills: Vec<&Drill> = a
+        .drills
+        .iter()
+        .filter(|d| {
+            env.is_none_or(|x| d.env.as_deref() == Some(x))
+                && from.is_none_or(|f| d.ts >= f)
+                && d.ts <= window.to
+        })
+        .collect();
+    let passed = drills
+        .iter()
+        .filter(|d| d.outcome == DrillOutcome::Pass)
+        .count() as u64;
+    let pass_rate = (!drills.is_empty()).then(|| passed as f64 * 100.0 / drills.len() as f64);
+    let dur = spread(
+        drills
+            .iter()
+            .map(|d| i64::try_from(d.duration_ms).unwrap_or(i64::MAX))
+            .collect(),
+    );
+    Metrics {
+        env: env.map(str::to_string),
+        from_ms: from,
+        to_ms: window.to,
+        deployment_frequency: Frequency {
+            count: succeeded,
+            days,
+            per_day,
+            target: t.min_deploys_per_day,
+            status: status_at_least(per_day, t.min_deploys_per_day),
+        },
+        lead_time: Timing {
+            spread: lead,
+            target_ms: t.max_lead_time_ms,
+            status: status_under(lead.median_ms, t.max_lead_time_ms),
+        },
+        change_failure_rate: FailureRate {
+            deploys,
+            failures,
+            percent,
+            target: t.max_change_failure_rate,
+            status: status_under(percent, t.max_change_failure_rate),
+        },
+        time_to_restore: Restore {
+            timing: Timing {
+                spread: restore,
+                target_ms: t.max_time_to_restore_ms,
+                status: status_under(restore.median_ms, t.max_time_to_restore_ms),
+            },
+            open,
+        },
+        drills: Drills {
+            count: drills.len() as u64,
+            passed,
+            pass_rate,
+            target_pass_rate: t.min_drill_pass_rate,
+            pass_status: status_at_least(pass_rate, t.min_drill_pass_rate),
+            duration: Timing {
+                spread: dur,
+                target_ms: t.max_drill_duration_ms,
+                status: status_under(dur.median_ms, t.max_drill_duration_ms),
+            },
+        },
+    }
+}
+
+/// Metrics per bucket of `bucket_ms` ending at `to`, oldest first, `buckets` of them.
+pub fn series(
+    a: &Analysis,
+    env: Option<&str>,
+    to: i64,
+    bucket_ms: i64,
+    buckets: u32,
+    t: &Targets,
+) -> Vec<Metrics> {
+    (0..i64::from(buckets))
+        .rev()
+        .map(|i| {
+            let end = to - i * bucket_ms;
+            // Inclusive ends would count a deploy at a boundary twice: end one ms early.
+            compute(
+                a,
+                env,
+                Window {
+                    from: Some(end - bucket_ms + 1),
+                    to: end,
+                },
+                t,
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_data_is_not_a_division_by_zero() {
+        let a = Analysis::new(&History::default());
+        let m = compute(
+            &a,
+            Some("prod"),
+            Window {
+                from: None,
+                to: 1000,
+            },
+            &Targets::default(),
+        );
+        assert_eq!(m.deployment_frequency.per_day, None);
+        assert_eq!(m.deployment_frequency.status, Status::NoData);
+        assert_eq!(m.change_failure_rate.percent, None);
+        assert_eq!(m.lead_time.spread.median_ms, None);
+        assert_eq!(m.time_to_restore.timing.status, Status::NoData);
+        assert_eq!(m.drills.pass_rate, None);
+    }
+}
