@@ -9,7 +9,7 @@ use audit_ledger::ledger::Recorder;
 use clap::Args;
 use serde_json::json;
 
-use super::trust::{decision_json, decision_text, AtArg};
+use super::decision::{decision_json, decision_text, AtArg};
 use super::Ctx;
 
 /// `ledger merge`.

@@ -4,6 +4,7 @@
 mod append;
 mod bundle;
 mod core;
+mod decision;
 mod drill;
 mod keys;
 mod merge;

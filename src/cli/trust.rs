@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use audit_ledger::error::Result;
 use audit_ledger::flow::{self, gate::GateQuery, gate::GATE_RECORDER, merge::MergeRequest};
-use audit_ledger::ledger::{Entry, Recorder};
+use audit_ledger::ledger::Recorder;
 use audit_ledger::trust::model::ms_ts;
-use audit_ledger::trust::{self, CacheStatus, Decision, Policy, Score};
+use audit_ledger::trust::{self, Policy, Score};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+use super::decision::{decision_json, decision_text, AtArg};
 use super::Ctx;
 
 /// `ledger trust ...`.
@@ -28,24 +29,6 @@ pub enum TrustCmd {
     /// Scores of every author with merges in the ledger.
     #[command(after_help = "Examples:\n  ledger trust summary\n  ledger trust summary --json")]
     Summary(SummaryArgs),
-}
-
-/// Evaluation time shared by the trust commands.
-#[derive(Debug, Args)]
-pub struct AtArg {
-    /// Evaluate as of this time (YYYY-MM-DD or RFC 3339; default now). Later entries are ignored.
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
-}
-
-impl AtArg {
-    /// `--at` in ms since the epoch, or now.
-    pub fn now_ms(&self) -> Result<i64> {
-        match &self.at {
-            None => Ok(chrono::Utc::now().timestamp_millis()),
-            Some(s) => audit_ledger::time::parse_instant(s).map_err(super::for_flag("--at")),
-        }
-    }
 }
 
 /// `trust score`.
@@ -184,37 +167,6 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
         &json!({"ok": true, "as_of": ms_ts(now), "cache": status.as_str(), "actors": scores.iter().map(score_json).collect::<Vec<_>>()}),
     );
     Ok(0)
-}
-
-/// JSON of a decision for `--json` output.
-pub fn decision_json(d: &Decision, entry: &Entry, status: CacheStatus) -> Value {
-    let gates: Vec<Value> = d
-        .checks
-        .iter()
-        .map(|c| {
-            json!({"gate": c.gate, "paths": c.paths, "score_permille": c.score.permille(), "breakdown": c.score.breakdown(),
-                   "min_score_permille": c.min_score_permille, "min_history": c.min_history, "approvals_required": c.approvals,
-                   "approvers": c.approvers, "failures": c.failures})
-        })
-        .collect();
-    json!({"ok": d.allow, "decision": if d.allow {"allow"} else {"deny"}, "actor": d.actor, "subject": d.subject,
-           "paths": d.paths, "reasons": d.reasons, "gates": gates, "gate": d.deciding().map(|c| c.gate.clone()),
-           "approval_seq": entry.seq, "approval_hash": entry.hash_hex(), "cache": status.as_str()})
-}
-
-/// Human rendering of a decision.
-pub fn decision_text(d: &Decision, entry: &Entry) -> String {
-    let mut s = format!(
-        "{} {}'s change to {} path(s) (approval entry seq {})\n",
-        if d.allow { "ALLOW" } else { "DENY" },
-        d.actor,
-        d.paths.len(),
-        entry.seq
-    );
-    for r in &d.reasons {
-        s.push_str(&format!("  - {r}\n"));
-    }
-    s.trim_end().to_string()
 }
 
 fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
