@@ -5,6 +5,7 @@ pub mod entry;
 pub mod fastline;
 pub mod index;
 pub mod keyring;
+pub(crate) mod read;
 pub mod reader;
 pub mod store;
 pub mod tlog;

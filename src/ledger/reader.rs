@@ -197,15 +197,25 @@ const READ_CHUNK: usize = 1 << 20;
 impl BlockReader {
     /// Open `path` for reading from its start up to byte `end` (exclusive).
     pub fn open(path: &Path, end: u64) -> Result<BlockReader> {
-        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::open_at(path, 0, 0, end)
+    }
+
+    /// Open `path` at byte `offset`, the start of line `number` + 1, up to byte `end`.
+    pub fn open_at(path: &Path, offset: u64, number: u64, end: u64) -> Result<BlockReader> {
+        use std::io::Seek as _;
+        let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+        if offset > 0 {
+            f.seek(std::io::SeekFrom::Start(offset))
+                .map_err(|e| Error::io(path, e))?;
+        }
         Ok(BlockReader {
-            file: f.take(end),
+            file: f.take(end.saturating_sub(offset)),
             carry: Vec::new(),
             spare: Vec::new(),
             eof: false,
             ended: false,
-            number: 0,
-            offset: 0,
+            number,
+            offset,
             path: path.to_path_buf(),
         })
     }
