@@ -165,9 +165,6 @@ pub enum Error {
     /// An internal encoding step failed (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(String),
-    /// Input not yet given a more precise variant (being phased out).
-    #[error("{0}")]
-    Input(String),
 }
 
 fn malformed_text(file: &str, line: Option<u64>, field: Option<&str>, reason: &str) -> String {
@@ -210,11 +207,6 @@ impl Error {
             path: path.into(),
             source,
         }
-    }
-
-    /// Build an [`Error::Input`] from anything printable.
-    pub fn input(msg: impl Into<String>) -> Error {
-        Error::Input(msg.into())
     }
 
     /// Build an [`Error::Invalid`]: parameter `what` is not acceptable.

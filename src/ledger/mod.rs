@@ -13,6 +13,7 @@ pub mod entry;
 pub(crate) mod fastline;
 pub mod index;
 mod keyring;
+pub(crate) mod read;
 pub(crate) mod reader;
 pub mod recorder;
 pub mod store;

@@ -12,6 +12,13 @@ use crate::ledger::entry::MAX_LINE;
 
 /// One raw line of the ledger.
 #[derive(Debug)]
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "the index reads offsets and bytes only; numbers and early ends are checked by the block reader's differential test"
+    )
+)]
 pub enum RawLine {
     /// A complete line (newline stripped).
     Line {
@@ -57,6 +64,7 @@ impl LineReader {
     }
 
     /// Open `path` from its start, up to the length it has once no append is in progress.
+    #[cfg(test)]
     pub fn open(path: &Path) -> Result<LineReader> {
         let end = stable_len(path)?;
         Self::open_at(path, 0, 0, end)
@@ -197,15 +205,25 @@ const READ_CHUNK: usize = 1 << 20;
 impl BlockReader {
     /// Open `path` for reading from its start up to byte `end` (exclusive).
     pub fn open(path: &Path, end: u64) -> Result<BlockReader> {
-        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::open_at(path, 0, 0, end)
+    }
+
+    /// Open `path` at byte `offset`, the start of line `number` + 1, up to byte `end`.
+    pub fn open_at(path: &Path, offset: u64, number: u64, end: u64) -> Result<BlockReader> {
+        use std::io::Seek as _;
+        let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+        if offset > 0 {
+            f.seek(std::io::SeekFrom::Start(offset))
+                .map_err(|e| Error::io(path, e))?;
+        }
         Ok(BlockReader {
-            file: f.take(end),
+            file: f.take(end.saturating_sub(offset)),
             carry: Vec::new(),
             spare: Vec::new(),
             eof: false,
             ended: false,
-            number: 0,
-            offset: 0,
+            number,
+            offset,
             path: path.to_path_buf(),
         })
     }
@@ -309,7 +327,12 @@ impl BlockReader {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests assert by panicking"
+    )]
     use super::*;
 
     /// Everything a reader reports about a file: complete lines (number, offset, bytes), then

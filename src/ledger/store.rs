@@ -18,11 +18,10 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::error::{Error, Failure, Result};
+use crate::error::{Error, Result};
 use crate::keys::Signer;
 use crate::ledger::body::Kind;
 use crate::ledger::entry::{self, now_ts, Entry, MAX_LINE, ZERO_HASH};
-use crate::ledger::reader::{LineReader, RawLine};
 
 /// File name of the log inside a ledger directory.
 pub const LEDGER_FILE: &str = "ledger.jsonl";
@@ -207,56 +206,16 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Stream every entry through `f` with the same checks as [`Ledger::read_entries`].
-    pub fn scan(&self, mut f: impl FnMut(Entry) -> Result<()>) -> Result<()> {
-        let path = self.log_path();
-        let file = path.display().to_string();
-        let mut reader = LineReader::open(&path)?;
-        let mut prev = ZERO_HASH;
-        let mut seq = 0u64;
-        while let Some(raw) = reader.next_line()? {
-            let (number, bytes) = match raw {
-                RawLine::Line { number, bytes, .. } => (number, bytes),
-                RawLine::End(stop) => return Err(Error::verify(file, stop.failure())),
-            };
-            let e = Entry::parse_line(&bytes)
-                .map_err(|le| Error::verify(&file, fail(number, le.seq, le.code, le.reason)))?;
-            if e.seq != seq {
-                return Err(Error::verify(
-                    file,
-                    fail(
-                        number,
-                        Some(e.seq),
-                        "bad-seq",
-                        format!("expected seq {seq}"),
-                    ),
-                ));
-            }
-            if e.prev != prev {
-                return Err(Error::verify(
-                    file,
-                    fail(
-                        number,
-                        Some(e.seq),
-                        "broken-chain",
-                        "prev does not match the previous entry's hash",
-                    ),
-                ));
-            }
-            prev = e.hash;
-            seq += 1;
-            f(e)?;
-        }
-        Ok(())
+    /// Stream every entry through `f`, in seq order, with the same checks as
+    /// [`Ledger::read_entries`] (those of the crate's one structural reader). An error from `f` stops the
+    /// scan and is returned.
+    pub fn scan(&self, f: impl FnMut(Entry) -> Result<()>) -> Result<()> {
+        crate::ledger::read::entries(self, f)
     }
 }
 
 /// Entries signed and encoded per unit of parallel work in a batch append.
 const APPEND_CHUNK: usize = 512;
-
-fn fail(line: u64, seq: Option<u64>, code: &'static str, reason: impl Into<String>) -> Failure {
-    Failure::at_line(line, seq, code, reason)
-}
 
 impl Locked<'_> {
     /// The tail read under the lock.

@@ -1,4 +1,5 @@
-//! Ed25519 keys: generation, key ids, key files.
+//! Ed25519 keys: generation, key ids, key files; [`history`] holds the rules of which key is
+//! trusted at which point of a log.
 //!
 //! # Formats (DESIGN §2)
 //!
@@ -7,6 +8,8 @@
 //!   `openssl genpkey -algorithm ed25519` writes. Mode 0600; a file readable by group or others
 //!   is refused. Its contents never appear in a message.
 //! * Public key file (`PATH.pub`): one line, the 32-byte public key in lowercase hex, then `\n`.
+
+pub mod history;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,442 @@
+//! The key-trust rules of a ledger: which key is trusted at which point of the log.
+//!
+//! A [`KeyHistory`] is built by replaying the log's `key` entries in seq order with
+//! [`KeyHistory::apply`]; it reads no file and prints nothing, so the verifier and the write
+//! path (deciding under the append lock whether a signer may append) share the same rules.
+//!
+//! # Rules (DESIGN §2)
+//!
+//! * The first `key add` entry must be signed by the key it adds ([`KeyHistory::signer_key`]
+//!   accepts that one self-signed entry while no key is known). That key is the ledger's root
+//!   of trust ([`KeyHistory::root`]), which `config.toml` may pin as `root_key`.
+//! * Every other signed entry, `key` entries included, must be signed by a key trusted at that
+//!   point: added by an earlier entry and not revoked by an earlier entry. A key may sign its
+//!   own revocation, since the revocation takes effect after the entry that records it.
+//! * `body.key_id` must be the id of `body.public_key`; a key is added at most once; only a
+//!   trusted key can be revoked, with its own public key; revocation is permanent.
+//! * Revoking the last trusted key is accepted here: the log stays valid, but nothing can sign
+//!   after it. Refusing to write such an entry is the write path's policy
+//!   ([`KeyHistory::trusted_count`] tells it how many keys remain).
+//!
+//! Failures carry the entry's seq and no line: the caller, who knows the line, adds it.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::VerifyingKey;
+use serde_json::Value;
+
+use crate::error::Failure;
+use crate::keys;
+
+/// The fields of a `key` entry's body: `{"action": "add"|"revoke", "key_id", "public_key"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChange {
+    /// `true` for `add`, `false` for `revoke`.
+    pub add: bool,
+    /// `body.key_id`: the id the entry claims for the key.
+    pub key_id: String,
+    /// `body.public_key`: 64 hex characters.
+    pub public_key: String,
+}
+
+impl KeyChange {
+    /// Read the fields from a `key` entry's body. Missing or mistyped fields become empty
+    /// strings, which [`KeyHistory::apply`] then refuses; any `action` other than `add` reads
+    /// as a revocation (the body schema allows only the two).
+    pub fn from_body(body: &Value) -> KeyChange {
+        let field = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        KeyChange {
+            add: field("action") == "add",
+            key_id: field("key_id"),
+            public_key: field("public_key"),
+        }
+    }
+}
+
+/// A key as known at the end of the replayed log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyState {
+    /// Key id.
+    pub id: String,
+    /// seq of the `key add` entry.
+    pub added_at: u64,
+    /// seq of the `key revoke` entry, if revoked.
+    pub revoked_at: Option<u64>,
+}
+
+struct Record {
+    vk: VerifyingKey,
+    added_at: u64,
+    revoked_at: Option<u64>,
+}
+
+/// The keys of a log replayed up to some entry: who is trusted for the next one.
+#[derive(Default)]
+pub struct KeyHistory {
+    keys: HashMap<String, Record>,
+    root: Option<(String, u64)>,
+}
+
+fn failure(seq: u64, code: &'static str, reason: impl Into<String>) -> Failure {
+    Failure {
+        line: None,
+        seq: Some(seq),
+        code,
+        reason: reason.into(),
+    }
+}
+
+fn parse_key(seq: u64, public_hex: &str) -> Result<VerifyingKey, Failure> {
+    keys::parse_public_hex(public_hex)
+        .map_err(|r| failure(seq, "bad-key", format!("body.public_key: {r}")))
+}
+
+impl KeyHistory {
+    /// An empty history: no key is trusted, the next `key add` may bootstrap itself.
+    pub fn new() -> KeyHistory {
+        KeyHistory::default()
+    }
+
+    /// The key that the signature of entry `seq`, signed by key id `signer`, must verify with.
+    /// `change` is the entry's body when it is a `key` entry: while no key is known, a `key
+    /// add` signed by the key it adds is accepted (the bootstrap of the root of trust).
+    ///
+    /// Failures: `revoked-signer`, `untrusted-signer`, or `bad-key` for a bootstrap entry whose
+    /// public key does not parse.
+    #[inline]
+    pub fn signer_key(
+        &self,
+        seq: u64,
+        signer: &str,
+        change: Option<&KeyChange>,
+    ) -> Result<VerifyingKey, Failure> {
+        match self.keys.get(signer) {
+            Some(k) => match k.revoked_at {
+                None => Ok(k.vk),
+                Some(at) => Err(failure(
+                    seq,
+                    "revoked-signer",
+                    format!("signed by key {signer} after its revocation at seq {at}"),
+                )),
+            },
+            None => self.bootstrap_key(seq, signer, change),
+        }
+    }
+
+    /// The self-signed first `key add`, or an untrusted signer.
+    fn bootstrap_key(
+        &self,
+        seq: u64,
+        signer: &str,
+        change: Option<&KeyChange>,
+    ) -> Result<VerifyingKey, Failure> {
+        let self_add = change
+            .filter(|_| self.keys.is_empty())
+            .filter(|k| k.add && k.key_id == signer);
+        match self_add {
+            Some(k) => parse_key(seq, &k.public_key),
+            None => Err(failure(
+                seq,
+                "untrusted-signer",
+                format!("signed by key {signer}, which is not trusted at this point of the log"),
+            )),
+        }
+    }
+
+    /// Replay the `key` entry `seq` (whose signer was already accepted by
+    /// [`KeyHistory::signer_key`]). On failure the history is unchanged.
+    pub fn apply(&mut self, seq: u64, change: &KeyChange) -> Result<(), Failure> {
+        let id = &change.key_id;
+        let vk = parse_key(seq, &change.public_key)?;
+        if keys::key_id(&vk) != *id {
+            return Err(failure(
+                seq,
+                "bad-key",
+                "body.key_id does not match body.public_key",
+            ));
+        }
+        if change.add {
+            if self.keys.contains_key(id) {
+                return Err(failure(
+                    seq,
+                    "bad-key",
+                    format!("key {id} was already added"),
+                ));
+            }
+            if self.root.is_none() {
+                self.root = Some((id.clone(), seq));
+            }
+            self.keys.insert(
+                id.clone(),
+                Record {
+                    vk,
+                    added_at: seq,
+                    revoked_at: None,
+                },
+            );
+            return Ok(());
+        }
+        match self.keys.get_mut(id) {
+            Some(k) if k.revoked_at.is_none() && k.vk == vk => {
+                k.revoked_at = Some(seq);
+                Ok(())
+            }
+            Some(k) if k.revoked_at.is_some() => Err(failure(
+                seq,
+                "bad-key",
+                format!("key {id} is already revoked"),
+            )),
+            _ => Err(failure(
+                seq,
+                "bad-key",
+                format!("revokes key {id}, which is not trusted here"),
+            )),
+        }
+    }
+
+    /// The key with id `id` if it is trusted for the next entry (added, not revoked).
+    #[inline]
+    pub fn trusted(&self, id: &str) -> Option<&VerifyingKey> {
+        self.keys
+            .get(id)
+            .filter(|k| k.revoked_at.is_none())
+            .map(|k| &k.vk)
+    }
+
+    /// The key with id `id` if it was ever added, revoked or not.
+    #[inline]
+    pub fn known(&self, id: &str) -> Option<&VerifyingKey> {
+        self.keys.get(id).map(|k| &k.vk)
+    }
+
+    /// The key with id `id` if it was trusted to sign entry `seq` of the replayed part of the
+    /// log: added before `seq` and not revoked before `seq`, or the root key's own `add`
+    /// entry. Answers about entries after the replayed part as [`KeyHistory::trusted`] does.
+    pub fn trusted_at(&self, id: &str, seq: u64) -> Option<&VerifyingKey> {
+        let k = self.keys.get(id)?;
+        let is_root_add = self
+            .root
+            .as_ref()
+            .is_some_and(|(root, at)| root == id && *at == seq);
+        let added = k.added_at < seq || is_root_add;
+        let not_revoked = k.revoked_at.is_none_or(|r| seq <= r);
+        (added && not_revoked).then_some(&k.vk)
+    }
+
+    /// Every key trusted for the next entry, by id.
+    pub fn trusted_keys(&self) -> impl Iterator<Item = (&str, &VerifyingKey)> {
+        self.keys
+            .iter()
+            .filter(|(_, k)| k.revoked_at.is_none())
+            .map(|(id, k)| (id.as_str(), &k.vk))
+    }
+
+    /// How many keys are trusted for the next entry.
+    pub fn trusted_count(&self) -> usize {
+        self.keys
+            .values()
+            .filter(|k| k.revoked_at.is_none())
+            .count()
+    }
+
+    /// Whether no key entry has been replayed yet (the next `key add` may bootstrap).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The root of trust: the first key added, and the seq of its `add` entry.
+    pub fn root(&self) -> Option<(&str, u64)> {
+        self.root.as_ref().map(|(id, at)| (id.as_str(), *at))
+    }
+
+    /// Every key ever added, in the order they were added.
+    pub fn states(&self) -> Vec<KeyState> {
+        let mut out: Vec<KeyState> = self
+            .keys
+            .iter()
+            .map(|(id, k)| KeyState {
+                id: id.clone(),
+                added_at: k.added_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect();
+        out.sort_by_key(|k| k.added_at);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Signer;
+    use ed25519_dalek::SigningKey;
+
+    fn key(n: u8) -> (String, VerifyingKey) {
+        let s = Signer::new(SigningKey::from_bytes(&[n; 32]));
+        (s.id().to_string(), s.public())
+    }
+
+    fn change(add: bool, n: u8) -> KeyChange {
+        let (id, vk) = key(n);
+        KeyChange {
+            add,
+            key_id: id,
+            public_key: hex::encode(vk.as_bytes()),
+        }
+    }
+
+    /// Replay `change` at `seq` signed by key `by`, as the verifier does: signer first.
+    fn replay(h: &mut KeyHistory, seq: u64, by: u8, c: &KeyChange) -> Result<(), Failure> {
+        h.signer_key(seq, &key(by).0, Some(c))?;
+        h.apply(seq, c)
+    }
+
+    #[test]
+    fn first_key_bootstraps_itself_and_becomes_root() {
+        let mut h = KeyHistory::new();
+        let (a, va) = key(1);
+        assert!(h.is_empty());
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        assert_eq!(h.root(), Some((a.as_str(), 0)));
+        assert_eq!(h.trusted(&a), Some(&va));
+        assert_eq!(h.trusted_at(&a, 0), Some(&va));
+        assert_eq!(h.trusted_count(), 1);
+    }
+
+    #[test]
+    fn bootstrap_only_for_the_first_key_and_its_own_entry() {
+        let h = KeyHistory::new();
+        // Key 2 signs the add of key 1: not a self-add.
+        let f = h
+            .signer_key(0, &key(2).0, Some(&change(true, 1)))
+            .unwrap_err();
+        assert_eq!(f.code, "untrusted-signer");
+        // A self-signed revoke, or no key entry at all, bootstraps nothing.
+        assert!(h.signer_key(0, &key(1).0, Some(&change(false, 1))).is_err());
+        assert!(h.signer_key(0, &key(1).0, None).is_err());
+        // Once a key exists, a second key cannot sign its own add.
+        let mut h = KeyHistory::new();
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        let f = replay(&mut h, 1, 2, &change(true, 2)).unwrap_err();
+        assert_eq!((f.code, f.seq, f.line), ("untrusted-signer", Some(1), None));
+    }
+
+    #[test]
+    fn add_then_revoke() {
+        let mut h = KeyHistory::new();
+        let (b, vb) = key(2);
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        replay(&mut h, 1, 1, &change(true, 2)).unwrap();
+        assert_eq!(h.signer_key(2, &b, None).unwrap(), vb);
+        // Key 2 may sign its own revocation: it is trusted up to and including that entry.
+        replay(&mut h, 3, 2, &change(false, 2)).unwrap();
+        assert_eq!(h.trusted(&b), None);
+        assert_eq!(h.trusted_at(&b, 1), None, "not yet added");
+        assert_eq!(h.trusted_at(&b, 2), Some(&vb));
+        assert_eq!(h.trusted_at(&b, 3), Some(&vb));
+        assert_eq!(h.trusted_at(&b, 4), None);
+        assert_eq!(
+            h.states(),
+            vec![
+                KeyState {
+                    id: key(1).0,
+                    added_at: 0,
+                    revoked_at: None
+                },
+                KeyState {
+                    id: b,
+                    added_at: 1,
+                    revoked_at: Some(3)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn revoked_signer_is_refused() {
+        let mut h = KeyHistory::new();
+        let (b, _) = key(2);
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        replay(&mut h, 1, 1, &change(true, 2)).unwrap();
+        replay(&mut h, 2, 1, &change(false, 2)).unwrap();
+        let f = h.signer_key(3, &b, None).unwrap_err();
+        assert_eq!(f.code, "revoked-signer");
+        assert!(f.reason.contains("revocation at seq 2"), "{}", f.reason);
+        // A key entry signed by the revoked key is refused before it changes anything.
+        let f = replay(&mut h, 3, 2, &change(true, 3)).unwrap_err();
+        assert_eq!(f.code, "revoked-signer");
+        assert_eq!(h.trusted(&key(3).0), None);
+        // Revocation is permanent.
+        let f = replay(&mut h, 3, 1, &change(false, 2)).unwrap_err();
+        assert_eq!(f.code, "bad-key");
+        assert!(f.reason.contains("already revoked"), "{}", f.reason);
+        let f = replay(&mut h, 3, 1, &change(true, 2)).unwrap_err();
+        assert!(f.reason.contains("already added"), "{}", f.reason);
+    }
+
+    #[test]
+    fn unknown_signer_is_refused() {
+        let mut h = KeyHistory::new();
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        let f = h.signer_key(1, &key(9).0, None).unwrap_err();
+        assert_eq!(f.code, "untrusted-signer");
+        assert_eq!(h.trusted_at(&key(9).0, 1), None);
+        // Revoking a key that was never added.
+        let f = replay(&mut h, 1, 1, &change(false, 9)).unwrap_err();
+        assert!(f.reason.contains("not trusted here"), "{}", f.reason);
+    }
+
+    #[test]
+    fn key_id_must_match_public_key() {
+        let mut h = KeyHistory::new();
+        let mut c = change(true, 1);
+        c.public_key = change(true, 2).public_key;
+        let f = replay(&mut h, 0, 1, &c).unwrap_err();
+        assert_eq!(f.code, "bad-key");
+        assert!(h.is_empty() && h.root().is_none());
+        c.public_key = "zz".into();
+        let f = replay(&mut h, 0, 1, &c).unwrap_err();
+        assert!(f.reason.starts_with("body.public_key:"), "{}", f.reason);
+        // A revocation must name the key's own public key.
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        replay(&mut h, 1, 1, &change(true, 2)).unwrap();
+        let mut r = change(false, 2);
+        r.public_key = change(true, 1).public_key;
+        assert_eq!(replay(&mut h, 2, 1, &r).unwrap_err().code, "bad-key");
+    }
+
+    #[test]
+    fn revoking_the_last_key_is_accepted_and_leaves_no_signer() {
+        let mut h = KeyHistory::new();
+        let (a, _) = key(1);
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        assert_eq!(h.trusted_count(), 1);
+        replay(&mut h, 1, 1, &change(false, 1)).unwrap();
+        assert_eq!(h.trusted_count(), 0);
+        assert_eq!(
+            h.signer_key(2, &a, None).unwrap_err().code,
+            "revoked-signer"
+        );
+        // The history is not empty, so no new key can bootstrap itself.
+        assert!(replay(&mut h, 2, 3, &change(true, 3)).is_err());
+    }
+
+    #[test]
+    fn change_from_body() {
+        let body = serde_json::json!({"action": "add", "key_id": "ab", "public_key": "cd"});
+        assert_eq!(
+            KeyChange::from_body(&body),
+            KeyChange {
+                add: true,
+                key_id: "ab".into(),
+                public_key: "cd".into()
+            }
+        );
+        assert!(!KeyChange::from_body(&serde_json::json!({})).add);
+    }
+}

@@ -1,0 +1,301 @@
+//! The byte format of `DIR/trust.cache`: [`encode`] and [`decode`] of an [`Aggregate`].
+//!
+//! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
+//!
+//! ```text
+//! "ALTRUST" 0x02                           magic and version (8 bytes)
+//! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
+//! str scope_key                             the policy's gate patterns (see Policy::scope_key)
+//! u32 n ‖ n × str                           actors
+//! u32 n ‖ n × str                           environments
+//! u32 n ‖ n × merge       merge   = u8 has_seq ‖ u64 seq ‖ i64 ts_ms ‖ u32 author ‖ str commit
+//!                                   ‖ u64 scope ‖ u32 k ‖ k × u32 deploy index
+//! u32 n ‖ n × deploy      deploy  = u64 seq ‖ i64 ts_ms ‖ u32 env ‖ str version ‖ str commit
+//!                                   ‖ u8 status (0 succeeded, 1 failed) ‖ u8 rolled_back
+//!                                   ‖ u64 rollback_seq ‖ i64 rollback_ts_ms
+//! u32 n ‖ n × approval    approval = u64 seq ‖ i64 ts_ms ‖ str subject ‖ u32 approver ‖ u8 allow
+//! u64                                       checksum of everything above (see `checksum`)
+//! ```
+//!
+//! Decoding is total: anything malformed (wrong magic or version, a checksum mismatch, a count
+//! larger than the bytes left, bytes after the end) gives `None`, and the caller rebuilds the
+//! cache from the ledger.
+
+use super::Aggregate;
+use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
+
+const MAGIC: &[u8; 8] = b"ALTRUST\x02";
+
+/// Encode an aggregate (see the module docs).
+pub fn encode(a: &Aggregate) -> Vec<u8> {
+    let mut e = Enc(Vec::with_capacity(1 << 16));
+    e.0.extend_from_slice(MAGIC);
+    e.u64(a.len);
+    e.u64(a.next_seq);
+    e.0.extend_from_slice(&a.head);
+    e.str(&a.scope_key);
+    let f = &a.facts;
+    e.u32(f.actors.len() as u32);
+    f.actors.iter().for_each(|s| e.str(s));
+    e.u32(f.envs.len() as u32);
+    f.envs.iter().for_each(|s| e.str(s));
+    e.u32(f.merges.len() as u32);
+    for m in &f.merges {
+        e.u8(u8::from(m.seq.is_some()));
+        e.u64(m.seq.unwrap_or(0));
+        e.u64(m.ts_ms as u64);
+        e.u32(m.author);
+        e.str(&m.commit);
+        e.u64(m.scope);
+        e.u32(m.ships.len() as u32);
+        m.ships.iter().for_each(|&d| e.u32(d));
+    }
+    e.u32(f.deploys.len() as u32);
+    for d in &f.deploys {
+        e.u64(d.seq);
+        e.u64(d.ts_ms as u64);
+        e.u32(d.env);
+        e.str(&d.version);
+        e.str(&d.commit);
+        e.u8(u8::from(d.status == DeployStatus::Failed));
+        e.u8(u8::from(d.rollback.is_some()));
+        let (rs, rt) = d.rollback.unwrap_or((0, 0));
+        e.u64(rs);
+        e.u64(rt as u64);
+    }
+    e.u32(f.approvals.len() as u32);
+    for ap in &f.approvals {
+        e.u64(ap.seq);
+        e.u64(ap.ts_ms as u64);
+        e.str(&ap.subject);
+        e.u32(ap.approver);
+        e.u8(u8::from(ap.allow));
+    }
+    let sum = checksum(&e.0);
+    e.0.extend_from_slice(&sum.to_le_bytes());
+    e.0
+}
+
+/// Decode a cache file; `None` for anything malformed (the cache is then rebuilt).
+pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
+    let split = bytes.len().checked_sub(8)?;
+    let (data, sum) = bytes.split_at(split);
+    if checksum(data).to_le_bytes().as_slice() != sum {
+        return None;
+    }
+    let mut d = Dec(data);
+    if d.take(8)? != MAGIC {
+        return None;
+    }
+    let len = d.u64()?;
+    let next_seq = d.u64()?;
+    let head: [u8; 32] = d.take(32)?.try_into().ok()?;
+    let scope_key = d.str()?;
+    let mut f = Facts::default();
+    for _ in 0..d.count()? {
+        f.actors.push(d.str()?);
+    }
+    for _ in 0..d.count()? {
+        f.envs.push(d.str()?);
+    }
+    for _ in 0..d.count()? {
+        let has_seq = d.u8()? == 1;
+        let seq = d.u64()?;
+        let ts_ms = d.u64()? as i64;
+        let author = d.u32()?;
+        let commit = d.str()?;
+        let scope = d.u64()?;
+        let mut ships = Vec::new();
+        for _ in 0..d.count()? {
+            ships.push(d.u32()?);
+        }
+        f.merges.push(MergeFact {
+            seq: has_seq.then_some(seq),
+            ts_ms,
+            author,
+            commit,
+            scope,
+            ships,
+        });
+    }
+    for _ in 0..d.count()? {
+        let seq = d.u64()?;
+        let ts_ms = d.u64()? as i64;
+        let env = d.u32()?;
+        let version = d.str()?;
+        let commit = d.str()?;
+        let status = if d.u8()? == 1 {
+            DeployStatus::Failed
+        } else {
+            DeployStatus::Succeeded
+        };
+        let rb = d.u8()? == 1;
+        let rs = d.u64()?;
+        let rt = d.u64()? as i64;
+        f.deploys.push(DeployFact {
+            seq,
+            ts_ms,
+            env,
+            version,
+            commit,
+            status,
+            rollback: rb.then_some((rs, rt)),
+        });
+    }
+    for _ in 0..d.count()? {
+        let seq = d.u64()?;
+        let ts_ms = d.u64()? as i64;
+        let subject = d.str()?;
+        let approver = d.u32()?;
+        let allow = d.u8()? == 1;
+        f.approvals.push(ApprovalFact {
+            seq,
+            ts_ms,
+            subject,
+            approver,
+            allow,
+        });
+    }
+    if !d.0.is_empty() {
+        return None;
+    }
+    Some(Aggregate {
+        facts: f,
+        len,
+        next_seq,
+        head,
+        scope_key,
+    })
+}
+
+/// A fast 64-bit checksum (multiply–xorshift over little-endian words, then the length). It
+/// catches accidental damage only: it is not a security control, and neither would an unkeyed
+/// SHA-256 be (whoever can write the cache can recompute either). SHA-256 here took a quarter
+/// of a warm run.
+fn checksum(data: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0x5165_6E74_7275_7374;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    for &byte in words.remainder() {
+        h = (h ^ u64::from(byte)).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    (h ^ data.len() as u64).wrapping_mul(K)
+}
+
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+}
+
+struct Dec<'a>(&'a [u8]);
+
+impl<'a> Dec<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    /// A count, bounded by the bytes left (every item takes at least one byte).
+    fn count(&mut self) -> Option<usize> {
+        let n = self.u32()? as usize;
+        (n <= self.0.len()).then_some(n)
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::body::Kind;
+    use crate::trust::policy::Policy;
+    use serde_json::json;
+
+    #[test]
+    fn codec_round_trips_and_rejects_damage() {
+        let p = Policy::from_toml("").unwrap();
+        let mut a = Aggregate::empty(&p);
+        let m = |_: &[&str]| 3u64;
+        a.facts.apply(
+            0,
+            "2026-01-01T00:00:00.000Z",
+            Kind::Merge,
+            "bot",
+            &json!({"author": "ann", "merge_commit": "c1", "paths": ["x"]}),
+            &m,
+        );
+        a.facts.apply(
+            1,
+            "2026-01-01T00:00:01.000Z",
+            Kind::Deploy,
+            "ci",
+            &json!({"env": "prod", "version": "1", "commit": "c1", "status": "succeeded"}),
+            &m,
+        );
+        a.facts.apply(
+            2,
+            "2026-01-01T00:00:02.000Z",
+            Kind::Rollback,
+            "ci",
+            &json!({"env": "prod", "from_version": "1", "to_version": "0", "trigger": "t"}),
+            &m,
+        );
+        a.facts.apply(
+            3,
+            "2026-01-01T00:00:03.000Z",
+            Kind::Approval,
+            "bob",
+            &json!({"subject": "s", "decision": "allow", "reasons": []}),
+            &m,
+        );
+        a.next_seq = 4;
+        a.len = 999;
+        let bytes = encode(&a);
+        let mut back = decode(&bytes).unwrap();
+        assert_eq!(back.facts.merges, a.facts.merges);
+        assert_eq!(back.facts.deploys, a.facts.deploys);
+        assert_eq!(back.facts.deploys[0].rollback, Some((2, 1_767_225_602_000)));
+        assert_eq!(back.facts.approvals, a.facts.approvals);
+        assert_eq!(back.facts.merge_by_commit("c1").unwrap().ships, vec![0]);
+        for i in [0, 8, 40, bytes.len() / 2, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[i] ^= 1;
+            assert!(decode(&bad).is_none(), "byte {i}");
+        }
+        assert!(decode(&bytes[..bytes.len() - 1]).is_none());
+    }
+}

@@ -1,0 +1,333 @@
+//! The score cache: [`Facts`] folded from the ledger, keyed by the ledger's head, updated
+//! incrementally, never trusted over the ledger.
+//!
+//! The file `DIR/trust.cache` is written atomically and safe to delete at any time; its byte
+//! format is in [`codec`]. This module brings an [`Aggregate`] up to the ledger's tail through
+//! the crate's one structural reader of the log.
+//!
+//! # Why it is never trusted over the ledger
+//!
+//! The cache states the ledger length and head hash it was folded up to. It is used as is only
+//! when the ledger's last line (parsed and hashed on every run) has that hash and the file that
+//! length; since every entry's hash covers its `prev`, the head hash commits to the whole
+//! chain. When the ledger grew, the first new line must chain to the cached head (`prev`) and
+//! carry the next seq, and only the new lines are folded in. Anything else — another policy,
+//! a checksum mismatch, a shorter or rewritten ledger — discards the cache and folds the
+//! whole ledger again. The cache is a speed-up only: deleting it changes no result.
+//!
+//! Reading is not verifying: the fold checks every line's form, leaf hash, seq and chain, but
+//! not signatures (that is `ledger verify`'s job).
+
+mod codec;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::ledger::body::Kind;
+use crate::ledger::entry::{Entry, LineError, ZERO_HASH};
+use crate::ledger::fastline;
+use crate::ledger::read::{self, Head, Parse, Position};
+use crate::ledger::Ledger;
+use crate::trust::model::{BodyView, Facts};
+use crate::trust::policy::Policy;
+
+pub use codec::{decode, encode};
+
+/// File name of the cache inside the ledger directory.
+pub const CACHE_FILE: &str = "trust.cache";
+
+/// The cache is rewritten after a cold fold, or once an extension folds this many entries.
+pub const SAVE_AFTER: u64 = 256;
+
+/// How the aggregate was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// The cache matched the ledger head.
+    Warm,
+    /// The cache was extended by this many entries.
+    Extended(u64),
+    /// No usable cache: the whole ledger was folded.
+    Cold,
+}
+
+impl CacheStatus {
+    /// Short name for output (`warm`, `extended`, `cold`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Warm => "warm",
+            CacheStatus::Extended(_) => "extended",
+            CacheStatus::Cold => "cold",
+        }
+    }
+}
+
+/// Facts folded up to a ledger position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    /// The facts.
+    pub facts: Facts,
+    /// Ledger bytes folded.
+    pub len: u64,
+    /// Entries folded (the next seq).
+    pub next_seq: u64,
+    /// Hash of the last entry folded (zeros when none).
+    pub head: [u8; 32],
+    /// Policy scope key the scope masks were computed with.
+    pub scope_key: String,
+}
+
+impl Aggregate {
+    fn empty(policy: &Policy) -> Aggregate {
+        Aggregate {
+            facts: Facts::default(),
+            len: 0,
+            next_seq: 0,
+            head: ZERO_HASH,
+            scope_key: policy.scope_key(),
+        }
+    }
+}
+
+/// Path of the cache file of `ledger`.
+pub fn cache_path(ledger: &Ledger) -> PathBuf {
+    ledger.dir().join(CACHE_FILE)
+}
+
+/// Bring the aggregate up to the ledger's current tail (warm, extended or cold) and save it.
+/// A cache that cannot be written is not an error (read-only audit directories are fine).
+pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)> {
+    let tail = ledger.tail()?;
+    let path = cache_path(ledger);
+    let cached = std::fs::read(&path).ok().and_then(|b| decode(&b));
+    let usable = cached.filter(|a| {
+        a.scope_key == policy.scope_key() && a.len <= tail.len && a.next_seq <= tail.next_seq
+    });
+    let (mut agg, status) = match usable {
+        Some(a) if a.len == tail.len && a.head == tail.prev && a.next_seq == tail.next_seq => {
+            return Ok((a, CacheStatus::Warm))
+        }
+        Some(mut a) if a.len < tail.len => {
+            let before = a.next_seq;
+            match fold(ledger, policy, &mut a, tail.len) {
+                Ok(()) => {
+                    let n = a.next_seq - before;
+                    (a, CacheStatus::Extended(n))
+                }
+                Err(_) => cold(ledger, policy, tail.len)?,
+            }
+        }
+        _ => cold(ledger, policy, tail.len)?,
+    };
+    if agg.next_seq != tail.next_seq || agg.head != tail.prev || agg.len != tail.len {
+        return Err(Error::Conflict(format!(
+            "{}: changed while being read (folded {} entries, tail says {}); try again",
+            ledger.log_path().display(),
+            agg.next_seq,
+            tail.next_seq
+        )));
+    }
+    agg.len = tail.len;
+    // Rewriting (and fsyncing) a large cache for a handful of new entries would cost more than
+    // folding them again next time, so small extensions are folded on every run until they
+    // add up to SAVE_AFTER entries.
+    let save = match status {
+        CacheStatus::Extended(n) => n >= SAVE_AFTER,
+        _ => true,
+    };
+    if save {
+        let _ = crate::fsutil::write_atomic(&path, &encode(&agg));
+    }
+    Ok((agg, status))
+}
+
+fn cold(ledger: &Ledger, policy: &Policy, upto: u64) -> Result<(Aggregate, CacheStatus)> {
+    let mut a = Aggregate::empty(policy);
+    fold(ledger, policy, &mut a, upto)?;
+    Ok((a, CacheStatus::Cold))
+}
+
+/// The fields the fold reads from a line, borrowed from it; serde skips the rest.
+#[derive(Deserialize)]
+struct LightView<'a> {
+    ts: &'a str,
+    actor: &'a str,
+    #[serde(borrow)]
+    body: BodyView<'a>,
+}
+
+/// What the fold takes from a relevant line: a borrowed view, or the whole entry when the
+/// line took the reference parser or its strings have escapes (read leniently through
+/// [`BodyView::from_value`]).
+enum Relevant<'a> {
+    View(u64, Kind, LightView<'a>),
+    Owned(Entry),
+}
+
+fn relevant(k: Kind) -> bool {
+    matches!(
+        k,
+        Kind::Merge | Kind::Deploy | Kind::Rollback | Kind::Approval
+    )
+}
+
+/// The fold's line parser: the structural checks of the fast path (or the reference parser
+/// when it declines), then a light parse of the lines the facts are made of.
+struct FoldLines;
+
+impl Parse for FoldLines {
+    type Item<'a> = Option<Relevant<'a>>;
+
+    fn parse<'a>(
+        &self,
+        line: &'a [u8],
+    ) -> std::result::Result<(Head, Option<Relevant<'a>>), LineError> {
+        if let Some(f) = fastline::scan(line) {
+            let head = Head {
+                seq: f.seq,
+                prev: f.prev,
+                hash: f.hash,
+            };
+            if !relevant(f.kind) {
+                return Ok((head, None));
+            }
+            if let Ok(v) = serde_json::from_slice::<LightView<'_>>(line) {
+                return Ok((head, Some(Relevant::View(f.seq, f.kind, v))));
+            }
+        }
+        let e = Entry::parse_line(line)?;
+        let head = Head {
+            seq: e.seq,
+            prev: e.prev,
+            hash: e.hash,
+        };
+        Ok((head, relevant(e.kind).then_some(Relevant::Owned(e))))
+    }
+}
+
+/// Fold the ledger bytes `[agg.len, upto)` into `agg`.
+fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Result<()> {
+    let mask = |ps: &[&str]| policy.scope_mask(ps.iter().copied());
+    let from = Position {
+        offset: agg.len,
+        next_seq: agg.next_seq,
+        prev: agg.head,
+    };
+    let facts = &mut agg.facts;
+    let end = read::scan(ledger, from, upto, &FoldLines, |item| {
+        match item {
+            Some(Relevant::View(seq, kind, l)) => {
+                facts.apply_view(seq, l.ts, kind, l.actor, &l.body, &mask)
+            }
+            Some(Relevant::Owned(e)) => facts.apply(e.seq, &e.ts, e.kind, &e.actor, &e.body, &mask),
+            None => {}
+        }
+        Ok(())
+    })?;
+    agg.len = end.offset;
+    agg.next_seq = end.next_seq;
+    agg.head = end.prev;
+    Ok(())
+}
+
+/// Remove the cache file if present (for benchmarks and tests).
+pub fn clear(dir: &Path) -> Result<()> {
+    let p = dir.join(CACHE_FILE);
+    match std::fs::remove_file(&p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(&p, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Draft;
+    use serde_json::json;
+
+    fn draft(i: u64) -> Draft {
+        let (kind, body) = match i % 3 {
+            0 => (
+                Kind::Merge,
+                json!({"author": format!("dev{}", i % 2), "source": "f", "target": "main",
+                    "source_commit": "a", "target_commit": "b",
+                    "merge_commit": format!("m{i}"), "paths": ["src/x.rs"]}),
+            ),
+            1 => (
+                Kind::Deploy,
+                json!({"env": "prod", "version": format!("v{i}"), "commit": format!("m{}", i - 1),
+                    "status": "succeeded"}),
+            ),
+            _ => (Kind::Event, json!({"type": "test", "data": {"i": i}})),
+        };
+        Draft {
+            kind,
+            actor: "ci".into(),
+            body,
+        }
+    }
+
+    fn ledger(n: u64) -> (tempfile::TempDir, Ledger, Policy) {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::init(dir.path(), "test.example/trust", false).unwrap();
+        crate::ledger::Recorder::new(&l, None)
+            .record((0..n).map(draft).collect())
+            .unwrap();
+        let p = Policy::from_toml("").unwrap();
+        (dir, l, p)
+    }
+
+    #[test]
+    fn extension_agrees_with_a_cold_fold() {
+        let (_d, l, p) = ledger(40);
+        assert_eq!(load(&l, &p).unwrap().1, CacheStatus::Cold);
+        assert_eq!(load(&l, &p).unwrap().1, CacheStatus::Warm);
+        crate::ledger::Recorder::new(&l, None)
+            .record((40..50).map(draft).collect())
+            .unwrap();
+        let (ext, status) = load(&l, &p).unwrap();
+        assert_eq!(status, CacheStatus::Extended(10));
+        clear(l.dir()).unwrap();
+        let (cold, status) = load(&l, &p).unwrap();
+        assert_eq!(status, CacheStatus::Cold);
+        assert_eq!(ext, cold);
+        assert_eq!(cold.next_seq, 50);
+        assert_eq!(cold.len, std::fs::metadata(l.log_path()).unwrap().len());
+    }
+
+    /// A cache whose head is not the entry before its offset is discarded, not extended.
+    #[test]
+    fn extension_must_chain_to_the_cached_head() {
+        let (_d, l, p) = ledger(20);
+        let (mut a, _) = load(&l, &p).unwrap();
+        crate::ledger::Recorder::new(&l, None)
+            .record((20..25).map(draft).collect())
+            .unwrap();
+        a.head = [7; 32];
+        crate::fsutil::write_atomic(&cache_path(&l), &encode(&a)).unwrap();
+        let (b, status) = load(&l, &p).unwrap();
+        assert_eq!(status, CacheStatus::Cold);
+        assert_eq!(b.next_seq, 25);
+    }
+
+    /// The fold checks every line, not only those the facts are made of: an event line whose
+    /// data was changed after it was hashed fails the load, at its line.
+    #[test]
+    fn fold_checks_lines_it_does_not_use() {
+        let (_d, l, p) = ledger(9);
+        let path = l.log_path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let bad = text.replacen("\"data\":{\"i\":5}", "\"data\":{\"i\":6}", 1);
+        assert_ne!(bad, text);
+        std::fs::write(&path, bad).unwrap();
+        let err = load(&l, &p).unwrap_err();
+        let (_, f) = err.verify_failure().expect("a verification failure");
+        assert_eq!(
+            (f.line, f.seq, f.code),
+            (Some(6), Some(5), "bad-hash"),
+            "{err}"
+        );
+    }
+}
