@@ -166,6 +166,27 @@ fn parse_block<'b, P: Parse>(block: &'b Block, parser: &P) -> Vec<Vec<Parsed<'b,
         .collect()
 }
 
+impl Ledger {
+    /// Read and structurally check every entry (form, canonical bytes, hashes, seq and chain),
+    /// without signature checks. For consumers (trust, metrics) that need the history; auditors
+    /// use [`crate::ledger::verify`].
+    pub fn read_entries(&self) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        self.scan(|e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Stream every entry through `f`, in seq order, with the same checks as
+    /// [`Ledger::read_entries`] (those of the crate's one structural reader). An error from `f` stops the
+    /// scan and is returned.
+    pub fn scan(&self, f: impl FnMut(Entry) -> Result<()>) -> Result<()> {
+        entries(self, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
