@@ -53,7 +53,11 @@ impl LineReader {
             f.seek(std::io::SeekFrom::Start(offset))
                 .map_err(|e| Error::io(path, e))?;
         }
-        let inner = BufReader::with_capacity(1 << 20, f.take(end.saturating_sub(offset)));
+        // A buffer no larger than what is left to read: checking the index reads one line at
+        // the tail, and a 1 MiB buffer there costs a fresh, zeroed huge page per append.
+        let left = end.saturating_sub(offset);
+        let cap = usize::try_from(left.clamp(8 << 10, 1 << 20)).unwrap_or(1 << 20);
+        let inner = BufReader::with_capacity(cap, f.take(left));
         Ok(LineReader {
             inner,
             number,

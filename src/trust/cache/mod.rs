@@ -33,7 +33,7 @@ use crate::ledger::Ledger;
 use crate::trust::model::{BodyView, Facts};
 use crate::trust::policy::Policy;
 
-pub use codec::{decode, encode};
+pub(crate) use codec::{decode, encode};
 
 /// File name of the cache inside the ledger directory.
 pub const CACHE_FILE: &str = "trust.cache";
