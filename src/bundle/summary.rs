@@ -96,20 +96,10 @@ pub fn scores_json(
     policy: &crate::trust::Policy,
     now_ms: i64,
 ) -> Value {
-    let mut authors: Vec<&String> = facts
-        .merges
-        .iter()
-        .filter_map(|m| facts.actors.get(m.author as usize))
-        .collect();
-    authors.sort();
-    authors.dedup();
     Value::Array(
-        authors
+        crate::trust::scores_of_authors(facts, policy, now_ms)
             .into_iter()
-            .map(|a| {
-                let s = crate::trust::score(facts, policy, a, None, now_ms);
-                json!({"actor": a, "score_permille": s.permille(), "breakdown": s.breakdown()})
-            })
+            .map(|s| json!({"actor": s.actor, "score_permille": s.permille(), "breakdown": s.breakdown()}))
             .collect(),
     )
 }
