@@ -28,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
+/// The largest `config.toml` read (far above any real one).
+pub const MAX_CONFIG: u64 = 1 << 20;
 /// One trusted key as recorded in `config.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,15 +81,12 @@ impl Config {
         })
     }
 
-    /// Read `DIR/config.toml`.
+    /// Read `DIR/config.toml` (a regular file of at most [`MAX_CONFIG`] bytes).
     pub fn load(dir: &Path) -> Result<Config> {
         let path = dir.join(CONFIG_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotALedger(dir.to_path_buf()))
-            }
-            Err(e) => return Err(Error::io(&path, e)),
+        let Some(text) = crate::fsutil::read_text_bounded_if_exists(&path, MAX_CONFIG, "config")?
+        else {
+            return Err(Error::NotALedger(dir.to_path_buf()));
         };
         let file = path.display().to_string();
         let cfg: Config =

@@ -58,7 +58,7 @@ impl std::fmt::Display for Failure {
 /// | variant | CLI exit | HTTP |
 /// |---|---|---|
 /// | [`Error::Verify`] | 1 | 422 |
-/// | [`Error::Invalid`], [`Error::Malformed`] | 2 | 400 |
+/// | [`Error::Invalid`], [`Error::Malformed`], [`Error::NotAFile`] | 2 | 400 |
 /// | [`Error::NotFound`], [`Error::NotALedger`] | 2 | 404 |
 /// | [`Error::Conflict`], [`Error::TornTail`] | 2 | 409 |
 /// | [`Error::UntrustedKey`], [`Error::SignatureRequired`] | 2 | 403 |
@@ -97,6 +97,16 @@ pub enum Error {
         field: Option<String>,
         /// What is wrong.
         reason: String,
+    },
+    /// A path that should name a regular file names a FIFO, a device, a socket or a directory.
+    /// Such files are refused before anything is read from them, so a FIFO cannot make a
+    /// command wait for a writer and a device cannot feed it without end.
+    #[error("{path}: is {found}, not a regular file")]
+    NotAFile {
+        /// The path given or found in the ledger directory.
+        path: PathBuf,
+        /// What it is instead: `a FIFO`, `a directory`, `a character device`, …
+        found: &'static str,
     },
     /// Something asked for does not exist (an entry, a key, a revision, a gate).
     #[error("{0}")]

@@ -41,6 +41,12 @@ pub mod drill;
 pub mod error;
 pub mod flow;
 pub(crate) mod fsutil;
+/// Reading what a caller hands in — a path argument, stdin, a request body — the way the
+/// library reads its own files: regular files only (a FIFO, device, socket or directory is
+/// refused at once, [`Error::NotAFile`]) and never more than a stated bound.
+pub mod input {
+    pub use crate::fsutil::{open_regular, read_bounded, read_stream_text, read_text_bounded};
+}
 pub mod git;
 pub mod history;
 pub mod keys;

@@ -122,7 +122,7 @@ fn walk_error(root: &Path, e: walkdir::Error) -> Error {
 
 /// Hash one file with `buf` as the read buffer.
 pub fn hash_file(path: &Path, buf: &mut [u8]) -> Result<([u8; 32], u64)> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = crate::fsutil::open_regular(path)?;
     let mut h = Sha256::new();
     let mut size = 0u64;
     loop {

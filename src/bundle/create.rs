@@ -169,14 +169,7 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
     let tool_version = env!("CARGO_PKG_VERSION");
     let (sbom, sbom_source) = match &opts.sbom_from {
         Some(p) => {
-            let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
-            if meta.len() > sbom::MAX_SBOM {
-                return Err(Error::malformed(
-                    p.display().to_string(),
-                    "SBOM larger than 256 MiB",
-                ));
-            }
-            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+            let bytes = crate::fsutil::read_bounded(p, sbom::MAX_SBOM, "SBOM")?;
             let s = sbom::check_named(&bytes, &p.display().to_string())?;
             (s, "imported")
         }
@@ -230,7 +223,7 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
                 format!("{}: file names may use only A-Z a-z 0-9 . _ -", p.display()),
             ));
         }
-        let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+        let bytes = crate::fsutil::read_bounded(p, sbom::MAX_SBOM, "attachment")?;
         if out_files.insert(path.clone(), bytes).is_some() {
             return Err(Error::invalid("attach", format!("two files named {name}")));
         }

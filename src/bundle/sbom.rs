@@ -347,7 +347,7 @@ pub fn for_repo(
     if repo.join("Cargo.toml").is_file() {
         let meta = cargo_metadata(repo)?;
         let lock_path = repo.join("Cargo.lock");
-        let lock = std::fs::read_to_string(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        let lock = crate::fsutil::read_text_bounded(&lock_path, MAX_SBOM, "Cargo.lock")?;
         Ok((
             build(&meta, &lock, artifacts, timestamp, tool_version)?,
             "cargo",

@@ -34,6 +34,36 @@ pub enum Pin {
     KeyId(String),
 }
 
+impl Pin {
+    /// Read a pinned key from a file: an Ed25519 PEM public key (`-----BEGIN PUBLIC KEY-----`)
+    /// or the one-line hex `PATH.pub` that `ledger keygen` writes. The file must be a regular
+    /// file of at most 64 KiB.
+    pub fn from_file(p: &Path) -> Result<Pin> {
+        let text =
+            crate::fsutil::read_text_bounded(p, 64 * 1024, "public key file").map_err(|e| {
+                Error::Key {
+                    path: p.to_path_buf(),
+                    reason: crate::keys::reason_of(e),
+                }
+            })?;
+        let t = text.trim();
+        if t.starts_with("-----BEGIN PUBLIC KEY-----") {
+            use ed25519_dalek::pkcs8::DecodePublicKey as _;
+            let vk = VerifyingKey::from_public_key_pem(t).map_err(|_| Error::Key {
+                path: p.to_path_buf(),
+                reason: "not an Ed25519 PEM public key".into(),
+            })?;
+            return Ok(Pin::Key(vk));
+        }
+        Ok(Pin::Key(crate::keys::parse_public_hex(t).map_err(
+            |reason| Error::Key {
+                path: p.to_path_buf(),
+                reason,
+            },
+        )?))
+    }
+}
+
 /// Options of a bundle verification.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
@@ -129,8 +159,14 @@ fn list_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
     Ok(out)
 }
 
+/// The largest file a bundle may hold (the ledger slice of a very long history included).
+const MAX_FILE: u64 = 4 << 30;
+
 fn read(path: &Path, name: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| fail(name, "unreadable", e.to_string()))
+    // The walk above checked the type with lstat; the open checks it again on the descriptor,
+    // so a file swapped for a FIFO meanwhile is refused rather than waited on.
+    crate::fsutil::read_bounded(path, MAX_FILE, "bundle file")
+        .map_err(|e| fail(name, "unreadable", e.to_string()))
 }
 
 /// Verify the bundle in `dir`.

@@ -1,11 +1,11 @@
 //! `ledger append`: one entry from flags and `--body`, or a batch (`--batch`), through the
 //! append use case.
 
-use std::io::Read as _;
 use std::path::PathBuf;
 
 use audit_ledger::error::{Error, Result};
 use audit_ledger::flow::{self, attribution::Attribution};
+use audit_ledger::input;
 use audit_ledger::ledger::batch;
 use audit_ledger::ledger::body::{optional_fields, required_fields, Kind};
 use audit_ledger::ledger::{Draft, Entry, Recorder};
@@ -165,25 +165,15 @@ impl FieldFlags {
     }
 }
 
+/// `--body`: inline JSON, `@FILE` or `-` (stdin), at most one entry line's worth.
 fn read_source(spec: &str, what: &str) -> Result<String> {
+    let max = audit_ledger::ledger::entry::MAX_LINE as u64;
     if spec == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| super::usage(format!("{what}: reading stdin: {e}")))?;
-        Ok(s)
+        input::read_stream_text(std::io::stdin().lock(), max, "stdin")
     } else if let Some(p) = spec.strip_prefix('@') {
-        std::fs::read_to_string(p).map_err(|e| super::usage(format!("{what}: {p}: {e}")))
+        input::read_text_bounded(std::path::Path::new(p), max, what)
     } else {
         Ok(spec.to_string())
-    }
-}
-
-fn read_path_or_stdin(spec: &str, what: &str) -> Result<String> {
-    if spec == "-" {
-        read_source(spec, what)
-    } else {
-        std::fs::read_to_string(spec).map_err(|e| super::usage(format!("{what}: {spec}: {e}")))
     }
 }
 
@@ -244,8 +234,11 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let drafts = match (&a.batch, &a.kind, &a.actor) {
         (Some(spec), _, _) => {
-            let text = read_path_or_stdin(spec, "--batch")?;
-            batch::parse(&text, if spec == "-" { "stdin" } else { spec })?
+            if spec == "-" {
+                batch::read(std::io::stdin().lock(), "stdin")?
+            } else {
+                batch::read_file(std::path::Path::new(spec))?
+            }
         }
         (None, Some(kind), Some(actor)) => {
             vec![draft_from_args(kind, actor, a.body.as_deref(), &a.fields)?]

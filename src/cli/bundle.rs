@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use audit_ledger::bundle::{self, CreateOptions, Pin, VerifyOptions};
 use audit_ledger::error::{Error, Result};
 use audit_ledger::flow;
-use audit_ledger::keys;
 use audit_ledger::ledger::Recorder;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -170,26 +169,9 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn read_pin_file(p: &std::path::Path) -> Result<Pin> {
-    let text = std::fs::read_to_string(p).map_err(|e| Error::Key {
-        path: p.to_path_buf(),
-        reason: format!("cannot read: {e}"),
-    })?;
-    let t = text.trim();
-    if t.starts_with("-----BEGIN PUBLIC KEY-----") {
-        use ed25519_dalek::pkcs8::DecodePublicKey as _;
-        let vk = ed25519_dalek::VerifyingKey::from_public_key_pem(t).map_err(|_| Error::Key {
-            path: p.to_path_buf(),
-            reason: "not an Ed25519 PEM public key".into(),
-        })?;
-        return Ok(Pin::Key(vk));
-    }
-    Ok(Pin::Key(keys::load_public(p)?))
-}
-
 fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let pin = match (&a.pubkey, &a.key_id) {
-        (Some(p), _) => Some(read_pin_file(p)?),
+        (Some(p), _) => Some(Pin::from_file(p)?),
         (None, Some(id)) => {
             if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(super::usage("--key-id: expected 16 hex characters"));

@@ -15,21 +15,16 @@ use crate::note::{self, SignerKey, VerifierKey};
 
 /// Read a small file (a note, a proof, a key): at most 1 MiB.
 pub(crate) fn read_small(path: &Path, what: &str) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.len() > note::MAX_NOTE as u64 {
-        return Err(Error::malformed(
-            path.display().to_string(),
-            format!("{what} larger than 1 MiB"),
-        ));
-    }
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    crate::fsutil::read_bounded(path, note::MAX_NOTE as u64, what)
 }
 
 /// Verifier keys from a key file or string: a note verifier key (`name+hash+base64`) or a
 /// `PATH.pub` (hex), which stands for every signature line of `note_bytes` whose key hash fits.
 pub fn verifiers_from(spec: &str, note_bytes: &[u8]) -> Result<Vec<VerifierKey>> {
     let p = Path::new(spec);
-    let text = if p.is_file() {
+    // Anything that exists at that path is a file to read (a FIFO is refused there, not
+    // taken for a key string).
+    let text = if p.exists() {
         String::from_utf8_lossy(&read_small(p, "key")?).into_owned()
     } else {
         spec.to_string()

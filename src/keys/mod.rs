@@ -84,6 +84,14 @@ impl Signer {
             reason,
         };
         let meta = std::fs::metadata(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
+        if !meta.is_file() {
+            // Said before the mode: a FIFO's mode is not what is wrong with it.
+            let e = crate::fsutil::check_regular_if_exists(path).err();
+            return Err(key_err(match e {
+                Some(e) => reason_of(e),
+                None => "not a regular file".into(),
+            }));
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -98,8 +106,8 @@ impl Signer {
         if !meta.is_file() || meta.len() > 64 * 1024 {
             return Err(key_err("not a PKCS#8 PEM private key file".into()));
         }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
+        let text = crate::fsutil::read_text_bounded(path, 64 * 1024, "private key")
+            .map_err(|e| key_err(format!("cannot read: {}", reason_of(e))))?;
         let key = SigningKey::from_pkcs8_pem(&text).map_err(|_| {
             key_err("not an Ed25519 PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)".into())
         })?;
@@ -177,12 +185,19 @@ pub fn load_public(path: &Path) -> Result<VerifyingKey> {
         path: path.to_path_buf(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
-    if meta.len() > 4096 {
-        return Err(key_err("too large for a public key file".into()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| key_err(format!("cannot read: {e}")))?;
+    let text = crate::fsutil::read_text_bounded(path, 4096, "public key file")
+        .map_err(|e| key_err(format!("cannot read: {}", reason_of(e))))?;
     parse_public_hex(&text).map_err(key_err)
+}
+
+/// The reason of a file error without the path (the key error names the path itself).
+pub(crate) fn reason_of(e: Error) -> String {
+    match e {
+        Error::Io { source, .. } => source.to_string(),
+        Error::NotAFile { found, .. } => format!("is {found}, not a regular file"),
+        Error::Malformed { reason, .. } => reason,
+        other => other.to_string(),
+    }
 }
 
 /// Strict single verification (rejects non-canonical signatures and weak keys).

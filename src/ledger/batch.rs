@@ -13,13 +13,59 @@
 //! number and field, and the first bad line (in file order) wins, so the report does not
 //! depend on how lines were spread over threads.
 
+use std::io::BufRead;
+use std::path::Path;
+
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::ledger::body::Kind;
-use crate::ledger::entry::Entry;
+use crate::ledger::entry::{Entry, MAX_LINE};
 use crate::ledger::store::Draft;
+
+/// Read and parse a batch file. The file must be a regular file (a FIFO or device is refused
+/// at once); it is read line by line, and a line longer than an entry line may be
+/// ([`MAX_LINE`]) is refused before more is read, so a huge file without newlines costs at most
+/// one line's worth of memory.
+pub fn read_file(path: &Path) -> Result<Vec<Draft>> {
+    let file = crate::fsutil::open_regular(path)?;
+    read(std::io::BufReader::new(file), &path.display().to_string())
+}
+
+/// Read and parse a batch from a stream (stdin, a request body), line by line with the same
+/// per-line bound as [`read_file`]. `source` names the input in errors.
+pub fn read(mut input: impl BufRead, source: &str) -> Result<Vec<Draft>> {
+    let mut text = String::new();
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        number += 1;
+        let mut limited = std::io::Read::take(&mut input, MAX_LINE as u64 + 2);
+        let n = limited
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(source, e))?;
+        if n == 0 {
+            break;
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if body.len() > MAX_LINE {
+            return Err(Error::malformed_at(
+                source,
+                Some(number),
+                None,
+                format!("line longer than {} bytes", MAX_LINE),
+            ));
+        }
+        let s = std::str::from_utf8(body)
+            .map_err(|_| Error::malformed_at(source, Some(number), None, "not UTF-8"))?;
+        text.push_str(s);
+        text.push('\n');
+    }
+    parse(&text, source)
+}
 
 /// Parse a batch. `source` names the input in errors (a path, or `stdin`).
 pub fn parse(text: &str, source: &str) -> Result<Vec<Draft>> {

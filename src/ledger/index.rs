@@ -235,11 +235,15 @@ impl Index {
         path: &Path,
         tail: &Tail,
     ) -> Result<std::result::Result<Index, String>> {
-        let mut file = match OpenOptions::new().read(true).write(true).open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Err("missing".into())),
-            Err(e) => return Err(Error::io(path, e)),
-        };
+        let mut file =
+            match crate::fsutil::open_regular_with(path, OpenOptions::new().read(true).write(true))
+            {
+                Ok(f) => f,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Err("missing".into()))
+                }
+                Err(e) => return Err(e),
+            };
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let mut magic = [0u8; 16];
         if len < HEADER || file.read_exact(&mut magic).is_err() || &magic != MAGIC {
@@ -438,10 +442,8 @@ pub fn compare(path: &Path, leaves: &[Hash]) -> Result<Option<String>> {
 /// [`compare`] with runs of 2^`run_level` leaves.
 fn compare_in_runs(path: &Path, leaves: &[Hash], run_level: u32) -> Result<Option<String>> {
     use rayon::prelude::*;
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some("missing".into())),
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(file) = crate::fsutil::open_regular_if_exists(path)? else {
+        return Ok(Some("missing".into()));
     };
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let n = leaves.len() as u64;

@@ -48,7 +48,7 @@ impl LineReader {
     /// while appends go on.
     pub fn open_at(path: &Path, offset: u64, number: u64, end: u64) -> Result<LineReader> {
         use std::io::Seek as _;
-        let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut f = crate::fsutil::open_regular(path)?;
         if offset > 0 {
             f.seek(std::io::SeekFrom::Start(offset))
                 .map_err(|e| Error::io(path, e))?;
@@ -123,7 +123,7 @@ impl LineReader {
 /// The file's length taken under a shared lock: appends hold the exclusive lock while they
 /// write, so this length always falls on a line boundary (or a torn tail left by a crash).
 pub fn stable_len(path: &Path) -> Result<u64> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = crate::fsutil::open_regular(path)?;
     f.lock_shared().map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     // Dropping the file releases the lock.
@@ -215,7 +215,7 @@ impl BlockReader {
     /// Open `path` at byte `offset`, the start of line `number` + 1, up to byte `end`.
     pub fn open_at(path: &Path, offset: u64, number: u64, end: u64) -> Result<BlockReader> {
         use std::io::Seek as _;
-        let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut f = crate::fsutil::open_regular(path)?;
         if offset > 0 {
             f.seek(std::io::SeekFrom::Start(offset))
                 .map_err(|e| Error::io(path, e))?;

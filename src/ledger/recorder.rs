@@ -187,6 +187,11 @@ impl<'a> Recorder<'a> {
             None => {}
             Some(s) => check_signer_trusted(&config, s, first)?,
         }
+        // Files written after the entries must be writable as files: a FIFO or directory in
+        // their place is refused now, before anything is appended.
+        for name in [index::INDEX_FILE, tlog::CHECKPOINT_FILE] {
+            crate::fsutil::check_regular_if_exists(&self.ledger.dir().join(name))?;
+        }
         let written = locked.write(drafts, self.signer)?;
         let mut out = Recorded {
             entries: written.entries,

@@ -89,11 +89,7 @@ impl Ledger {
             std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
         }
         let log = dir.join(LEDGER_FILE);
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| Error::io(&log, e))?;
+        crate::fsutil::open_regular_with(&log, OpenOptions::new().create(true).append(true))?;
         config.save(dir)?;
         crate::fsutil::sync_dir(dir)?;
         Ok(Ledger {
@@ -108,7 +104,8 @@ impl Ledger {
             return Err(Error::NotALedger(dir.to_path_buf()));
         }
         let config = Config::load(dir)?;
-        if !dir.join(LEDGER_FILE).is_file() {
+        // A FIFO or device in place of the log is refused by name, not taken for a missing file.
+        if crate::fsutil::open_regular_if_exists(&dir.join(LEDGER_FILE))?.is_none() {
             return Err(Error::NotALedger(dir.to_path_buf()));
         }
         Ok(Ledger {
@@ -136,11 +133,8 @@ impl Ledger {
     /// [`crate::ledger::Recorder`]'s job; other holders (index checks) only read.
     pub(crate) fn lock(&self) -> Result<Locked<'_>> {
         let path = self.log_path();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let mut file =
+            crate::fsutil::open_regular_with(&path, OpenOptions::new().read(true).append(true))?;
         file.lock().map_err(|e| Error::io(&path, e))?;
         let tail = read_tail(&mut file, &path)?;
         Ok(Locked {
@@ -153,7 +147,7 @@ impl Ledger {
     /// Read the tail without locking (a snapshot; may be stale a moment later).
     pub fn tail(&self) -> Result<Tail> {
         let path = self.log_path();
-        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = crate::fsutil::open_regular(&path)?;
         read_tail(&mut file, &path)
     }
 
@@ -161,11 +155,8 @@ impl Ledger {
     /// Returns `None` when the log ends cleanly. Complete entries are never touched.
     pub fn repair_torn_tail(&self) -> Result<Option<Repair>> {
         let path = self.log_path();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let mut file =
+            crate::fsutil::open_regular_with(&path, OpenOptions::new().read(true).write(true))?;
         file.lock().map_err(|e| Error::io(&path, e))?;
         match read_tail(&mut file, &path) {
             Ok(_) => Ok(None),

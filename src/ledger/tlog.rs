@@ -168,10 +168,9 @@ pub(crate) fn write_checkpoint(
 
 /// The body of a checkpoint file we wrote, if the file exists.
 fn read_body(path: &Path) -> Result<Option<Checkpoint>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(bytes) = fsutil::read_bounded_if_exists(path, note::MAX_NOTE as u64, "checkpoint")?
+    else {
+        return Ok(None);
     };
     let file = path.display().to_string();
     let n = note::parse_named(&bytes, &file)?;

@@ -95,12 +95,19 @@ pub fn cache_path(ledger: &Ledger) -> PathBuf {
     ledger.dir().join(CACHE_FILE)
 }
 
+/// The largest trust cache read; a larger one is ignored and rebuilt.
+const MAX_CACHE: u64 = 1 << 30;
+
 /// Bring the aggregate up to the ledger's current tail (warm, extended or cold) and save it.
 /// A cache that cannot be written is not an error (read-only audit directories are fine).
 pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)> {
     let tail = ledger.tail()?;
     let path = cache_path(ledger);
-    let cached = std::fs::read(&path).ok().and_then(|b| decode(&b));
+    // A cache that is missing, unreadable, not a regular file or too large is rebuilt.
+    let cached = crate::fsutil::read_bounded_if_exists(&path, MAX_CACHE, "trust cache")
+        .ok()
+        .flatten()
+        .and_then(|b| decode(&b));
     let usable = cached.filter(|a| {
         a.scope_key == policy.scope_key() && a.len <= tail.len && a.next_seq <= tail.next_seq
     });
