@@ -102,7 +102,7 @@ pub fn read_stream_text(input: impl std::io::Read, max: u64, what: &str) -> Resu
     if buf.len() as u64 > max {
         return Err(Error::malformed(
             what,
-            format!("larger than {}", human_bytes(max)),
+            format!("more than {}", human_bytes(max)),
         ));
     }
     text(Path::new(what), buf)
@@ -118,22 +118,23 @@ fn text(path: &Path, bytes: Vec<u8>) -> Result<String> {
 }
 
 fn read_file_bounded(file: File, path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
-    let too_big = || {
+    let too_big = |len: Option<u64>| {
+        let is = len.map(|n| format!(" is {n} bytes,")).unwrap_or_default();
         Error::malformed(
             path.display().to_string(),
-            format!("{what} larger than {}", human_bytes(max)),
+            format!("{what}{is} more than {}", human_bytes(max)),
         )
     };
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     if len > max {
-        return Err(too_big());
+        return Err(too_big(Some(len)));
     }
     let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(max + 1)
         .read_to_end(&mut buf)
         .map_err(|e| Error::io(path, e))?;
     if buf.len() as u64 > max {
-        return Err(too_big());
+        return Err(too_big(None));
     }
     Ok(buf)
 }

@@ -157,6 +157,47 @@ fn too_large(what: &str, size: u64, available: u64) -> Error {
     )
 }
 
+/// The roots of a growing tree, one leaf at a time: the perfect subtrees that cover the leaves
+/// so far (a compact range from 0), largest first. `root()` after `n` pushes is `MTH(D[0:n])`
+/// in O(log n), so the roots at many sizes cost one pass over the leaves.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    /// (number of leaves, hash) of each perfect subtree, sizes strictly decreasing.
+    subtrees: Vec<(u64, Hash)>,
+    size: u64,
+}
+
+impl Frontier {
+    /// Add the next leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (1u64, leaf);
+        while let Some(&(n, h)) = self.subtrees.last() {
+            if n != node.0 {
+                break;
+            }
+            self.subtrees.pop();
+            node = (n * 2, node_hash(&h, &node.1));
+        }
+        self.subtrees.push(node);
+        self.size += 1;
+    }
+
+    /// Number of leaves pushed.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// `MTH` of the leaves pushed so far: the subtrees folded from the right (RFC 6962 splits
+    /// at the largest power of two below the size, which is the first subtree).
+    pub fn root(&self) -> Hash {
+        let mut it = self.subtrees.iter().rev();
+        let Some(&(_, last)) = it.next() else {
+            return empty_root();
+        };
+        it.fold(last, |acc, (_, h)| node_hash(h, &acc))
+    }
+}
+
 /// Root of the first `size` leaves of `src`.
 pub fn root_from(src: &mut dyn HashSource, size: u64) -> Result<Hash> {
     if size > src.size() {
@@ -498,6 +539,24 @@ mod hex_hashes_128 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn frontier_roots_equal_mth_at_every_size() {
+        let leaves: Vec<Hash> = (0..300u32)
+            .map(|i| {
+                let mut h = [0u8; 32];
+                h[..4].copy_from_slice(&i.to_be_bytes());
+                h
+            })
+            .collect();
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), empty_root());
+        for (n, l) in leaves.iter().enumerate() {
+            f.push(*l);
+            assert_eq!(f.size(), n as u64 + 1);
+            assert_eq!(f.root(), root(&leaves[..=n]), "size {}", n + 1);
+        }
+    }
+
     use super::*;
 
     fn leaves(n: u64) -> Vec<Hash> {

@@ -371,7 +371,13 @@ fn truncation_below_a_checkpoint_is_detected_and_refused() {
     assert!(s.cosign(&s.dir, &cp, None).status.success());
     let lines = s.lines(&s.dir);
     std::fs::write(s.dir.join("ledger.jsonl"), lines[..4].join("\n") + "\n").unwrap();
-    ok(&s.dir, &["verify"]); // the chain alone cannot tell
+    // The chain alone cannot tell; the signed checkpoints beside the ledger can.
+    fails(
+        &s.dir,
+        &["verify"],
+        1,
+        "truncated below this signed checkpoint",
+    );
     fails(
         &s.dir,
         &["verify", "--checkpoint", &cp],
@@ -435,7 +441,8 @@ fn rewritten_and_resigned_history_is_detected_and_refused() {
     let cp = s.save("cp7");
     assert!(s.cosign(&s.dir, &cp, None).status.success());
     rewrite_from(&s.dir.join("ledger.jsonl"), &s.key, 3);
-    ok(&s.dir, &["verify"]); // every hash and signature is valid again
+    // Every hash and signature is valid again; the signed checkpoints beside it are not.
+    fails(&s.dir, &["verify"], 1, "rewritten history");
     fails(
         &s.dir,
         &["verify", "--checkpoint", &cp],

@@ -253,15 +253,15 @@ fn oversized_inputs_are_refused_before_they_are_read() {
             "--key", key, "append", "event", "--actor", "x", "--body", &body,
         ],
         b,
-        "larger than 1 MiB",
+        "more than 1 MiB",
     );
     refused(
         &env,
         &["verify", "--checkpoint", b, "--pubkey", &pubk],
         b,
-        "larger than 1 MiB",
+        "more than 1 MiB",
     );
-    refused(&env, &["keys", "add", b, "--key", key], b, "larger than");
+    refused(&env, &["keys", "add", b, "--key", key], b, "more than");
     // A huge config.toml in the ledger directory.
     let cfg = env.dir().join("config.toml");
     let real = std::fs::read(&cfg).unwrap();
@@ -270,7 +270,7 @@ fn oversized_inputs_are_refused_before_they_are_read() {
         &env,
         &["verify"],
         &cfg.display().to_string(),
-        "larger than 1 MiB",
+        "more than 1 MiB",
     );
     std::fs::write(&cfg, real).unwrap();
     // A batch on stdin without a newline is bounded in the same way.
@@ -280,4 +280,142 @@ fn oversized_inputs_are_refused_before_they_are_read() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("stdin: line 1: line longer than"));
+}
+
+// Family "checkpoints beside the ledger": plain `verify` checks `DIR/checkpoint` and every
+// `DIR/checkpoints/*` (signature under the ledger's own key history, and consistency).
+
+use audit_ledger::bundle::tlog::{sign_checkpoint, verify_checkpoint};
+use audit_ledger::keys::Signer;
+
+/// The ledger with a signed checkpoint at each of its 4 sizes; returns the signer.
+fn checkpointed(env: &Env) -> Signer {
+    let k = env.signed_ledger();
+    for _ in 0..3 {
+        env.ok(&[
+            "--key",
+            k.to_str().unwrap(),
+            "append",
+            "event",
+            "--actor",
+            "ci",
+            "--type",
+            "t",
+            "--data",
+            "{}",
+        ]);
+    }
+    Signer::load(&k).unwrap()
+}
+
+/// `verify` ends with exit 1, naming `file` and saying `says`.
+fn verify_says_no(env: &Env, file: &Path, says: &str) {
+    let out = run_bounded(env, &["verify"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let shown = file.display().to_string();
+    assert!(
+        err.contains(&shown) && err.contains(says),
+        "should name {shown} and say {says}: {err}"
+    );
+}
+
+#[test]
+fn a_ledger_cut_below_its_signed_checkpoint_fails_plain_verify() {
+    let env = Env::new();
+    checkpointed(&env);
+    env.ok(&["verify"]);
+    let log = std::fs::read_to_string(env.log()).unwrap();
+    let kept: String = log.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(env.log(), kept).unwrap();
+    // The newest checkpoint, or checkpoints/4: both cover an entry that is gone.
+    let out = run_bounded(&env, &["verify"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("truncated") && err.contains("covers 4"),
+        "{err}"
+    );
+    // With the newest checkpoint also removed, checkpoints/4 still says so.
+    std::fs::remove_file(env.dir().join("checkpoint")).unwrap();
+    verify_says_no(&env, &env.dir().join("checkpoints/4"), "truncated");
+}
+
+#[test]
+fn a_checkpoint_signed_by_a_key_only_config_toml_trusts_fails() {
+    let env = Env::new();
+    let real = checkpointed(&env);
+    let cp_path = env.dir().join("checkpoint");
+    let cp = verify_checkpoint(&std::fs::read(&cp_path).unwrap(), &real.public()).unwrap();
+    // The attacker adds their own key to config.toml and signs the same tree head with it.
+    let attacker = Signer::generate().unwrap();
+    let mut cfg = std::fs::read_to_string(env.dir().join("config.toml")).unwrap();
+    cfg.push_str(&format!(
+        "\n[[keys]]\nid = \"{}\"\npublic_key = \"{}\"\nrevoked = false\n",
+        attacker.id(),
+        hex::encode(attacker.public().as_bytes())
+    ));
+    std::fs::write(env.dir().join("config.toml"), cfg).unwrap();
+    let forged = sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &attacker).unwrap();
+    std::fs::write(&cp_path, &forged).unwrap();
+    verify_says_no(&env, &cp_path, "key history");
+
+    // A garbage signature by the real key's name.
+    let good = sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &real).unwrap();
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 10] = if bad[n - 10] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&cp_path, &bad).unwrap();
+    let out = run_bounded(&env, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&cp_path.display().to_string()));
+
+    // The real key over another root (a key holder rewriting history) fails as rewritten.
+    let other = sign_checkpoint(&cp.origin, cp.size, &[7u8; 32], &cp.name, &real).unwrap();
+    std::fs::write(&cp_path, &other).unwrap();
+    verify_says_no(&env, &cp_path, "rewritten history");
+
+    std::fs::write(&cp_path, &good).unwrap();
+    env.ok(&["verify"]);
+}
+
+#[test]
+fn checkpoint_files_must_hold_what_their_name_says_and_be_files() {
+    let env = Env::new();
+    checkpointed(&env);
+    let dir = env.dir().join("checkpoints");
+    std::fs::copy(dir.join("3"), dir.join("2")).unwrap();
+    verify_says_no(&env, &dir.join("2"), "size 3, not 2");
+    std::fs::remove_file(dir.join("2")).unwrap();
+    env.ok(&["verify"]);
+    mkfifo(&dir.join("9"));
+    let out = run_bounded(&env, &["verify"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a FIFO"), "{}", stderr(&out));
+}
+
+/// Key holder: a key that revoked itself cannot sign a tree that holds its revocation.
+#[test]
+fn a_revoked_key_cannot_sign_a_later_tree() {
+    let env = Env::new();
+    let root = env.signed_ledger();
+    let second = env.keygen("second");
+    let r = root.to_str().unwrap();
+    let s = Signer::load(&second).unwrap();
+    env.ok(&[
+        "--key",
+        r,
+        "keys",
+        "add",
+        &format!("{}.pub", second.display()),
+    ]);
+    env.ok(&["--key", r, "keys", "revoke", s.id()]);
+    env.ok(&["verify"]);
+    let real = Signer::load(&root).unwrap();
+    let cp_path = env.dir().join("checkpoint");
+    let cp = verify_checkpoint(&std::fs::read(&cp_path).unwrap(), &real.public()).unwrap();
+    assert_eq!(cp.size, 3);
+    let late = sign_checkpoint(&cp.origin, cp.size, &cp.root, &cp.name, &s).unwrap();
+    std::fs::write(&cp_path, late).unwrap();
+    verify_says_no(&env, &cp_path, "key history");
 }

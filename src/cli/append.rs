@@ -171,7 +171,7 @@ fn read_source(spec: &str, what: &str) -> Result<String> {
     if spec == "-" {
         input::read_stream_text(std::io::stdin().lock(), max, "stdin")
     } else if let Some(p) = spec.strip_prefix('@') {
-        input::read_text_bounded(std::path::Path::new(p), max, what)
+        input::read_text_bounded(std::path::Path::new(p), max, &format!("{what} file"))
     } else {
         Ok(spec.to_string())
     }

@@ -146,17 +146,23 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let head = s.head.map(hex::encode);
     ctx.print(
         format!(
-            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {}{} ({:.2} s)",
+            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {}{}{} ({:.2} s)",
             s.entries,
             s.signatures_checked,
             s.unsigned,
             head.as_deref().unwrap_or("(empty)"),
             s.root_key.as_deref().unwrap_or("(none)"),
+            match o.beside.len() {
+                0 => String::new(),
+                1 => "; 1 signed checkpoint beside it".to_string(),
+                n => format!("; {n} signed checkpoints beside it"),
+            },
             against_human,
             secs
         ),
         &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "unsigned": s.unsigned,
-                "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes, "checkpoint": against}),
+                "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes, "checkpoint": against,
+                "checkpoints_beside": o.beside.iter().map(|b| json!({"path": b.path, "size": b.size})).collect::<Vec<_>>()}),
     );
     Ok(0)
 }

@@ -1,6 +1,8 @@
-//! Verifying a ledger as a use case: the whole-ledger verification ([`crate::ledger::verify`]),
-//! optionally against a trusted checkpoint obtained elsewhere (a bundle, a tag, a witness),
-//! then the check of the derived `ledger.idx` against the verified leaves.
+//! Verifying a ledger as a use case: the whole-ledger verification ([`crate::ledger::verify`]);
+//! then every checkpoint beside the ledger (`DIR/checkpoint`, `DIR/checkpoints/*`), which must
+//! be signed by a key of the ledger's own key history and agree with the verified entries;
+//! optionally a trusted checkpoint obtained elsewhere (a bundle, a tag, a witness); then the
+//! check of the derived `ledger.idx` against the verified leaves.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +12,7 @@ use crate::flow::proof::{read_small, verifiers_from};
 use crate::ledger::tlog::{self, WitnessConfig};
 use crate::ledger::verify::{self, Options, Summary};
 use crate::ledger::Ledger;
-use crate::merkle::Hash;
+use crate::merkle::{Frontier, Hash};
 use crate::note;
 
 /// A trusted checkpoint the ledger must extend.
@@ -47,6 +49,8 @@ pub struct VerifyOutcome {
     pub summary: Summary,
     /// The trusted checkpoint check, when one was asked for.
     pub against: Option<Against>,
+    /// The checkpoints beside the ledger, all found signed and consistent with it.
+    pub beside: Vec<Beside>,
     /// What happened to `ledger.idx` (rebuilt because it differed, or not checked), if
     /// anything worth telling.
     pub index_notice: Option<String>,
@@ -65,9 +69,11 @@ pub fn verify(
         ..opts.clone()
     };
     let summary = verify::verify(ledger, &opts, progress)?.into_inner();
+    // The checkpoint asked for first: a failure then names the file the user gave.
     let against = checkpoint
         .map(|c| against_checkpoint(ledger, &summary.leaves, c))
         .transpose()?;
+    let beside = check_beside(ledger, &summary)?;
     // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
     // Best effort: a read-only copy of a ledger still verifies.
     let index_notice = match tlog::check_index(ledger, &summary.leaves) {
@@ -77,6 +83,7 @@ pub fn verify(
     Ok(VerifyOutcome {
         summary,
         against,
+        beside,
         index_notice,
     })
 }
@@ -113,4 +120,120 @@ fn against_checkpoint(ledger: &Ledger, leaves: &[Hash], c: &CheckpointCheck) -> 
         witnesses: cosigned,
         ledger_root: cons.ledger_root,
     })
+}
+
+/// A checkpoint file beside the ledger that plain verify found signed and consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beside {
+    /// The file (`DIR/checkpoint` or `DIR/checkpoints/<size>`).
+    pub path: PathBuf,
+    /// Its tree size.
+    pub size: u64,
+}
+
+/// Check every checkpoint beside the ledger (DESIGN §8): each must be a regular file holding a
+/// checkpoint for this origin, signed by a key that the verified key history allows to sign a
+/// tree of its size (added inside it, not revoked inside it), no larger than the ledger
+/// (a larger one means entries were cut off) and with the root of the verified entries at its
+/// size. `config.toml`'s key list plays no part. The roots at every size come from one pass
+/// over the leaves. `checkpoints/<N>` must hold a tree of size N; write_atomic's leftover
+/// temp files (`.tmp-*`) are skipped.
+fn check_beside(ledger: &Ledger, summary: &Summary) -> Result<Vec<Beside>> {
+    let dir = ledger.dir();
+    let mut files = Vec::new();
+    let latest = dir.join(tlog::CHECKPOINT_FILE);
+    if std::fs::symlink_metadata(&latest).is_ok() {
+        files.push((latest, None));
+    }
+    let cps = dir.join(tlog::CHECKPOINTS_DIR);
+    match std::fs::read_dir(&cps) {
+        Ok(rd) => {
+            for e in rd {
+                let e = e.map_err(|e| Error::io(&cps, e))?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".tmp-") {
+                    continue;
+                }
+                files.push((e.path(), Some(name)));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&cps, e)),
+    }
+    let config = ledger.config();
+    let entries = summary.leaves.len() as u64;
+    let mut checked: Vec<(Beside, Hash)> = Vec::with_capacity(files.len());
+    for (path, name) in files {
+        let bytes = read_small(&path, "checkpoint")?;
+        let n = note::parse(&bytes)
+            .map_err(|e| Error::verify_file(&path, "bad-checkpoint", e.to_string()))?;
+        let body = Checkpoint::parse(&n.text)
+            .map_err(|e| Error::verify_file(&path, "bad-checkpoint", e.to_string()))?;
+        tlog::check_origin(config, &body, &path)?;
+        if let Some(name) = name {
+            if name != body.size.to_string() {
+                return Err(Error::verify_file(
+                    &path,
+                    "misnamed-checkpoint",
+                    format!("holds a checkpoint of size {}, not {name}", body.size),
+                ));
+            }
+        }
+        let verifiers: Vec<_> = summary
+            .keys
+            .iter()
+            .filter(|k| k.may_sign_tree(body.size))
+            .flat_map(|k| note::verifiers_for_public(&n, &k.public))
+            .collect();
+        if verifiers.is_empty() {
+            return Err(Error::verify_file(
+                &path,
+                "untrusted-checkpoint-signer",
+                format!(
+                    "no signature by a key the ledger's key history lets sign a tree of size {}",
+                    body.size
+                ),
+            ));
+        }
+        tlog::open_checkpoint(&bytes, &verifiers, &path)?;
+        if body.size > entries {
+            return Err(Error::verify_file(
+                &path,
+                "truncated",
+                format!(
+                    "ledger truncated below this signed checkpoint: it has {entries} entries, the checkpoint covers {}",
+                    body.size
+                ),
+            ));
+        }
+        checked.push((
+            Beside {
+                path,
+                size: body.size,
+            },
+            body.root,
+        ));
+    }
+    checked.sort_by_key(|(b, _)| b.size);
+    let mut frontier = Frontier::default();
+    let mut leaves = summary.leaves.iter();
+    for (b, root) in &checked {
+        while frontier.size() < b.size {
+            match leaves.next() {
+                Some(l) => frontier.push(*l),
+                None => break,
+            }
+        }
+        if frontier.root() != *root {
+            return Err(Error::verify_file(
+                &b.path,
+                "rewritten-history",
+                format!(
+                    "rewritten history: the first {} entries do not have this signed checkpoint's root (an entry was changed, inserted or removed)",
+                    b.size
+                ),
+            ));
+        }
+    }
+    Ok(checked.into_iter().map(|(b, _)| b).collect())
 }

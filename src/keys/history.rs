@@ -67,6 +67,18 @@ pub struct KeyState {
     pub added_at: u64,
     /// seq of the `key revoke` entry, if revoked.
     pub revoked_at: Option<u64>,
+    /// The public key the `key add` entry recorded.
+    #[serde(skip)]
+    pub public: VerifyingKey,
+}
+
+impl KeyState {
+    /// Whether this key may sign a checkpoint of `size` entries: its `key add` entry is inside
+    /// the tree, and a revocation, if any, is not (a key that revoked itself no longer speaks
+    /// for the ledger after that entry).
+    pub fn may_sign_tree(&self, size: u64) -> bool {
+        self.added_at < size && self.revoked_at.is_none_or(|r| size <= r)
+    }
 }
 
 struct Record {
@@ -263,6 +275,7 @@ impl KeyHistory {
                 id: id.clone(),
                 added_at: k.added_at,
                 revoked_at: k.revoked_at,
+                public: k.vk,
             })
             .collect();
         out.sort_by_key(|k| k.added_at);
@@ -346,12 +359,14 @@ mod tests {
                 KeyState {
                     id: key(1).0,
                     added_at: 0,
-                    revoked_at: None
+                    revoked_at: None,
+                    public: key(1).1,
                 },
                 KeyState {
                     id: b,
                     added_at: 1,
-                    revoked_at: Some(3)
+                    revoked_at: Some(3),
+                    public: vb,
                 },
             ]
         );
