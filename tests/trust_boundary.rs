@@ -419,3 +419,57 @@ fn a_revoked_key_cannot_sign_a_later_tree() {
     std::fs::write(&cp_path, late).unwrap();
     verify_says_no(&env, &cp_path, "key history");
 }
+
+// Family "gates that cannot be gamed": every spelling of a path meets the gate that governs it.
+
+#[test]
+fn a_path_spelled_differently_meets_the_same_gate() {
+    let env = Env::new();
+    env.ok(&["init", "--origin", "test.example/gates"]);
+    let cfg = env.dir().join("config.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    let base = text.split("\n[trust]").next().unwrap().to_string();
+    text = format!(
+        "{base}\n[trust]\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 1\n"
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let gate = |path: &str| {
+        run_bounded(
+            &env,
+            &["trust", "gate", "--actor", "mallory", "--paths", path],
+        )
+    };
+    // The default gate lets anything else through; the auth gate needs an approval.
+    assert_eq!(
+        gate("README.md").status.code(),
+        Some(0),
+        "{}",
+        stderr(&gate("README.md"))
+    );
+    for spelling in [
+        "auth/login.rs",
+        "./auth/login.rs",
+        "auth//login.rs",
+        "docs/../auth/login.rs",
+        "./docs/./../auth/login.rs",
+    ] {
+        let out = gate(spelling);
+        assert_eq!(out.status.code(), Some(1), "{spelling}: {}", stderr(&out));
+        assert!(
+            common::stdout(&out).contains("gate `auth`"),
+            "{spelling}: {}",
+            common::stdout(&out)
+        );
+    }
+    for (bad, says) in [
+        ("../outside.rs", "leaves the repository"),
+        ("/etc/passwd", "absolute"),
+        ("auth/", "names a directory"),
+    ] {
+        let before = env.read_log();
+        let out = gate(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{bad}: {}", stderr(&out));
+        assert_eq!(env.read_log(), before, "{bad}: a refused query appended");
+    }
+}

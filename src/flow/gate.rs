@@ -63,12 +63,14 @@ impl Verdict for Evaluation {
 /// Evaluate `q` against the ledger's policy and history. Writes nothing to the ledger (the
 /// derived `trust.cache` may be refreshed).
 pub fn evaluate(ledger: &Ledger, q: &GateQuery) -> Result<Evaluation> {
+    // Normal paths first, so `./a.rs` and `a.rs` are one change with one default subject.
+    let paths = trust::gate::normalize_paths(&q.paths)?;
     let (policy, agg, cache) = trust::load(ledger)?;
     let subject = q
         .subject
         .clone()
-        .unwrap_or_else(|| default_subject(&q.actor, &q.paths));
-    let decision = trust::evaluate(&agg.facts, &policy, &q.actor, &q.paths, &subject, q.now_ms)?;
+        .unwrap_or_else(|| default_subject(&q.actor, &paths));
+    let decision = trust::evaluate(&agg.facts, &policy, &q.actor, &paths, &subject, q.now_ms)?;
     Ok(Evaluation { decision, cache })
 }
 

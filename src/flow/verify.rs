@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::flow::proof::{read_small, verifiers_from};
@@ -160,60 +162,15 @@ fn check_beside(ledger: &Ledger, summary: &Summary) -> Result<Vec<Beside>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&cps, e)),
     }
-    let config = ledger.config();
     let entries = summary.leaves.len() as u64;
-    let mut checked: Vec<(Beside, Hash)> = Vec::with_capacity(files.len());
-    for (path, name) in files {
-        let bytes = read_small(&path, "checkpoint")?;
-        let n = note::parse(&bytes)
-            .map_err(|e| Error::verify_file(&path, "bad-checkpoint", e.to_string()))?;
-        let body = Checkpoint::parse(&n.text)
-            .map_err(|e| Error::verify_file(&path, "bad-checkpoint", e.to_string()))?;
-        tlog::check_origin(config, &body, &path)?;
-        if let Some(name) = name {
-            if name != body.size.to_string() {
-                return Err(Error::verify_file(
-                    &path,
-                    "misnamed-checkpoint",
-                    format!("holds a checkpoint of size {}, not {name}", body.size),
-                ));
-            }
-        }
-        let verifiers: Vec<_> = summary
-            .keys
-            .iter()
-            .filter(|k| k.may_sign_tree(body.size))
-            .flat_map(|k| note::verifiers_for_public(&n, &k.public))
-            .collect();
-        if verifiers.is_empty() {
-            return Err(Error::verify_file(
-                &path,
-                "untrusted-checkpoint-signer",
-                format!(
-                    "no signature by a key the ledger's key history lets sign a tree of size {}",
-                    body.size
-                ),
-            ));
-        }
-        tlog::open_checkpoint(&bytes, &verifiers, &path)?;
-        if body.size > entries {
-            return Err(Error::verify_file(
-                &path,
-                "truncated",
-                format!(
-                    "ledger truncated below this signed checkpoint: it has {entries} entries, the checkpoint covers {}",
-                    body.size
-                ),
-            ));
-        }
-        checked.push((
-            Beside {
-                path,
-                size: body.size,
-            },
-            body.root,
-        ));
-    }
+    // Every signed append leaves a `checkpoints/<size>`: a long-lived ledger has many, so the
+    // files are checked in parallel; the first failure in file order is the one reported.
+    files.sort();
+    let results: Vec<Result<(Beside, Hash)>> = files
+        .into_par_iter()
+        .map(|(path, name)| check_one(ledger, summary, entries, path, name))
+        .collect();
+    let mut checked = results.into_iter().collect::<Result<Vec<_>>>()?;
     checked.sort_by_key(|(b, _)| b.size);
     let mut frontier = Frontier::default();
     let mut leaves = summary.leaves.iter();
@@ -236,4 +193,63 @@ fn check_beside(ledger: &Ledger, summary: &Summary) -> Result<Vec<Beside>> {
         }
     }
     Ok(checked.into_iter().map(|(b, _)| b).collect())
+}
+
+fn check_one(
+    ledger: &Ledger,
+    summary: &Summary,
+    entries: u64,
+    path: PathBuf,
+    name: Option<String>,
+) -> Result<(Beside, Hash)> {
+    let config = ledger.config();
+    let bytes = read_small(&path, "checkpoint")?;
+    let n = note::parse(&bytes)
+        .map_err(|e| Error::verify_file(&path, "bad-checkpoint", e.to_string()))?;
+    let body = Checkpoint::parse(&n.text)
+        .map_err(|e| Error::verify_file(&path, "bad-checkpoint", e.to_string()))?;
+    tlog::check_origin(config, &body, &path)?;
+    if let Some(name) = name {
+        if name != body.size.to_string() {
+            return Err(Error::verify_file(
+                &path,
+                "misnamed-checkpoint",
+                format!("holds a checkpoint of size {}, not {name}", body.size),
+            ));
+        }
+    }
+    let verifiers: Vec<_> = summary
+        .keys
+        .iter()
+        .filter(|k| k.may_sign_tree(body.size))
+        .flat_map(|k| note::verifiers_for_public(&n, &k.public))
+        .collect();
+    if verifiers.is_empty() {
+        return Err(Error::verify_file(
+            &path,
+            "untrusted-checkpoint-signer",
+            format!(
+                "no signature by a key the ledger's key history lets sign a tree of size {}",
+                body.size
+            ),
+        ));
+    }
+    tlog::open_checkpoint(&bytes, &verifiers, &path)?;
+    if body.size > entries {
+        return Err(Error::verify_file(
+                &path,
+                "truncated",
+                format!(
+                    "ledger truncated below this signed checkpoint: it has {entries} entries, the checkpoint covers {}",
+                    body.size
+                ),
+            ));
+    }
+    Ok((
+        Beside {
+            path,
+            size: body.size,
+        },
+        body.root,
+    ))
 }

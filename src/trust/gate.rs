@@ -156,7 +156,60 @@ fn check(
     }
 }
 
+/// A changed path as a gate matches it: relative to the repository root, `/`-separated, with
+/// `.` and empty components removed and `..` applied (`./auth//login.rs` and
+/// `src/../auth/login.rs` are `auth/login.rs`), so no spelling of a path escapes the gate that
+/// governs it. Refused: an empty path, an absolute one, one that leaves the repository
+/// (`../x`), one that names the root or ends in `/` (a gate decides on files; give the files
+/// changed), and one with a NUL.
+pub fn normalize_path(p: &str) -> Result<String> {
+    let bad = |why: &str| Error::invalid("paths", format!("{p:?}: {why}"));
+    if p.is_empty() {
+        return Err(bad("empty path"));
+    }
+    if p.contains('\0') {
+        return Err(bad("contains a NUL"));
+    }
+    if p.starts_with('/') {
+        return Err(bad(
+            "absolute; give the path relative to the repository root",
+        ));
+    }
+    if p.ends_with('/') {
+        return Err(bad("names a directory; give the files changed"));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(bad("leaves the repository"));
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() || p.ends_with("/.") || p.ends_with("/..") || p == "." || p == ".." {
+        return Err(bad("names a directory; give the files changed"));
+    }
+    Ok(parts.join("/"))
+}
+
+/// [`normalize_path`] of each path, duplicates removed, order kept.
+pub fn normalize_paths(paths: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(paths.len());
+    for p in paths {
+        let n = normalize_path(p)?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
 /// Decide on `actor`'s change to `paths` at `now_ms`; `subject` names the change for approvals.
+/// Paths are normalised first ([`normalize_path`]); the decision carries the normal forms.
 pub fn evaluate(
     facts: &Facts,
     policy: &Policy,
@@ -171,6 +224,7 @@ pub fn evaluate(
     if paths.is_empty() {
         return Err(Error::invalid("paths", "no paths to gate"));
     }
+    let paths = &normalize_paths(paths)?[..];
     let mut by_gate: Vec<Vec<String>> = vec![Vec::new(); policy.gates.len() + 1];
     for p in paths {
         let i = policy.gate_for(p).unwrap_or(policy.gates.len());
@@ -231,6 +285,32 @@ pub fn evaluate(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths_are_normalised_before_gates_match_them() {
+        for (given, normal) in [
+            ("auth/login.rs", "auth/login.rs"),
+            ("./auth/login.rs", "auth/login.rs"),
+            ("auth//login.rs", "auth/login.rs"),
+            ("src/../auth/login.rs", "auth/login.rs"),
+            ("./././auth/./login.rs", "auth/login.rs"),
+        ] {
+            assert_eq!(normalize_path(given).unwrap(), normal, "{given}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "auth/",
+            ".",
+            "..",
+            "a/..",
+            "a\0b",
+        ] {
+            assert!(normalize_path(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
     use super::*;
     use crate::ledger::body::Kind;
     use crate::trust::model::ms_ts;
