@@ -182,6 +182,39 @@ impl Frontier {
         self.size += 1;
     }
 
+    /// The frontier of a tree of `size` leaves from the hashes of its perfect subtrees, largest
+    /// first (one per set bit of `size`, as [`Frontier::subtrees_of`] lists them). `None` when
+    /// the count does not fit `size`.
+    pub fn from_subtrees(size: u64, hashes: &[Hash]) -> Option<Frontier> {
+        let spans = Frontier::subtrees_of(size);
+        if spans.len() != hashes.len() {
+            return None;
+        }
+        Some(Frontier {
+            subtrees: spans
+                .iter()
+                .zip(hashes)
+                .map(|(&(level, _), h)| (1u64 << level, *h))
+                .collect(),
+            size,
+        })
+    }
+
+    /// The perfect subtrees that cover `size` leaves, largest first, as (level, index): the
+    /// subtree at `level`, index `i` holds leaves `i·2^level .. (i+1)·2^level`.
+    pub fn subtrees_of(size: u64) -> Vec<(u32, u64)> {
+        let mut out = Vec::new();
+        let mut lo = 0u64;
+        for level in (0..64u32).rev() {
+            let span = 1u64 << level;
+            if size & span != 0 {
+                out.push((level, lo >> level));
+                lo += span;
+            }
+        }
+        out
+    }
+
     /// Number of leaves pushed.
     pub fn size(&self) -> u64 {
         self.size
@@ -554,6 +587,17 @@ mod tests {
             f.push(*l);
             assert_eq!(f.size(), n as u64 + 1);
             assert_eq!(f.root(), root(&leaves[..=n]), "size {}", n + 1);
+            // The same frontier rebuilt from its subtree hashes.
+            let size = n as u64 + 1;
+            let hashes: Vec<Hash> = Frontier::subtrees_of(size)
+                .iter()
+                .map(|&(level, i)| {
+                    let lo = (i << level) as usize;
+                    root(&leaves[lo..lo + (1usize << level)])
+                })
+                .collect();
+            let g = Frontier::from_subtrees(size, &hashes).unwrap();
+            assert_eq!(g.root(), f.root(), "size {size}");
         }
     }
 

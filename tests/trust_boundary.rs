@@ -473,3 +473,111 @@ fn a_path_spelled_differently_meets_the_same_gate() {
         assert_eq!(env.read_log(), before, "{bad}: a refused query appended");
     }
 }
+
+// Family "no signature over derived data": the key holder's next append after an attacker
+// forged ledger.idx signs the real tree or nothing.
+
+/// Replace the stored hash of the complete subtree over leaves 0..32 in ledger.idx (the index
+/// format of docs/ledger.md: header 16 bytes, then per leaf n an 8-byte offset and the hashes
+/// it completes, in Go sumdb/tlog stored-hash order). The index stays well-formed: its length,
+/// its last leaf and its offsets are untouched, so only the tree it describes is false.
+fn forge_index(env: &Env) {
+    fn stored_hash_index(level: u32, i: u64) -> u64 {
+        let mut n = i;
+        for _ in 0..level {
+            n = 2 * n + 1;
+        }
+        let (mut s, mut m) = (0, n);
+        while m > 0 {
+            s += m;
+            m >>= 1;
+        }
+        s + u64::from(level)
+    }
+    let p = env.dir().join("ledger.idx");
+    let mut b = std::fs::read(&p).unwrap();
+    let pos = (16 + 8 * 32 + 32 * stored_hash_index(5, 0)) as usize;
+    b[pos..pos + 32].copy_from_slice(&[0x42; 32]);
+    std::fs::write(&p, b).unwrap();
+}
+
+fn append_event(env: &Env, key: &Path) -> Output {
+    run_bounded(
+        env,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "append",
+            "event",
+            "--actor",
+            "ci",
+            "--type",
+            "t",
+            "--data",
+            "{}",
+        ],
+    )
+}
+
+#[test]
+fn a_forged_index_never_gets_its_tree_signed() {
+    for (case, drop_checkpoints) in [("checkpoint kept", false), ("checkpoints removed", true)] {
+        let env = Env::new();
+        let k = env.signed_ledger();
+        env.fill(&k, 40);
+        forge_index(&env);
+        if drop_checkpoints {
+            std::fs::remove_file(env.dir().join("checkpoint")).unwrap();
+            std::fs::remove_dir_all(env.dir().join("checkpoints")).unwrap();
+        }
+        let out = append_event(&env, &k);
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", stderr(&out));
+        // Plain verify recomputes every root from the entries and checks each signed
+        // checkpoint against them: a checkpoint over the forged tree would fail here.
+        let out = run_bounded(&env, &["verify"]);
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", stderr(&out));
+        assert!(
+            common::stdout(&out).contains("signed checkpoint"),
+            "{case}: {}",
+            common::stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn a_checkpoint_with_a_garbage_signature_is_not_signed_past() {
+    let env = Env::new();
+    let k = env.signed_ledger();
+    env.fill(&k, 40);
+    forge_index(&env);
+    let cp = env.dir().join("checkpoint");
+    let mut note = std::fs::read(&cp).unwrap();
+    let n = note.len();
+    note[n - 6] = if note[n - 6] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&cp, &note).unwrap();
+    let listed = |env: &Env| {
+        let mut v: Vec<_> = std::fs::read_dir(env.dir().join("checkpoints"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listed(&env);
+    let out = append_event(&env, &k);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to sign past a checkpoint no ledger key signed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(&cp).unwrap(),
+        note,
+        "the forged file was replaced"
+    );
+    assert_eq!(listed(&env), before, "a checkpoint was signed");
+    let out = run_bounded(&env, &["--key", k.to_str().unwrap(), "checkpoint"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(listed(&env), before, "a checkpoint was signed");
+}

@@ -162,7 +162,7 @@ impl<'a> Recorder<'a> {
             }
         }
         let config = Config::load(self.ledger.dir())?;
-        tlog::write_checkpoint(self.ledger, &config, &tail, signer)
+        tlog::write_checkpoint(self.ledger, &config, &tail, signer, None)
     }
 
     /// The whole record, for [`Recorder::record_with`] and the key entries (which change the
@@ -220,8 +220,13 @@ impl<'a> Recorder<'a> {
         });
         match (signer, indexed) {
             (Some(s), _) => {
-                let issued = tlog::write_checkpoint(self.ledger, &config, &locked.tail(), s)
-                    .map_err(after)?;
+                let fresh = tlog::Fresh {
+                    before: &written.before,
+                    leaves: &written.leaves,
+                };
+                let issued =
+                    tlog::write_checkpoint(self.ledger, &config, &locked.tail(), s, Some(fresh))
+                        .map_err(after)?;
                 out.notices.extend(issued.index_message.clone());
                 out.checkpoint = Some(issued);
             }

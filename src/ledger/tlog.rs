@@ -129,6 +129,7 @@ pub(crate) fn write_checkpoint(
     config: &Config,
     tail: &Tail,
     signer: &Signer,
+    fresh: Option<Fresh<'_>>,
 ) -> Result<Issued> {
     // Only a key the ledger trusts may speak for it: anyone else's checkpoint would be
     // rejected by every verifier anyway, so refuse to write it.
@@ -138,14 +139,42 @@ pub(crate) fn write_checkpoint(
             "not trusted by this ledger; checkpoints are signed by ledger keys",
         ));
     }
+    let latest = ledger.dir().join(CHECKPOINT_FILE);
+    let (prev, mut notices) = previous_checkpoint(&latest, config, signer)?;
     let (mut ix, index_message) = Index::sync(ledger, tail)?;
+    notices.extend(index_message);
+    // No signature over derived data (DESIGN §8): the root signed is recomputed from the
+    // previous checkpoint this key signed and the entry lines after it, never read from
+    // ledger.idx. The index only supplies positions and subtree hashes, each checked against
+    // that signed root; if it fails a check it is rebuilt from ledger.jsonl and the root
+    // computed again, and if the ledger itself fails, nothing is signed.
+    let root = match checked_root(ledger, config, &mut ix, tail, prev.as_ref(), fresh) {
+        Ok(root) => root,
+        Err(why) => {
+            ix = rebuild_index(ledger, tail)?;
+            notices.push(format!(
+                "{}: {why}; rebuilt from the ledger ({} entries)",
+                ledger
+                    .dir()
+                    .join(crate::ledger::index::INDEX_FILE)
+                    .display(),
+                ix.size()
+            ));
+            checked_root(ledger, config, &mut ix, tail, prev.as_ref(), fresh).map_err(|why| {
+                verify_err(
+                    &ledger.log_path(),
+                    "unverifiable",
+                    format!("refusing to sign a checkpoint: {why}"),
+                )
+            })?
+        }
+    };
     let cp = Checkpoint {
         origin: config.origin.clone(),
-        size: ix.size(),
-        root: ix.root(),
+        size: tail.next_seq,
+        root,
         extensions: Vec::new(),
     };
-    let latest = ledger.dir().join(CHECKPOINT_FILE);
     if let Some(prev) = read_body(&latest)? {
         check_extends(&mut ix, &prev, &latest)?;
     }
@@ -162,8 +191,197 @@ pub(crate) fn write_checkpoint(
         checkpoint: cp,
         note,
         path: by_size,
-        index_message,
+        index_message: (!notices.is_empty()).then(|| notices.join("; ")),
     })
+}
+
+/// `DIR/checkpoint` as the starting point of the next one: trusted only when its signature
+/// checks under `signer`'s own key (the key about to sign). One signed by another key of
+/// `config.toml` is not used as a starting point (config.toml is not signed), so the tree is
+/// computed from all of ledger.jsonl, and said so. A file with no valid signature by any of
+/// those keys is evidence of tampering: refuse (exit 1) rather than sign past it.
+fn previous_checkpoint(
+    latest: &Path,
+    config: &Config,
+    signer: &Signer,
+) -> Result<(Option<Checkpoint>, Vec<String>)> {
+    let Some(bytes) = fsutil::read_bounded_if_exists(latest, note::MAX_NOTE as u64, "checkpoint")?
+    else {
+        return Ok((None, Vec::new()));
+    };
+    let own = note::parse(&bytes)
+        .map(|n| note::verifiers_for_public(&n, &signer.public()))
+        .unwrap_or_default();
+    if !own.is_empty() {
+        if let Ok(signed) = checkpoint::open(&bytes, &own) {
+            return Ok((Some(signed.checkpoint().clone()), Vec::new()));
+        }
+    }
+    let others = log_verifiers(config);
+    match open_checkpoint(&bytes, &others, latest) {
+        Ok(_) => Ok((
+            None,
+            vec![format!(
+                "{}: signed by another key; the tree was computed from every line of the ledger",
+                latest.display()
+            )],
+        )),
+        Err(e) => Err(verify_err(
+            latest,
+            "bad-checkpoint-signature",
+            format!("refusing to sign past a checkpoint no ledger key signed ({e}); check the ledger with `verify`, then remove or restore this file"),
+        )),
+    }
+}
+
+/// The entries this process has just written under the same lock: the tail before the write
+/// and each new line's (offset, leaf hash). Their bytes were made and hashed here, so the
+/// checkpoint after an append takes their leaves from memory instead of reading them back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fresh<'a> {
+    pub before: &'a Tail,
+    pub leaves: &'a [(u64, Hash)],
+}
+
+fn rebuild_index(ledger: &Ledger, tail: &Tail) -> Result<Index> {
+    let path = ledger.dir().join(crate::ledger::index::INDEX_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    Ok(Index::sync(ledger, tail)?.0)
+}
+
+/// The root of the whole ledger from checked data only: the frontier of `prev` (subtree
+/// hashes from the index, which must fold to `prev`'s signed root), then every entry line
+/// after it, read from ledger.jsonl and parsed (canonical bytes, hash), each chaining to the
+/// one before (the first to leaf `prev.size - 1`, proven included in `prev`'s root), signed by
+/// a key of the settings where signed and signed where the settings require it, ending at the
+/// tail read under the lock. The index must agree with the result. `Err` says what did not
+/// hold.
+fn checked_root(
+    ledger: &Ledger,
+    config: &Config,
+    ix: &mut Index,
+    tail: &Tail,
+    prev: Option<&Checkpoint>,
+    fresh: Option<Fresh<'_>>,
+) -> std::result::Result<Hash, String> {
+    use crate::ledger::entry::{Entry, ZERO_HASH};
+    use crate::ledger::reader::{LineReader, RawLine};
+    use crate::merkle::Frontier;
+    let n = tail.next_seq;
+    if ix.size() != n {
+        return Err(format!("holds {} entries, the ledger {n}", ix.size()));
+    }
+    let prev = prev.filter(|cp| cp.size <= n);
+    let (p, mut frontier, mut chain) = match prev {
+        None => (0, Frontier::default(), ZERO_HASH),
+        Some(cp) => {
+            let hashes = Frontier::subtrees_of(cp.size)
+                .into_iter()
+                .map(|(level, i)| ix.subtree(level, i))
+                .collect::<Result<Vec<Hash>>>()
+                .map_err(|e| e.to_string())?;
+            let f = Frontier::from_subtrees(cp.size, &hashes)
+                .ok_or("subtree count does not fit the checkpoint size")?;
+            if f.root() != cp.root {
+                return Err(format!(
+                    "rewritten history: the first {} entries do not have the root of the checkpoint this key signed",
+                    cp.size
+                ));
+            }
+            let last = if cp.size == 0 {
+                ZERO_HASH
+            } else {
+                let proof =
+                    merkle::inclusion_proof(ix, cp.size - 1, cp.size).map_err(|e| e.to_string())?;
+                proof.verify(&cp.root).map_err(|e| {
+                    format!("entry {} is not in the signed checkpoint: {e}", cp.size - 1)
+                })?;
+                proof.leaf_hash
+            };
+            (cp.size, f, last)
+        }
+    };
+    // Lines up to `end` are read back and checked; the fresh ones after it come from memory.
+    let fresh =
+        fresh.filter(|f| f.before.next_seq >= p && f.before.next_seq + f.leaves.len() as u64 == n);
+    let end = fresh.map_or(tail.len, |f| f.before.len);
+    let mut seq = p;
+    if p < n && fresh.is_none_or(|f| f.before.next_seq > p) {
+        let offset = if p == 0 {
+            0
+        } else {
+            ix.offset(p).map_err(|e| e.to_string())?
+        };
+        let path = ledger.log_path();
+        let mut lines = LineReader::open_at(&path, offset, p, end).map_err(|e| e.to_string())?;
+        while let Some(raw) = lines.next_line().map_err(|e| e.to_string())? {
+            let RawLine::Line { bytes, number, .. } = raw else {
+                return Err(format!("line {}: cannot be read", seq + 1));
+            };
+            let e =
+                Entry::parse_line(&bytes).map_err(|e| format!("line {number}: {}", e.reason))?;
+            if e.seq != seq || e.prev != chain {
+                return Err(format!(
+                    "line {number}: seq {} does not follow the entries before it",
+                    e.seq
+                ));
+            }
+            match (&e.signer, &e.sig) {
+                (Some(id), Some(sig)) => {
+                    let ok = config
+                        .keys
+                        .iter()
+                        .find(|k| &k.id == id)
+                        .and_then(|k| crate::keys::parse_public_hex(&k.public_key).ok())
+                        .is_some_and(|vk| {
+                            crate::keys::verify_strict(&vk, &e.signing_message(), sig)
+                        });
+                    if !ok {
+                        return Err(format!(
+                            "line {number} (seq {}): signature by {id} does not verify",
+                            e.seq
+                        ));
+                    }
+                }
+                _ if config.require_signatures => {
+                    return Err(format!(
+                        "line {number} (seq {}): unsigned, and this ledger requires signatures",
+                        e.seq
+                    ))
+                }
+                _ => {}
+            }
+            frontier.push(e.hash);
+            chain = e.hash;
+            seq += 1;
+        }
+    }
+    if let Some(f) = fresh {
+        if seq != f.before.next_seq || chain != f.before.prev {
+            return Err(format!(
+                "the entry lines after {p} do not end where this append began"
+            ));
+        }
+        for (_, leaf) in f.leaves {
+            frontier.push(*leaf);
+            chain = *leaf;
+            seq += 1;
+        }
+    }
+    if seq != n || chain != tail.prev {
+        return Err(format!(
+            "the entry lines after {p} do not end at the ledger's last entry"
+        ));
+    }
+    let root = frontier.root();
+    if root != ix.root() {
+        return Err("its root differs from the root of the checked entries".into());
+    }
+    Ok(root)
 }
 
 /// The body of a checkpoint file we wrote, if the file exists.
