@@ -197,7 +197,7 @@ pub(crate) fn write_checkpoint(
 
 /// `DIR/checkpoint` as the starting point of the next one: trusted only when its signature
 /// checks under `signer`'s own key (the key about to sign). One signed by another key of
-/// `config.toml` is not used as a starting point (config.toml is not signed), so the tree is
+/// `config.toml` (revoked or not) is not used as a starting point (config.toml is not signed), so the tree is
 /// computed from all of ledger.jsonl, and said so. A file with no valid signature by any of
 /// those keys is evidence of tampering: refuse (exit 1) rather than sign past it.
 fn previous_checkpoint(
@@ -217,7 +217,16 @@ fn previous_checkpoint(
             return Ok((Some(signed.checkpoint().clone()), Vec::new()));
         }
     }
-    let others = log_verifiers(config);
+    // Any key the settings list, revoked ones included: a checkpoint signed before its key was
+    // revoked is no sign of tampering.
+    let others: Vec<VerifierKey> = config
+        .keys
+        .iter()
+        .filter_map(|k| {
+            let vk = crate::keys::parse_public_hex(&k.public_key).ok()?;
+            VerifierKey::new(&note_name(config, &k.id), vk).ok()
+        })
+        .collect();
     match open_checkpoint(&bytes, &others, latest) {
         Ok(_) => Ok((
             None,
