@@ -292,18 +292,8 @@ use audit_ledger::keys::Signer;
 fn checkpointed(env: &Env) -> Signer {
     let k = env.signed_ledger();
     for _ in 0..3 {
-        env.ok(&[
-            "--key",
-            k.to_str().unwrap(),
-            "append",
-            "event",
-            "--actor",
-            "ci",
-            "--type",
-            "t",
-            "--data",
-            "{}",
-        ]);
+        let out = append_event(env, &k);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
     Signer::load(&k).unwrap()
 }
