@@ -140,7 +140,11 @@ pub(crate) fn write_checkpoint(
         ));
     }
     let latest = ledger.dir().join(CHECKPOINT_FILE);
-    let (prev, mut notices) = previous_checkpoint(&latest, config, signer)?;
+    let Previous {
+        start: prev,
+        other,
+        mut notices,
+    } = previous_checkpoint(&latest, config, signer)?;
     let (mut ix, index_message) = Index::sync(ledger, tail)?;
     notices.extend(index_message);
     // No signature over derived data (DESIGN §8): the root signed is recomputed from the
@@ -175,8 +179,9 @@ pub(crate) fn write_checkpoint(
         root,
         extensions: Vec::new(),
     };
-    if let Some(prev) = read_body(&latest)? {
-        check_extends(&mut ix, &prev, &latest)?;
+    // The file read once above: the new tree must extend it, whoever signed it.
+    if let Some(prev) = prev.as_ref().or(other.as_ref()) {
+        check_extends(&mut ix, prev, &latest)?;
     }
     let by_size = ledger.dir().join(CHECKPOINTS_DIR).join(cp.size.to_string());
     if let Some(prev) = read_body(&by_size)? {
@@ -200,21 +205,30 @@ pub(crate) fn write_checkpoint(
 /// `config.toml` (revoked or not) is not used as a starting point (config.toml is not signed), so the tree is
 /// computed from all of ledger.jsonl, and said so. A file with no valid signature by any of
 /// those keys is evidence of tampering: refuse (exit 1) rather than sign past it.
-fn previous_checkpoint(
-    latest: &Path,
-    config: &Config,
-    signer: &Signer,
-) -> Result<(Option<Checkpoint>, Vec<String>)> {
+/// What [`previous_checkpoint`] found in `DIR/checkpoint`.
+#[derive(Default)]
+struct Previous {
+    /// Signed by the key about to sign: the starting point of the new root.
+    start: Option<Checkpoint>,
+    /// Signed by another listed key: not a starting point, but the new tree must extend it.
+    other: Option<Checkpoint>,
+    notices: Vec<String>,
+}
+
+fn previous_checkpoint(latest: &Path, config: &Config, signer: &Signer) -> Result<Previous> {
     let Some(bytes) = fsutil::read_bounded_if_exists(latest, note::MAX_NOTE as u64, "checkpoint")?
     else {
-        return Ok((None, Vec::new()));
+        return Ok(Previous::default());
     };
     let own = note::parse(&bytes)
         .map(|n| note::verifiers_for_public(&n, &signer.public()))
         .unwrap_or_default();
     if !own.is_empty() {
         if let Ok(signed) = checkpoint::open(&bytes, &own) {
-            return Ok((Some(signed.checkpoint().clone()), Vec::new()));
+            return Ok(Previous {
+                start: Some(signed.checkpoint().clone()),
+                ..Previous::default()
+            });
         }
     }
     // Any key the settings list, revoked ones included: a checkpoint signed before its key was
@@ -228,13 +242,14 @@ fn previous_checkpoint(
         })
         .collect();
     match open_checkpoint(&bytes, &others, latest) {
-        Ok(_) => Ok((
-            None,
-            vec![format!(
+        Ok(signed) => Ok(Previous {
+            other: Some(signed.checkpoint().clone()),
+            notices: vec![format!(
                 "{}: signed by another key; the tree was computed from every line of the ledger",
                 latest.display()
             )],
-        )),
+            ..Previous::default()
+        }),
         Err(e) => Err(verify_err(
             latest,
             "bad-checkpoint-signature",
