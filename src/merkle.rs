@@ -215,6 +215,12 @@ impl Frontier {
         out
     }
 
+    /// The hashes of the perfect subtrees, largest first (what [`Frontier::from_subtrees`]
+    /// takes back).
+    pub fn hashes(&self) -> Vec<Hash> {
+        self.subtrees.iter().map(|&(_, h)| h).collect()
+    }
+
     /// Number of leaves pushed.
     pub fn size(&self) -> u64 {
         self.size
@@ -498,7 +504,8 @@ pub fn parse_hex_hash(s: &str) -> Option<Hash> {
     Some(out)
 }
 
-mod hex_hash {
+/// Serde helpers: a [`Hash`] as 64 lowercase hex characters.
+pub(crate) mod hex_hash {
     use super::*;
     pub fn serialize<S: Serializer>(h: &Hash, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(h))

@@ -114,12 +114,6 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         )));
     }
     let config = ledger.config();
-    if config.trusted_key(signer.id()).is_none() {
-        return Err(Error::untrusted(
-            signer.id(),
-            format!("not trusted by the ledger in {}", ledger.dir().display()),
-        ));
-    }
 
     // The ledger must verify before anything is said about it. The checkpoint is then issued
     // under the append lock (and written to DIR/checkpoint and DIR/checkpoints/, refusing a
@@ -134,6 +128,17 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         &mut |_, _| {},
     )?
     .into_inner();
+    // Trusted through the ledger's own key history, never config.toml's list.
+    let trusted = verified
+        .keys
+        .iter()
+        .any(|k| k.id == signer.id() && k.revoked_at.is_none());
+    if !trusted {
+        return Err(Error::untrusted(
+            signer.id(),
+            format!("not trusted by the ledger in {}", ledger.dir().display()),
+        ));
+    }
     let entries = ledger.read_entries()?;
     if verified.leaves.len() != entries.len() {
         return Err(changed_meanwhile());

@@ -95,6 +95,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         require_signatures: a.require_signatures,
         signatures_from: a.from,
         collect_leaves: true,
+        end: None,
     };
     let show = !ctx.quiet && !ctx.json && std::io::stderr().is_terminal();
     let mut last_pct = u64::MAX;
@@ -117,12 +118,16 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         pubkey: a.pubkey.clone(),
         witnesses: a.witnesses,
     });
-    let result = flow::verify::verify(&ledger, &opts, check.as_ref(), &mut progress);
+    let view = ctx.view_options()?;
+    let result = flow::verify::verify_with(&ledger, &opts, check.as_ref(), &view, &mut progress);
     if show && last_pct != u64::MAX {
         eprintln!();
     }
     let o = result?;
     if let Some(m) = &o.index_notice {
+        ctx.note(m);
+    }
+    for m in &o.state_notices {
         ctx.note(m);
     }
     let s = &o.summary;
@@ -162,7 +167,8 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         ),
         &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "unsigned": s.unsigned,
                 "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes, "checkpoint": against,
-                "checkpoints_beside": o.beside.iter().map(|b| json!({"path": b.path, "size": b.size})).collect::<Vec<_>>()}),
+                "checkpoints_beside": o.beside.iter().map(|b| json!({"path": b.path, "size": b.size})).collect::<Vec<_>>(),
+                "state": o.state_file}),
     );
     Ok(0)
 }

@@ -49,6 +49,17 @@ pub struct Cli {
     /// Signing key (PKCS#8 PEM, mode 0600).
     #[arg(long, global = true, env = "LEDGER_SIGNING_KEY", value_name = "PATH")]
     pub key: Option<PathBuf>,
+    /// Client state directory: the verified state of each ledger seen, so later runs check
+    /// only new entries and refuse a ledger that no longer extends it [default:
+    /// $XDG_STATE_HOME/ledger, else ~/.local/state/ledger].
+    #[arg(long, global = true, env = "LEDGER_STATE", value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Keep no client state: verify from the first entry, record nothing.
+    #[arg(long, global = true, conflicts_with = "state")]
+    pub no_state: bool,
+    /// Pinned root key: the key id (16 hex) or a .pub file of the ledger's first key.
+    #[arg(long, global = true, env = "LEDGER_ROOT_KEY", value_name = "ID|PATH")]
+    pub root_key: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

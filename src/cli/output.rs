@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use audit_ledger::error::Error;
 use audit_ledger::keys::Signer;
+use audit_ledger::ledger::view::{StateLocation, View, ViewOptions};
 use audit_ledger::ledger::Ledger;
 use serde_json::{json, Value};
 
@@ -29,6 +30,10 @@ pub struct Ctx {
     pub quiet: bool,
     /// `--key` / `LEDGER_SIGNING_KEY`.
     pub key: Option<PathBuf>,
+    /// `--state` / `--no-state`.
+    pub state: StateLocation,
+    /// `--root-key` / `LEDGER_ROOT_KEY`, as given.
+    pub root_key: Option<String>,
 }
 
 impl Ctx {
@@ -39,7 +44,43 @@ impl Ctx {
             json: cli.json,
             quiet: cli.quiet,
             key: cli.key.clone(),
+            state: match (&cli.state, cli.no_state) {
+                (_, true) => StateLocation::Off,
+                (Some(d), false) if !d.as_os_str().is_empty() => StateLocation::Dir(d.clone()),
+                _ => StateLocation::Default,
+            },
+            root_key: cli.root_key.clone().filter(|s| !s.is_empty()),
         }
+    }
+
+    /// How to open the verified view: the client state and the pinned root key.
+    pub fn view_options(&self) -> Result<ViewOptions, Error> {
+        let root_key = match &self.root_key {
+            None => None,
+            Some(s) if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(s.to_ascii_lowercase())
+            }
+            Some(path) => {
+                let public = audit_ledger::keys::load_public(std::path::Path::new(path))
+                    .map_err(super::for_flag("--root-key"))?;
+                Some(audit_ledger::keys::key_id(&public))
+            }
+        };
+        Ok(ViewOptions {
+            state: self.state.clone(),
+            root_key,
+        })
+    }
+
+    /// Open the ledger and its verified view (what every command that decides or reports
+    /// reads through). Notices go to stderr.
+    pub fn verified(&self) -> Result<(Ledger, View), Error> {
+        let ledger = self.ledger()?;
+        let view = View::open(&ledger, &self.view_options()?, &mut |_, _| {})?;
+        for n in &view.notices {
+            self.note(n);
+        }
+        Ok((ledger, view))
     }
 
     /// Open the ledger in `--dir`.

@@ -273,11 +273,16 @@ pub fn witness(ctx: &Ctx, cmd: &WitnessCmd) -> Result<i32> {
             let w = witness_signer(ctx, name.as_deref())?;
             let log_keys = match log_key {
                 Some(spec) => flow::proof::log_keys_from(spec, checkpoint)?,
-                None => tlog::log_verifiers(
-                    Ledger::open(&ctx.dir)
-                        .map_err(|_| super::usage("give the log's key with --log-key (no ledger at --dir to take it from)"))?
-                        .config(),
-                ),
+                None => {
+                    if Ledger::open(&ctx.dir).is_err() {
+                        return Err(super::usage(
+                            "give the log's key with --log-key (no ledger at --dir to take it from)",
+                        ));
+                    }
+                    // The keys of the ledger's verified key history, never config.toml's list.
+                    let (ledger, view) = ctx.verified()?;
+                    tlog::log_verifiers(ledger.config(), &view.keys)
+                }
             };
             let req = CosignRequest {
                 checkpoint: checkpoint.clone(),

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::flow::proof::{read_small, verifiers_from};
 use crate::ledger::tlog::{self, WitnessConfig};
 use crate::ledger::verify::{self, Options, Summary};
+use crate::ledger::view::{StateLocation, View, ViewOptions};
 use crate::ledger::Ledger;
 use crate::merkle::{Frontier, Hash};
 use crate::note;
@@ -56,6 +57,10 @@ pub struct VerifyOutcome {
     /// What happened to `ledger.idx` (rebuilt because it differed, or not checked), if
     /// anything worth telling.
     pub index_notice: Option<String>,
+    /// The client state checked and advanced, if any.
+    pub state_file: Option<PathBuf>,
+    /// What the client state step wants said (a state recorded for the first time).
+    pub state_notices: Vec<String>,
 }
 
 /// Verify the whole ledger; then check it against `checkpoint` if given. `progress` is
@@ -66,6 +71,22 @@ pub fn verify(
     checkpoint: Option<&CheckpointCheck>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyOutcome> {
+    let off = ViewOptions {
+        state: StateLocation::Off,
+        root_key: None,
+    };
+    verify_with(ledger, opts, checkpoint, &off, progress)
+}
+
+/// [`verify`], then the client state and pinned root key of `view`: the ledger must extend
+/// the state recorded by an earlier run (rollback, fork → exit 1), and the state is advanced.
+pub fn verify_with(
+    ledger: &Ledger,
+    opts: &Options,
+    checkpoint: Option<&CheckpointCheck>,
+    view: &ViewOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyOutcome> {
     let opts = Options {
         collect_leaves: true,
         ..opts.clone()
@@ -73,9 +94,10 @@ pub fn verify(
     let summary = verify::verify(ledger, &opts, progress)?.into_inner();
     // The checkpoint asked for first: a failure then names the file the user gave.
     let against = checkpoint
-        .map(|c| against_checkpoint(ledger, &summary.leaves, c))
+        .map(|c| against_checkpoint(ledger, &summary.leaves, &summary.keys, c))
         .transpose()?;
     let beside = check_beside(ledger, &summary)?;
+    let state = View::from_verified(ledger, view, &summary)?;
     // ledger.idx is derived and never trusted: compare every stored hash with the ledger's.
     // Best effort: a read-only copy of a ledger still verifies.
     let index_notice = match tlog::check_index(ledger, &summary.leaves) {
@@ -87,14 +109,33 @@ pub fn verify(
         against,
         beside,
         index_notice,
+        state_file: state.state_file,
+        state_notices: state.notices,
     })
 }
 
 /// Check verified `leaves` against a trusted checkpoint file.
-fn against_checkpoint(ledger: &Ledger, leaves: &[Hash], c: &CheckpointCheck) -> Result<Against> {
+fn against_checkpoint(
+    ledger: &Ledger,
+    leaves: &[Hash],
+    keys: &[verify::KeyState],
+    c: &CheckpointCheck,
+) -> Result<Against> {
     let file: &Path = &c.path;
     let bytes = read_small(file, "checkpoint")?;
-    let mut known = tlog::log_verifiers(ledger.config());
+    // The ledger's own key history, never config.toml's list: any key that may sign a tree
+    // of the claimed size (checked again below against the size signed).
+    let claimed = note::parse(&bytes)
+        .and_then(|n| Checkpoint::parse(&n.text))
+        .map(|cp| cp.size)
+        .ok();
+    let mut known: Vec<note::VerifierKey> = keys
+        .iter()
+        .filter(|k| claimed.is_none_or(|size| k.may_sign_tree(size)))
+        .filter_map(|k| {
+            note::VerifierKey::new(&tlog::note_name(ledger.config(), &k.id), k.public).ok()
+        })
+        .collect();
     if let Some(spec) = &c.pubkey {
         known.extend(verifiers_from(spec, &bytes)?);
     }

@@ -261,6 +261,27 @@ impl KeyHistory {
         self.keys.is_empty()
     }
 
+    /// The history that [`KeyHistory::states`] described: for resuming a verification from a
+    /// verified prefix. The root is the key added first.
+    pub fn restore(states: &[KeyState]) -> KeyHistory {
+        let mut h = KeyHistory::new();
+        for s in states {
+            h.keys.insert(
+                s.id.clone(),
+                Record {
+                    vk: s.public,
+                    added_at: s.added_at,
+                    revoked_at: s.revoked_at,
+                },
+            );
+        }
+        h.root = states
+            .iter()
+            .min_by_key(|s| s.added_at)
+            .map(|s| (s.id.clone(), s.added_at));
+        h
+    }
+
     /// The root of trust: the first key added, and the seq of its `add` entry.
     pub fn root(&self) -> Option<(&str, u64)> {
         self.root.as_ref().map(|(id, at)| (id.as_str(), *at))

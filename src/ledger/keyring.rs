@@ -34,13 +34,13 @@ impl Recorder<'_> {
         let public_hex = hex::encode(public.as_bytes());
         let name = name.map(str::to_string);
         self.run(|s| {
-            let config = s.config();
-            if config.keys.iter().any(|k| k.id == id) {
+            let keys = &s.view().keys;
+            if keys.iter().any(|k| k.id == id) {
                 return Err(Error::Conflict(format!(
-                    "key {id} is already in config.toml (added or revoked before)"
+                    "key {id} is already in the ledger's key history (added or revoked before)"
                 )));
             }
-            if config.keys.is_empty() && signer.id() != id {
+            if keys.is_empty() && signer.id() != id {
                 return Err(Error::untrusted(
                     signer.id(),
                     format!("the first key of a ledger signs its own entry: sign with the private key of {id}"),
@@ -56,6 +56,7 @@ impl Recorder<'_> {
                 if c.root_key.is_none() {
                     c.root_key = Some(id.clone());
                 }
+                c.keys.retain(|k| k.id != id);
                 c.keys.push(KeyRecord {
                     id,
                     public_key: public_hex,
@@ -75,13 +76,13 @@ impl Recorder<'_> {
             return Err(Error::invalid("signer", "a key entry must be signed"));
         }
         self.run(|s| {
-            let config = s.config();
-            let Some(rec) = config.trusted_key(id).cloned() else {
+            let view = s.view();
+            let Some(rec) = view.trusted(id).cloned() else {
                 return Err(Error::NotFound(format!(
                     "key {id} is not a trusted key of this ledger"
                 )));
             };
-            if config.keys.iter().filter(|k| !k.revoked).count() == 1 {
+            if view.keys.iter().filter(|k| k.revoked_at.is_none()).count() == 1 {
                 return Err(Error::Conflict(format!(
                     "key {id} is the last trusted key; add another before revoking it"
                 )));
@@ -89,7 +90,7 @@ impl Recorder<'_> {
             let draft = Draft {
                 kind: Kind::Key,
                 actor: actor.to_string(),
-                body: json!({"action": "revoke", "key_id": id, "public_key": rec.public_key}),
+                body: json!({"action": "revoke", "key_id": id, "public_key": hex::encode(rec.public.as_bytes())}),
             };
             let id = id.to_string();
             let change = Box::new(move |c: &mut crate::config::Config, _: &[_]| {

@@ -19,6 +19,7 @@ pub mod recorder;
 pub mod store;
 pub mod tlog;
 pub mod verify;
+pub mod view;
 
 pub use body::Kind;
 pub use entry::Entry;

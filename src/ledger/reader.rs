@@ -207,11 +207,6 @@ const BLOCK_BYTES: usize = 16 << 20;
 const READ_CHUNK: usize = 1 << 20;
 
 impl BlockReader {
-    /// Open `path` for reading from its start up to byte `end` (exclusive).
-    pub fn open(path: &Path, end: u64) -> Result<BlockReader> {
-        Self::open_at(path, 0, 0, end)
-    }
-
     /// Open `path` at byte `offset`, the start of line `number` + 1, up to byte `end`.
     pub fn open_at(path: &Path, offset: u64, number: u64, end: u64) -> Result<BlockReader> {
         use std::io::Seek as _;

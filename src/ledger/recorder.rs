@@ -28,7 +28,19 @@ use crate::ledger::entry::Entry;
 use crate::ledger::index;
 use crate::ledger::store::{Draft, Ledger, Tail};
 use crate::ledger::tlog::{self, Issued};
+use crate::ledger::view::{StateLocation, View, ViewOptions};
 use serde_json::Value;
+
+/// The view options of a recorder that was given none: the default client state (none in
+/// this crate's unit tests, which run many ledgers of one origin side by side).
+static DEFAULT_VIEW: ViewOptions = ViewOptions {
+    state: if cfg!(test) {
+        StateLocation::Off
+    } else {
+        StateLocation::Default
+    },
+    root_key: None,
+};
 
 /// What a record wrote.
 #[derive(Debug, Default)]
@@ -53,6 +65,7 @@ pub struct Session<'a> {
     ledger: &'a Ledger,
     config: Config,
     tail: Tail,
+    view: View,
 }
 
 impl Session<'_> {
@@ -68,6 +81,10 @@ impl Session<'_> {
     pub fn tail(&self) -> Tail {
         self.tail
     }
+    /// The verified view of the ledger under the lock (keys from the ledger's own history).
+    pub fn view(&self) -> &View {
+        &self.view
+    }
 }
 
 /// A settings change that goes with the entries of a record (applied after they are durable,
@@ -81,6 +98,7 @@ pub struct Recorder<'a> {
     ledger: &'a Ledger,
     signer: Option<&'a Signer>,
     checkpoint: bool,
+    view: &'a ViewOptions,
 }
 
 impl std::fmt::Debug for Recorder<'_> {
@@ -100,7 +118,15 @@ impl<'a> Recorder<'a> {
             ledger,
             signer,
             checkpoint: true,
+            view: &DEFAULT_VIEW,
         }
+    }
+
+    /// Open the verified view with these options (client state, pinned root key) instead of
+    /// the default client state.
+    pub fn with_view(mut self, view: &'a ViewOptions) -> Recorder<'a> {
+        self.view = view;
+        self
     }
 
     /// Do not sign a checkpoint after each record (sign one later with
@@ -162,7 +188,8 @@ impl<'a> Recorder<'a> {
             }
         }
         let config = Config::load(self.ledger.dir())?;
-        tlog::write_checkpoint(self.ledger, &config, &tail, signer, None)
+        let view = View::open_to(self.ledger, self.view, Some(tail.len), &mut |_, _| {})?;
+        tlog::write_checkpoint(self.ledger, &config, &view, &tail, signer, None)
     }
 
     /// The whole record, for [`Recorder::record_with`] and the key entries (which change the
@@ -172,20 +199,30 @@ impl<'a> Recorder<'a> {
         plan: impl FnOnce(&Session<'_>) -> Result<(Vec<Draft>, Option<ConfigChange>, T)>,
     ) -> Result<(Recorded, T)> {
         let mut locked = self.ledger.lock()?;
+        let tail = locked.tail();
+        let config = Config::load(self.ledger.dir())?;
+        // Nothing is appended on top of a ledger that does not verify, and the signer is
+        // checked against the keys the ledger itself records (never config.toml's list).
+        let view = View::open_to(self.ledger, self.view, Some(tail.len), &mut |_, _| {})?;
         let session = Session {
             ledger: self.ledger,
-            config: Config::load(self.ledger.dir())?,
-            tail: locked.tail(),
+            config,
+            tail,
+            view,
         };
         let (drafts, change, extra) = plan(&session)?;
         let Some(first) = drafts.first() else {
             return Ok((Recorded::default(), extra));
         };
-        let Session { mut config, .. } = session;
+        let Session {
+            mut config,
+            mut view,
+            ..
+        } = session;
         match self.signer {
             None if config.require_signatures => return Err(Error::SignatureRequired),
             None => {}
-            Some(s) => check_signer_trusted(&config, s, first)?,
+            Some(s) => check_signer_trusted(&view, s, first)?,
         }
         // Files written after the entries must be writable as files: a FIFO or directory in
         // their place is refused now, before anything is appended.
@@ -210,13 +247,15 @@ impl<'a> Recorder<'a> {
         // The entries are durable from here on: what follows cannot undo them.
         let indexed = index::after_append(self.ledger, &written.before, &written.leaves)
             .map_err(|e| format!("not updated ({e})"));
+        view.advance(self.ledger, &out.entries, locked.tail().len)
+            .map_err(after)?;
         if let Some(change) = change {
             change(&mut config, &out.entries);
             config.save(self.ledger.dir()).map_err(after)?;
         }
         let signer = self.signer.filter(|s| {
             // A key that just revoked itself no longer speaks for the ledger.
-            self.checkpoint && config.trusted_key(s.id()).is_some()
+            self.checkpoint && view.trusted(s.id()).is_some()
         });
         match (signer, indexed) {
             (Some(s), _) => {
@@ -224,9 +263,15 @@ impl<'a> Recorder<'a> {
                     before: &written.before,
                     leaves: &written.leaves,
                 };
-                let issued =
-                    tlog::write_checkpoint(self.ledger, &config, &locked.tail(), s, Some(fresh))
-                        .map_err(after)?;
+                let issued = tlog::write_checkpoint(
+                    self.ledger,
+                    &config,
+                    &view,
+                    &locked.tail(),
+                    s,
+                    Some(fresh),
+                )
+                .map_err(after)?;
                 out.notices.extend(issued.index_message.clone());
                 out.checkpoint = Some(issued);
             }
@@ -244,22 +289,22 @@ impl<'a> Recorder<'a> {
     }
 }
 
-/// The signer must be trusted by the settings read under the lock, or be bootstrapping the
-/// ledger's first key with its own `key add` entry.
-fn check_signer_trusted(config: &Config, signer: &Signer, first: &Draft) -> Result<()> {
-    if config.trusted_key(signer.id()).is_some() {
+/// The signer must be trusted by the ledger's own key history (verified under the lock), or
+/// be bootstrapping the ledger's first key with its own `key add` entry.
+fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) -> Result<()> {
+    if view.trusted(signer.id()).is_some() {
         return Ok(());
     }
-    let bootstrap = config.keys.is_empty()
+    let bootstrap = view.keys.is_empty()
         && first.kind == Kind::Key
         && first.body.get("action").and_then(Value::as_str) == Some("add")
         && first.body.get("key_id").and_then(Value::as_str) == Some(signer.id());
     if bootstrap {
         return Ok(());
     }
-    let why = if config.keys.is_empty() {
+    let why = if view.keys.is_empty() {
         "not trusted by this ledger, which has no keys yet (its first key must sign its own key entry)"
-    } else if config.keys.iter().any(|k| k.id == signer.id()) {
+    } else if view.keys.iter().any(|k| k.id == signer.id()) {
         "revoked: it no longer signs for this ledger"
     } else {
         "not trusted by this ledger"

@@ -23,6 +23,8 @@ use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::Config;
+use crate::keys::history::KeyState;
+use crate::ledger::view::View;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keys::Signer;
@@ -60,16 +62,13 @@ pub fn note_signer(config: &Config, signer: &Signer) -> Result<SignerKey> {
     })
 }
 
-/// Verifier keys of every trusted (not revoked) ledger key, under their note names.
-pub fn log_verifiers(config: &Config) -> Vec<VerifierKey> {
-    config
-        .keys
-        .iter()
-        .filter(|k| !k.revoked)
-        .filter_map(|k| {
-            let vk = crate::keys::parse_public_hex(&k.public_key).ok()?;
-            VerifierKey::new(&note_name(config, &k.id), vk).ok()
-        })
+/// Verifier keys of every key of a verified key history that is trusted now (not revoked),
+/// under their note names. The keys come from the ledger's own `key` entries
+/// ([`crate::ledger::view::View::keys`]), never from config.toml's list.
+pub fn log_verifiers(config: &Config, keys: &[KeyState]) -> Vec<VerifierKey> {
+    keys.iter()
+        .filter(|k| k.revoked_at.is_none())
+        .filter_map(|k| VerifierKey::new(&note_name(config, &k.id), k.public).ok())
         .collect()
 }
 
@@ -127,13 +126,14 @@ fn verify_err(file: &Path, code: &'static str, reason: impl Into<String>) -> Err
 pub(crate) fn write_checkpoint(
     ledger: &Ledger,
     config: &Config,
+    view: &View,
     tail: &Tail,
     signer: &Signer,
     fresh: Option<Fresh<'_>>,
 ) -> Result<Issued> {
-    // Only a key the ledger trusts may speak for it: anyone else's checkpoint would be
-    // rejected by every verifier anyway, so refuse to write it.
-    if config.trusted_key(signer.id()).is_none() {
+    // Only a key the ledger's own key history trusts may speak for it: anyone else's
+    // checkpoint would be rejected by every verifier anyway, so refuse to write it.
+    if view.trusted(signer.id()).is_none() {
         return Err(Error::untrusted(
             signer.id(),
             "not trusted by this ledger; checkpoints are signed by ledger keys",
@@ -144,7 +144,7 @@ pub(crate) fn write_checkpoint(
         start: prev,
         other,
         mut notices,
-    } = previous_checkpoint(&latest, config, signer)?;
+    } = previous_checkpoint(&latest, config, &view.keys, signer)?;
     let (mut ix, index_message) = Index::sync(ledger, tail)?;
     notices.extend(index_message);
     // No signature over derived data (DESIGN §8): the root signed is recomputed from the
@@ -152,7 +152,8 @@ pub(crate) fn write_checkpoint(
     // ledger.idx. The index only supplies positions and subtree hashes, each checked against
     // that signed root; if it fails a check it is rebuilt from ledger.jsonl and the root
     // computed again, and if the ledger itself fails, nothing is signed.
-    let root = match checked_root(ledger, config, &mut ix, tail, prev.as_ref(), fresh) {
+    let keys = &view.keys;
+    let root = match checked_root(ledger, config, keys, &mut ix, tail, prev.as_ref(), fresh) {
         Ok(root) => root,
         Err(why) => {
             ix = rebuild_index(ledger, tail)?;
@@ -164,7 +165,7 @@ pub(crate) fn write_checkpoint(
                     .display(),
                 ix.size()
             ));
-            checked_root(ledger, config, &mut ix, tail, prev.as_ref(), fresh).map_err(|why| {
+            checked_root(ledger, config, keys, &mut ix, tail, prev.as_ref(), fresh).map_err(|why| {
                 verify_err(
                     &ledger.log_path(),
                     "unverifiable",
@@ -173,6 +174,14 @@ pub(crate) fn write_checkpoint(
             })?
         }
     };
+    // The verified view computed the same root from the entries it checked under this lock.
+    if view.size == tail.next_seq && view.root != root {
+        return Err(verify_err(
+            &ledger.log_path(),
+            "unverifiable",
+            "refusing to sign a checkpoint: the root recomputed from the ledger differs from the verified view's",
+        ));
+    }
     let cp = Checkpoint {
         origin: config.origin.clone(),
         size: tail.next_seq,
@@ -215,7 +224,12 @@ struct Previous {
     notices: Vec<String>,
 }
 
-fn previous_checkpoint(latest: &Path, config: &Config, signer: &Signer) -> Result<Previous> {
+fn previous_checkpoint(
+    latest: &Path,
+    config: &Config,
+    keys: &[KeyState],
+    signer: &Signer,
+) -> Result<Previous> {
     let Some(bytes) = fsutil::read_bounded_if_exists(latest, note::MAX_NOTE as u64, "checkpoint")?
     else {
         return Ok(Previous::default());
@@ -231,15 +245,11 @@ fn previous_checkpoint(latest: &Path, config: &Config, signer: &Signer) -> Resul
             });
         }
     }
-    // Any key the settings list, revoked ones included: a checkpoint signed before its key was
-    // revoked is no sign of tampering.
-    let others: Vec<VerifierKey> = config
-        .keys
+    // Any key of the ledger's key history, revoked ones included: a checkpoint signed before
+    // its key was revoked is no sign of tampering.
+    let others: Vec<VerifierKey> = keys
         .iter()
-        .filter_map(|k| {
-            let vk = crate::keys::parse_public_hex(&k.public_key).ok()?;
-            VerifierKey::new(&note_name(config, &k.id), vk).ok()
-        })
+        .filter_map(|k| VerifierKey::new(&note_name(config, &k.id), k.public).ok())
         .collect();
     match open_checkpoint(&bytes, &others, latest) {
         Ok(signed) => Ok(Previous {
@@ -287,6 +297,7 @@ fn rebuild_index(ledger: &Ledger, tail: &Tail) -> Result<Index> {
 fn checked_root(
     ledger: &Ledger,
     config: &Config,
+    keys: &[KeyState],
     ix: &mut Index,
     tail: &Tail,
     prev: Option<&Checkpoint>,
@@ -356,14 +367,9 @@ fn checked_root(
             }
             match (&e.signer, &e.sig) {
                 (Some(id), Some(sig)) => {
-                    let ok = config
-                        .keys
-                        .iter()
-                        .find(|k| &k.id == id)
-                        .and_then(|k| crate::keys::parse_public_hex(&k.public_key).ok())
-                        .is_some_and(|vk| {
-                            crate::keys::verify_strict(&vk, &e.signing_message(), sig)
-                        });
+                    let ok = keys.iter().find(|k| &k.id == id).is_some_and(|k| {
+                        crate::keys::verify_strict(&k.public, &e.signing_message(), sig)
+                    });
                     if !ok {
                         return Err(format!(
                             "line {number} (seq {}): signature by {id} does not verify",

@@ -72,6 +72,9 @@ pub struct Options {
     pub signatures_from: u64,
     /// Keep every leaf hash in the summary (for Merkle roots).
     pub collect_leaves: bool,
+    /// Verify up to this byte instead of the file's length (for a caller that holds the
+    /// append lock and read the tail under it).
+    pub end: Option<u64>,
 }
 
 /// What a successful verification saw.
@@ -170,18 +173,66 @@ pub fn verify(
     opts: &Options,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verified<Summary>> {
+    verify_from(ledger, None, opts, progress)
+}
+
+/// Where a verification resumes: the end of a prefix verified earlier. Whoever builds one
+/// vouches for it (the verified view checks the prefix's last line against `head` first).
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// Entries in the verified prefix: the first entry checked has this seq.
+    pub size: u64,
+    /// Bytes of the prefix: the first line checked starts here.
+    pub bytes: u64,
+    /// Hash of the prefix's last entry.
+    pub head: [u8; 32],
+    /// The key history at the end of the prefix.
+    pub keys: Vec<KeyState>,
+}
+
+/// [`verify`] from the end of a verified prefix (or from the start with `None`). The summary
+/// counts the entries checked by this run only (`entries`, `signatures_checked`, `unsigned`,
+/// `leaves`); `bytes` is the end offset in the file, `keys` the whole history.
+pub fn verify_from(
+    ledger: &Ledger,
+    resume: Option<&Resume>,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Verified<Summary>> {
     let path = ledger.log_path();
-    let total = crate::ledger::reader::stable_len(&path)?;
-    let mut reader = BlockReader::open(&path, total)?;
+    let total = match opts.end {
+        Some(end) => end,
+        None => crate::ledger::reader::stable_len(&path)?,
+    };
+    let (size, bytes, head, keys) = match resume {
+        Some(r) => (r.size, r.bytes, r.head, KeyHistory::restore(&r.keys)),
+        None => (0, 0, ZERO_HASH, KeyHistory::new()),
+    };
+    if bytes > total {
+        return Err(Error::verify(
+            path.display().to_string(),
+            crate::error::Failure {
+                line: None,
+                seq: None,
+                code: "truncated",
+                reason: format!("{total} bytes, shorter than the {bytes} bytes verified before"),
+            },
+        ));
+    }
+    let mut reader = BlockReader::open_at(&path, bytes, size, total)?;
     let mut st = State {
         file: path.display().to_string(),
         require_sigs: opts.require_signatures || ledger.config().require_signatures,
         sig_from: opts.signatures_from,
-        next_seq: 0,
-        prev: ZERO_HASH,
-        keys: KeyHistory::new(),
+        next_seq: size,
+        prev: head,
+        keys,
         collect: opts.collect_leaves,
-        summary: Summary::default(),
+        summary: Summary {
+            bytes,
+            head: resume.map(|r| r.head),
+            ..Summary::default()
+        },
         recycle: None,
     };
     let sig_from = st.sig_from;
