@@ -8,7 +8,7 @@ use audit_ledger::flow::{self, attribution::Attribution};
 use audit_ledger::input;
 use audit_ledger::ledger::batch;
 use audit_ledger::ledger::body::{optional_fields, required_fields, Kind};
-use audit_ledger::ledger::{Draft, Entry, Recorder};
+use audit_ledger::ledger::{Draft, Entry};
 use clap::Args;
 use serde_json::{json, Map, Value};
 
@@ -246,7 +246,7 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         _ => return Err(super::usage("give KIND and --actor, or --batch FILE")),
     };
     let signer = ctx.signer()?;
-    let mut rec = Recorder::new(&ledger, signer.as_ref());
+    let mut rec = ctx.recorder(&ledger, signer.as_ref())?;
     if a.no_checkpoint {
         rec = rec.without_checkpoint();
     }

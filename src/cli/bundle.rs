@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use audit_ledger::bundle::{self, CreateOptions, Pin, VerifyOptions};
 use audit_ledger::error::{Error, Result};
 use audit_ledger::flow;
-use audit_ledger::ledger::Recorder;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -140,7 +139,7 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
         actor: a.actor.clone(),
         no_record: a.no_record,
     };
-    let c = flow::bundle::create(&Recorder::new(&ledger, Some(&signer)), &opts)?;
+    let c = flow::bundle::create(&ctx.recorder(&ledger, Some(&signer))?, &opts)?;
     if c.time_from_clock {
         ctx.warn("no SOURCE_DATE_EPOCH and no git commit: the build time is the clock's, so this bundle is not reproducible");
     }

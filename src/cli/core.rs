@@ -240,7 +240,7 @@ fn summary_of(e: &Entry) -> String {
 }
 
 pub fn log(ctx: &Ctx, a: &LogArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let kind = match &a.kind {
         Some(k) => Some(
             Kind::parse(k).ok_or_else(|| super::usage(format!("--kind: unknown kind `{k}`")))?,
@@ -295,7 +295,7 @@ pub struct ShowArgs {
 }
 
 pub fn show(ctx: &Ctx, a: &ShowArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let mut found = None;
     ledger.scan(|e| {
         if e.seq == a.seq {

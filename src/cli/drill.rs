@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use audit_ledger::error::{Error, Result};
 use audit_ledger::flow::{self, drill::DrillRequest};
-use audit_ledger::ledger::Recorder;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -67,9 +66,9 @@ pub fn run(ctx: &Ctx, cmd: &DrillCmd) -> Result<i32> {
 
 fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
     // Everything that can fail before the drill fails first: nothing is run or written then.
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let signer = ctx.signer()?;
-    let rec = Recorder::new(&ledger, signer.as_ref());
+    let rec = ctx.recorder(&ledger, signer.as_ref())?;
     let req = DrillRequest {
         repo: a.repo.clone(),
         to: a.to.clone(),

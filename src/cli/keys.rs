@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use audit_ledger::error::Result;
 use audit_ledger::flow;
 use audit_ledger::keys;
-use audit_ledger::ledger::Recorder;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
@@ -60,7 +59,7 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
             let vk = keys::load_public(path)?;
             let signer = ctx.require_signer("keys add")?;
             let r = flow::keys::add(
-                &Recorder::new(&l, Some(&signer)),
+                &ctx.recorder(&l, Some(&signer))?,
                 &vk,
                 name.as_deref(),
                 actor,
@@ -101,7 +100,7 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
         }
         KeysCmd::Revoke { id, actor } => {
             let signer = ctx.require_signer("keys revoke")?;
-            let r = flow::keys::revoke(&Recorder::new(&l, Some(&signer)), id, actor)?;
+            let r = flow::keys::revoke(&ctx.recorder(&l, Some(&signer))?, id, actor)?;
             ctx.notices(&r);
             let e = last_of(&r)?;
             ctx.print(

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use audit_ledger::error::Result;
 use audit_ledger::flow::{self, gate::GATE_RECORDER, merge::MergeOutcome, merge::MergeRequest};
-use audit_ledger::ledger::Recorder;
 use clap::Args;
 use serde_json::json;
 
@@ -44,7 +43,7 @@ pub struct MergeArgs {
 }
 
 pub fn run(ctx: &Ctx, a: &MergeArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let now_ms = a.at_ms()?;
     let signer = ctx.signer()?;
     let req = MergeRequest {
@@ -57,7 +56,7 @@ pub fn run(ctx: &Ctx, a: &MergeArgs) -> Result<i32> {
         execute: a.execute,
         now_ms,
     };
-    let o = flow::merge::gated_merge(&Recorder::new(&ledger, signer.as_ref()), &req)?;
+    let o = flow::merge::gated_merge(&ctx.recorder(&ledger, signer.as_ref())?, &req)?;
     render(ctx, &req, &o)
 }
 

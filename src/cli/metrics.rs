@@ -138,7 +138,7 @@ fn history(ledger: &Ledger) -> Result<History> {
 }
 
 pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let t = targets(&ledger)?;
     let now = now_ms(a.now.as_deref())?;
     let since = since_ms(a.since.as_deref(), now)?;
@@ -181,7 +181,7 @@ fn trust_rows(
 }
 
 pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let t = targets(&ledger)?;
     let now = now_ms(a.now.as_deref())?;
     let since = since_ms(a.since.as_deref(), now)?;

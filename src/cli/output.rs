@@ -34,12 +34,14 @@ pub struct Ctx {
     pub state: StateLocation,
     /// `--root-key` / `LEDGER_ROOT_KEY`, as given.
     pub root_key: Option<String>,
+    /// The view options (client state, pinned root key), or why `--root-key` is unusable.
+    view: std::result::Result<ViewOptions, String>,
 }
 
 impl Ctx {
     /// Build from parsed arguments.
     pub fn new(cli: &Cli) -> Ctx {
-        Ctx {
+        let mut ctx = Ctx {
             dir: cli.dir.clone(),
             json: cli.json,
             quiet: cli.quiet,
@@ -50,11 +52,33 @@ impl Ctx {
                 _ => StateLocation::Default,
             },
             root_key: cli.root_key.clone().filter(|s| !s.is_empty()),
-        }
+            view: Err(String::new()),
+        };
+        ctx.view = ctx.resolve_view().map_err(|e| e.to_string());
+        ctx
+    }
+
+    /// The view options, for the write path ([`audit_ledger::Recorder::with_view`]).
+    pub fn view(&self) -> Result<&ViewOptions, Error> {
+        self.view.as_ref().map_err(|m| super::usage(m.clone()))
+    }
+
+    /// A recorder on `ledger` for `signer` that opens the verified view with this run's
+    /// client state and pinned root key.
+    pub fn recorder<'a>(
+        &'a self,
+        ledger: &'a Ledger,
+        signer: Option<&'a Signer>,
+    ) -> Result<audit_ledger::Recorder<'a>, Error> {
+        Ok(audit_ledger::Recorder::new(ledger, signer).with_view(self.view()?))
     }
 
     /// How to open the verified view: the client state and the pinned root key.
     pub fn view_options(&self) -> Result<ViewOptions, Error> {
+        self.view().cloned()
+    }
+
+    fn resolve_view(&self) -> Result<ViewOptions, Error> {
         let root_key = match &self.root_key {
             None => None,
             Some(s) if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {

@@ -9,7 +9,7 @@ use audit_ledger::flow::{
 };
 use audit_ledger::keys;
 use audit_ledger::ledger::tlog;
-use audit_ledger::ledger::{Ledger, Recorder};
+use audit_ledger::ledger::Ledger;
 use audit_ledger::merkle::{self, Hash};
 use audit_ledger::note::{SignerKey, VerifierKey};
 use base64::Engine as _;
@@ -40,7 +40,7 @@ pub struct CheckpointArgs {}
 pub fn checkpoint(ctx: &Ctx, _a: &CheckpointArgs) -> Result<i32> {
     let ledger = ctx.ledger()?;
     let signer = ctx.require_signer("checkpoint")?;
-    let issued = flow::proof::checkpoint(&Recorder::new(&ledger, Some(&signer)))?;
+    let issued = flow::proof::checkpoint(&ctx.recorder(&ledger, Some(&signer))?)?;
     if let Some(m) = &issued.index_message {
         ctx.note(m);
     }
@@ -83,7 +83,7 @@ pub enum ProveCmd {
 }
 
 pub fn prove(ctx: &Ctx, cmd: &ProveCmd) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let (out, msg) = match cmd {
         ProveCmd::Inclusion { seq, size } => {
             let (p, _root, msg) = tlog::prove_inclusion(&ledger, *seq, *size)?;

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use audit_ledger::error::Result;
 use audit_ledger::flow::{self, gate::GateQuery, gate::GATE_RECORDER, merge::MergeRequest};
-use audit_ledger::ledger::Recorder;
 use audit_ledger::trust::model::ms_ts;
 use audit_ledger::trust::{self, Policy, Score};
 use clap::{Args, Subcommand};
@@ -140,7 +139,7 @@ pub fn run(ctx: &Ctx, cmd: &TrustCmd) -> Result<i32> {
 }
 
 fn score(ctx: &Ctx, a: &ScoreArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let now = a.at.now_ms()?;
     let (policy, agg, status) = trust::load(&ledger)?;
     let scope = scope_index(&policy, a.scope.as_deref())?;
@@ -153,7 +152,7 @@ fn score(ctx: &Ctx, a: &ScoreArgs) -> Result<i32> {
 }
 
 fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let now = a.at.now_ms()?;
     let (policy, agg, status) = trust::load(&ledger)?;
     let scores = trust::scores_of_authors(&agg.facts, &policy, now);
@@ -170,10 +169,10 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
 }
 
 fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let (ledger, _view) = ctx.verified()?;
     let now = a.at.now_ms()?;
     let signer = ctx.signer()?;
-    let rec = Recorder::new(&ledger, signer.as_ref());
+    let rec = ctx.recorder(&ledger, signer.as_ref())?;
     if let (Some(repo), Some(source), Some(target)) = (&a.repo, &a.source, &a.target) {
         let req = MergeRequest {
             repo: repo.clone(),
