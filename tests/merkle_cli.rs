@@ -17,8 +17,21 @@ fn ledger(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("LEDGER_SIGNING_KEY")
         .env_remove("LEDGER_DIR")
+        .env_remove("LEDGER_STATE")
+        .env("XDG_STATE_HOME", state_of(dir))
         .output()
         .unwrap()
+}
+
+/// The client state of the ledger in `dir` (beside it, so every test has its own).
+fn state_of(dir: &Path) -> PathBuf {
+    dir.parent().unwrap_or(dir).join("state")
+}
+
+/// Forget the client state: what an attacker's machine, which never verified the genuine
+/// ledger, sees.
+fn forget_state(dir: &Path) {
+    let _ = std::fs::remove_dir_all(state_of(dir));
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -146,7 +159,7 @@ impl Setup {
             "cosign",
             "--checkpoint",
             cp,
-            "--state",
+            "--witness-state",
             state.to_str().unwrap(),
             "--name",
             "w1",
@@ -386,7 +399,9 @@ fn truncation_below_a_checkpoint_is_detected_and_refused() {
     );
     // The ledger itself refuses to sign a smaller tree than its last checkpoint.
     fails(&s.dir, &["checkpoint", "--key", s.k()], 1, "truncated");
-    // An attacker removes the evidence and signs anyway: the witness refuses.
+    // An attacker removes the evidence and signs anyway (on a machine without the client
+    // state, which would refuse): the witness refuses.
+    forget_state(&s.dir);
     std::fs::remove_file(s.dir.join("checkpoint")).unwrap();
     std::fs::remove_dir_all(s.dir.join("checkpoints")).unwrap();
     ok(&s.dir, &["checkpoint", "--key", s.k()]);
@@ -449,6 +464,15 @@ fn rewritten_and_resigned_history_is_detected_and_refused() {
         1,
         "rewritten history",
     );
+    // The client state of the machine that signed the genuine ledger refuses at once ...
+    fails(
+        &s.dir,
+        &["checkpoint", "--key", s.k()],
+        1,
+        "the history was rewritten (fork)",
+    );
+    // ... and without it the signed checkpoint beside the ledger does.
+    forget_state(&s.dir);
     fails(
         &s.dir,
         &["checkpoint", "--key", s.k()],
@@ -717,7 +741,7 @@ fn json_outputs_match_their_schemas() {
             "cosign",
             "--checkpoint",
             &cp,
-            "--state",
+            "--witness-state",
             state.to_str().unwrap(),
             "--key",
             &wk,

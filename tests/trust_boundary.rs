@@ -151,7 +151,7 @@ fn fifos_and_devices_given_as_arguments_are_refused_at_once() {
             "cosign",
             "--checkpoint",
             f,
-            "--state",
+            "--witness-state",
             "st",
             "--key",
             key,

@@ -216,14 +216,15 @@ pub fn verify_proof(ctx: &Ctx, a: &VerifyProofArgs) -> Result<i32> {
 pub enum WitnessCmd {
     /// Cosign a checkpoint if it extends the last one cosigned for its origin.
     #[command(
-        after_help = "Examples:\n  ledger witness cosign --checkpoint audit/checkpoint --state witness-state --key witness.key --name w1 --proof cons.json\n  ledger witness cosign --checkpoint cp --state st --key witness.note-key --log-key example.org/app+1a2b3c4d+AQ...\n\nThe witness key (--key) is a PKCS#8 PEM private key (name from --name) or a note signer key\n(PRIVATE+KEY+name+hash+base64). The log's key comes from --log-key, or from DIR/config.toml.\nWhen the tree grew since the last cosigned checkpoint, --proof is the consistency proof\n(`ledger prove consistency --from OLD --to NEW`). Exit 1 on a smaller tree or a fork."
+        after_help = "Examples:\n  ledger witness cosign --checkpoint audit/checkpoint --witness-state witness-state --key witness.key --name w1 --proof cons.json\n  ledger witness cosign --checkpoint cp --witness-state st --key witness.note-key --log-key example.org/app+1a2b3c4d+AQ...\n\nThe witness key (--key) is a PKCS#8 PEM private key (name from --name) or a note signer key\n(PRIVATE+KEY+name+hash+base64). The log's key comes from --log-key, or from DIR/config.toml.\nWhen the tree grew since the last cosigned checkpoint, --proof is the consistency proof\n(`ledger prove consistency --from OLD --to NEW`). Exit 1 on a smaller tree or a fork."
     )]
     Cosign {
         /// Checkpoint to cosign (signed note).
         #[arg(long, value_name = "FILE")]
         checkpoint: PathBuf,
-        /// Witness state directory (last cosigned checkpoint per origin).
-        #[arg(long, value_name = "DIR")]
+        /// Witness state directory (last cosigned checkpoint per origin; not the client state
+        /// of `--state`).
+        #[arg(id = "witness_state", long = "witness-state", value_name = "DIR")]
         state: PathBuf,
         /// Consistency proof from the last cosigned tree to this one.
         #[arg(long, value_name = "P")]
