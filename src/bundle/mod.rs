@@ -37,6 +37,7 @@ pub mod sbom;
 pub mod source;
 pub mod summary;
 pub mod tlog;
+pub mod verifiers;
 pub mod verify;
 
 pub use create::{create, CreateOptions, Created};
