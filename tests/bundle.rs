@@ -1068,6 +1068,15 @@ fn verifiers_export_writes_the_embedded_scripts() {
     let v: serde_json::Value = serde_json::from_str(stdout(&js).trim()).unwrap();
     assert_eq!(v["verifiers"].as_array().unwrap().len(), 2);
     assert_eq!(v["verifiers"][0]["path"], serde_json::Value::Null);
+    check_schema("output/verifiers-export.schema.json", &v);
+    let js = Command::new(common::bin())
+        .args(["verifiers", "export", "--json", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout(&js).trim()).unwrap();
+    assert_eq!(v["verifiers"][1]["written"], false);
+    check_schema("output/verifiers-export.schema.json", &v);
     // A file where the directory should be: exit 2.
     let f = env.path().join("afile");
     std::fs::write(&f, "x").unwrap();
