@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Standalone verifier of an audit-ledger release bundle (Python 3 standard library only).
 
-Usage: python3 verify.py [--pubkey FILE | --key-id ID] [BUNDLE_DIR]
+Usage: python3 verify.py (--pubkey FILE | --key-id ID | --trust-embedded-key) BUNDLE_DIR
 
-BUNDLE_DIR defaults to the directory holding this script (bundles carry a copy of it).
---pubkey FILE pins the signer: a `.pub` file (64 hex) or a PEM public key. --key-id ID pins it
-by key id (first 16 hex of SHA-256 of the raw public key). Without either, the bundle's own key
-is used and a warning is printed.
+Do not run the copy inside the bundle you are checking: take this script from the tool's source
+release or from `ledger verifiers export`. --pubkey FILE pins the signer: a `.pub` file (64 hex)
+or a PEM public key. --key-id ID pins it by key id (first 16 hex of SHA-256 of the raw public
+key). One of them is required; --trust-embedded-key instead uses the bundle's own signer.pub,
+which proves integrity only, and warns loudly.
 
 Checks: every MANIFEST.sha256 line, no unlisted or linked files, the manifest's Ed25519
 signature, the DSSE envelope (PAE, signature, statement subjects = manifest), the C2SP
-checkpoint note's signature, every entry in entries.jsonl (canonical form, leaf hash) and its
-RFC 9162 inclusion proof into the checkpoint, metadata.json against the checkpoint and the SBOM.
+checkpoint note's signature, every entry in entries.jsonl (canonical form, fields, leaf hash)
+and its RFC 9162 inclusion proof into the checkpoint, metadata.json (canonical) against the
+checkpoint and the SBOM. JSON with duplicate keys or floats, and non-canonical base64, fail.
 Exit 0 when everything holds, 1 on the first failure (one line naming the file), 2 on usage.
 
 This file is an independent implementation of the formats in the project's DESIGN.md and
@@ -127,11 +129,51 @@ def canonical(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def in_subset(value):
+    """True when value has a canonical form: ASCII keys, integers below 2^53 in magnitude."""
+    if isinstance(value, dict):
+        return all(k.isascii() and in_subset(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(in_subset(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) <= MAX_SAFE_INTEGER
+    return True
+
+
+def is_canonical(value, raw):
+    """True when raw is exactly the canonical JSON of value (which has a canonical form)."""
+    try:
+        return in_subset(value) and canonical(value) == raw
+    except (UnicodeEncodeError, ValueError):
+        return False
+
+
+def no_dups(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError("duplicate key %r" % k)
+        out[k] = v
+    return out
+
+
 def no_floats(text):
+    """Strict JSON: no floats, NaN or Infinity, no duplicate keys."""
+
     def bad(_):
         raise ValueError("floating-point number")
 
-    return json.loads(text, parse_float=bad, parse_constant=bad)
+    try:
+        return json.loads(text, parse_float=bad, parse_constant=bad, object_pairs_hook=no_dups)
+    except RecursionError:
+        raise ValueError("nested too deeply")
+
+
+def valid_version(v):
+    return isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,127}", v) is not None
 
 
 def sha256(data):
@@ -151,9 +193,13 @@ def public_pem(public):
 
 
 def b64decode(text, name, what):
+    """Standard padded base64 in its one canonical spelling (no stray bits in the last digit)."""
     if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", text) or len(text) % 4:
         fail(name, "%s: not standard base64" % what)
-    return base64.b64decode(text, validate=True)
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        fail(name, "%s: not canonical base64" % what)
+    return raw
 
 
 PATH_RE = re.compile(r"[A-Za-z0-9._/-]{1,255}")
@@ -281,6 +327,9 @@ def verify_checkpoint(data, public):
     return lines[0], int(lines[1]), root
 
 
+ENTRY_FIELDS = {"actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v"}
+
+
 def entry_leaf(line, n):
     """Check one ledger line (canonical, hash) and return (entry, leaf hash)."""
     name = "entries.jsonl"
@@ -288,8 +337,13 @@ def entry_leaf(line, n):
         e = no_floats(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         fail(name, "line %d: not JSON: %s" % (n, err))
-    if not isinstance(e, dict) or canonical(e) != line:
+    if not isinstance(e, dict) or not is_canonical(e, line):
         fail(name, "line %d: not a canonical entry" % n)
+    unknown = sorted(set(e) - ENTRY_FIELDS)
+    if unknown:
+        fail(name, "line %d: unknown field %r" % (n, unknown[0]))
+    if e.get("v") != 1 or isinstance(e.get("v"), bool):
+        fail(name, "line %d: v: expected 1" % n)
     unsigned = {k: v for k, v in e.items() if k not in ("hash", "sig")}
     leaf = sha256(b"\x00" + canonical(unsigned))
     if e.get("hash") != leaf.hex():
@@ -303,7 +357,7 @@ def entry_leaf(line, n):
 
 
 def load_pin(args):
-    pin_key, pin_id = None, None
+    pin_key, pin_id, trust = None, None, False
     i = 0
     rest = []
     while i < len(args):
@@ -322,17 +376,30 @@ def load_pin(args):
                     usage("--key-id: expected 16 hex characters")
             i += 2
             continue
+        if a == "--trust-embedded-key":
+            trust = True
+            i += 1
+            continue
         if a.startswith("-"):
             usage("unknown option %s" % a)
         rest.append(a)
         i += 1
-    if len(rest) > 1:
-        usage("expected at most one bundle directory")
+    if len(rest) != 1:
+        usage("expected one bundle directory")
+    if pin_key is not None and pin_id is not None:
+        usage("give --pubkey or --key-id, not both")
+    if (pin_key is not None or pin_id is not None) and trust:
+        usage("--trust-embedded-key cannot be combined with --pubkey or --key-id")
+    if pin_key is None and pin_id is None and not trust:
+        usage(
+            "no pinned signer: pass --pubkey FILE or --key-id ID (the publisher's key, obtained "
+            "apart from the bundle); --trust-embedded-key checks integrity only"
+        )
     return pin_key, pin_id, rest
 
 
 def usage(msg):
-    sys.stderr.write("verify.py: %s\nusage: python3 verify.py [--pubkey FILE | --key-id ID] [BUNDLE_DIR]\n" % msg)
+    sys.stderr.write("verify.py: %s\nusage: python3 verify.py (--pubkey FILE | --key-id ID | --trust-embedded-key) BUNDLE_DIR\n" % msg)
     sys.exit(2)
 
 
@@ -402,7 +469,7 @@ def verify(root, pin_key, pin_id):
         env = no_floats(env_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         fail(DSSE, "not JSON: %s" % err)
-    if not isinstance(env, dict) or canonical(env) + b"\n" != env_bytes:
+    if not isinstance(env, dict) or not is_canonical(env, env_bytes[:-1]) or not env_bytes.endswith(b"\n"):
         fail(DSSE, "envelope is not canonical JSON and a newline")
     if sorted(env) != ["payload", "payloadType", "signatures"] or env["payloadType"] != PAYLOAD_TYPE:
         fail(DSSE, "expected payload, payloadType %s and signatures" % PAYLOAD_TYPE)
@@ -421,7 +488,7 @@ def verify(root, pin_key, pin_id):
         st = no_floats(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         fail(DSSE, "payload: not JSON: %s" % err)
-    if not isinstance(st, dict) or canonical(st) != payload:
+    if not isinstance(st, dict) or not is_canonical(st, payload):
         fail(DSSE, "payload: not canonical JSON")
     if st.get("_type") != STATEMENT_TYPE or st.get("predicateType") != PREDICATE_TYPE:
         fail(DSSE, "payload: not an in-toto Statement v1 with our predicate type")
@@ -430,7 +497,8 @@ def verify(root, pin_key, pin_id):
         fail(DSSE, "payload.subject: expected an array")
     got = []
     for s in subjects:
-        if not isinstance(s, dict) or not isinstance(s.get("digest"), dict):
+        # Exactly {"digest": {"sha256": HEX}, "name": PATH}, as the tool writes it.
+        if not isinstance(s, dict) or sorted(s) != ["digest", "name"] or not isinstance(s["digest"], dict) or sorted(s["digest"]) != ["sha256"]:
             fail(DSSE, "payload.subject: malformed subject")
         got.append((s.get("name"), s["digest"].get("sha256")))
     want = [(p, d) for p, d in lines if p != DSSE]
@@ -440,12 +508,15 @@ def verify(root, pin_key, pin_id):
 
     # Checkpoint, metadata, entries and proofs.
     origin, size, cp_root = verify_checkpoint(get("checkpoint"), public)
+    meta_bytes = get("metadata.json")
     try:
-        meta = no_floats(get("metadata.json").decode("utf-8"))
+        meta = no_floats(meta_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         fail("metadata.json", "not JSON: %s" % err)
-    version = meta.get("version") if isinstance(meta, dict) else None
-    if not isinstance(version, str) or version != predicate.get("version"):
+    if not isinstance(meta, dict) or not meta_bytes.endswith(b"\n") or not is_canonical(meta, meta_bytes[:-1]):
+        fail("metadata.json", "not canonical JSON and a newline")
+    version = meta.get("version")
+    if not valid_version(version) or version != predicate.get("version"):
         fail("metadata.json", "version missing or different from the attestation's")
     ml = meta.get("ledger") if isinstance(meta.get("ledger"), dict) else {}
     if ml.get("tree_size") != size or ml.get("root_hash") != cp_root.hex() or ml.get("origin") != origin:
@@ -464,7 +535,7 @@ def verify(root, pin_key, pin_id):
             proof = no_floats(get(pname).decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as err:
             fail(pname, "not JSON: %s" % err)
-        if not isinstance(proof, dict) or canonical(proof) + b"\n" != get(pname):
+        if not isinstance(proof, dict) or not get(pname).endswith(b"\n") or not is_canonical(proof, get(pname)[:-1]):
             fail(pname, "not canonical JSON and a newline")
         if sorted(proof) != ["hashes", "leaf_hash", "leaf_index", "tree_size"]:
             fail(pname, "expected leaf_index, tree_size, leaf_hash, hashes")
@@ -493,8 +564,10 @@ def verify(root, pin_key, pin_id):
         sbom = no_floats(get("sbom.cdx.json").decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         fail("sbom.cdx.json", "not JSON: %s" % err)
-    if not isinstance(sbom, dict) or sbom.get("bomFormat") != "CycloneDX" or not isinstance(sbom.get("specVersion"), str):
+    if not isinstance(sbom, dict) or sbom.get("bomFormat") != "CycloneDX":
         fail("sbom.cdx.json", "not a CycloneDX JSON document")
+    if sbom.get("specVersion") not in ("1.3", "1.4", "1.5"):
+        fail("sbom.cdx.json", "specVersion is not supported (1.3, 1.4, 1.5)")
     if (meta.get("sbom") or {}).get("source") != "imported":
         files = {}
         for c in sbom.get("components") or []:
@@ -509,7 +582,7 @@ def verify(root, pin_key, pin_id):
 
 def main(argv):
     pin_key, pin_id, rest = load_pin(argv)
-    root = rest[0] if rest else os.path.dirname(os.path.abspath(__file__))
+    root = rest[0]
     if not os.path.isdir(root):
         usage("%s: not a directory" % root)
     try:
@@ -527,8 +600,9 @@ def main(argv):
     )
     if not pinned:
         sys.stderr.write(
-            "warning: signer %s was not pinned: this proves integrity, not who signed; "
-            "pass --pubkey FILE or --key-id ID\n" % kid
+            "WARNING: --trust-embedded-key: signer %s was not pinned: this proves the bundle is "
+            "consistent, not who signed it (anyone can sign a bundle with a key of their own); "
+            "pin the publisher's key with --pubkey FILE or --key-id ID\n" % kid
         )
     return 0
 

@@ -1,21 +1,25 @@
 #!/bin/sh
 # Standalone verifier of an audit-ledger release bundle.
-# Needs only a POSIX shell, the POSIX utilities find, grep and sed, coreutils and OpenSSL 3.0 or
-# newer (`pkeyutl -rawin` for Ed25519).
+# Needs only a POSIX shell, the POSIX utilities awk, cmp, find, grep and sed, coreutils and
+# OpenSSL 3.0 or newer (`pkeyutl -rawin` for Ed25519).
 #
-# Usage: sh verify.sh [--pubkey FILE | --key-id ID] [BUNDLE_DIR]
+# Usage: sh verify.sh (--pubkey FILE | --key-id ID | --trust-embedded-key) BUNDLE_DIR
 #
-# BUNDLE_DIR defaults to the directory holding this script (every bundle carries a copy).
-# --pubkey FILE pins the signer (a .pub file of 64 hex, or a PEM public key); --key-id ID pins
-# it by key id (first 16 hex of SHA-256 of the raw 32-byte key). Without either, the bundle's
-# own key is used and a warning says so.
+# Do not run the copy inside the bundle you are checking: take this script from the tool's
+# source release or from `ledger verifiers export`. --pubkey FILE pins the signer (a .pub file
+# of 64 hex, or a PEM public key); --key-id ID pins it by key id (first 16 hex of SHA-256 of the
+# raw 32-byte key). One of them is required; --trust-embedded-key instead uses the bundle's own
+# signer.pub, which proves integrity only, and warns loudly.
 #
 # Checks, stopping at the first failure (exit 1, one line "FAIL: <file>: <reason>"):
 #   every MANIFEST.sha256 line (format, order, digests), no unlisted files and no links,
 #   signer.pub = signer.pem, the pin, the manifest's Ed25519 signature, the DSSE envelope
 #   (PAE signature, statement subjects = manifest), the checkpoint note's signature, every
-#   entry's leaf hash and its RFC 9162 inclusion proof into the checkpoint, and the checkpoint
-#   against metadata.json. SBOM schema validation needs `ledger bundle verify` or a CycloneDX tool.
+#   entry's canonical form, leaf hash and RFC 9162 inclusion proof into the checkpoint,
+#   metadata.json (canonical) against the checkpoint, the attestation and the SBOM's file
+#   components. Every JSON file is read by a strict parser (below): duplicate keys, floats,
+#   invalid UTF-8 and non-canonical spellings fail. SBOM schema validation needs
+#   `ledger bundle verify` or a CycloneDX tool.
 # Exit 0 when all hold, 1 on a failure, 2 on usage errors or missing tools.
 
 set -u
@@ -23,23 +27,31 @@ LC_ALL=C
 export LC_ALL
 
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-usage() { printf 'verify.sh: %s\nusage: sh verify.sh [--pubkey FILE | --key-id ID] [BUNDLE_DIR]\n' "$*" >&2; exit 2; }
+usage() { printf 'verify.sh: %s\nusage: sh verify.sh (--pubkey FILE | --key-id ID | --trust-embedded-key) BUNDLE_DIR\n' "$*" >&2; exit 2; }
 
 PIN_FILE=''
 PIN_ID=''
+TRUST_EMBEDDED=no
 DIR=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --pubkey) [ $# -ge 2 ] || usage "--pubkey needs a file"; PIN_FILE=$2; shift 2 ;;
     --key-id) [ $# -ge 2 ] || usage "--key-id needs an id"; PIN_ID=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --trust-embedded-key) TRUST_EMBEDDED=yes; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) usage "unknown option $1" ;;
     *) [ -z "$DIR" ] || usage "expected at most one bundle directory"; DIR=$1; shift ;;
   esac
 done
-[ -n "$DIR" ] || DIR=$(dirname -- "$0")
+[ -n "$DIR" ] || usage "expected the bundle directory"
 [ -d "$DIR" ] || usage "$DIR: not a directory"
-for tool in openssl sha256sum od tr sed grep sort comm find head tail wc cut mktemp dirname; do
+if [ -z "$PIN_FILE" ] && [ -z "$PIN_ID" ]; then
+  [ "$TRUST_EMBEDDED" = yes ] || usage "no pinned signer: pass --pubkey FILE or --key-id ID (the publisher's key, obtained apart from the bundle); --trust-embedded-key checks integrity only"
+else
+  [ "$TRUST_EMBEDDED" = no ] || usage "--trust-embedded-key cannot be combined with --pubkey or --key-id"
+  [ -z "$PIN_FILE" ] || [ -z "$PIN_ID" ] || usage "give --pubkey or --key-id, not both"
+fi
+for tool in openssl sha256sum od tr sed grep sort comm find head tail wc cut mktemp awk cmp; do
   command -v "$tool" >/dev/null 2>&1 || usage "needs $tool"
 done
 openssl pkeyutl -help 2>&1 | grep -q -- '-rawin' || usage "needs OpenSSL 3.0 or newer (openssl pkeyutl -rawin)"
@@ -69,7 +81,202 @@ hex2bin() {
   printf "$esc"
 }
 b64d() { tr -d '\n' | openssl base64 -d -A; }
+# b64c IN OUT: decode the base64 text in file IN (no newline) into OUT; false unless IN is the
+# canonical standard padded encoding of OUT (no stray bits, no missing padding).
+b64c() {
+  [ -z "$(tr -d 'A-Za-z0-9+/=' < "$1")" ] || return 1
+  openssl base64 -d -A < "$1" > "$2" 2>/dev/null || return 1
+  openssl base64 -A < "$2" | tr -d '\n' > "$T/b64again"
+  cmp -s "$1" "$T/b64again"
+}
 last_byte_is_newline() { [ "$(tail -c 1 "$1" | hex_of)" = "0a" ]; }
+no_nul() { [ "$(tr -d '\000' < "$1" | wc -c)" -eq "$(wc -c < "$1")" ]; }
+
+JSON_AWK=$(cat <<'AWK'
+# JSON reader (RFC 8259, strict): MODE=canon requires the exact canonical form (JCS subset:
+# sorted ASCII keys, no whitespace, minimal escapes, integers below 2^53); MODE=loose allows
+# whitespace and any escapes. Both refuse duplicate keys, floats, invalid UTF-8 and nesting
+# deeper than 100. Output, one line per value: PATH TAB TEXT, PATH being /"key" and /index
+# segments (keys in canonical spelling), TEXT the value's canonical text (canon mode; a
+# container's whole text) or, in loose mode, a scalar's canonical text or { or [.
+BEGIN {
+  for (i = 1; i < 256; i++) { c = sprintf("%c", i); ORD[c] = i; CHR[i] = c }
+  HEXD = "0123456789abcdef"
+  canon = (MODE == "canon")
+}
+{ text = (NR == 1) ? $0 : text "\n" $0 }
+END {
+  s = text; n = length(s); pos = 1; err = ""
+  ws()
+  value("", 0)
+  ws()
+  if (err == "" && pos <= n) err = "trailing characters at byte " pos
+  if (err != "") { printf "%s\n", err > "/dev/stderr"; exit 1 }
+  exit 0
+}
+function bad(why) { if (err == "") err = why " at byte " pos; pos = n + 2; return 0 }
+function ws(  c) {
+  if (canon) return
+  while (pos <= n) {
+    c = substr(s, pos, 1)
+    if (c != " " && c != "\t" && c != "\n" && c != "\r") return
+    pos++
+  }
+}
+function emit(path, t) { if (err == "") printf "%s\t%s\n", path, t }
+function value(path, depth,   c, start) {
+  if (err != "") return 0
+  if (depth > 100) return bad("nested too deeply")
+  c = substr(s, pos, 1); start = pos
+  if (c == "{") { if (!object(path, depth)) return 0 }
+  else if (c == "[") { if (!array(path, depth)) return 0 }
+  else if (c == "\"") { if (!str(0)) return 0; emit(path, tok); return 1 }
+  else if (c == "-" || (c >= "0" && c <= "9")) { if (!num()) return 0; emit(path, tok); return 1 }
+  else if (substr(s, pos, 4) == "true") { pos += 4; emit(path, "true"); return 1 }
+  else if (substr(s, pos, 5) == "false") { pos += 5; emit(path, "false"); return 1 }
+  else if (substr(s, pos, 4) == "null") { pos += 4; emit(path, "null"); return 1 }
+  else return bad("expected a JSON value")
+  if (canon) emit(path, substr(s, start, pos - start))
+  else emit(path, c)
+  return 1
+}
+function object(path, depth,   first, key, prevkey, c) {
+  pos++; ws(); first = 1; prevkey = ""
+  if (substr(s, pos, 1) == "}") { pos++; return 1 }
+  while (1) {
+    if (substr(s, pos, 1) != "\"") return bad("expected a key")
+    if (!str(1)) return 0
+    key = tok
+    if ((path SUBSEP key) in SEEN) return bad("duplicate key " key)
+    SEEN[path SUBSEP key] = 1
+    if (canon && !first && !(dec > prevkey)) return bad("keys not in sorted order")
+    prevkey = dec; first = 0
+    ws()
+    if (substr(s, pos, 1) != ":") return bad("expected :")
+    pos++; ws()
+    if (!value(path "/" key, depth + 1)) return 0
+    ws(); c = substr(s, pos, 1); pos++
+    if (c == "}") return 1
+    if (c != ",") return bad("expected , or }")
+    ws()
+  }
+}
+function array(path, depth,   i, c) {
+  pos++; ws(); i = 0
+  if (substr(s, pos, 1) == "]") { pos++; return 1 }
+  while (1) {
+    if (!value(path "/" i, depth + 1)) return 0
+    i++
+    ws(); c = substr(s, pos, 1); pos++
+    if (c == "]") return 1
+    if (c != ",") return bad("expected , or ]")
+    ws()
+  }
+}
+function num(  start, m) {
+  start = pos
+  if (substr(s, pos, 1) == "-") pos++
+  c = substr(s, pos, 1)
+  if (c == "0") pos++
+  else if (c >= "1" && c <= "9") { while (pos <= n && (c = substr(s, pos, 1)) >= "0" && c <= "9") pos++ }
+  else return bad("bad number")
+  c = substr(s, pos, 1)
+  if (c == "." || c == "e" || c == "E") return bad("floating-point number")
+  tok = substr(s, start, pos - start)
+  if (tok == "-0") { if (canon) return bad("-0 is not canonical"); tok = "0" }
+  m = tok; sub(/^-/, "", m)
+  if (canon && (length(m) > 16 || (length(m) == 16 && m > "9007199254740991"))) return bad("integer out of range")
+  return 1
+}
+function hexval(h,   i, v) {
+  v = 0; h = tolower(h)
+  for (i = 1; i <= 4; i++) v = v * 16 + index(HEXD, substr(h, i, 1)) - 1
+  return v
+}
+# The canonical text of code point cp (inside a string).
+function enc(cp) {
+  if (cp == 8) return "\\b"
+  if (cp == 9) return "\\t"
+  if (cp == 10) return "\\n"
+  if (cp == 12) return "\\f"
+  if (cp == 13) return "\\r"
+  if (cp < 32) return sprintf("\\u%04x", cp)
+  if (cp == 34) return "\\\""
+  if (cp == 92) return "\\\\"
+  if (cp < 128) return CHR[cp]
+  if (cp < 2048) return CHR[192 + int(cp / 64)] CHR[128 + cp % 64]
+  if (cp < 65536) return CHR[224 + int(cp / 4096)] CHR[128 + int(cp / 64) % 64] CHR[128 + cp % 64]
+  return CHR[240 + int(cp / 262144)] CHR[128 + int(cp / 4096) % 64] CHR[128 + int(cp / 64) % 64] CHR[128 + cp % 64]
+}
+function cont(k, lo, hi,   o) {
+  o = ORD[substr(s, pos + k, 1)]
+  return o >= lo && o <= hi
+}
+# A string at pos: tok = its canonical text; when iskey, dec = its decoded bytes (keys must be
+# ASCII in canon mode, and never hold U+0000).
+function str(iskey,   start, c, o, e, cp, lo, out, d, len) {
+  start = pos; pos++; out = "\""; d = ""
+  while (1) {
+    if (pos > n) return bad("unterminated string")
+    c = substr(s, pos, 1); o = ORD[c]
+    if (c == "\"") { pos++; break }
+    if (o < 32) return bad("control character in a string")
+    if (c == "\\") {
+      e = substr(s, pos + 1, 1)
+      if (e == "u") {
+        if (substr(s, pos + 2, 4) !~ /^[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]$/) return bad("bad \\u escape")
+        cp = hexval(substr(s, pos + 2, 4)); pos += 6
+        if (cp >= 55296 && cp <= 56319) {
+          if (substr(s, pos, 2) != "\\u" || substr(s, pos + 2, 4) !~ /^[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]$/) return bad("lone surrogate")
+          lo = hexval(substr(s, pos + 2, 4))
+          if (lo < 56320 || lo > 57343) return bad("lone surrogate")
+          cp = 65536 + (cp - 55296) * 1024 + (lo - 56320); pos += 6
+        } else if (cp >= 56320 && cp <= 57343) return bad("lone surrogate")
+        if (iskey && cp == 0) return bad("U+0000 in a key")
+        out = out enc(cp); if (iskey) d = d (cp < 128 ? CHR[cp] : "\377")
+      } else if (e == "\"" || e == "\\" || e == "/") { out = out enc(ORD[e]); d = d e; pos += 2 }
+      else if (e == "b") { out = out "\\b"; d = d CHR[8]; pos += 2 }
+      else if (e == "f") { out = out "\\f"; d = d CHR[12]; pos += 2 }
+      else if (e == "n") { out = out "\\n"; d = d CHR[10]; pos += 2 }
+      else if (e == "r") { out = out "\\r"; d = d CHR[13]; pos += 2 }
+      else if (e == "t") { out = out "\\t"; d = d CHR[9]; pos += 2 }
+      else return bad("bad escape")
+      continue
+    }
+    if (o < 128) { out = out c; d = d c; pos++; continue }
+    # UTF-8: the shortest form of a scalar value (no surrogates), as Python and Rust require.
+    if (o >= 194 && o <= 223) len = cont(1, 128, 191) ? 2 : 0
+    else if (o == 224) len = (cont(1, 160, 191) && cont(2, 128, 191)) ? 3 : 0
+    else if ((o >= 225 && o <= 236) || o == 238 || o == 239) len = (cont(1, 128, 191) && cont(2, 128, 191)) ? 3 : 0
+    else if (o == 237) len = (cont(1, 128, 159) && cont(2, 128, 191)) ? 3 : 0
+    else if (o == 240) len = (cont(1, 144, 191) && cont(2, 128, 191) && cont(3, 128, 191)) ? 4 : 0
+    else if (o >= 241 && o <= 243) len = (cont(1, 128, 191) && cont(2, 128, 191) && cont(3, 128, 191)) ? 4 : 0
+    else if (o == 244) len = (cont(1, 128, 143) && cont(2, 128, 191) && cont(3, 128, 191)) ? 4 : 0
+    else len = 0
+    if (len == 0) return bad("invalid UTF-8")
+    out = out substr(s, pos, len); d = d "\377"; pos += len
+  }
+  tok = out "\""
+  if (iskey) {
+    dec = d
+    if (canon && index(d, "\377")) return bad("non-ASCII key")
+  }
+  if (canon && substr(s, start, pos - start) != tok) return bad("string not in canonical form")
+  return 1
+}
+AWK
+)
+# jflat MODE FILE OUT: read FILE with the strict JSON reader; OUT gets PATH<TAB>TEXT lines. A
+# canonical file is exactly one line of canonical JSON and a newline.
+jflat() {
+  no_nul "$2" || return 1
+  if [ "$1" = canon ]; then
+    [ "$(wc -l < "$2")" -eq 1 ] && last_byte_is_newline "$2" || return 1
+  fi
+  awk -v MODE="$1" "$JSON_AWK" "$2" > "$3" 2>/dev/null
+}
+# jget FLAT PATH: the text of the value at PATH (empty when absent).
+jget() { awk -F '	' -v p="$2" '$1 == p { print substr($0, length(p) + 2); exit }' "$1"; }
 
 # 1. Files: only regular files and directories; no newlines in names.
 bad=$(find . \( -type l -o \( ! -type f ! -type d \) \) -print | head -n 1)
@@ -127,37 +334,37 @@ S=MANIFEST.sha256.sig
 [ -f "$S" ] || fail "$S: file missing from the bundle"
 [ "$(wc -l < "$S")" -eq 1 ] && last_byte_is_newline "$S" && sed -n '1p' "$S" | grep -q '^[A-Za-z0-9+/]\{86\}==$' \
   || fail "$S: expected base64 of 64 bytes and a newline"
-b64d < "$S" > "$T/sig"
+tr -d '\n' < "$S" > "$T/sig.b64"
+b64c "$T/sig.b64" "$T/sig" || fail "$S: expected canonical base64 of 64 bytes and a newline"
 openssl pkeyutl -verify -pubin -inkey signer.pem -rawin -in "$M" -sigfile "$T/sig" >/dev/null 2>&1 \
   || fail "$S: not a valid signature of $M by $KID"
 
-# 4. DSSE envelope: exact canonical layout, signature over the PAE, subjects = manifest.
+# 4. DSSE envelope: canonical JSON of exactly this shape, signature over the PAE, a canonical
+# in-toto Statement whose subjects are the manifest's lines.
 D=attestation.dsse.json
-[ "$(wc -l < "$D")" -eq 1 ] && last_byte_is_newline "$D" || fail "$D: expected one line of JSON"
+jflat canon "$D" "$T/env" || fail "$D: envelope is not canonical JSON and a newline"
 re='^{"payload":"\([A-Za-z0-9+/=]*\)","payloadType":"application/vnd.in-toto+json","signatures":\[{"keyid":"\([0-9a-f]\{16\}\)","sig":"\([A-Za-z0-9+/]\{86\}==\)"}\]}$'
 sed -n "s|$re|\\1|p" "$D" > "$T/payload.b64"
-[ -s "$T/payload.b64" ] || fail "$D: not an envelope in the expected canonical layout"
+[ -s "$T/payload.b64" ] || fail "$D: expected payload, payloadType application/vnd.in-toto+json and one signature {keyid, sig}"
 [ "$(sed -n "s|$re|\\2|p" "$D")" = "$KID" ] || fail "$D: keyid is not the signer $KID"
-sed -n "s|$re|\\3|p" "$D" | b64d > "$T/dsse.sig"
-b64d < "$T/payload.b64" > "$T/payload"
+sed -n "s|$re|\\3|p" "$D" | tr -d '\n' > "$T/dsse.sig.b64"
+b64c "$T/dsse.sig.b64" "$T/dsse.sig" || fail "$D: sig: not canonical base64"
+tr -d '\n' < "$T/payload.b64" > "$T/payload.b64n"
+b64c "$T/payload.b64n" "$T/payload" || fail "$D: payload: not canonical base64"
 { printf 'DSSEv1 28 application/vnd.in-toto+json %s ' "$(wc -c < "$T/payload" | tr -d ' ')"; cat "$T/payload"; } > "$T/pae"
 openssl pkeyutl -verify -pubin -inkey signer.pem -rawin -in "$T/pae" -sigfile "$T/dsse.sig" >/dev/null 2>&1 \
   || fail "$D: DSSE signature does not verify over the PAE"
-# The payload is canonical JSON: keys sorted, so "subject" is the last member.
-P=$(cat "$T/payload")
-case "$P" in
-  '{"_type":"https://in-toto.io/Statement/v1","predicate":{'*'},"predicateType":"https://audit-ledger.dev/bundle/v1","subject":['*']}') ;;
-  *) fail "$D: payload is not an in-toto Statement v1 with our predicate type" ;;
-esac
-SUBJ=${P##*'"predicateType":"https://audit-ledger.dev/bundle/v1","subject":['}
-SUBJ=${SUBJ%']}'}
-printf '%s\n' "$SUBJ" | tr '{' '\n' \
-  | sed -n 's|^"sha256":"\([0-9a-f]\{64\}\)"},"name":"\([A-Za-z0-9._/-]*\)"},\{0,1\}$|\1  \2|p' > "$T/subjects"
-rebuilt=$(sed 's|^\([0-9a-f]*\)  \(.*\)$|{"digest":{"sha256":"\1"},"name":"\2"}|' "$T/subjects" | tr '\n' ',' | sed 's/,$//')
-[ "$rebuilt" = "$SUBJ" ] || fail "$D: malformed statement subjects"
-grep -v '  attestation\.dsse\.json$' "$M" > "$T/want"
-[ "$(sha256sum < "$T/subjects")" = "$(sha256sum < "$T/want")" ] || fail "$D: statement subjects differ from the manifest"
-VERSION=$(printf '%s' "$P" | sed -n 's|^{"_type":"https://in-toto.io/Statement/v1","predicate":{.*"version":"\([A-Za-z0-9._+-]*\)"},"predicateType":.*|\1|p')
+# The payload has no newline of its own: give the reader one line.
+{ cat "$T/payload"; printf '\n'; } > "$T/payload.nl"
+jflat canon "$T/payload.nl" "$T/st" || fail "$D: payload: not canonical JSON"
+[ "$(jget "$T/st" '/"_type"')" = '"https://in-toto.io/Statement/v1"' ] \
+  && [ "$(jget "$T/st" '/"predicateType"')" = '"https://audit-ledger.dev/bundle/v1"' ] \
+  || fail "$D: payload: not an in-toto Statement v1 with our predicate type"
+grep -v '  attestation\.dsse\.json$' "$M" \
+  | sed 's|^\([0-9a-f]*\)  \(.*\)$|{"digest":{"sha256":"\1"},"name":"\2"}|' | tr '\n' ',' | sed 's/,$//' > "$T/want"
+[ "$(jget "$T/st" '/"subject"')" = "[$(cat "$T/want")]" ] || fail "$D: statement subjects differ from the manifest"
+VTOK=$(jget "$T/st" '/"predicate"/"version"')
+VERSION=$(printf '%s\n' "$VTOK" | sed -n 's|^"\([A-Za-z0-9_+][A-Za-z0-9._+-]\{0,127\}\)"$|\1|p')
 
 # 5. Checkpoint: C2SP signed note with a signature by the signer.
 C=checkpoint
@@ -170,7 +377,9 @@ sed '1,/^$/d' "$C" > "$T/cpsigs"
 ORIGIN=$(sed -n '1p' "$T/cpbody")
 SIZE=$(sed -n '2p' "$T/cpbody")
 case "$SIZE" in ''|*[!0-9]*|0?*) fail "$C: tree size: expected a decimal number" ;; esac
-ROOTHEX=$(sed -n '3p' "$T/cpbody" | b64d | hex_of)
+sed -n '3p' "$T/cpbody" | tr -d '\n' > "$T/root.b64"
+b64c "$T/root.b64" "$T/root" || fail "$C: root hash: expected base64 of 32 bytes"
+ROOTHEX=$(hex_of < "$T/root")
 [ ${#ROOTHEX} -eq 64 ] || fail "$C: root hash: expected base64 of 32 bytes"
 found=no
 i=0
@@ -182,7 +391,8 @@ while IFS= read -r line; do
   name=${rest%% *}
   b64=${rest#* }
   case "$name$b64" in *' '*|*'+'*' '*) fail "$C: signature line $i: malformed" ;; esac
-  printf '%s' "$b64" | b64d > "$T/blob" 2>/dev/null
+  printf '%s' "$b64" > "$T/blob.b64"
+  b64c "$T/blob.b64" "$T/blob" || fail "$C: signature line $i: not canonical base64"
   [ "$(wc -c < "$T/blob")" -eq 68 ] || continue
   kh=$({ printf '%s\n\001' "$name"; cat "$T/rawpub"; } | sha256sum | cut -c1-8)
   [ "$(head -c 4 "$T/blob" | hex_of)" = "$kh" ] || continue
@@ -192,39 +402,58 @@ while IFS= read -r line; do
   found=yes
 done < "$T/cpsigs"
 [ "$found" = yes ] || fail "$C: no signature by the bundle's key"
-grep -q "\"origin\":\"[^\"]*\",\"proved\":\[[0-9,]*\],\"root_hash\":\"$ROOTHEX\",\"tree_size\":$SIZE}" metadata.json \
-  && grep -qF "\"origin\":\"$ORIGIN\"," metadata.json \
+
+# metadata.json: canonical JSON; the fields below are read at their exact paths, so a nested
+# or duplicated look-alike cannot stand in for them.
+MD=metadata.json
+jflat canon "$MD" "$T/meta" || fail "$MD: not canonical JSON and a newline"
+[ -n "$VERSION" ] && [ "$(jget "$T/meta" '/"version"')" = "$VTOK" ] \
+  || fail "$MD: version missing or different from the attestation's"
+case "$ORIGIN" in *'"'*|*'\'*) fail "$C: origin: quotes and backslashes are not supported" ;; esac
+[ "$(jget "$T/meta" '/"ledger"/"origin"')" = "\"$ORIGIN\"" ] \
+  && [ "$(jget "$T/meta" '/"ledger"/"tree_size"')" = "$SIZE" ] \
+  && [ "$(jget "$T/meta" '/"ledger"/"root_hash"')" = "\"$ROOTHEX\"" ] \
   || fail "$C: checkpoint differs from metadata.json's ledger (origin, tree size, root)"
 
-# 6. Entries and inclusion proofs (RFC 9162 2.1.3.2).
+# 6. Entries and inclusion proofs (RFC 9162 2.1.3.2). Each line must be the canonical JSON of
+# an entry; its leaf hash covers the same bytes without the top-level hash and sig members.
 node() { { printf '\001'; hex2bin "$1"; hex2bin "$2"; } | sha256sum | cut -c1-64; }
 E=entries.jsonl
 [ ! -s "$E" ] || last_byte_is_newline "$E" || fail "$E: last line does not end in a newline"
-tail_re=',"hash":"\([0-9a-f]\{64\}\)","kind":"[a-z]*","prev":"[0-9a-f]\{64\}","seq":\([0-9]\{1,16\}\),\("sig":"[A-Za-z0-9+/=]*",\)\{0,1\}\("signer":"[0-9a-f]\{16\}",\)\{0,1\}"ts":"[0-9:.TZ-]*","v":1}$'
+no_nul "$E" || fail "$E: contains a NUL byte"
 proved=''
 count=0
 lastseq=-1
 n=0
 while IFS= read -r line; do
   n=$((n + 1))
-  hash=$(printf '%s\n' "$line" | sed -n "s|^{.*$tail_re|\\1|p")
-  seq=$(printf '%s\n' "$line" | sed -n "s|^{.*$tail_re|\\2|p")
-  [ -n "$hash" ] && [ -n "$seq" ] || fail "$E: line $n: not an entry line"
-  case "$seq" in 0?*) fail "$E: line $n: seq: not canonical" ;; esac
+  printf '%s\n' "$line" > "$T/line"
+  jflat canon "$T/line" "$T/e" || fail "$E: line $n: not a canonical entry (JSON, sorted keys, no whitespace, minimal escapes)"
+  # Top-level members in order (keys are checked against the entry's fields first).
+  grep '^/"[^"/]*"	' "$T/e" > "$T/top"
+  bad=$(cut -f1 "$T/top" | grep -v -x -e '/"actor"' -e '/"body"' -e '/"hash"' -e '/"kind"' -e '/"prev"' \
+    -e '/"seq"' -e '/"sig"' -e '/"signer"' -e '/"ts"' -e '/"v"' | head -n 1)
+  [ -z "$bad" ] || fail "$E: line $n: unknown field ${bad#/}"
+  [ "$(grep -c '^/"[^/]*	' "$T/e")" -eq "$(wc -l < "$T/top")" ] || fail "$E: line $n: unknown field"
+  hash=$(jget "$T/e" '/"hash"' | sed -n 's|^"\([0-9a-f]\{64\}\)"$|\1|p')
+  seq=$(jget "$T/e" '/"seq"')
+  [ -n "$hash" ] || fail "$E: line $n: hash: expected 64 lowercase hex characters"
+  case "$seq" in ''|-*|*[!0-9]*) fail "$E: line $n: seq: expected a non-negative integer" ;; esac
+  [ "$(jget "$T/e" '/"v"')" = 1 ] || fail "$E: line $n: v: expected 1"
   [ "$seq" -gt "$lastseq" ] || fail "$E: line $n: entries are not in increasing seq order"
   lastseq=$seq
-  unsigned=$(printf '%s\n' "$line" | sed 's|,"hash":"[0-9a-f]\{64\}"\(,"kind":"[a-z]*","prev":"[0-9a-f]\{64\}","seq":[0-9]*,\)\("sig":"[A-Za-z0-9+/=]*",\)\{0,1\}\(\("signer":"[0-9a-f]\{16\}",\)\{0,1\}"ts":"[0-9:.TZ-]*","v":1}\)$|\1\3|')
-  leaf=$({ printf '\000'; printf '%s' "$unsigned"; } | sha256sum | cut -c1-64)
+  unsigned=$(grep -v -e '^/"hash"	' -e '^/"sig"	' "$T/top" | sed 's|^/\("[^"]*"\)	|\1:|' | tr '\n' ',' | sed 's/,$//')
+  leaf=$({ printf '\000'; printf '{%s}' "$unsigned"; } | sha256sum | cut -c1-64)
   [ "$leaf" = "$hash" ] || fail "$E: line $n: hash does not match the entry's canonical bytes"
   PF="proofs/inclusion-$seq.json"
   [ -f "$PF" ] || fail "$PF: file missing from the bundle"
-  last_byte_is_newline "$PF" && [ "$(wc -l < "$PF")" -eq 1 ] || fail "$PF: expected one line of JSON"
+  jflat canon "$PF" "$T/p" || fail "$PF: not canonical JSON and a newline"
   pre='^{"hashes":\[\(\("[0-9a-f]\{64\}",\)*"[0-9a-f]\{64\}"\)\{0,1\}\],"leaf_hash":"\([0-9a-f]\{64\}\)","leaf_index":\([0-9]\{1,16\}\),"tree_size":\([0-9]\{1,16\}\)}$'
   phashes=$(sed -n "s|$pre|\\1|p" "$PF")
   pleaf=$(sed -n "s|$pre|\\3|p" "$PF")
   pindex=$(sed -n "s|$pre|\\4|p" "$PF")
   psize=$(sed -n "s|$pre|\\5|p" "$PF")
-  [ -n "$pleaf" ] || fail "$PF: not an inclusion proof in the expected canonical layout"
+  [ -n "$pleaf" ] || fail "$PF: expected leaf_index, tree_size, leaf_hash, hashes"
   [ "$pindex" = "$seq" ] && [ "$pleaf" = "$leaf" ] || fail "$PF: proof is not for the entry with seq $seq"
   [ "$psize" = "$SIZE" ] || fail "$PF: proof is for tree size $psize, checkpoint has $SIZE"
   [ "$seq" -lt "$SIZE" ] || fail "$PF: entry $seq is not included in the checkpoint's tree"
@@ -245,17 +474,54 @@ while IFS= read -r line; do
   proved="$proved${proved:+,}$seq"
   count=$((count + 1))
 done < "$E"
-[ "$count" -gt 0 ] || fail "$E: no entries: the checkpoint is not tied to any entry"
 nproofs=$(grep -c '  proofs/inclusion-' "$M")
 [ "$nproofs" -eq "$count" ] || fail "$E: a proof has no matching line in $E"
-grep -qF "\"proved\":[$proved]," metadata.json || fail "metadata.json: ledger.proved differs from the proofs in the bundle"
-grep -q "\"version\":\"$VERSION\"}\$" metadata.json && [ -n "$VERSION" ] \
-  || fail "metadata.json: version missing or different from the attestation's"
+[ "$count" -gt 0 ] || fail "$E: no entries: the checkpoint is not tied to any entry"
+[ "$(jget "$T/meta" '/"ledger"/"proved"')" = "[$proved]" ] || fail "$MD: ledger.proved differs from the proofs in the bundle"
+
+# 7. SBOM: strict JSON, CycloneDX 1.3-1.5; unless imported, its file components (name and first
+# SHA-256, the last component of a name winning) equal metadata.json's artifacts.
+B=sbom.cdx.json
+jflat loose "$B" "$T/sbom" || fail "$B: not JSON (or duplicate keys, floats, invalid UTF-8)"
+[ "$(jget "$T/sbom" '/"bomFormat"')" = '"CycloneDX"' ] || fail "$B: not a CycloneDX JSON document"
+case "$(jget "$T/sbom" '/"specVersion"')" in '"1.3"'|'"1.4"'|'"1.5"') ;; *) fail "$B: specVersion is not supported (1.3, 1.4, 1.5)" ;; esac
+if [ "$(jget "$T/meta" '/"sbom"/"source"')" != '"imported"' ]; then
+  # Component i: /"components"/i/"type", /"name", /"hashes"/j/"alg" and /"content".
+  awk -F '	' '
+    $1 ~ /^\/"components"\/[0-9]+\/"type"$/ { split($1, a, "/"); type[a[3]] = $2; if (!(a[3] in seen)) { seen[a[3]] = 1; order[++n] = a[3] } }
+    $1 ~ /^\/"components"\/[0-9]+\/"name"$/ { split($1, a, "/"); name[a[3]] = $2 }
+    $1 ~ /^\/"components"\/[0-9]+\/"hashes"\/[0-9]+\/"alg"$/ { split($1, a, "/"); alg[a[3], a[5]] = $2 }
+    $1 ~ /^\/"components"\/[0-9]+\/"hashes"\/[0-9]+\/"content"$/ { split($1, a, "/"); content[a[3], a[5]] = $2 }
+    END {
+      for (k = 1; k <= n; k++) {
+        c = order[k]
+        if (type[c] != "\"file\"") continue
+        d = "\"\""
+        for (j = 0; (c, j) in alg || (c, j) in content; j++) if (alg[c, j] == "\"SHA-256\"") { d = ((c, j) in content) ? content[c, j] : "null"; break }
+        nm = (c in name) ? name[c] : "null"
+        if (!(nm in got)) names[++m] = nm
+        got[nm] = d
+      }
+      for (k = 1; k <= m; k++) print names[k] "\t" got[names[k]]
+    }' "$T/sbom" | sort > "$T/sbomfiles"
+  awk -F '	' '
+    $1 ~ /^\/"artifacts"\/[0-9]+\/"name"$/ { split($1, a, "/"); name[a[3]] = $2; if (!(a[3] in seen)) { seen[a[3]] = 1; order[++n] = a[3] } }
+    $1 ~ /^\/"artifacts"\/[0-9]+\/"sha256"$/ { split($1, a, "/"); sha[a[3]] = $2; if (!(a[3] in seen)) { seen[a[3]] = 1; order[++n] = a[3] } }
+    END {
+      for (k = 1; k <= n; k++) {
+        c = order[k]; nm = (c in name) ? name[c] : "null"; d = (c in sha) ? sha[c] : "null"
+        if (!(nm in got)) names[++m] = nm
+        got[nm] = d
+      }
+      for (k = 1; k <= m; k++) print names[k] "\t" got[names[k]]
+    }' "$T/meta" | sort > "$T/metafiles"
+  cmp -s "$T/sbomfiles" "$T/metafiles" || fail "$B: file components differ from metadata.json's artifacts"
+fi
 
 NFILES=$(wc -l < "$T/ondisk" | tr -d ' ')
 if [ "$PINNED" = yes ]; then pin=' (pinned)'; else pin=''; fi
 printf 'OK: bundle %s: %s files, signer %s%s, checkpoint size %s, %s entries proved\n' "$VERSION" "$NFILES" "$KID" "$pin" "$SIZE" "$count"
 if [ "$PINNED" = no ]; then
-  printf 'warning: signer %s was not pinned: this proves integrity, not who signed; pass --pubkey FILE or --key-id ID\n' "$KID" >&2
+  printf "WARNING: --trust-embedded-key: signer %s was not pinned: this proves the bundle is consistent, not who signed it (anyone can sign a bundle with a key of their own); pin the publisher's key with --pubkey FILE or --key-id ID\n" "$KID" >&2
 fi
 exit 0

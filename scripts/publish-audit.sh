@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make publish-audit`: record this project's release in its own ledger (audit/), write the signed
 # bundle audit/bundle-<version>/ for the version in Cargo.toml, and verify it three ways
-# (`ledger bundle verify`, the bundle's verify.sh and verify.py), pinned to the signing key.
+# (`ledger bundle verify`, and this source tree's audit/verify.sh and audit/verify.py, never the
+# bundle's own copies), pinned to the signing key; then checks that the bundle's copies are
+# byte-identical to the verifiers embedded in the binary (`ledger verifiers export`).
 #
 # Signing key: $LEDGER_SIGNING_KEY (a PKCS#8 PEM file, mode 0600). Without it a local
 # DEVELOPMENT key is created under target/ (never committed) and the bundle says nothing about
@@ -67,8 +69,10 @@ fi
 
 echo "== verify 1/3: ledger bundle verify"
 "$LEDGER" bundle verify "$B" --pubkey "$PUB"
-echo "== verify 2/3: sh verify.sh"
-sh "$B/verify.sh" --pubkey "$PUB"
-echo "== verify 3/3: python3 verify.py"
-python3 "$B/verify.py" --pubkey "$PUB"
+echo "== verify 2/3: sh audit/verify.sh (this source tree's, not the bundle's copy)"
+sh audit/verify.sh --pubkey "$PUB" "$B"
+echo "== verify 3/3: python3 audit/verify.py (this source tree's, not the bundle's copy)"
+python3 audit/verify.py --pubkey "$PUB" "$B"
+echo "== the bundle's verify.sh and verify.py are the binary's (ledger verifiers export)"
+"$LEDGER" verifiers export | (cd "$B" && sha256sum -c --strict --quiet -)
 echo "publish-audit: $B verified three ways"

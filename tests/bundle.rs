@@ -129,9 +129,10 @@ fn run_verifier(v: V, dir: &Path, pin: Option<&Path>) -> Output {
         V::Ledger => {
             let mut c = Command::new(common::bin());
             c.args(["bundle", "verify"]).arg(dir);
-            if let Some(p) = pin {
-                c.arg("--pubkey").arg(p);
-            }
+            match pin {
+                Some(p) => c.arg("--pubkey").arg(p),
+                None => c.arg("--trust-embedded-key"),
+            };
             return c.output().unwrap();
         }
         V::Sh => {
@@ -146,9 +147,10 @@ fn run_verifier(v: V, dir: &Path, pin: Option<&Path>) -> Output {
             c
         }
     };
-    if let Some(p) = pin {
-        c.arg("--pubkey").arg(p);
-    }
+    match pin {
+        Some(p) => c.arg("--pubkey").arg(p),
+        None => c.arg("--trust-embedded-key"),
+    };
     c.arg(dir).output().unwrap()
 }
 
@@ -282,17 +284,66 @@ fn create_and_verify_three_ways() {
     // Pinning by key id, and by a PEM key, work too.
     let signer = Signer::load(&key).unwrap();
     let out = Command::new("python3")
-        .arg(b.join("verify.py"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/audit/verify.py"))
         .args(["--key-id", signer.id()])
+        .arg(&b)
         .output()
         .unwrap();
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let out = Command::new("sh")
-        .arg(b.join("verify.sh"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/audit/verify.sh"))
         .args(["--key-id", signer.id()])
+        .arg(&b)
         .output()
         .unwrap();
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    // Without a pin, every verifier refuses to run (exit 2) unless told to trust the bundle's
+    // own key; the bundle's copies are byte-identical to the project's.
+    for (prog, script) in [
+        (
+            "sh",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/audit/verify.sh"),
+        ),
+        (
+            "python3",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/audit/verify.py"),
+        ),
+        (common::bin(), "bundle"),
+    ] {
+        let mut c = Command::new(prog);
+        if prog == common::bin() {
+            c.args(["bundle", "verify"]);
+        } else {
+            c.arg(script);
+        }
+        let out = c.arg(&b).output().unwrap();
+        assert_eq!(code(&out), Some(2), "{prog}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no pinned signer"),
+            "{prog}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{prog}: {}", stdout(&out));
+        let out = Command::new(prog)
+            .args(if prog == common::bin() {
+                vec!["bundle", "verify", "--trust-embedded-key"]
+            } else {
+                vec![script, "--trust-embedded-key"]
+            })
+            .arg(&b)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), Some(0), "{prog}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("WARNING: --trust-embedded-key: signer"),
+            "{prog}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read(b.join("verify.sh")).unwrap(),
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/audit/verify.sh")).unwrap()
+    );
     let out = Command::new(common::bin())
         .args(["bundle", "verify"])
         .arg(&b)
@@ -813,7 +864,7 @@ fn json_outputs_match_their_schemas() {
     check_schema("output/bundle-create.schema.json", &v);
     let b = env.dir().join("bundle-1.0.0");
     let out = Command::new(common::bin())
-        .args(["--json", "bundle", "verify"])
+        .args(["--json", "bundle", "verify", "--trust-embedded-key"])
         .arg(&b)
         .output()
         .unwrap();
@@ -824,7 +875,7 @@ fn json_outputs_match_their_schemas() {
     check_schema("output/bundle-verify.schema.json", &v);
     std::fs::write(b.join("extra"), "x").unwrap();
     let out = Command::new(common::bin())
-        .args(["--json", "bundle", "verify"])
+        .args(["--json", "bundle", "verify", "--trust-embedded-key"])
         .arg(&b)
         .output()
         .unwrap();
@@ -950,4 +1001,94 @@ fn sbom_validates_against_the_vendored_cyclonedx_schema() {
     let mut s = sbom.clone();
     s["unexpected"] = serde_json::json!(1);
     assert!(!validator.is_valid(&s));
+}
+
+/// `ledger verifiers export`: the embedded scripts, byte for byte, with their digests in
+/// `sha256sum` format (the same lines as in a bundle's MANIFEST.sha256).
+#[test]
+fn verifiers_export_writes_the_embedded_scripts() {
+    let (env, key, dist) = setup();
+    let repo = git_repo(env.path());
+    let b = created(&env, &key, &repo, &dist, "1.0.0");
+    let out_dir = env.path().join("trusted");
+    let out = Command::new(common::bin())
+        .args(["verifiers", "export", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let manifest = std::fs::read_to_string(b.join("MANIFEST.sha256")).unwrap();
+    let printed = stdout(&out);
+    assert_eq!(printed.lines().count(), 2, "{printed}");
+    for name in ["verify.sh", "verify.py"] {
+        let src = std::fs::read(format!("{}/audit/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(std::fs::read(out_dir.join(name)).unwrap(), src, "{name}");
+        let line = format!("{}  {name}", hex::encode(manifest::sha256(&src)));
+        assert!(printed.contains(&line), "{printed}");
+        assert!(manifest.lines().any(|l| l == line), "{manifest}");
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(out_dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755, "{name}");
+    }
+    assert!(stderr(&out).contains("wrote"), "{}", stderr(&out));
+    // The exported copies verify the bundle; `sha256sum -c` accepts the printed lines.
+    let pubk = format!("{}.pub", key.display());
+    let run = Command::new("sh")
+        .arg(out_dir.join("verify.sh"))
+        .args(["--pubkey", &pubk])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    let check = Command::new("sh")
+        .arg("-c")
+        .arg("printf '%s' \"$1\" | sha256sum -c --strict --quiet -")
+        .arg("sh")
+        .arg(&printed)
+        .current_dir(&out_dir)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    // Again: nothing to write; --json without --out writes nothing and lists both.
+    let again = Command::new(common::bin())
+        .args(["verifiers", "export", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(stderr(&again).contains("unchanged"), "{}", stderr(&again));
+    let js = Command::new(common::bin())
+        .args(["verifiers", "export", "--json"])
+        .current_dir(env.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&js), Some(0), "{}", stderr(&js));
+    let v: serde_json::Value = serde_json::from_str(stdout(&js).trim()).unwrap();
+    assert_eq!(v["verifiers"].as_array().unwrap().len(), 2);
+    assert_eq!(v["verifiers"][0]["path"], serde_json::Value::Null);
+    check_schema("output/verifiers-export.schema.json", &v);
+    let js = Command::new(common::bin())
+        .args(["verifiers", "export", "--json", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout(&js).trim()).unwrap();
+    assert_eq!(v["verifiers"][1]["written"], false);
+    check_schema("output/verifiers-export.schema.json", &v);
+    // A file where the directory should be: exit 2.
+    let f = env.path().join("afile");
+    std::fs::write(&f, "x").unwrap();
+    let bad = Command::new(common::bin())
+        .args(["verifiers", "export", "--out"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(code(&bad), Some(2), "{}", stderr(&bad));
+    let help = Command::new(common::bin())
+        .args(["verifiers", "export", "--help"])
+        .output()
+        .unwrap();
+    assert!(stdout(&help).contains("Examples:"));
 }

@@ -180,6 +180,14 @@ pub fn parse_statement(payload: &[u8]) -> Result<(Vec<Subject>, Value), String> 
         .ok_or("payload.subject: expected an array")?;
     let mut subjects = Vec::with_capacity(list.len());
     for (i, s) in list.iter().enumerate() {
+        // Exactly {"digest":{"sha256":HEX},"name":PATH}: no extra members a verifier might skip.
+        if s.as_object().map(|o| o.len()) != Some(2)
+            || s.get("digest").and_then(Value::as_object).map(|o| o.len()) != Some(1)
+        {
+            return Err(format!(
+                "payload.subject[{i}]: expected exactly digest.sha256 and name"
+            ));
+        }
         let name = s
             .get("name")
             .and_then(Value::as_str)

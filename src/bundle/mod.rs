@@ -1,6 +1,7 @@
 //! Signed release bundles (DESIGN §5): what was released, from what, by whom, in what state of
-//! trust — checkable offline by `ledger bundle verify`, by the bundle's own `verify.sh` (POSIX
-//! sh, coreutils, openssl) and by its `verify.py` (Python 3 standard library only).
+//! trust — checkable offline by `ledger bundle verify`, by `verify.sh` (POSIX sh, awk,
+//! coreutils, openssl) and by `verify.py` (Python 3 standard library only). Auditors take those
+//! two from the tool ([`verifiers`], `ledger verifiers export`), not from the bundle.
 //!
 //! # Layout of `audit/bundle-<version>/`
 //!
@@ -37,6 +38,7 @@ pub mod sbom;
 pub mod source;
 pub mod summary;
 pub mod tlog;
+pub mod verifiers;
 pub mod verify;
 
 pub use create::{create, CreateOptions, Created};

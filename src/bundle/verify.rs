@@ -10,7 +10,7 @@
 //!    statement subjects equal to the manifest minus the envelope itself;
 //! 5. `checkpoint` is signed by the signer; every `proofs/inclusion-<seq>.json` proves the
 //!    matching line of `entries.jsonl` (whose leaf hash is recomputed) into that checkpoint;
-//!    `metadata.json` names the same tree size and root;
+//!    `metadata.json` is canonical JSON and names the same tree size and root;
 //! 6. `sbom.cdx.json` is valid CycloneDX (1.3–1.5) with well-formed hashes, and when the tool
 //!    built it, its `file` components equal `metadata.json`'s artifacts.
 
@@ -323,8 +323,18 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
     // 5. Checkpoint, entries, proofs, metadata.
     let cp = tlog::verify_checkpoint(file(files::CHECKPOINT)?, &public)
         .map_err(|e| fail(files::CHECKPOINT, "bad-checkpoint", e))?;
-    let meta: Value = serde_json::from_slice(file(files::METADATA)?)
+    let meta_bytes = file(files::METADATA)?;
+    let meta: Value = serde_json::from_slice(meta_bytes)
         .map_err(|e| fail(files::METADATA, "bad-metadata", e.to_string()))?;
+    // The one spelling the tool writes: a duplicate key or any other re-encoding is refused,
+    // so every verifier reads the same fields (DESIGN §5; docs/bundle.md).
+    if crate::bundle::json_file(&meta).ok().as_deref() != Some(meta_bytes.as_slice()) {
+        return Err(fail(
+            files::METADATA,
+            "bad-metadata",
+            "not canonical JSON and a newline",
+        ));
+    }
     let version = meta
         .get("version")
         .and_then(Value::as_str)

@@ -85,7 +85,7 @@ pub struct CreateArgs {
 /// `ledger bundle verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger bundle verify audit/bundle-1.4.0 --pubkey release.key.pub\n  ledger bundle verify audit/bundle-1.4.0 --key-id 1f2e3d4c5b6a7988 --json\n\nWithout --pubkey or --key-id the bundle's own key is used and a warning says so: that proves\nintegrity, not who signed. Exit 0 valid, 1 invalid (file and reason named), 2 unreadable.\nThe same checks, minus SBOM schema validation, run offline with the bundle's verify.sh and verify.py."
+    after_help = "Examples:\n  ledger bundle verify audit/bundle-1.4.0 --pubkey release.key.pub\n  ledger bundle verify audit/bundle-1.4.0 --key-id 1f2e3d4c5b6a7988 --json\n  ledger bundle verify audit/bundle-1.4.0 --trust-embedded-key   # integrity only, loud warning\n\nA pinned signer (--pubkey or --key-id, obtained from the publisher by another channel) is\nrequired: without one the command is a usage error (exit 2), because the bundle's own\nsigner.pub proves only that the bundle is consistent, not who signed it. --trust-embedded-key\nuses the bundle's own key anyway and warns on stderr. Exit 0 valid, 1 invalid (file and reason\nnamed), 2 usage or unreadable. The same checks, minus SBOM schema validation, run offline with\nverify.sh and verify.py: take them from `ledger verifiers export` or the tool's source release,\nnever from the bundle being checked."
 )]
 pub struct VerifyArgs {
     /// The bundle directory.
@@ -96,6 +96,9 @@ pub struct VerifyArgs {
     /// Pin the signer by key id (16 hex).
     #[arg(long, value_name = "ID")]
     pub key_id: Option<String>,
+    /// Accept the bundle's own signer.pub without a pin (integrity only; warns loudly).
+    #[arg(long, conflicts_with_all = ["pubkey", "key_id"])]
+    pub trust_embedded_key: bool,
 }
 
 pub fn bundle(ctx: &Ctx, cmd: &BundleCmd) -> Result<i32> {
@@ -177,14 +180,21 @@ fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
             }
             Some(Pin::KeyId(id.to_ascii_lowercase()))
         }
-        (None, None) => None,
+        (None, None) if a.trust_embedded_key => None,
+        (None, None) => return Err(super::usage(
+            "no pinned signer: pass --pubkey FILE or --key-id ID (the publisher's key, obtained \
+                 apart from the bundle); --trust-embedded-key checks integrity only",
+        )),
     };
     let r = flow::bundle::verify(&a.dir, &VerifyOptions { pin })?;
     if !r.pinned {
-        ctx.warn(format!(
-            "signer {} was not pinned: this proves integrity, not who signed; pass --pubkey FILE or --key-id ID",
+        // Not silenced by --quiet: whoever chose to trust the embedded key must see this.
+        eprintln!(
+            "WARNING: --trust-embedded-key: signer {} was not pinned: this proves the bundle is \
+             consistent, not who signed it (anyone can sign a bundle with a key of their own); \
+             pin the publisher's key with --pubkey FILE or --key-id ID",
             r.key_id
-        ));
+        );
     }
     ctx.print(
         format!(

@@ -12,6 +12,7 @@ mod metrics;
 mod output;
 mod tlog;
 mod trust;
+mod verifiers;
 
 use std::path::PathBuf;
 
@@ -110,6 +111,9 @@ pub enum Command {
     /// Signed release bundles: create and verify.
     #[command(subcommand)]
     Bundle(bundle::BundleCmd),
+    /// The standalone verifiers embedded in this binary: export them, print their SHA-256.
+    #[command(subcommand)]
+    Verifiers(verifiers::VerifiersCmd),
 }
 
 /// A usage error of the command line (exit 2), rendered as its message alone.
@@ -159,6 +163,7 @@ pub fn main() -> i32 {
         Command::Metrics(a) => metrics::metrics(&ctx, a),
         Command::Report(a) => metrics::report(&ctx, a),
         Command::Bundle(a) => bundle::bundle(&ctx, a),
+        Command::Verifiers(a) => verifiers::run(&ctx, a),
     };
     match result {
         Ok(code) => code,
