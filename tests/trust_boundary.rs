@@ -420,7 +420,7 @@ fn a_path_spelled_differently_meets_the_same_gate() {
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     let base = text.split("\n[trust]").next().unwrap().to_string();
     text = format!(
-        "{base}\n[trust]\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 1\n"
+        "{base}\n[trust]\nprior_alone = true\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 1\n"
     );
     std::fs::write(&cfg, text).unwrap();
     let gate = |path: &str| {
@@ -570,4 +570,223 @@ fn a_checkpoint_with_a_garbage_signature_is_not_signed_past() {
     let out = run_bounded(&env, &["--key", k.to_str().unwrap(), "checkpoint"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(listed(&env), before, "a checkpoint was signed");
+}
+
+// Family "keys from the ledger only" and "client state": config.toml's key list is a copy
+// that nothing trusts, and the verified state of an earlier run (outside the ledger
+// directory) makes a rolled-back or rewritten ledger fail even where no checkpoint is left.
+
+/// Add `key` to config.toml's key list (trusted, not revoked), as an attacker would.
+fn trust_in_config(env: &Env, key: &Signer) {
+    let cfg = env.dir().join("config.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[[keys]]\nid = \"{}\"\npublic_key = \"{}\"\nrevoked = false\n",
+        key.id(),
+        hex::encode(key.public().as_bytes())
+    ));
+    std::fs::write(&cfg, text).unwrap();
+}
+
+#[test]
+fn a_key_only_config_toml_lists_cannot_append_or_checkpoint() {
+    let env = Env::new();
+    checkpointed(&env);
+    let other = Signer::generate().unwrap();
+    let other_key = env.path().join("other.key");
+    other.write(&other_key).unwrap();
+    trust_in_config(&env, &other);
+    let before = snapshot(&env);
+    let out = append_event(&env, &other_key);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(other.id()) && stderr(&out).contains("not trusted"),
+        "{}",
+        stderr(&out)
+    );
+    let k = other_key.to_str().unwrap();
+    let out = run_bounded(&env, &["--key", k, "checkpoint"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(snapshot(&env) == before, "a refused write changed the ledger");
+    env.ok(&["verify"]);
+}
+
+#[test]
+fn a_key_revoked_in_the_ledger_stays_revoked_whatever_config_toml_says() {
+    let env = Env::new();
+    let root = env.signed_ledger();
+    let second = env.keygen("second");
+    let r = root.to_str().unwrap();
+    let pubp = format!("{}.pub", second.display());
+    env.ok(&["--key", r, "keys", "add", &pubp]);
+    let id = Signer::load(&second).unwrap().id().to_string();
+    env.ok(&["--key", r, "keys", "revoke", &id]);
+    // The attacker un-revokes it in config.toml; whoever still holds it tries to write.
+    let cfg = env.dir().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("revoked = true", "revoked = false")).unwrap();
+    let before = snapshot(&env);
+    let out = append_event(&env, &second);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    assert!(snapshot(&env) == before, "a refused write changed the ledger");
+    env.ok(&["verify"]);
+}
+
+#[test]
+fn a_ledger_rolled_back_below_the_client_state_fails_even_without_checkpoints() {
+    let env = Env::new();
+    checkpointed(&env);
+    env.ok(&["verify"]);
+    let head = {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&["--json", "verify"])).unwrap();
+        v["head"].as_str().unwrap().to_string()
+    };
+    // Cut the last entry and remove every checkpoint: nothing in the directory remembers it.
+    let log = std::fs::read_to_string(env.log()).unwrap();
+    let kept: String = log.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(env.log(), kept).unwrap();
+    std::fs::remove_file(env.dir().join("checkpoint")).unwrap();
+    std::fs::remove_dir_all(env.dir().join("checkpoints")).unwrap();
+    env.ok(&["--no-state", "verify"]);
+    for args in [
+        &["verify"][..],
+        &["trust", "score", "--actor", "alice"],
+        &["metrics"],
+        &["log"],
+    ] {
+        let out = run_bounded(&env, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("rolled back") && err.contains(&head),
+            "{args:?} should name the state's head {head}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_rewritten_history_fails_against_the_client_state_and_readers_refuse_it() {
+    let env = Env::new();
+    env.ok(&["init", "--origin", "test.example/unsigned"]);
+    env.ok(&["append", "event", "--actor", "a", "--type", "t", "--data", "{}"]);
+    env.ok(&["append", "event", "--actor", "a", "--type", "t", "--data", "{}"]);
+    env.ok(&["verify"]);
+    // Rewrite the history from scratch (an unsigned ledger: every hash recomputed).
+    std::fs::remove_file(env.log()).unwrap();
+    std::fs::write(env.log(), b"").unwrap();
+    let _ = std::fs::remove_file(env.dir().join("ledger.idx"));
+    env.ok(&["--no-state", "append", "event", "--actor", "m", "--type", "x", "--data", "{}"]);
+    env.ok(&["--no-state", "append", "event", "--actor", "m", "--type", "x", "--data", "{}"]);
+    env.ok(&["--no-state", "append", "event", "--actor", "m", "--type", "x", "--data", "{}"]);
+    let before = env.read_log();
+    for args in [
+        &["verify"][..],
+        &["trust", "summary"],
+        &["show", "0"],
+        &["append", "event", "--actor", "a", "--type", "t", "--data", "{}"],
+        &["trust", "gate", "--actor", "a", "--paths", "x.rs"],
+    ] {
+        let out = run_bounded(&env, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("fork"), "{args:?}: {err}");
+    }
+    assert_eq!(env.read_log(), before, "something was appended on a forked ledger");
+}
+
+#[test]
+fn readers_refuse_a_forged_unsigned_history() {
+    let env = Env::new();
+    checkpointed(&env);
+    // Strip the signature of the last entry and re-hash it: the chain is whole again, but
+    // the ledger requires signatures. (Without the client state, to show readers verify.)
+    let log = std::fs::read_to_string(env.log()).unwrap();
+    let mut lines: Vec<String> = log.lines().map(str::to_string).collect();
+    let last = audit_ledger::ledger::Entry::parse_line(lines[3].as_bytes()).unwrap();
+    let forged = audit_ledger::ledger::Entry::seal(
+        last.seq,
+        last.ts.clone(),
+        last.kind,
+        "mallory".into(),
+        None,
+        last.body.clone(),
+        last.prev,
+    )
+    .unwrap();
+    lines[3] = String::from_utf8(forged.to_line()).unwrap();
+    std::fs::write(env.log(), lines.join("\n") + "\n").unwrap();
+    let before = env.read_log();
+    for args in [
+        &["--no-state", "metrics"][..],
+        &["--no-state", "trust", "score", "--actor", "alice"],
+        &["--no-state", "log"],
+        &["--no-state", "trust", "gate", "--actor", "a", "--paths", "x.rs", "--dry-run"],
+    ] {
+        let out = run_bounded(&env, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("line 4"), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(env.read_log(), before);
+}
+
+#[test]
+fn a_pinned_root_key_must_be_the_ledgers() {
+    let env = Env::new();
+    let root = env.signed_ledger();
+    let id = Signer::load(&root).unwrap().id().to_string();
+    env.ok(&["--root-key", &id, "verify"]);
+    env.ok(&["--root-key", &format!("{}.pub", root.display()), "--no-state", "verify"]);
+    let other = Signer::generate().unwrap();
+    for args in [
+        &["--root-key", other.id(), "verify"][..],
+        &["--root-key", other.id(), "--no-state", "verify"],
+        &["--root-key", other.id(), "--no-state", "trust", "summary"],
+    ] {
+        let out = run_bounded(&env, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("root-key") || stderr(&out).contains("root key"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = run_bounded(&env, &["--root-key", "/nonexistent.pub", "verify"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+// Family "a gate that is a query".
+
+#[test]
+fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_approval() {
+    let env = Env::new();
+    let k = env.signed_ledger();
+    let before = snapshot(&env);
+    let out = run_bounded(
+        &env,
+        &["--json", "trust", "gate", "--actor", "newcomer", "--paths", "src/a.rs", "--dry-run"],
+    );
+    // The default policy is fail-closed: no merge of known outcome, no approval → deny.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["recorded"], false);
+    assert!(v["approval_seq"].is_null());
+    assert!(
+        v["reasons"].to_string().contains("prior_alone"),
+        "{}",
+        v["reasons"]
+    );
+    assert!(snapshot(&env) == before, "a dry run wrote to the ledger");
+    // An approval by someone else on the change's subject lets it through.
+    let subject = "PR-7";
+    let kk = k.to_str().unwrap();
+    env.ok(&[
+        "--key", kk, "append", "approval", "--actor", "bob", "--subject", subject,
+        "--decision", "allow",
+    ]);
+    let out = run_bounded(
+        &env,
+        &["trust", "gate", "--actor", "newcomer", "--paths", "src/a.rs", "--subject", subject, "--dry-run"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", common::stdout(&out), stderr(&out));
 }

@@ -26,7 +26,8 @@ impl AtArg {
 }
 
 /// JSON of a decision for `--json` output.
-pub fn decision_json(d: &Decision, entry: &Entry, status: CacheStatus) -> Value {
+/// `entry` is the approval entry that records the decision, `None` for a dry run.
+pub fn decision_json(d: &Decision, entry: Option<&Entry>, status: CacheStatus) -> Value {
     let gates: Vec<Value> = d
         .checks
         .iter()
@@ -38,17 +39,21 @@ pub fn decision_json(d: &Decision, entry: &Entry, status: CacheStatus) -> Value 
         .collect();
     json!({"ok": d.allow, "decision": if d.allow {"allow"} else {"deny"}, "actor": d.actor, "subject": d.subject,
            "paths": d.paths, "reasons": d.reasons, "gates": gates, "gate": d.deciding().map(|c| c.gate.clone()),
-           "approval_seq": entry.seq, "approval_hash": entry.hash_hex(), "cache": status.as_str()})
+           "approval_seq": entry.map(|e| e.seq), "approval_hash": entry.map(Entry::hash_hex),
+           "recorded": entry.is_some(), "cache": status.as_str()})
 }
 
 /// Human rendering of a decision.
-pub fn decision_text(d: &Decision, entry: &Entry) -> String {
+pub fn decision_text(d: &Decision, entry: Option<&Entry>) -> String {
+    let recorded = match entry {
+        Some(e) => format!("approval entry seq {}", e.seq),
+        None => "dry run: nothing recorded".to_string(),
+    };
     let mut s = format!(
-        "{} {}'s change to {} path(s) (approval entry seq {})\n",
+        "{} {}'s change to {} path(s) ({recorded})\n",
         if d.allow { "ALLOW" } else { "DENY" },
         d.actor,
         d.paths.len(),
-        entry.seq
     );
     for r in &d.reasons {
         s.push_str(&format!("  - {r}\n"));

@@ -22,7 +22,7 @@ pub enum TrustCmd {
     Score(ScoreArgs),
     /// Decide whether a change may merge without a human; records an `approval` entry.
     #[command(
-        after_help = "Examples:\n  ledger trust gate --actor alice --paths src/lib.rs db/schema.sql --subject PR-42\n  ledger trust gate --actor alice --repo . --source feature --target main --json\n\nExit 0 allow, 1 deny (reasons on stdout), 2 bad input. Every decision appends an\n`approval` entry (actor ledger/trust-gate) with the score, breakdown and gate used."
+        after_help = "Examples:\n  ledger trust gate --actor alice --paths src/lib.rs db/schema.sql --subject PR-42\n  ledger trust gate --actor alice --repo . --source feature --target main --json\n  ledger trust gate --actor alice --paths src/lib.rs --subject PR-42 --dry-run --json\n\nExit 0 allow, 1 deny (reasons on stdout), 2 bad input. Every decision appends an\n`approval` entry (actor ledger/trust-gate) with the score, breakdown and gate used, except\nwith --dry-run, which needs no key and writes nothing to the ledger. An author with no merge\nof known outcome needs an approval by someone else unless [trust] prior_alone = true."
     )]
     Gate(GateArgs),
     /// Scores of every author with merges in the ledger.
@@ -67,6 +67,9 @@ pub struct GateArgs {
     /// Actor recorded on the approval entry.
     #[arg(long, default_value = GATE_RECORDER)]
     pub recorder: String,
+    /// Decide only: no key needed, nothing appended (a query for merge bots).
+    #[arg(long, conflicts_with = "repo")]
+    pub dry_run: bool,
     #[command(flatten)]
     pub at: AtArg,
 }
@@ -171,6 +174,20 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
 fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
     let (ledger, _view) = ctx.verified()?;
     let now = a.at.now_ms()?;
+    let q = GateQuery {
+        actor: a.actor.clone(),
+        paths: a.paths.clone(),
+        subject: a.subject.clone(),
+        now_ms: now,
+    };
+    if a.dry_run {
+        let e = flow::gate::evaluate(&ledger, &q)?;
+        ctx.print(
+            decision_text(&e.decision, None),
+            &decision_json(&e.decision, None, e.cache),
+        );
+        return Ok(super::verdict_exit(&e));
+    }
     let signer = ctx.signer()?;
     let rec = ctx.recorder(&ledger, signer.as_ref())?;
     if let (Some(repo), Some(source), Some(target)) = (&a.repo, &a.source, &a.target) {
@@ -186,17 +203,11 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
         };
         return super::merge::render(ctx, &req, &flow::merge::gated_merge(&rec, &req)?);
     }
-    let q = GateQuery {
-        actor: a.actor.clone(),
-        paths: a.paths.clone(),
-        subject: a.subject.clone(),
-        now_ms: now,
-    };
     let o = flow::gate::gate(&rec, &q, &a.recorder)?;
     ctx.notices(&o.recorded);
     ctx.print(
-        decision_text(&o.decision, &o.approval),
-        &decision_json(&o.decision, &o.approval, o.cache),
+        decision_text(&o.decision, Some(&o.approval)),
+        &decision_json(&o.decision, Some(&o.approval), o.cache),
     );
     Ok(super::verdict_exit(&o))
 }

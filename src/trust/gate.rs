@@ -131,16 +131,29 @@ fn check(
             gate.min_history
         ));
     }
-    if (approvers.len() as u64) < gate.approvals {
+    // Fail-closed: an author without a single merge of known outcome is not let through on
+    // the prior alone (unless the policy says `prior_alone = true`).
+    let unproven = score.history() == 0 && !policy.prior_alone;
+    let required = if unproven {
+        gate.approvals.max(1)
+    } else {
+        gate.approvals
+    };
+    if (approvers.len() as u64) < required {
         let on = if subject.is_empty() {
             "no subject given (--subject)".to_string()
         } else {
             format!("subject `{subject}`")
         };
+        let why = if unproven && gate.approvals == 0 {
+            " (no merge of known outcome yet, so the prior alone does not pass; [trust] prior_alone = true allows it)"
+        } else {
+            ""
+        };
         failures.push(format!(
-            "gate `{}`: needs {} recorded approval(s) by other actors, found {} ({on})",
+            "gate `{}`: needs {} recorded approval(s) by other actors, found {} ({on}){why}",
             gate.name,
-            gate.approvals,
+            required,
             approvers.len()
         ));
     }
@@ -152,7 +165,7 @@ fn check(
         failures,
         min_score_permille: gate.min_score_permille,
         min_history: gate.min_history,
-        approvals: gate.approvals,
+        approvals: required,
     }
 }
 

@@ -6,6 +6,9 @@
 //! prior_successes = 1.0    # Beta prior α: pseudo-successes every author starts with (≥ 0)
 //! prior_failures = 1.0     # Beta prior β: pseudo-failures (≥ 0; α + β > 0)
 //! window_hours = 72.0      # a shipped merge succeeds once deployed this long without rollback (≥ 0)
+//! prior_alone = false      # false (default, fail-closed): an author with no merge of known
+//!                          # outcome needs ≥ 1 approval by someone else on every gate; true:
+//!                          # the prior alone may pass them
 //!
 //! [trust.default]          # gate for paths no [[trust.gates]] matches
 //! min_score = 0.5          # score in [0, 1], compared in per-mille (0.5 → 500)
@@ -50,6 +53,7 @@ struct RawPolicy {
     prior_successes: Option<f64>,
     prior_failures: Option<f64>,
     window_hours: Option<f64>,
+    prior_alone: Option<bool>,
     default: Option<RawGate>,
     #[serde(default)]
     gates: Vec<RawGate>,
@@ -103,6 +107,10 @@ pub struct Policy {
     pub prior_failures: f64,
     /// Rollback window, in milliseconds.
     pub window_ms: i64,
+    /// Let an author with no merge of known outcome pass a gate on the prior alone. Off by
+    /// default (fail-closed): such an author needs at least one recorded approval by someone
+    /// else on every gate, whatever the gate's own `approvals`.
+    pub prior_alone: bool,
     /// Gates in file order.
     pub gates: Vec<Gate>,
     /// Gate for paths no other gate matches.
@@ -232,6 +240,7 @@ impl Policy {
             prior_successes,
             prior_failures,
             window_ms: (window_hours * HOUR_MS).round() as i64,
+            prior_alone: raw.prior_alone.unwrap_or(false),
             gates,
             default,
         })
