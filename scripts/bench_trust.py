@@ -75,7 +75,7 @@ def main():
         d = os.path.join(tmp, "audit")
         run(["init", "--origin", "bench.example/trust"], d)
         with open(os.path.join(d, "config.toml"), "a") as f:
-            f.write('\n[trust]\nhalf_life_days = 30\nwindow_hours = 72\n[trust.default]\nmin_score = 0.5\n'
+            f.write('\n[trust]\nprior_alone = true\nhalf_life_days = 30\nwindow_hours = 72\n[trust.default]\nmin_score = 0.5\n'
                     '[[trust.gates]]\nname = "db"\npaths = ["db/**"]\nmin_score = 0.7\napprovals = 1\nscope = "paths"\n')
         t = time.perf_counter()
         done = 0

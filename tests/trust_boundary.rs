@@ -597,8 +597,9 @@ fn a_key_only_config_toml_lists_cannot_append_or_checkpoint() {
     other.write(&other_key).unwrap();
     trust_in_config(&env, &other);
     let before = snapshot(&env);
+    // An untrusted signer is refused as bad input (exit 2), before anything is written.
     let out = append_event(&env, &other_key);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(other.id()) && stderr(&out).contains("not trusted"),
         "{}",
@@ -606,7 +607,7 @@ fn a_key_only_config_toml_lists_cannot_append_or_checkpoint() {
     );
     let k = other_key.to_str().unwrap();
     let out = run_bounded(&env, &["--key", k, "checkpoint"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(snapshot(&env) == before, "a refused write changed the ledger");
     env.ok(&["verify"]);
 }
@@ -627,7 +628,7 @@ fn a_key_revoked_in_the_ledger_stays_revoked_whatever_config_toml_says() {
     std::fs::write(&cfg, text.replace("revoked = true", "revoked = false")).unwrap();
     let before = snapshot(&env);
     let out = append_event(&env, &second);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
     assert!(snapshot(&env) == before, "a refused write changed the ledger");
     env.ok(&["verify"]);
@@ -782,7 +783,7 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
     let kk = k.to_str().unwrap();
     env.ok(&[
         "--key", kk, "append", "approval", "--actor", "bob", "--subject", subject,
-        "--decision", "allow",
+        "--decision", "allow", "--reason", "reviewed",
     ]);
     let out = run_bounded(
         &env,

@@ -101,6 +101,9 @@ fn setup() -> Env {
         audit,
     };
     ok(&env, &["init", "--origin", "test.example/app"]);
+    // These scenarios check the score arithmetic, which lets new authors through on the prior;
+    // the fail-closed default (an approval for unproven authors) has its own test.
+    set_policy(&env, "");
     env
 }
 
@@ -112,7 +115,12 @@ fn set_policy(env: &Env, policy: &str) {
     let policy = policy
         .replace("[default]", "[trust.default]")
         .replace("[[gates]]", "[[trust.gates]]");
-    std::fs::write(&path, format!("{base}\n[trust]\n{policy}")).unwrap();
+    let opt_out = if policy.contains("prior_alone") {
+        ""
+    } else {
+        "prior_alone = true\n"
+    };
+    std::fs::write(&path, format!("{base}\n[trust]\n{opt_out}{policy}")).unwrap();
 }
 
 /// A feature branch from the initial commit adding `path`, by `author`.
