@@ -7,6 +7,7 @@ The ledger mixes what a busy project records: per 100 entries 15 merges (40 auth
 Baselines measured in the same run: reading the ledger file once (`cat > /dev/null`, for cold)
 and an O(1) `ledger append event` (for warm). Prints medians and ratios.
 """
+import glob
 import json, os, resource, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,7 +86,10 @@ def main():
             done += k
         print(f"built a {N:,}-entry ledger ({os.path.getsize(os.path.join(d, 'ledger.jsonl')) / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
         log = os.path.join(d, "ledger.jsonl")
-        cache = os.path.join(d, "trust.cache")
+        # The trust cache lives in the client state directory, beside the verified view.
+        os.environ["LEDGER_STATE"] = os.path.join(tmp, "state")
+        run(["verify"], d)
+        cache = glob.glob(os.path.join(tmp, "state", "*", "*", "state.json"))[0].replace("state.json", "trust.cache")
         # Four days on, every deploy is past the 72 h window: successes count too.
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4 * 86400))
         gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9", "--at", at]

@@ -608,7 +608,10 @@ fn a_key_only_config_toml_lists_cannot_append_or_checkpoint() {
     let k = other_key.to_str().unwrap();
     let out = run_bounded(&env, &["--key", k, "checkpoint"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(snapshot(&env) == before, "a refused write changed the ledger");
+    assert!(
+        snapshot(&env) == before,
+        "a refused write changed the ledger"
+    );
     env.ok(&["verify"]);
 }
 
@@ -630,7 +633,10 @@ fn a_key_revoked_in_the_ledger_stays_revoked_whatever_config_toml_says() {
     let out = append_event(&env, &second);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
-    assert!(snapshot(&env) == before, "a refused write changed the ledger");
+    assert!(
+        snapshot(&env) == before,
+        "a refused write changed the ledger"
+    );
     env.ok(&["verify"]);
 }
 
@@ -670,22 +676,58 @@ fn a_ledger_rolled_back_below_the_client_state_fails_even_without_checkpoints() 
 fn a_rewritten_history_fails_against_the_client_state_and_readers_refuse_it() {
     let env = Env::new();
     env.ok(&["init", "--origin", "test.example/unsigned"]);
-    env.ok(&["append", "event", "--actor", "a", "--type", "t", "--data", "{}"]);
-    env.ok(&["append", "event", "--actor", "a", "--type", "t", "--data", "{}"]);
+    env.ok(&[
+        "append", "event", "--actor", "a", "--type", "t", "--data", "{}",
+    ]);
+    env.ok(&[
+        "append", "event", "--actor", "a", "--type", "t", "--data", "{}",
+    ]);
     env.ok(&["verify"]);
     // Rewrite the history from scratch (an unsigned ledger: every hash recomputed).
     std::fs::remove_file(env.log()).unwrap();
     std::fs::write(env.log(), b"").unwrap();
     let _ = std::fs::remove_file(env.dir().join("ledger.idx"));
-    env.ok(&["--no-state", "append", "event", "--actor", "m", "--type", "x", "--data", "{}"]);
-    env.ok(&["--no-state", "append", "event", "--actor", "m", "--type", "x", "--data", "{}"]);
-    env.ok(&["--no-state", "append", "event", "--actor", "m", "--type", "x", "--data", "{}"]);
+    env.ok(&[
+        "--no-state",
+        "append",
+        "event",
+        "--actor",
+        "m",
+        "--type",
+        "x",
+        "--data",
+        "{}",
+    ]);
+    env.ok(&[
+        "--no-state",
+        "append",
+        "event",
+        "--actor",
+        "m",
+        "--type",
+        "x",
+        "--data",
+        "{}",
+    ]);
+    env.ok(&[
+        "--no-state",
+        "append",
+        "event",
+        "--actor",
+        "m",
+        "--type",
+        "x",
+        "--data",
+        "{}",
+    ]);
     let before = env.read_log();
     for args in [
         &["verify"][..],
         &["trust", "summary"],
         &["show", "0"],
-        &["append", "event", "--actor", "a", "--type", "t", "--data", "{}"],
+        &[
+            "append", "event", "--actor", "a", "--type", "t", "--data", "{}",
+        ],
         &["trust", "gate", "--actor", "a", "--paths", "x.rs"],
     ] {
         let out = run_bounded(&env, args);
@@ -693,7 +735,11 @@ fn a_rewritten_history_fails_against_the_client_state_and_readers_refuse_it() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("fork"), "{args:?}: {err}");
     }
-    assert_eq!(env.read_log(), before, "something was appended on a forked ledger");
+    assert_eq!(
+        env.read_log(),
+        before,
+        "something was appended on a forked ledger"
+    );
 }
 
 #[test]
@@ -722,11 +768,24 @@ fn readers_refuse_a_forged_unsigned_history() {
         &["--no-state", "metrics"][..],
         &["--no-state", "trust", "score", "--actor", "alice"],
         &["--no-state", "log"],
-        &["--no-state", "trust", "gate", "--actor", "a", "--paths", "x.rs", "--dry-run"],
+        &[
+            "--no-state",
+            "trust",
+            "gate",
+            "--actor",
+            "a",
+            "--paths",
+            "x.rs",
+            "--dry-run",
+        ],
     ] {
         let out = run_bounded(&env, args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("line 4"), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("line 4"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
     assert_eq!(env.read_log(), before);
 }
@@ -737,7 +796,12 @@ fn a_pinned_root_key_must_be_the_ledgers() {
     let root = env.signed_ledger();
     let id = Signer::load(&root).unwrap().id().to_string();
     env.ok(&["--root-key", &id, "verify"]);
-    env.ok(&["--root-key", &format!("{}.pub", root.display()), "--no-state", "verify"]);
+    env.ok(&[
+        "--root-key",
+        &format!("{}.pub", root.display()),
+        "--no-state",
+        "verify",
+    ]);
     let other = Signer::generate().unwrap();
     for args in [
         &["--root-key", other.id(), "verify"][..],
@@ -765,7 +829,16 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
     let before = snapshot(&env);
     let out = run_bounded(
         &env,
-        &["--json", "trust", "gate", "--actor", "newcomer", "--paths", "src/a.rs", "--dry-run"],
+        &[
+            "--json",
+            "trust",
+            "gate",
+            "--actor",
+            "newcomer",
+            "--paths",
+            "src/a.rs",
+            "--dry-run",
+        ],
     );
     // The default policy is fail-closed: no merge of known outcome, no approval → deny.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -782,12 +855,38 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
     let subject = "PR-7";
     let kk = k.to_str().unwrap();
     env.ok(&[
-        "--key", kk, "append", "approval", "--actor", "bob", "--subject", subject,
-        "--decision", "allow", "--reason", "reviewed",
+        "--key",
+        kk,
+        "append",
+        "approval",
+        "--actor",
+        "bob",
+        "--subject",
+        subject,
+        "--decision",
+        "allow",
+        "--reason",
+        "reviewed",
     ]);
     let out = run_bounded(
         &env,
-        &["trust", "gate", "--actor", "newcomer", "--paths", "src/a.rs", "--subject", subject, "--dry-run"],
+        &[
+            "trust",
+            "gate",
+            "--actor",
+            "newcomer",
+            "--paths",
+            "src/a.rs",
+            "--subject",
+            subject,
+            "--dry-run",
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}{}", common::stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        common::stdout(&out),
+        stderr(&out)
+    );
 }

@@ -58,6 +58,29 @@ fn git(repo: &Path, author: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// The client state home of this test's runs (beside the ledger, one per test).
+fn state_home(env: &Env) -> std::path::PathBuf {
+    env.audit.parent().unwrap().join("state")
+}
+
+/// The trust cache: in the ledger's client state directory, not in the ledger directory.
+fn trust_cache(env: &Env) -> std::path::PathBuf {
+    let base = state_home(env).join("ledger");
+    let origin = std::fs::read_dir(&base)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let dir = std::fs::read_dir(origin)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    dir.join("trust.cache")
+}
+
 /// Run `ledger --dir AUDIT --json ARGS`: (exit code, parsed stdout, stderr).
 fn ledger(env: &Env, args: &[&str]) -> (i32, Value, String) {
     let out = Command::new(BIN)
@@ -66,6 +89,8 @@ fn ledger(env: &Env, args: &[&str]) -> (i32, Value, String) {
         .arg("--json")
         .args(args)
         .env_remove("LEDGER_SIGNING_KEY")
+        .env_remove("LEDGER_STATE")
+        .env("XDG_STATE_HOME", state_home(env))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -508,7 +533,7 @@ scope = "paths"
     );
 
     // The cache is never trusted over the ledger: a deleted or damaged cache gives the same.
-    let cache = env.audit.join("trust.cache");
+    let cache = trust_cache(&env);
     let mut bytes = std::fs::read(&cache).unwrap();
     let n = bytes.len() / 2;
     bytes[n] ^= 0xff;

@@ -109,7 +109,7 @@ impl Ctx {
 
     /// Open the ledger in `--dir`.
     pub fn ledger(&self) -> Result<Ledger, Error> {
-        Ledger::open(&self.dir)
+        Ok(Ledger::open(&self.dir)?.with_state(self.state.clone()))
     }
 
     /// Load the signing key if one was given.

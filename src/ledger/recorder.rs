@@ -28,19 +28,8 @@ use crate::ledger::entry::Entry;
 use crate::ledger::index;
 use crate::ledger::store::{Draft, Ledger, Tail};
 use crate::ledger::tlog::{self, Issued};
-use crate::ledger::view::{StateLocation, View, ViewOptions};
+use crate::ledger::view::{View, ViewOptions};
 use serde_json::Value;
-
-/// The view options of a recorder that was given none: the default client state (none in
-/// this crate's unit tests, which run many ledgers of one origin side by side).
-static DEFAULT_VIEW: ViewOptions = ViewOptions {
-    state: if cfg!(test) {
-        StateLocation::Off
-    } else {
-        StateLocation::Default
-    },
-    root_key: None,
-};
 
 /// What a record wrote.
 #[derive(Debug, Default)]
@@ -98,7 +87,7 @@ pub struct Recorder<'a> {
     ledger: &'a Ledger,
     signer: Option<&'a Signer>,
     checkpoint: bool,
-    view: &'a ViewOptions,
+    view: Option<&'a ViewOptions>,
 }
 
 impl std::fmt::Debug for Recorder<'_> {
@@ -118,15 +107,26 @@ impl<'a> Recorder<'a> {
             ledger,
             signer,
             checkpoint: true,
-            view: &DEFAULT_VIEW,
+            view: None,
         }
     }
 
     /// Open the verified view with these options (client state, pinned root key) instead of
     /// the default client state.
     pub fn with_view(mut self, view: &'a ViewOptions) -> Recorder<'a> {
-        self.view = view;
+        self.view = Some(view);
         self
+    }
+
+    /// The view options: those given, or the ledger handle's client state.
+    fn view_options(&self) -> ViewOptions {
+        match self.view {
+            Some(v) => v.clone(),
+            None => ViewOptions {
+                state: self.ledger.state_location().clone(),
+                root_key: None,
+            },
+        }
     }
 
     /// Do not sign a checkpoint after each record (sign one later with
@@ -188,7 +188,8 @@ impl<'a> Recorder<'a> {
             }
         }
         let config = Config::load(self.ledger.dir())?;
-        let view = View::open_to(self.ledger, self.view, Some(tail.len), &mut |_, _| {})?;
+        let opts = self.view_options();
+        let view = View::open_to(self.ledger, &opts, Some(tail.len), &mut |_, _| {})?;
         tlog::write_checkpoint(self.ledger, &config, &view, &tail, signer, None)
     }
 
@@ -203,7 +204,8 @@ impl<'a> Recorder<'a> {
         let config = Config::load(self.ledger.dir())?;
         // Nothing is appended on top of a ledger that does not verify, and the signer is
         // checked against the keys the ledger itself records (never config.toml's list).
-        let view = View::open_to(self.ledger, self.view, Some(tail.len), &mut |_, _| {})?;
+        let opts = self.view_options();
+        let view = View::open_to(self.ledger, &opts, Some(tail.len), &mut |_, _| {})?;
         let session = Session {
             ledger: self.ledger,
             config,

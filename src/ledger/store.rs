@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::keys::Signer;
 use crate::ledger::body::Kind;
 use crate::ledger::entry::{self, now_ts, Entry, MAX_LINE, ZERO_HASH};
+use crate::ledger::view::StateLocation;
 
 /// File name of the log inside a ledger directory.
 pub const LEDGER_FILE: &str = "ledger.jsonl";
@@ -64,6 +65,17 @@ pub struct Repair {
 pub struct Ledger {
     dir: PathBuf,
     config: Config,
+    state: StateLocation,
+}
+
+/// The client state location of a ledger handle that was given none: the default (none in
+/// this crate's unit tests, which run many ledgers side by side).
+fn default_state() -> StateLocation {
+    if cfg!(test) {
+        StateLocation::Off
+    } else {
+        StateLocation::Default
+    }
 }
 
 /// An exclusive lock on the ledger file, held while appending.
@@ -95,6 +107,7 @@ impl Ledger {
         Ok(Ledger {
             dir: dir.to_path_buf(),
             config,
+            state: default_state(),
         })
     }
 
@@ -111,7 +124,26 @@ impl Ledger {
         Ok(Ledger {
             dir: dir.to_path_buf(),
             config,
+            state: default_state(),
         })
+    }
+
+    /// Keep this handle's client state (the verified view, the trust cache) at `state`
+    /// instead of the default (`$XDG_STATE_HOME/ledger`).
+    pub fn with_state(mut self, state: StateLocation) -> Ledger {
+        self.state = state;
+        self
+    }
+
+    /// Where this handle keeps its client state.
+    pub fn state_location(&self) -> &StateLocation {
+        &self.state
+    }
+
+    /// This ledger's client state directory, if it has one: outside the ledger directory,
+    /// so an attacker who can write the ledger cannot write it (DESIGN §8).
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.state.dir_for_ledger(&self.config.origin, &self.dir)
     }
 
     /// The directory.

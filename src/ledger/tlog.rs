@@ -23,13 +23,13 @@ use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::Config;
-use crate::keys::history::KeyState;
-use crate::ledger::view::View;
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::keys::history::KeyState;
 use crate::keys::Signer;
 use crate::ledger::index::Index;
 use crate::ledger::store::{Ledger, Tail};
+use crate::ledger::view::View;
 use crate::merkle::{self, ConsistencyProof, Hash, InclusionProof};
 use crate::note::{self, SignerKey, VerifierKey};
 
@@ -165,13 +165,15 @@ pub(crate) fn write_checkpoint(
                     .display(),
                 ix.size()
             ));
-            checked_root(ledger, config, keys, &mut ix, tail, prev.as_ref(), fresh).map_err(|why| {
-                verify_err(
-                    &ledger.log_path(),
-                    "unverifiable",
-                    format!("refusing to sign a checkpoint: {why}"),
-                )
-            })?
+            checked_root(ledger, config, keys, &mut ix, tail, prev.as_ref(), fresh).map_err(
+                |why| {
+                    verify_err(
+                        &ledger.log_path(),
+                        "unverifiable",
+                        format!("refusing to sign a checkpoint: {why}"),
+                    )
+                },
+            )?
         }
     };
     // The verified view computed the same root from the entries it checked under this lock.

@@ -1,8 +1,10 @@
 //! The score cache: [`Facts`] folded from the ledger, keyed by the ledger's head, updated
 //! incrementally, never trusted over the ledger.
 //!
-//! The file `DIR/trust.cache` is written atomically and safe to delete at any time; its byte
-//! format is in [`codec`]. This module brings an [`Aggregate`] up to the ledger's tail through
+//! The file `trust.cache` lives in the ledger's client state directory (beside the verified
+//! view's `state.json`, outside the ledger directory: see [`crate::ledger::view`]); it is
+//! written atomically and safe to delete at any time; its byte format is in [`codec`]. A
+//! `trust.cache` left in the ledger directory by an older version is ignored. This module brings an [`Aggregate`] up to the ledger's tail through
 //! the crate's one structural reader of the log.
 //!
 //! # Why it is never trusted over the ledger
@@ -90,9 +92,11 @@ impl Aggregate {
     }
 }
 
-/// Path of the cache file of `ledger`.
-pub fn cache_path(ledger: &Ledger) -> PathBuf {
-    ledger.dir().join(CACHE_FILE)
+/// Path of the cache file of `ledger`: in its client state directory, never in the ledger
+/// directory (whoever can write the ledger could write facts there that its head does not
+/// commit to). `None` without a client state: every load folds the whole ledger.
+pub fn cache_path(ledger: &Ledger) -> Option<PathBuf> {
+    ledger.state_dir().map(|d| d.join(CACHE_FILE))
 }
 
 /// The largest trust cache read; a larger one is ignored and rebuilt.
@@ -104,8 +108,9 @@ pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)
     let tail = ledger.tail()?;
     let path = cache_path(ledger);
     // A cache that is missing, unreadable, not a regular file or too large is rebuilt.
-    let cached = crate::fsutil::read_bounded_if_exists(&path, MAX_CACHE, "trust cache")
-        .ok()
+    let cached = path
+        .as_ref()
+        .and_then(|p| crate::fsutil::read_bounded_if_exists(p, MAX_CACHE, "trust cache").ok())
         .flatten()
         .and_then(|b| decode(&b));
     let usable = cached.filter(|a| {
@@ -143,8 +148,11 @@ pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)
         CacheStatus::Extended(n) => n >= SAVE_AFTER,
         _ => true,
     };
-    if save {
-        let _ = crate::fsutil::write_atomic(&path, &encode(&agg));
+    if let (true, Some(path)) = (save, &path) {
+        // The state directory is made by the verified view; without it there is no cache.
+        if path.parent().is_some_and(Path::is_dir) {
+            let _ = crate::fsutil::write_atomic_mode(path, &encode(&agg), 0o600);
+        }
     }
     Ok((agg, status))
 }
@@ -238,9 +246,11 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
     Ok(())
 }
 
-/// Remove the cache file if present (for benchmarks and tests).
-pub fn clear(dir: &Path) -> Result<()> {
-    let p = dir.join(CACHE_FILE);
+/// Remove the cache file of `ledger` if present (for benchmarks and tests).
+pub fn clear(ledger: &Ledger) -> Result<()> {
+    let Some(p) = cache_path(ledger) else {
+        return Ok(());
+    };
     match std::fs::remove_file(&p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -278,7 +288,11 @@ mod tests {
 
     fn ledger(n: u64) -> (tempfile::TempDir, Ledger, Policy) {
         let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::init(dir.path(), "test.example/trust", false).unwrap();
+        let l = Ledger::init(dir.path(), "test.example/trust", false)
+            .unwrap()
+            .with_state(crate::ledger::view::StateLocation::Dir(
+                dir.path().join("state"),
+            ));
         crate::ledger::Recorder::new(&l, None)
             .record((0..n).map(draft).collect())
             .unwrap();
@@ -296,7 +310,7 @@ mod tests {
             .unwrap();
         let (ext, status) = load(&l, &p).unwrap();
         assert_eq!(status, CacheStatus::Extended(10));
-        clear(l.dir()).unwrap();
+        clear(&l).unwrap();
         let (cold, status) = load(&l, &p).unwrap();
         assert_eq!(status, CacheStatus::Cold);
         assert_eq!(ext, cold);
@@ -313,7 +327,9 @@ mod tests {
             .record((20..25).map(draft).collect())
             .unwrap();
         a.head = [7; 32];
-        crate::fsutil::write_atomic(&cache_path(&l), &encode(&a)).unwrap();
+        let path = cache_path(&l).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        crate::fsutil::write_atomic(&path, &encode(&a)).unwrap();
         let (b, status) = load(&l, &p).unwrap();
         assert_eq!(status, CacheStatus::Cold);
         assert_eq!(b.next_seq, 25);
