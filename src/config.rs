@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::ledger::verify::SignedPolicy;
 
 /// The largest `config.toml` read (far above any real one).
 pub const MAX_CONFIG: u64 = 1 << 20;
@@ -120,10 +121,78 @@ impl Config {
         }
     }
 
+    /// These settings with the signed ones of `policy` in their place: `require_signatures`
+    /// and the `[trust]`, `[witness]` and `[metrics]` tables (a table the policy lacks is
+    /// dropped: a snapshot is complete). The notices say where config.toml disagreed.
+    pub fn overlay(&self, policy: &SignedPolicy) -> Result<(Config, Vec<String>)> {
+        let signed = parse_settings(&policy.settings).map_err(|reason| {
+            Error::malformed_at(
+                "ledger.jsonl",
+                Some(policy.seq + 1),
+                Some("body.settings"),
+                reason,
+            )
+        })?;
+        let mut out = self.clone();
+        let mut notices = Vec::new();
+        if out.require_signatures != policy.require_signatures {
+            notices.push(format!(
+                "config.toml: require_signatures = {} differs from the signed policy (seq {}), which says {}; the signed policy applies",
+                out.require_signatures, policy.seq, policy.require_signatures
+            ));
+            out.require_signatures = policy.require_signatures;
+        }
+        for name in SIGNED_TABLES {
+            let file = out.rest.remove(name);
+            let sig = signed.get(name).cloned();
+            if file != sig {
+                notices.push(format!(
+                    "config.toml: [{name}] differs from the signed policy (seq {}); the signed policy applies (`ledger policy show`)",
+                    policy.seq
+                ));
+            }
+            if let Some(v) = sig {
+                out.rest.insert(name.to_string(), v);
+            }
+        }
+        Ok((out, notices))
+    }
+
+    /// The tables of these settings that a `policy` entry carries, as TOML text.
+    pub fn signed_tables_toml(&self) -> Result<String> {
+        let mut t = toml::Table::new();
+        for name in SIGNED_TABLES {
+            if let Some(v) = self.rest.get(name) {
+                t.insert(name.to_string(), v.clone());
+            }
+        }
+        toml::to_string(&t).map_err(|e| Error::internal(format!("cannot encode settings: {e}")))
+    }
+
     /// The trusted (not revoked) key with this id.
     pub fn trusted_key(&self, id: &str) -> Option<&KeyRecord> {
         self.keys.iter().find(|k| k.id == id && !k.revoked)
     }
+}
+
+/// The tables of config.toml that only a signed `policy` entry may set (DESIGN §8).
+pub const SIGNED_TABLES: [&str; 3] = ["trust", "witness", "metrics"];
+
+/// Parse a `policy` entry's settings: TOML with at most the tables of [`SIGNED_TABLES`].
+pub fn parse_settings(text: &str) -> std::result::Result<toml::Table, String> {
+    let t: toml::Table = toml::from_str(text).map_err(|e| format!("not TOML: {e}"))?;
+    for (k, v) in &t {
+        if !SIGNED_TABLES.contains(&k.as_str()) {
+            return Err(format!(
+                "`{k}`: a policy carries only the tables {}",
+                SIGNED_TABLES.join(", ")
+            ));
+        }
+        if !v.is_table() {
+            return Err(format!("`{k}`: expected a table"));
+        }
+    }
+    Ok(t)
 }
 
 /// Why `origin` cannot be an origin line, if it cannot. The caller knows whether the origin

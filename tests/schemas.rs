@@ -16,6 +16,8 @@ fn sample(ty: FieldType) -> Value {
         FieldType::UInt => json!(12),
         FieldType::Object => json!({"k": 1}),
         FieldType::Hex(n) => json!("a".repeat(n)),
+        FieldType::Bool => json!(true),
+        FieldType::AnyStr => json!(""),
     }
 }
 
@@ -27,6 +29,8 @@ fn wrong(ty: FieldType) -> Value {
         FieldType::UInt => json!(-1),
         FieldType::Object => json!([]),
         FieldType::Hex(n) => json!("A".repeat(n)),
+        FieldType::Bool => json!("true"),
+        FieldType::AnyStr => json!(1),
     }
 }
 

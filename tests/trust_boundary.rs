@@ -890,3 +890,228 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
         stderr(&out)
     );
 }
+
+// Family "signed settings": once a ledger has a `policy` entry, config.toml's
+// require_signatures, [trust], [witness] and [metrics] change nothing.
+
+/// A line an attacker without the key can write: unsigned, correctly chained and hashed.
+fn forged_unsigned_line(
+    env: &Env,
+    kind: audit_ledger::ledger::Kind,
+    body: serde_json::Value,
+) -> String {
+    let log = std::fs::read_to_string(env.log()).unwrap();
+    let last =
+        audit_ledger::ledger::Entry::parse_line(log.lines().last().unwrap().as_bytes()).unwrap();
+    let e = audit_ledger::ledger::Entry::seal(
+        last.seq + 1,
+        "2026-12-01T00:00:00.000Z".into(),
+        kind,
+        "mallory".into(),
+        None,
+        body,
+        last.hash,
+    )
+    .unwrap();
+    String::from_utf8(e.to_line()).unwrap()
+}
+
+fn append_line(env: &Env, line: &str) {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.log())
+        .unwrap();
+    f.write_all(line.as_bytes()).unwrap();
+    if !line.ends_with('\n') {
+        f.write_all(b"\n").unwrap();
+    }
+}
+
+fn set_config(env: &Env, from: &str, to: &str) {
+    let cfg = env.dir().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains(from), "{text}");
+    std::fs::write(&cfg, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn require_signatures_false_in_config_toml_changes_nothing_once_signed() {
+    let env = Env::new();
+    let k = env.signed_ledger();
+    let kk = k.to_str().unwrap();
+    env.ok(&["--key", kk, "policy", "set", "--reason", "migrate"]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&env.ok(&["--json", "policy", "show"])).unwrap();
+    assert_eq!(shown["signed"], true);
+    assert_eq!(shown["require_signatures"], true);
+    set_config(
+        &env,
+        "require_signatures = true",
+        "require_signatures = false",
+    );
+    // An unsigned append is refused: the signed policy wins, and the CLI says so.
+    let before = env.read_log();
+    let out = run_bounded(
+        &env,
+        &[
+            "append", "event", "--actor", "m", "--type", "t", "--data", "{}",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("requires signatures"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.read_log(), before);
+    let out = run_bounded(&env, &["log"]);
+    assert!(
+        stderr(&out).contains("require_signatures = false differs from the signed policy"),
+        "{}",
+        stderr(&out)
+    );
+    // A forged unsigned entry written by hand fails verify, with and without a checkpoint,
+    // with and without the client state.
+    let line = forged_unsigned_line(
+        &env,
+        audit_ledger::ledger::Kind::Event,
+        serde_json::json!({"type": "t", "data": {}}),
+    );
+    append_line(&env, &line);
+    for args in [
+        &["verify"][..],
+        &["--no-state", "verify"],
+        &[
+            "--no-state",
+            "verify",
+            "--checkpoint",
+            env.dir().join("checkpoint").to_str().unwrap(),
+        ],
+        &["trust", "summary"],
+    ] {
+        let out = run_bounded(&env, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("unsigned"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_policy_entry_must_be_signed() {
+    let env = Env::new();
+    env.ok(&["init", "--origin", "test.example/policy"]);
+    env.ok(&[
+        "append", "event", "--actor", "a", "--type", "t", "--data", "{}",
+    ]);
+    // Without a key, `policy set` is refused; a hand-made unsigned policy line fails verify.
+    let out = run_bounded(&env, &["policy", "set", "--require-signatures", "false"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let line = forged_unsigned_line(
+        &env,
+        audit_ledger::ledger::Kind::Policy,
+        serde_json::json!({"require_signatures": false, "settings": ""}),
+    );
+    append_line(&env, &line);
+    let out = run_bounded(&env, &["--no-state", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("policy entries must be signed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_signed_trust_policy_wins_over_config_toml_and_gates_record_it() {
+    let env = Env::new();
+    let k = env.signed_ledger();
+    let kk = k.to_str().unwrap();
+    let policy = env.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[trust]\nprior_alone = true\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 2\n",
+    )
+    .unwrap();
+    // An invalid policy is refused before it is signed.
+    let bad = env.path().join("bad.toml");
+    std::fs::write(&bad, "[trust]\nhalf_life_days = -1\n").unwrap();
+    let out = run_bounded(
+        &env,
+        &[
+            "--key",
+            kk,
+            "policy",
+            "set",
+            "--settings",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("half_life_days"), "{}", stderr(&out));
+    let out = run_bounded(
+        &env,
+        &[
+            "--key",
+            kk,
+            "policy",
+            "set",
+            "--settings",
+            bad.to_str().unwrap().replace("bad", "nope").as_str(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    env.ok(&[
+        "--key",
+        kk,
+        "policy",
+        "set",
+        "--settings",
+        policy.to_str().unwrap(),
+    ]);
+    // The attacker loosens the gate in config.toml: the signed one still decides.
+    set_config(&env, "approvals = 2", "approvals = 0");
+    let out = run_bounded(
+        &env,
+        &[
+            "trust",
+            "gate",
+            "--actor",
+            "m",
+            "--paths",
+            "auth/x.rs",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[trust] differs from the signed policy"),
+        "{}",
+        stderr(&out)
+    );
+    // A recorded decision names the policy it applied.
+    let out = run_bounded(
+        &env,
+        &[
+            "--json",
+            "--key",
+            kk,
+            "trust",
+            "gate",
+            "--actor",
+            "m",
+            "--paths",
+            "README.md",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let last = std::fs::read_to_string(env.log()).unwrap();
+    let e: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(e["kind"], "approval");
+    assert_eq!(e["body"]["policy_seq"], 1);
+    assert_eq!(e["body"]["policy_sha256"].as_str().map(str::len), Some(64));
+    env.ok(&["verify"]);
+}

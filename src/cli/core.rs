@@ -236,6 +236,13 @@ fn summary_of(e: &Entry) -> String {
         Kind::Bundle => format!("{} manifest {}", f("version"), f("manifest_sha256")),
         Kind::Key => format!("{} {}", f("action"), f("key_id")),
         Kind::Event => f("type"),
+        Kind::Policy => format!(
+            "require_signatures {}",
+            e.body
+                .get("require_signatures")
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        ),
     }
 }
 

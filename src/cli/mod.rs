@@ -10,6 +10,7 @@ mod keys;
 mod merge;
 mod metrics;
 mod output;
+mod policy;
 mod tlog;
 mod trust;
 mod verifiers;
@@ -108,6 +109,9 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
     /// Write a self-contained HTML report (metrics over time, actors, gate decisions, drills).
     Report(metrics::ReportArgs),
+    /// Signed settings: record a `policy` entry, show the settings in force.
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
     /// Signed release bundles: create and verify.
     #[command(subcommand)]
     Bundle(bundle::BundleCmd),
@@ -163,6 +167,7 @@ pub fn main() -> i32 {
         Command::Metrics(a) => metrics::metrics(&ctx, a),
         Command::Report(a) => metrics::report(&ctx, a),
         Command::Bundle(a) => bundle::bundle(&ctx, a),
+        Command::Policy(a) => policy::policy(&ctx, a),
         Command::Verifiers(a) => verifiers::run(&ctx, a),
     };
     match result {

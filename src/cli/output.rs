@@ -101,7 +101,8 @@ impl Ctx {
     pub fn verified(&self) -> Result<(Ledger, View), Error> {
         let ledger = self.ledger()?;
         let view = View::open(&ledger, &self.view_options()?, &mut |_, _| {})?;
-        for n in &view.notices {
+        let (ledger, notices) = ledger.with_signed_policy(view.policy.as_ref())?;
+        for n in view.notices.iter().chain(&notices) {
             self.note(n);
         }
         Ok((ledger, view))

@@ -88,6 +88,15 @@ pub fn record(
             b.insert(k.clone(), v.clone());
         }
     }
+    // The policy the decision applied: the hash of its [trust] table, and the signed
+    // `policy` entry it came from (none on a ledger without one: config.toml's).
+    if let Some(b) = body.as_object_mut() {
+        let (sha, seq) = policy_applied(rec.ledger());
+        b.insert("policy_sha256".into(), Value::String(sha));
+        if let Some(seq) = seq {
+            b.insert("policy_seq".into(), Value::from(seq));
+        }
+    }
     let draft = Draft {
         kind: Kind::Approval,
         actor: recorder.to_string(),
@@ -99,6 +108,21 @@ pub fn record(
         .pop()
         .ok_or_else(|| Error::internal("the approval entry was not written"))?;
     Ok((entry, recorded))
+}
+
+/// SHA-256 (hex) of the `[trust]` table (compact JSON, keys sorted) `ledger` decides with, and the
+/// seq of the signed `policy` entry it came from, if it did.
+pub fn policy_applied(ledger: &Ledger) -> (String, Option<u64>) {
+    let table = ledger
+        .config()
+        .rest
+        .get("trust")
+        .and_then(|t| serde_json::to_value(t).ok())
+        .unwrap_or(Value::Object(Default::default()));
+    // Compact JSON with sorted keys (numbers as serde_json writes them: the policy has floats).
+    let bytes = serde_json::to_vec(&table).unwrap_or_default();
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    (sha, ledger.signed_policy().map(|(seq, _)| seq))
 }
 
 /// Evaluate and record: the gate as `ledger trust gate` runs it.

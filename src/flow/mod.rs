@@ -11,6 +11,7 @@
 //! |---|---|
 //! | append entries (with deploy / rollback attribution) | [`append::append`] |
 //! | add or revoke a key | [`keys::add`], [`keys::revoke`] |
+//! | record the signed settings (a `policy` entry) | [`policy::set`] |
 //! | verify a ledger (optionally against a trusted checkpoint) | [`verify::verify`] |
 //! | check a proof against a tree head | [`proof::verify_proof`] |
 //! | sign a checkpoint; witness-cosign one | [`proof::checkpoint`], [`proof::cosign`] |
@@ -26,6 +27,7 @@ pub mod drill;
 pub mod gate;
 pub mod keys;
 pub mod merge;
+pub mod policy;
 pub mod proof;
 pub mod verify;
 

@@ -63,11 +63,13 @@ pub enum Kind {
     Key,
     /// A user-defined step.
     Event,
+    /// The signed settings in force from the next entry on (a full snapshot).
+    Policy,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Merge,
         Kind::Approval,
         Kind::Deploy,
@@ -76,6 +78,7 @@ impl Kind {
         Kind::Bundle,
         Kind::Key,
         Kind::Event,
+        Kind::Policy,
     ];
 
     /// The kind's name as written in entries.
@@ -89,6 +92,7 @@ impl Kind {
             Kind::Bundle => "bundle",
             Kind::Key => "key",
             Kind::Event => "event",
+            Kind::Policy => "policy",
         }
     }
 
@@ -119,6 +123,10 @@ pub enum FieldType {
     Object,
     /// Lowercase hex of exactly this many characters.
     Hex(usize),
+    /// `true` or `false`.
+    Bool,
+    /// Any string, possibly empty.
+    AnyStr,
 }
 
 /// Required body fields of `kind`, with their types (the stored rule; the fast path checks
@@ -166,6 +174,7 @@ pub fn required_fields(kind: Kind) -> &'static [(&'static str, FieldType)] {
             ("public_key", Hex(64)),
         ],
         Kind::Event => &[("type", Str), ("data", Object)],
+        Kind::Policy => &[("require_signatures", Bool), ("settings", AnyStr)],
     }
 }
 
@@ -198,6 +207,8 @@ pub fn validate(kind: Kind, body: &Value) -> Result<(), BodyError> {
             FieldType::UInt => v.as_u64().is_some(),
             FieldType::Object => v.is_object(),
             FieldType::Hex(n) => v.as_str().is_some_and(|s| is_lower_hex(s, *n)),
+            FieldType::Bool => v.is_boolean(),
+            FieldType::AnyStr => v.is_string(),
         };
         if !ok {
             let want = match ty {
@@ -207,6 +218,8 @@ pub fn validate(kind: Kind, body: &Value) -> Result<(), BodyError> {
                 FieldType::UInt => "a non-negative integer".to_string(),
                 FieldType::Object => "an object".to_string(),
                 FieldType::Hex(n) => format!("{n} lowercase hex characters"),
+                FieldType::Bool => "true or false".to_string(),
+                FieldType::AnyStr => "a string".to_string(),
             };
             return Err(BodyError::new(
                 format!("body.{name}"),

@@ -84,7 +84,7 @@ pub fn scan(line: &[u8]) -> Option<Scanned<'_>> {
     c.lit(b",\"kind\":")?;
     let kind_s = c.string()?;
     let kind = Kind::parse(std::str::from_utf8(kind_s.raw).ok()?)?;
-    if kind == Kind::Key || kind_s.escaped {
+    if matches!(kind, Kind::Key | Kind::Policy) || kind_s.escaped {
         return None;
     }
     c.lit(b",\"prev\":\"")?;

@@ -123,7 +123,7 @@ fn body(r: &mut Rng, kind: Kind, plain: bool) -> Value {
             "outcome": *r.pick(&["pass", "fail", "timeout"]), "duration_ms": below(r, 100000),
             "report_sha256": hex(r, 64)}),
         Kind::Bundle => json!({"version": s(r), "manifest_sha256": hex(r, 64)}),
-        Kind::Event | Kind::Key => {
+        Kind::Event | Kind::Key | Kind::Policy => {
             let mut data = Map::new();
             for k in ["a", "b", "c"].iter().take(below(r, 4)) {
                 data.insert(k.to_string(), value(r, 1, plain));
@@ -147,7 +147,10 @@ fn lines(n: usize, plain: bool, seed: u64, signer: &Signer) -> Vec<Vec<u8>> {
     let mut prev = ZERO_HASH;
     (0..n as u64)
         .map(|seq| {
-            let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::Key).collect();
+            let kinds: Vec<Kind> = Kind::ALL
+                .into_iter()
+                .filter(|k| !matches!(k, Kind::Key | Kind::Policy))
+                .collect();
             let kind = *r.pick(&kinds);
             let signed = seq % 4 != 0;
             let actor = if plain {

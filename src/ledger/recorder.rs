@@ -190,6 +190,10 @@ impl<'a> Recorder<'a> {
         let config = Config::load(self.ledger.dir())?;
         let opts = self.view_options();
         let view = View::open_to(self.ledger, &opts, Some(tail.len), &mut |_, _| {})?;
+        let config = match &view.policy {
+            Some(p) => config.overlay(p)?.0,
+            None => config,
+        };
         tlog::write_checkpoint(self.ledger, &config, &view, &tail, signer, None)
     }
 
@@ -206,6 +210,11 @@ impl<'a> Recorder<'a> {
         // checked against the keys the ledger itself records (never config.toml's list).
         let opts = self.view_options();
         let view = View::open_to(self.ledger, &opts, Some(tail.len), &mut |_, _| {})?;
+        // The signed settings win over config.toml's (require_signatures above all).
+        let config = match &view.policy {
+            Some(p) => config.overlay(p)?.0,
+            None => config,
+        };
         let session = Session {
             ledger: self.ledger,
             config,
@@ -252,8 +261,11 @@ impl<'a> Recorder<'a> {
         view.advance(self.ledger, &out.entries, locked.tail().len)
             .map_err(after)?;
         if let Some(change) = change {
-            change(&mut config, &out.entries);
-            config.save(self.ledger.dir()).map_err(after)?;
+            // The file's own settings, not the signed ones overlaid on them.
+            let mut file = Config::load(self.ledger.dir()).map_err(after)?;
+            change(&mut file, &out.entries);
+            file.save(self.ledger.dir()).map_err(after)?;
+            change_applied(&mut config, &file);
         }
         let signer = self.signer.filter(|s| {
             // A key that just revoked itself no longer speaks for the ledger.
@@ -289,6 +301,12 @@ impl<'a> Recorder<'a> {
         }
         Ok((out, extra))
     }
+}
+
+/// Carry the key list a settings change wrote to the file over to the settings in use.
+fn change_applied(config: &mut Config, file: &Config) {
+    config.keys = file.keys.clone();
+    config.root_key = file.root_key.clone();
 }
 
 /// The signer must be trusted by the ledger's own key history (verified under the lock), or

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::keys::Signer;
 use crate::ledger::body::Kind;
 use crate::ledger::entry::{self, now_ts, Entry, MAX_LINE, ZERO_HASH};
+use crate::ledger::verify::SignedPolicy;
 use crate::ledger::view::StateLocation;
 
 /// File name of the log inside a ledger directory.
@@ -66,6 +67,8 @@ pub struct Ledger {
     dir: PathBuf,
     config: Config,
     state: StateLocation,
+    /// seq and hash of the signed policy overlaid on `config`, if one was.
+    signed: Option<(u64, [u8; 32])>,
 }
 
 /// The client state location of a ledger handle that was given none: the default (none in
@@ -108,6 +111,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             config,
             state: default_state(),
+            signed: None,
         })
     }
 
@@ -125,6 +129,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             config,
             state: default_state(),
+            signed: None,
         })
     }
 
@@ -133,6 +138,27 @@ impl Ledger {
     pub fn with_state(mut self, state: StateLocation) -> Ledger {
         self.state = state;
         self
+    }
+
+    /// This handle with the signed settings of `policy` in place of config.toml's (what a
+    /// verified view found in force); notices say where config.toml disagreed. `None` leaves
+    /// config.toml's settings (a ledger with no `policy` entry yet).
+    pub fn with_signed_policy(
+        mut self,
+        policy: Option<&SignedPolicy>,
+    ) -> Result<(Ledger, Vec<String>)> {
+        let Some(p) = policy else {
+            return Ok((self, Vec::new()));
+        };
+        let (config, notices) = self.config.overlay(p)?;
+        self.config = config;
+        self.signed = Some((p.seq, p.hash));
+        Ok((self, notices))
+    }
+
+    /// seq and hash of the signed policy whose settings this handle uses, if any.
+    pub fn signed_policy(&self) -> Option<(u64, [u8; 32])> {
+        self.signed
     }
 
     /// Where this handle keeps its client state.

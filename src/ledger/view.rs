@@ -47,7 +47,7 @@ use crate::error::{Error, Failure, Result};
 use crate::keys::history::KeyState;
 use crate::ledger::entry::Entry;
 use crate::ledger::store::Ledger;
-use crate::ledger::verify::{self, Options, Resume};
+use crate::ledger::verify::{self, Options, Resume, SignedPolicy};
 use crate::merkle::{Frontier, Hash};
 
 /// Format tag of the client state file.
@@ -123,6 +123,17 @@ struct KeyRow {
     revoked_at: Option<u64>,
 }
 
+/// The newest `policy` entry, as the state file keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyRow {
+    seq: u64,
+    #[serde(with = "crate::merkle::hex_hash")]
+    hash: Hash,
+    require_signatures: bool,
+    settings: String,
+}
+
 /// The state file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,6 +150,8 @@ struct StateFile {
     root: Hash,
     subtrees: Vec<String>,
     keys: Vec<KeyRow>,
+    #[serde(default)]
+    policy: Option<PolicyRow>,
     checked_at: String,
 }
 
@@ -159,6 +172,8 @@ pub struct View {
     pub frontier: Frontier,
     /// The key history at the end of the verified entries.
     pub keys: Vec<KeyState>,
+    /// The signed settings in force after the verified entries (the newest `policy` entry).
+    pub policy: Option<SignedPolicy>,
     /// Entries verified by this opening (all of them on a first run; the new ones after).
     pub checked: u64,
     /// The state file used and advanced, if any.
@@ -276,6 +291,7 @@ impl View {
             head: summary.head,
             root: frontier.root(),
             keys: summary.keys,
+            policy: summary.policy,
             checked: summary.entries,
             state_file: state_path.clone(),
             notices: Vec::new(),
@@ -364,6 +380,7 @@ impl View {
             root: frontier.root(),
             frontier,
             keys: summary.keys.clone(),
+            policy: summary.policy.clone(),
             checked: summary.entries,
             state_file: state_path.clone(),
             notices: Vec::new(),
@@ -391,6 +408,23 @@ impl View {
         };
         for e in entries {
             self.frontier.push(e.hash);
+            if e.kind == crate::ledger::Kind::Policy {
+                self.policy = Some(SignedPolicy {
+                    seq: e.seq,
+                    hash: e.hash,
+                    require_signatures: e
+                        .body
+                        .get("require_signatures")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(true),
+                    settings: e
+                        .body
+                        .get("settings")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                });
+            }
             if e.kind == crate::ledger::Kind::Key {
                 let change = crate::keys::history::KeyChange::from_body(&e.body);
                 let mut h = crate::keys::history::KeyHistory::restore(&self.keys);
@@ -468,6 +502,12 @@ fn resume_of(s: &StateFile, path: &Option<PathBuf>) -> Result<Resume> {
         bytes: s.bytes,
         head: s.head,
         keys,
+        policy: s.policy.as_ref().map(|p| SignedPolicy {
+            seq: p.seq,
+            hash: p.hash,
+            require_signatures: p.require_signatures,
+            settings: p.settings.clone(),
+        }),
     })
 }
 
@@ -638,6 +678,12 @@ fn save_state(path: &Path, origin: &str, v: &View) -> Result<()> {
                 revoked_at: k.revoked_at,
             })
             .collect(),
+        policy: v.policy.as_ref().map(|p| PolicyRow {
+            seq: p.seq,
+            hash: p.hash,
+            require_signatures: p.require_signatures,
+            settings: p.settings.clone(),
+        }),
         checked_at: crate::ledger::entry::now_ts(),
     };
     let mut text = serde_json::to_vec_pretty(&s)

@@ -129,6 +129,8 @@ const APPROVAL: &[Field] = &[
     opt("paths", TextArray),
     opt("approvers", TextArray),
     opt("diff_sha256", SHA256),
+    opt("policy_sha256", SHA256),
+    opt("policy_seq", UINT),
     opt("conflicts", TextArray),
     opt("source", Text),
     opt("target", Text),
@@ -207,6 +209,12 @@ const KEY: &[Field] = &[
 
 const EVENT: &[Field] = &[req("type", Text), req("data", Object)];
 
+const POLICY: &[Field] = &[
+    req("require_signatures", Bool),
+    req("settings", AnyText),
+    opt("reason", AnyText),
+];
+
 /// Every field the schema of `kind` names, in the schema's order.
 pub fn fields(kind: Kind) -> &'static [Field] {
     match kind {
@@ -218,6 +226,7 @@ pub fn fields(kind: Kind) -> &'static [Field] {
         Kind::Bundle => BUNDLE,
         Kind::Key => KEY,
         Kind::Event => EVENT,
+        Kind::Policy => POLICY,
     }
 }
 

@@ -42,6 +42,8 @@ pub(super) struct Checked {
     pub(super) sig: Option<[u8; 64]>,
     /// The body of a `key` entry.
     pub(super) key: Option<KeyChange>,
+    /// The body of a `policy` entry: `require_signatures` and the settings text.
+    pub(super) policy: Option<(bool, String)>,
 }
 
 /// A key id as written in `signer`: 16 lowercase hex characters, kept inline so that a line's
@@ -78,11 +80,23 @@ impl Checked {
                     signer,
                     sig: f.sig,
                     key: None,
+                    policy: None,
                 });
             }
         }
         let e = Entry::parse_line(line)?;
         let key = (e.kind == Kind::Key).then(|| KeyChange::from_body(&e.body));
+        let policy = (e.kind == Kind::Policy).then(|| {
+            let field = |k: &str| e.body.get(k).cloned();
+            (
+                field("require_signatures")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(true),
+                field("settings")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            )
+        });
         let signer = match e.signer.as_deref().map(KeyId::new) {
             None => None,
             Some(Some(id)) => Some(id),
@@ -102,6 +116,7 @@ impl Checked {
             signer,
             sig: e.sig,
             key,
+            policy,
         })
     }
 

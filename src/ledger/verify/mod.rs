@@ -96,6 +96,22 @@ pub struct Summary {
     pub bytes: u64,
     /// Leaf hashes in seq order, when asked for.
     pub leaves: Vec<[u8; 32]>,
+    /// The newest `policy` entry: the signed settings in force after the last entry.
+    pub policy: Option<SignedPolicy>,
+}
+
+/// A `policy` entry as verified: signed by a key trusted at its seq; in force from the next
+/// entry on, until the next `policy` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPolicy {
+    /// seq of the entry.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// `body.require_signatures`: unsigned entries after it are invalid.
+    pub require_signatures: bool,
+    /// `body.settings`: the `[trust]`, `[witness]` and `[metrics]` tables, as TOML.
+    pub settings: String,
 }
 
 /// Most lines in a block (blocks also stop at about 16 MiB). Blocks are the unit of reading,
@@ -188,6 +204,8 @@ pub struct Resume {
     pub head: [u8; 32],
     /// The key history at the end of the prefix.
     pub keys: Vec<KeyState>,
+    /// The newest `policy` entry of the prefix.
+    pub policy: Option<SignedPolicy>,
 }
 
 /// [`verify`] from the end of a verified prefix (or from the start with `None`). The summary
@@ -208,6 +226,13 @@ pub fn verify_from(
         Some(r) => (r.size, r.bytes, r.head, KeyHistory::restore(&r.keys)),
         None => (0, 0, ZERO_HASH, KeyHistory::new()),
     };
+    let policy = resume.and_then(|r| r.policy.clone());
+    // Before the first `policy` entry (a ledger of wave 1) config.toml's setting applies;
+    // after it, only the signed one.
+    let require_base = match &policy {
+        Some(p) => p.require_signatures,
+        None => ledger.config().require_signatures,
+    };
     if bytes > total {
         return Err(Error::verify(
             path.display().to_string(),
@@ -222,7 +247,8 @@ pub fn verify_from(
     let mut reader = BlockReader::open_at(&path, bytes, size, total)?;
     let mut st = State {
         file: path.display().to_string(),
-        require_sigs: opts.require_signatures || ledger.config().require_signatures,
+        require_sigs: opts.require_signatures || require_base,
+        require_flag: opts.require_signatures,
         sig_from: opts.signatures_from,
         next_seq: size,
         prev: head,
@@ -231,6 +257,7 @@ pub fn verify_from(
         summary: Summary {
             bytes,
             head: resume.map(|r| r.head),
+            policy,
             ..Summary::default()
         },
         recycle: None,

@@ -23,6 +23,8 @@ use crate::ledger::store::Ledger;
 pub(super) struct State {
     pub(super) file: String,
     pub(super) require_sigs: bool,
+    /// `--require-signatures`: stays on whatever a `policy` entry says.
+    pub(super) require_flag: bool,
     pub(super) sig_from: u64,
     pub(super) next_seq: u64,
     pub(super) prev: [u8; 32],
@@ -224,8 +226,13 @@ impl State {
                         "unsigned entry in a ledger that requires signatures",
                     ));
                 }
-                if e.kind == Kind::Key {
-                    return Err(fail(n, seq, "unsigned", "key entries must be signed"));
+                if matches!(e.kind, Kind::Key | Kind::Policy) {
+                    return Err(fail(
+                        n,
+                        seq,
+                        "unsigned",
+                        format!("{} entries must be signed", e.kind),
+                    ));
                 }
                 self.summary.unsigned += 1;
                 None
@@ -241,6 +248,16 @@ impl State {
                 return Err(fail(n, seq, "bad-key", "key entry without a key body"));
             };
             self.keys.apply(e.seq, change).map_err(|f| at_line(n, f))?;
+        }
+        if let Some((require, settings)) = &e.policy {
+            // In force from the next entry on.
+            self.require_sigs = self.require_flag || *require;
+            self.summary.policy = Some(super::SignedPolicy {
+                seq: e.seq,
+                hash: e.hash,
+                require_signatures: *require,
+                settings: settings.clone(),
+            });
         }
         self.next_seq += 1;
         self.prev = e.hash;
