@@ -56,8 +56,8 @@ pub struct Cli {
     /// $XDG_STATE_HOME/ledger, else ~/.local/state/ledger].
     #[arg(long, global = true, env = "LEDGER_STATE", value_name = "DIR")]
     pub state: Option<PathBuf>,
-    /// Keep no client state: verify from the first entry, record nothing.
-    #[arg(long, global = true, conflicts_with = "state")]
+    /// Keep no client state: verify from the first entry, record nothing (wins over --state).
+    #[arg(long, global = true)]
     pub no_state: bool,
     /// Pinned root key: the key id (16 hex) or a .pub file of the ledger's first key.
     #[arg(long, global = true, env = "LEDGER_ROOT_KEY", value_name = "ID|PATH")]
