@@ -854,13 +854,59 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
     // An approval by someone else on the change's subject lets it through.
     let subject = "PR-7";
     let kk = k.to_str().unwrap();
+    // An approval signed by a key bound to no identity is nobody's (unsigned ones cannot be
+    // written to this ledger; the trust scenario shows they count for nobody either).
+    let signer = Some(kk);
+    {
+        let mut args = vec![];
+        if let Some(s) = signer {
+            args.extend(["--key", s]);
+        }
+        args.extend([
+            "append",
+            "approval",
+            "--actor",
+            "bob",
+            "--subject",
+            subject,
+            "--decision",
+            "allow",
+            "--reason",
+            "reviewed",
+        ]);
+        env.ok(&args);
+        let out = run_bounded(
+            &env,
+            &[
+                "trust",
+                "gate",
+                "--actor",
+                "newcomer",
+                "--paths",
+                "src/a.rs",
+                "--subject",
+                subject,
+                "--dry-run",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{signer:?}: {}",
+            common::stdout(&out)
+        );
+    }
+    // Bob's own key, bound to his identity, makes it a second person's approval.
+    let bob = env.keygen("bob");
+    let bob_pub = format!("{}.pub", bob.display());
+    env.ok(&["--key", kk, "keys", "add", &bob_pub, "--identity", "bob"]);
     env.ok(&[
         "--key",
-        kk,
+        bob.to_str().unwrap(),
         "append",
         "approval",
         "--actor",
-        "bob",
+        "anyone",
         "--subject",
         subject,
         "--decision",

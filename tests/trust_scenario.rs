@@ -460,21 +460,59 @@ scope = "paths"
             .contains("needs 1 recorded approval(s)"),
         "{v}"
     );
-    ok(
-        &env,
-        &[
+    // Approvals count by the identity of the key that signed them: alice's key (the root,
+    // self-signed) and bob's key, each bound to its identity.
+    let keys = env.audit.parent().unwrap().to_path_buf();
+    let key = |name: &str| {
+        keys.join(format!("{name}.key"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for name in ["alice", "bob"] {
+        ok(&env, &["keygen", "--name", name, "--out", &key(name)]);
+    }
+    for name in ["alice", "bob"] {
+        let pubp = format!("{}.pub", key(name));
+        ok(
+            &env,
+            &[
+                "--key",
+                &key("alice"),
+                "keys",
+                "add",
+                &pubp,
+                "--identity",
+                name,
+            ],
+        );
+    }
+    let approve = |who: &str, signer: Option<&str>| {
+        let mut args = vec![];
+        let k;
+        if let Some(s) = signer {
+            k = key(s);
+            args.extend(["--key", k.as_str()]);
+        }
+        args.extend([
             "append",
             "approval",
             "--actor",
-            "alice",
+            who,
             "--subject",
             "PR-7",
             "--decision",
             "allow",
             "--reason",
-            "self",
-        ],
-    );
+            "ok",
+        ]);
+        ok(&env, &args);
+    };
+    // The author's own key, and an unsigned approval under another free-text actor: neither
+    // is a second person.
+    approve("alice", Some("alice"));
+    approve("carol", None);
+    approve("dave", Some("alice"));
     let (code, _) = gate(
         &env,
         "alice",
@@ -482,21 +520,7 @@ scope = "paths"
         &["--at", &rfc3339_in(2), "--subject", "PR-7"],
     );
     assert_eq!(code, 1, "an author's own approval does not count");
-    ok(
-        &env,
-        &[
-            "append",
-            "approval",
-            "--actor",
-            "bob",
-            "--subject",
-            "PR-7",
-            "--decision",
-            "allow",
-            "--reason",
-            "reviewed",
-        ],
-    );
+    approve("bob", Some("bob"));
     let (code, v) = gate(
         &env,
         "alice",

@@ -16,7 +16,7 @@ use super::Ctx;
 pub enum KeysCmd {
     /// Trust a public key (appends a `key add` entry signed with --key).
     #[command(
-        after_help = "Example:\n  ledger keys add ci.key.pub --key release.key\n\nThe first key of a ledger signs its own entry: --key is its private key."
+        after_help = "Examples:\n  ledger keys add ci.key.pub --key release.key\n  ledger keys add bob.key.pub --identity bob@example.org --key release.key\n\nThe first key of a ledger signs its own entry: --key is its private key."
     )]
     Add {
         /// Public key file (one line of hex).
@@ -24,6 +24,10 @@ pub enum KeysCmd {
         /// Name for the key (defaults to the ledger's origin).
         #[arg(long)]
         name: Option<String>,
+        /// Whose key it is (e.g. alice@example.org): approvals signed with it count as that
+        /// identity's, and only such approvals count towards a gate.
+        #[arg(long, value_name = "ID")]
+        identity: Option<String>,
         /// Actor recorded in the entry.
         #[arg(long, default_value = "ledger/keys")]
         actor: String,
@@ -55,13 +59,19 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
     let l = ctx.ledger()?;
     match cmd {
         KeysCmd::Show { id, note } => return super::tlog::keys_show(ctx, &l, id.as_deref(), *note),
-        KeysCmd::Add { path, name, actor } => {
+        KeysCmd::Add {
+            path,
+            name,
+            identity,
+            actor,
+        } => {
             let vk = keys::load_public(path)?;
             let signer = ctx.require_signer("keys add")?;
-            let r = flow::keys::add(
+            let r = flow::keys::add_for(
                 &ctx.recorder(&l, Some(&signer))?,
                 &vk,
                 name.as_deref(),
+                identity.as_deref(),
                 actor,
             )?;
             ctx.notices(&r);

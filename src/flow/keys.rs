@@ -16,6 +16,18 @@ pub fn add(
     rec.add_key(public, name, actor)
 }
 
+/// [`add`], binding the key to `identity`: approvals signed with it count as that identity's
+/// (and only such approvals count towards a gate).
+pub fn add_for(
+    rec: &Recorder<'_>,
+    public: &VerifyingKey,
+    name: Option<&str>,
+    identity: Option<&str>,
+    actor: &str,
+) -> Result<Recorded> {
+    rec.add_key_for(public, name, identity, actor)
+}
+
 /// Revoke the trusted key `id`; `actor` is recorded.
 pub fn revoke(rec: &Recorder<'_>, id: &str, actor: &str) -> Result<Recorded> {
     rec.revoke_key(id, actor)

@@ -27,6 +27,26 @@ impl Recorder<'_> {
         name: Option<&str>,
         actor: &str,
     ) -> Result<Recorded> {
+        self.add_key_for(public, name, None, actor)
+    }
+
+    /// [`Recorder::add_key`], binding the key to `identity` (a person or service, e.g.
+    /// `alice@example.org`): approvals signed with it count as that identity's.
+    pub fn add_key_for(
+        &self,
+        public: &VerifyingKey,
+        name: Option<&str>,
+        identity: Option<&str>,
+        actor: &str,
+    ) -> Result<Recorded> {
+        if let Some(who) = identity {
+            if who.trim().is_empty() || who.trim() != who || who.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    "identity",
+                    format!("{who:?}: expected a non-empty name without surrounding spaces"),
+                ));
+            }
+        }
         let signer = self
             .signer()
             .ok_or_else(|| Error::invalid("signer", "a key entry must be signed"))?;
@@ -46,10 +66,14 @@ impl Recorder<'_> {
                     format!("the first key of a ledger signs its own entry: sign with the private key of {id}"),
                 ));
             }
+            let mut body = json!({"action": "add", "key_id": id, "public_key": public_hex});
+            if let (Some(who), Some(m)) = (identity, body.as_object_mut()) {
+                m.insert("identity".into(), json!(who));
+            }
             let draft = Draft {
                 kind: Kind::Key,
                 actor: actor.to_string(),
-                body: json!({"action": "add", "key_id": id, "public_key": public_hex}),
+                body,
             };
             let (id, public_hex) = (id.clone(), public_hex.clone());
             let change = Box::new(move |c: &mut crate::config::Config, _: &[_]| {

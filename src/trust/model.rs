@@ -110,8 +110,11 @@ pub struct Facts {
     pub merges: Vec<MergeFact>,
     /// Deploys, in seq order.
     pub deploys: Vec<DeployFact>,
-    /// Approvals by people, in seq order.
+    /// Approvals by people, in seq order: only those signed by a key with an identity, under
+    /// that identity (free-text `actor` names never count).
     pub approvals: Vec<ApprovalFact>,
+    /// (key id, identity) of every `key add` entry that named an identity.
+    pub identities: Vec<(String, String)>,
     index: Option<Index>,
     // Built only when a merge must be found by commit (decoding a cache does not need it).
     commits: Option<HashMap<String, u32>>,
@@ -497,6 +500,26 @@ impl Facts {
             }
             _ => {}
         }
+    }
+
+    /// Record the identity a `key add` entry binds to its key.
+    pub fn note_key(&mut self, body: &Value) {
+        let field = |k: &str| body.get(k).and_then(Value::as_str);
+        if let (Some("add"), Some(id), Some(who)) =
+            (field("action"), field("key_id"), field("identity"))
+        {
+            if !who.is_empty() && self.identity_of(id).is_none() {
+                self.identities.push((id.to_string(), who.to_string()));
+            }
+        }
+    }
+
+    /// The identity of key `id`, if its `key add` entry named one.
+    pub fn identity_of(&self, id: &str) -> Option<&str> {
+        self.identities
+            .iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, who)| who.as_str())
     }
 
     fn push_merge(&mut self, m: MergeFact) -> u32 {

@@ -205,6 +205,7 @@ const KEY: &[Field] = &[
     req("action", Enum(&["add", "revoke"])),
     req("key_id", Hex(16)),
     req("public_key", Hex(64)),
+    opt("identity", Text),
 ];
 
 const EVENT: &[Field] = &[req("type", Text), req("data", Object)];

@@ -3,7 +3,7 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x02                           magic and version (8 bytes)
+//! "ALTRUST" 0x03                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
@@ -14,6 +14,7 @@
 //!                                   ‖ u8 status (0 succeeded, 1 failed) ‖ u8 rolled_back
 //!                                   ‖ u64 rollback_seq ‖ i64 rollback_ts_ms
 //! u32 n ‖ n × approval    approval = u64 seq ‖ i64 ts_ms ‖ str subject ‖ u32 approver ‖ u8 allow
+//! u32 n ‖ n × identity    identity = str key_id ‖ str identity   (from `key add` entries)
 //! u64                                       checksum of everything above (see `checksum`)
 //! ```
 //!
@@ -24,7 +25,7 @@
 use super::Aggregate;
 use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x02";
+const MAGIC: &[u8; 8] = b"ALTRUST\x03";
 
 /// Encode an aggregate (see the module docs).
 pub fn encode(a: &Aggregate) -> Vec<u8> {
@@ -70,6 +71,11 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
         e.str(&ap.subject);
         e.u32(ap.approver);
         e.u8(u8::from(ap.allow));
+    }
+    e.u32(f.identities.len() as u32);
+    for (id, who) in &f.identities {
+        e.str(id);
+        e.str(who);
     }
     let sum = checksum(&e.0);
     e.0.extend_from_slice(&sum.to_le_bytes());
@@ -155,6 +161,11 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
             approver,
             allow,
         });
+    }
+    for _ in 0..d.count()? {
+        let id = d.str()?;
+        let who = d.str()?;
+        f.identities.push((id, who));
     }
     if !d.0.is_empty() {
         return None;

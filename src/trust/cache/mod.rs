@@ -168,6 +168,8 @@ fn cold(ledger: &Ledger, policy: &Policy, upto: u64) -> Result<(Aggregate, Cache
 struct LightView<'a> {
     ts: &'a str,
     actor: &'a str,
+    #[serde(default)]
+    signer: Option<&'a str>,
     #[serde(borrow)]
     body: BodyView<'a>,
 }
@@ -183,7 +185,7 @@ enum Relevant<'a> {
 fn relevant(k: Kind) -> bool {
     matches!(
         k,
-        Kind::Merge | Kind::Deploy | Kind::Rollback | Kind::Approval
+        Kind::Merge | Kind::Deploy | Kind::Rollback | Kind::Approval | Kind::Key
     )
 }
 
@@ -231,9 +233,32 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
     };
     let facts = &mut agg.facts;
     let end = read::scan(ledger, from, upto, &FoldLines, |item| {
+        // A person's approval counts under the identity its signing key was added with, never
+        // under its free-text actor: unsigned approvals and keys without an identity count
+        // for nobody (DESIGN §8).
         match item {
+            Some(Relevant::View(seq, Kind::Approval, l)) => {
+                let who = l
+                    .signer
+                    .and_then(|s| facts.identity_of(s))
+                    .map(str::to_string);
+                if let Some(who) = who {
+                    facts.apply_view(seq, l.ts, Kind::Approval, &who, &l.body, &mask);
+                }
+            }
             Some(Relevant::View(seq, kind, l)) => {
                 facts.apply_view(seq, l.ts, kind, l.actor, &l.body, &mask)
+            }
+            Some(Relevant::Owned(e)) if e.kind == Kind::Key => facts.note_key(&e.body),
+            Some(Relevant::Owned(e)) if e.kind == Kind::Approval => {
+                let who = e
+                    .signer
+                    .as_deref()
+                    .and_then(|s| facts.identity_of(s))
+                    .map(str::to_string);
+                if let Some(who) = who {
+                    facts.apply(e.seq, &e.ts, e.kind, &who, &e.body, &mask);
+                }
             }
             Some(Relevant::Owned(e)) => facts.apply(e.seq, &e.ts, e.kind, &e.actor, &e.body, &mask),
             None => {}
