@@ -32,7 +32,7 @@ pub enum KeysCmd {
         #[arg(long, default_value = "ledger/keys")]
         actor: String,
     },
-    /// List keys in config.toml.
+    /// List the keys of the ledger's verified key history.
     List,
     /// Show one key; with --note, as a C2SP note verifier key (name+hash+base64).
     #[command(
@@ -82,29 +82,49 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
             );
         }
         KeysCmd::List => {
+            // The verified key history, not config.toml's list (which only names the keys).
+            let (l, view) = ctx.verified()?;
             let cfg = l.config();
-            let rows: Vec<Value> = cfg
+            let root = view.root_key().map(str::to_string);
+            let name_of = |id: &str| {
+                cfg.keys
+                    .iter()
+                    .find(|k| k.id == id)
+                    .and_then(|k| k.name.clone())
+                    .unwrap_or_else(|| cfg.origin.clone())
+            };
+            let rows: Vec<Value> = view
                 .keys
                 .iter()
-                .map(|k| json!({"id": k.id, "public_key": k.public_key, "name": k.name, "revoked": k.revoked,
-                                 "root": cfg.root_key.as_deref() == Some(k.id.as_str())}))
+                .map(|k| json!({"id": k.id, "public_key": hex::encode(k.public.as_bytes()), "name": name_of(&k.id),
+                                 "revoked": k.revoked_at.is_some(), "added_at": k.added_at, "revoked_at": k.revoked_at,
+                                 "root": root.as_deref() == Some(k.id.as_str())}))
                 .collect();
             let mut human = String::new();
-            for k in &cfg.keys {
-                let root = if cfg.root_key.as_deref() == Some(k.id.as_str()) {
+            for k in &view.keys {
+                let is_root = if root.as_deref() == Some(k.id.as_str()) {
                     " (root)"
                 } else {
                     ""
                 };
-                let state = if k.revoked { "revoked" } else { "trusted" };
-                human.push_str(&format!(
-                    "{}  {state}{root}  {}\n",
-                    k.id,
-                    k.name.as_deref().unwrap_or(&cfg.origin)
-                ));
+                let state = match k.revoked_at {
+                    Some(at) => format!("revoked at seq {at}"),
+                    None => format!("trusted since seq {}", k.added_at),
+                };
+                human.push_str(&format!("{}  {state}{is_root}  {}\n", k.id, name_of(&k.id)));
             }
-            if cfg.keys.is_empty() {
+            if view.keys.is_empty() {
                 human.push_str("no keys (add one with `ledger keys add KEY.pub --key KEY`)\n");
+            }
+            for k in cfg
+                .keys
+                .iter()
+                .filter(|k| view.keys.iter().all(|v| v.id != k.id))
+            {
+                ctx.note(format!(
+                    "config.toml lists key {}, which the ledger's key history does not have: it is not trusted",
+                    k.id
+                ));
             }
             ctx.print(human.trim_end(), &json!({"ok": true, "keys": rows}));
         }

@@ -65,11 +65,17 @@ impl Verdict for Evaluation {
 pub fn evaluate(ledger: &Ledger, q: &GateQuery) -> Result<Evaluation> {
     // Normal paths first, so `./a.rs` and `a.rs` are one change with one default subject.
     let paths = trust::gate::normalize_paths(&q.paths)?;
-    let (policy, agg, cache) = trust::load(ledger)?;
     let subject = q
         .subject
         .clone()
         .unwrap_or_else(|| default_subject(&q.actor, &paths));
+    let policy = trust::Policy::from_config(ledger.config())?;
+    // One author and one subject: the slice answers without reading the whole cache.
+    if let Some((facts, cache)) = trust::cache::query(ledger, &policy, &q.actor, &subject)? {
+        let decision = trust::evaluate(&facts, &policy, &q.actor, &paths, &subject, q.now_ms)?;
+        return Ok(Evaluation { decision, cache });
+    }
+    let (agg, cache) = trust::cache::load(ledger, &policy)?;
     let decision = trust::evaluate(&agg.facts, &policy, &q.actor, &paths, &subject, q.now_ms)?;
     Ok(Evaluation { decision, cache })
 }

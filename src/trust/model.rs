@@ -258,6 +258,27 @@ impl<'a> BodyView<'a> {
 }
 
 impl Facts {
+    /// Facts from their parts (the lookup tables are built on first use).
+    pub fn from_parts(
+        actors: Vec<String>,
+        envs: Vec<String>,
+        merges: Vec<MergeFact>,
+        deploys: Vec<DeployFact>,
+        approvals: Vec<ApprovalFact>,
+        identities: Vec<(String, String)>,
+    ) -> Facts {
+        Facts {
+            actors,
+            envs,
+            merges,
+            deploys,
+            approvals,
+            identities,
+            index: None,
+            commits: None,
+        }
+    }
+
     /// Build the lookup tables (after decoding; before [`Facts::apply`]).
     fn index(&mut self) -> &mut Index {
         if self.index.is_none() {

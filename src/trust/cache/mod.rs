@@ -21,8 +21,9 @@
 //! not signatures (that is `ledger verify`'s job).
 
 mod codec;
+pub mod slice;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -150,11 +151,95 @@ pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)
     };
     if let (true, Some(path)) = (save, &path) {
         // The state directory is made by the verified view; without it there is no cache.
-        if path.parent().is_some_and(Path::is_dir) {
+        if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
+            // The slice first: a crash between the two leaves a slice older than the cache,
+            // which a query catches up or leaves for the full path.
+            let _ = crate::fsutil::write_atomic_mode(
+                &dir.join(slice::SLICE_FILE),
+                &slice::encode(&agg),
+                0o600,
+            );
             let _ = crate::fsutil::write_atomic_mode(path, &encode(&agg), 0o600);
         }
     }
     Ok((agg, status))
+}
+
+/// The facts one gate query needs (`author`'s merges and their deploys, `subject`'s
+/// approvals) from the slice file, without reading the whole cache: when the slice matches
+/// the ledger's tail, or the entries after it are none that change merges, deploys,
+/// rollbacks or identities (people's approvals after it are folded in). `None`: take the full
+/// path ([`load`]).
+pub fn query(
+    ledger: &Ledger,
+    policy: &Policy,
+    author: &str,
+    subject: &str,
+) -> Result<Option<(Facts, CacheStatus)>> {
+    let Some(dir) = ledger.state_dir() else {
+        return Ok(None);
+    };
+    let Some(mut s) = slice::read(
+        &dir.join(slice::SLICE_FILE),
+        &policy.scope_key(),
+        author,
+        subject,
+    ) else {
+        return Ok(None);
+    };
+    let tail = ledger.tail()?;
+    if s.len == tail.len && s.head == tail.prev && s.next_seq == tail.next_seq {
+        return Ok(Some((s.facts, CacheStatus::Warm)));
+    }
+    if s.len > tail.len || s.next_seq > tail.next_seq {
+        return Ok(None);
+    }
+    let from = Position {
+        offset: s.len,
+        next_seq: s.next_seq,
+        prev: s.head,
+    };
+    let mask = |ps: &[&str]| policy.scope_mask(ps.iter().copied());
+    let facts = &mut s.facts;
+    let mut usable = true;
+    let end = read::scan(ledger, from, tail.len, &FoldLines, |item| {
+        let (seq, ts, kind, signer, body) = match &item {
+            None => return Ok(()),
+            Some(Relevant::View(seq, kind, l)) => (*seq, l.ts, *kind, l.signer, None),
+            Some(Relevant::Owned(e)) => (
+                e.seq,
+                e.ts.as_str(),
+                e.kind,
+                e.signer.as_deref(),
+                Some(&e.body),
+            ),
+        };
+        if kind != Kind::Approval {
+            usable = false;
+            return Ok(());
+        }
+        let who = signer
+            .and_then(|k| facts.identity_of(k))
+            .map(str::to_string);
+        if let Some(who) = who {
+            match (&item, body) {
+                (Some(Relevant::View(_, _, l)), _) => {
+                    facts.apply_view(seq, ts, kind, &who, &l.body, &mask)
+                }
+                (_, Some(b)) => facts.apply(seq, ts, kind, &who, b, &mask),
+                _ => {}
+            }
+        }
+        Ok(())
+    });
+    match end {
+        Ok(end) if usable && end.offset == tail.len && end.prev == tail.prev => {
+            // Approvals of other subjects were folded too: harmless, the gate asks for one.
+            let n = tail.next_seq - s.next_seq;
+            Ok(Some((s.facts, CacheStatus::Extended(n))))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn cold(ledger: &Ledger, policy: &Policy, upto: u64) -> Result<(Aggregate, CacheStatus)> {
@@ -323,6 +408,75 @@ mod tests {
             .unwrap();
         let p = Policy::from_toml("").unwrap();
         (dir, l, p)
+    }
+
+    /// A gate answered from the slice decides exactly as one answered from the whole facts:
+    /// warm, after approvals (folded in), and never after a merge or deploy (full path).
+    #[test]
+    fn the_slice_decides_as_the_whole_facts_do() {
+        use crate::keys::Signer;
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::init(dir.path(), "test.example/slice", false)
+            .unwrap()
+            .with_state(crate::ledger::view::StateLocation::Dir(
+                dir.path().join("state"),
+            ));
+        let root = Signer::generate().unwrap();
+        let rev = Signer::generate().unwrap();
+        let rec = crate::ledger::Recorder::new(&l, Some(&root));
+        rec.add_key_for(&root.public(), None, Some("dev0"), "k")
+            .unwrap();
+        rec.add_key_for(&rev.public(), None, Some("rev"), "k")
+            .unwrap();
+        rec.record((0..60).map(draft).collect()).unwrap();
+        let approve = |signer: &Signer, subject: &str| {
+            crate::ledger::Recorder::new(&l, Some(signer))
+                .record(vec![Draft {
+                    kind: Kind::Approval,
+                    actor: "whoever".into(),
+                    body: json!({"subject": subject, "decision": "allow", "reasons": ["ok"]}),
+                }])
+                .unwrap();
+        };
+        approve(&rev, "S1");
+        approve(&root, "S1");
+        let p = Policy::from_toml(
+            "window_hours = 0\n[default]\nmin_score = 0.4\napprovals = 1\n[[gates]]\nname = \"x\"\npaths = [\"src/**\"]\nscope = \"paths\"\nmin_score = 0.3",
+        )
+        .unwrap();
+        let now = crate::trust::model::ts_ms(&crate::ledger::entry::now_ts()).unwrap() + 1000;
+        let check = |want: CacheStatus| {
+            for author in ["dev0", "dev1", "rev", "nobody"] {
+                for subject in ["S1", "S2"] {
+                    let paths = vec!["src/x.rs".to_string(), "README".to_string()];
+                    let (full, _) = load(&l, &p).unwrap();
+                    let a = crate::trust::evaluate(&full.facts, &p, author, &paths, subject, now)
+                        .unwrap();
+                    let (facts, status) = query(&l, &p, author, subject).unwrap().unwrap();
+                    assert_eq!(status, want, "{author} {subject}");
+                    let b =
+                        crate::trust::evaluate(&facts, &p, author, &paths, subject, now).unwrap();
+                    assert_eq!(a, b, "{author} {subject}");
+                }
+            }
+        };
+        assert_eq!(load(&l, &p).unwrap().1, CacheStatus::Cold);
+        check(CacheStatus::Warm);
+        // New approvals (one counts, one is unsigned and counts for nobody) are folded in.
+        approve(&rev, "S2");
+        crate::ledger::Recorder::new(&l, None)
+            .record(vec![Draft {
+                kind: Kind::Approval,
+                actor: "rev".into(),
+                body: json!({"subject": "S2", "decision": "allow", "reasons": []}),
+            }])
+            .unwrap();
+        check(CacheStatus::Extended(2));
+        // A merge after the slice: the full path answers.
+        crate::ledger::Recorder::new(&l, None)
+            .record(vec![draft(60)])
+            .unwrap();
+        assert!(query(&l, &p, "dev0", "S1").unwrap().is_none());
     }
 
     #[test]

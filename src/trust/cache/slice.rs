@@ -1,0 +1,383 @@
+//! The gate's slice file: what one gate query needs of the facts, found without reading the
+//! whole cache. Written beside `trust.cache` (in the client state directory) whenever the
+//! cache is saved, keyed by the same ledger position and policy scope.
+//!
+//! A gate asks about one author and one subject. The slice keeps, per author, that author's
+//! merges with the outcome data of the deploys that shipped them (seq, time, status, first
+//! rollback: what [`crate::trust::model::outcome`] reads), and per subject hash bucket the
+//! people's approvals. A query reads the header, the author directory, one author record and
+//! one bucket: a few kilobytes, whatever the ledger's size.
+//!
+//! # Format (integers little-endian; `str` = u32 length ‖ UTF-8)
+//!
+//! ```text
+//! "ALSLICE" 0x01                                   magic and version
+//! u64 len ‖ u64 next_seq ‖ 32 bytes head ‖ str scope_key   the cache position it matches
+//! u32 buckets ‖ u64 dir_len                        approval buckets; author directory bytes
+//! u32 n ‖ n × (str key_id ‖ str identity)          identities
+//! u64 checksum of everything above
+//! dir: u32 n ‖ n × (str author ‖ u64 offset ‖ u32 length)   sorted by author; then its u64 checksum
+//! buckets × (u64 offset ‖ u32 length)              bucket directory
+//! records and buckets, each followed by its u64 checksum:
+//!   author record = u32 merges ‖ merges × (u8 has_seq ‖ u64 seq ‖ i64 ts ‖ u64 scope ‖
+//!                   u32 k ‖ k × u32 deploy) ‖ u32 deploys ‖ deploys × (u64 seq ‖ i64 ts ‖
+//!                   u8 failed ‖ u8 rolled_back ‖ u64 rollback_seq ‖ i64 rollback_ts)
+//!   bucket        = u32 n ‖ n × (u64 seq ‖ i64 ts ‖ str subject ‖ str approver ‖ u8 allow)
+//! ```
+//! Offsets are from the start of the file. Anything that does not decode or check gives
+//! `None`, and the caller takes the full cache path.
+
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::path::Path;
+
+use super::codec::{checksum, Dec, Enc};
+use super::Aggregate;
+use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
+
+const MAGIC: &[u8; 8] = b"ALSLICE\x01";
+/// File name beside `trust.cache`.
+pub const SLICE_FILE: &str = "trust.slice";
+/// Largest header, directory or record read (a larger one means: take the full path).
+const MAX_PART: u64 = 64 << 20;
+
+/// FNV-1a, the bucket of a subject (not a security control: the file is the user's own).
+fn bucket_of(subject: &str, buckets: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in subject.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(buckets.max(1))) as u32
+}
+
+fn sealed(mut e: Enc) -> Vec<u8> {
+    let sum = checksum(&e.0);
+    e.0.extend_from_slice(&sum.to_le_bytes());
+    e.0
+}
+
+/// Encode the slice of `a` (see the module docs).
+pub fn encode(a: &Aggregate) -> Vec<u8> {
+    let f = &a.facts;
+    // Author records.
+    let mut by_author: Vec<Vec<usize>> = vec![Vec::new(); f.actors.len()];
+    for (i, m) in f.merges.iter().enumerate() {
+        if let Some(v) = by_author.get_mut(m.author as usize) {
+            v.push(i);
+        }
+    }
+    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    for (who, merges) in by_author.iter().enumerate() {
+        if merges.is_empty() {
+            continue;
+        }
+        let mut local: Vec<u32> = Vec::new();
+        let mut r = Enc(Vec::new());
+        r.u32(merges.len() as u32);
+        for &i in merges {
+            let Some(m) = f.merges.get(i) else { continue };
+            r.u8(u8::from(m.seq.is_some()));
+            r.u64(m.seq.unwrap_or(0));
+            r.u64(m.ts_ms as u64);
+            r.u64(m.scope);
+            r.u32(m.ships.len() as u32);
+            for &d in &m.ships {
+                let at = match local.iter().position(|&x| x == d) {
+                    Some(p) => p,
+                    None => {
+                        local.push(d);
+                        local.len() - 1
+                    }
+                };
+                r.u32(at as u32);
+            }
+        }
+        r.u32(local.len() as u32);
+        for &d in &local {
+            let Some(d) = f.deploys.get(d as usize) else {
+                r.u64(0);
+                r.u64(0);
+                r.u8(0);
+                r.u8(0);
+                r.u64(0);
+                r.u64(0);
+                continue;
+            };
+            r.u64(d.seq);
+            r.u64(d.ts_ms as u64);
+            r.u8(u8::from(d.status == DeployStatus::Failed));
+            r.u8(u8::from(d.rollback.is_some()));
+            let (rs, rt) = d.rollback.unwrap_or((0, 0));
+            r.u64(rs);
+            r.u64(rt as u64);
+        }
+        let name = f.actors.get(who).cloned().unwrap_or_default();
+        records.push((name, sealed(r)));
+    }
+    records.sort_by(|x, y| x.0.cmp(&y.0));
+    // Approval buckets.
+    let buckets = (f.approvals.len() / 16).clamp(1, 1 << 20) as u32;
+    let mut groups: Vec<Vec<&ApprovalFact>> = vec![Vec::new(); buckets as usize];
+    for ap in &f.approvals {
+        if let Some(g) = groups.get_mut(bucket_of(&ap.subject, buckets) as usize) {
+            g.push(ap);
+        }
+    }
+    let bucket_blobs: Vec<Vec<u8>> = groups
+        .iter()
+        .map(|g| {
+            let mut b = Enc(Vec::new());
+            b.u32(g.len() as u32);
+            for ap in g {
+                b.u64(ap.seq);
+                b.u64(ap.ts_ms as u64);
+                b.str(&ap.subject);
+                b.str(
+                    f.actors
+                        .get(ap.approver as usize)
+                        .map_or("", String::as_str),
+                );
+                b.u8(u8::from(ap.allow));
+            }
+            sealed(b)
+        })
+        .collect();
+    // Header.
+    let mut h = Enc(Vec::new());
+    h.0.extend_from_slice(MAGIC);
+    h.u64(a.len);
+    h.u64(a.next_seq);
+    h.0.extend_from_slice(&a.head);
+    h.str(&a.scope_key);
+    h.u32(buckets);
+    // The directory's length depends only on the names: compute it first.
+    let dir_len: usize = 4 + records.iter().map(|(n, _)| 4 + n.len() + 12).sum::<usize>() + 8;
+    h.u64(dir_len as u64);
+    h.u32(f.identities.len() as u32);
+    for (id, who) in &f.identities {
+        h.str(id);
+        h.str(who);
+    }
+    let header = sealed(h);
+    let bucket_dir_len = buckets as usize * 12;
+    let mut off = (header.len() + dir_len + bucket_dir_len) as u64;
+    let mut dir = Enc(Vec::new());
+    dir.u32(records.len() as u32);
+    for (name, blob) in &records {
+        dir.str(name);
+        dir.u64(off);
+        dir.u32(blob.len() as u32);
+        off += blob.len() as u64;
+    }
+    let dir = sealed(dir);
+    let mut bdir = Enc(Vec::new());
+    for blob in &bucket_blobs {
+        bdir.u64(off);
+        bdir.u32(blob.len() as u32);
+        off += blob.len() as u64;
+    }
+    let mut out = header;
+    out.extend_from_slice(&dir.clone());
+    out.extend_from_slice(&bdir.0);
+    for (_, blob) in &records {
+        out.extend_from_slice(blob);
+    }
+    for blob in &bucket_blobs {
+        out.extend_from_slice(blob);
+    }
+    out
+}
+
+/// The position a slice file matches, and what a query read from it.
+pub struct Sliced {
+    /// Ledger bytes folded.
+    pub len: u64,
+    /// Entries folded.
+    pub next_seq: u64,
+    /// Hash of the last entry folded.
+    pub head: [u8; 32],
+    /// The facts one query needs: the author's merges and their deploys, the subject's
+    /// approvals, the identities.
+    pub facts: Facts,
+}
+
+fn open_part(f: &mut std::fs::File, off: u64, len: u64) -> Option<Vec<u8>> {
+    if len > MAX_PART {
+        return None;
+    }
+    f.seek(SeekFrom::Start(off)).ok()?;
+    let mut buf = vec![0u8; usize::try_from(len).ok()?];
+    f.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Check a sealed part's trailing checksum; the part without it.
+fn unseal(buf: &[u8]) -> Option<&[u8]> {
+    let split = buf.len().checked_sub(8)?;
+    let (data, sum) = buf.split_at(split);
+    (checksum(data).to_le_bytes().as_slice() == sum).then_some(data)
+}
+
+/// Read what a query about `author` and `subject` needs from the slice at `path`, if it
+/// matches `scope_key`. `None` for anything missing, malformed or damaged.
+pub fn read(path: &Path, scope_key: &str, author: &str, subject: &str) -> Option<Sliced> {
+    let mut f = crate::fsutil::open_regular(path).ok()?;
+    let file_len = f.metadata().ok()?.len();
+    // Header: read a first chunk, then all of it if the identities make it longer.
+    let first = open_part(&mut f, 0, file_len.min(64 << 10))?;
+    let mut d = Dec(&first);
+    if d.take(8)? != MAGIC {
+        return None;
+    }
+    let len = d.u64()?;
+    let next_seq = d.u64()?;
+    let head: [u8; 32] = d.take(32)?.try_into().ok()?;
+    let key = d.str()?;
+    if key != scope_key {
+        return None;
+    }
+    let buckets = d.u32()?;
+    let dir_len = d.u64()?;
+    // The header's end is only known after the identities; re-read it whole if needed.
+    let header = header_bytes(&mut f, &first, file_len)?;
+    let body = unseal(&header)?;
+    let mut d = Dec(body);
+    d.take(8 + 8 + 8 + 32)?;
+    d.str()?;
+    d.u32()?;
+    d.u64()?;
+    let mut identities = Vec::new();
+    for _ in 0..d.count()? {
+        let id = d.str()?;
+        let who = d.str()?;
+        identities.push((id, who));
+    }
+    let dir_off = header.len() as u64;
+    let dir = open_part(&mut f, dir_off, dir_len)?;
+    let dir = unseal(&dir)?;
+    let mut d = Dec(dir);
+    let mut found = None;
+    for _ in 0..d.count()? {
+        let name = d.str()?;
+        let off = d.u64()?;
+        let n = d.u32()?;
+        if name == author {
+            found = Some((off, u64::from(n)));
+        }
+    }
+    let mut actors = vec![author.to_string()];
+    let mut merges = Vec::new();
+    let mut deploys = Vec::new();
+    if let Some((off, n)) = found {
+        let rec = open_part(&mut f, off, n)?;
+        let rec = unseal(&rec)?;
+        let mut d = Dec(rec);
+        for _ in 0..d.count()? {
+            let has_seq = d.u8()? == 1;
+            let seq = d.u64()?;
+            let ts_ms = d.u64()? as i64;
+            let scope = d.u64()?;
+            let mut ships = Vec::new();
+            for _ in 0..d.count()? {
+                ships.push(d.u32()?);
+            }
+            merges.push(MergeFact {
+                seq: has_seq.then_some(seq),
+                ts_ms,
+                author: 0,
+                commit: String::new(),
+                scope,
+                ships,
+            });
+        }
+        for _ in 0..d.count()? {
+            let seq = d.u64()?;
+            let ts_ms = d.u64()? as i64;
+            let failed = d.u8()? == 1;
+            let rb = d.u8()? == 1;
+            let rs = d.u64()?;
+            let rt = d.u64()? as i64;
+            deploys.push(DeployFact {
+                seq,
+                ts_ms,
+                env: 0,
+                version: String::new(),
+                commit: String::new(),
+                status: if failed {
+                    DeployStatus::Failed
+                } else {
+                    DeployStatus::Succeeded
+                },
+                rollback: rb.then_some((rs, rt)),
+            });
+        }
+        if !d.0.is_empty()
+            || merges
+                .iter()
+                .any(|m| m.ships.iter().any(|&s| s as usize >= deploys.len()))
+        {
+            return None;
+        }
+    }
+    let bdir_off = dir_off + dir_len + u64::from(bucket_of(subject, buckets)) * 12;
+    let slot = open_part(&mut f, bdir_off, 12)?;
+    let mut d = Dec(&slot);
+    let (off, n) = (d.u64()?, u64::from(d.u32()?));
+    let blob = open_part(&mut f, off, n)?;
+    let blob = unseal(&blob)?;
+    let mut d = Dec(blob);
+    let mut approvals = Vec::new();
+    for _ in 0..d.count()? {
+        let seq = d.u64()?;
+        let ts_ms = d.u64()? as i64;
+        let subj = d.str()?;
+        let who = d.str()?;
+        let allow = d.u8()? == 1;
+        if subj != subject {
+            continue;
+        }
+        let approver = match actors.iter().position(|a| *a == who) {
+            Some(i) => i,
+            None => {
+                actors.push(who);
+                actors.len() - 1
+            }
+        } as u32;
+        approvals.push(ApprovalFact {
+            seq,
+            ts_ms,
+            subject: subj,
+            approver,
+            allow,
+        });
+    }
+    let facts = Facts::from_parts(actors, Vec::new(), merges, deploys, approvals, identities);
+    Some(Sliced {
+        len,
+        next_seq,
+        head,
+        facts,
+    })
+}
+
+/// The whole sealed header (its length is known once the identities are read).
+fn header_bytes(f: &mut std::fs::File, first: &[u8], file_len: u64) -> Option<Vec<u8>> {
+    let end = |buf: &[u8]| -> Option<usize> {
+        let mut d = Dec(buf);
+        d.take(8 + 8 + 8 + 32)?;
+        d.str()?;
+        d.u32()?;
+        d.u64()?;
+        for _ in 0..d.count()? {
+            d.str()?;
+            d.str()?;
+        }
+        Some(buf.len() - d.0.len() + 8)
+    };
+    if let Some(n) = end(first).filter(|&n| n <= first.len()) {
+        return first.get(..n).map(<[u8]>::to_vec);
+    }
+    let all = open_part(f, 0, file_len.min(MAX_PART))?;
+    let n = end(&all)?;
+    all.get(..n).map(<[u8]>::to_vec)
+}
