@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::ledger::verify::SignedPolicy;
 
 /// The largest `config.toml` read (far above any real one).
 pub const MAX_CONFIG: u64 = 1 << 20;
@@ -173,6 +172,20 @@ impl Config {
     pub fn trusted_key(&self, id: &str) -> Option<&KeyRecord> {
         self.keys.iter().find(|k| k.id == id && !k.revoked)
     }
+}
+
+/// A `policy` entry as verified: signed by a key trusted at its seq; in force from the next
+/// entry on, until the next `policy` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPolicy {
+    /// seq of the entry.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// `body.require_signatures`: unsigned entries after it are invalid.
+    pub require_signatures: bool,
+    /// `body.settings`: the `[trust]`, `[witness]` and `[metrics]` tables, as TOML.
+    pub settings: String,
 }
 
 /// The tables of config.toml that only a signed `policy` entry may set (DESIGN §8).

@@ -16,6 +16,7 @@ mod keyring;
 pub(crate) mod read;
 pub(crate) mod reader;
 pub mod recorder;
+pub mod state;
 pub mod store;
 pub mod tlog;
 pub mod verify;

@@ -18,12 +18,12 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::config::SignedPolicy;
 use crate::error::{Error, Result};
 use crate::keys::Signer;
 use crate::ledger::body::Kind;
 use crate::ledger::entry::{self, now_ts, Entry, MAX_LINE, ZERO_HASH};
-use crate::ledger::verify::SignedPolicy;
-use crate::ledger::view::StateLocation;
+use crate::ledger::state::StateLocation;
 
 /// File name of the log inside a ledger directory.
 pub const LEDGER_FILE: &str = "ledger.jsonl";

@@ -42,6 +42,7 @@ use crate::ledger::store::Ledger;
 use line::{process_chunk, Parsed};
 use order::{BlockCheck, State};
 
+pub use crate::config::SignedPolicy;
 pub use crate::keys::history::KeyState;
 
 /// Proof that a value came out of a successful verification. Only this module builds it.
@@ -98,20 +99,6 @@ pub struct Summary {
     pub leaves: Vec<[u8; 32]>,
     /// The newest `policy` entry: the signed settings in force after the last entry.
     pub policy: Option<SignedPolicy>,
-}
-
-/// A `policy` entry as verified: signed by a key trusted at its seq; in force from the next
-/// entry on, until the next `policy` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedPolicy {
-    /// seq of the entry.
-    pub seq: u64,
-    /// Its hash.
-    pub hash: [u8; 32],
-    /// `body.require_signatures`: unsigned entries after it are invalid.
-    pub require_signatures: bool,
-    /// `body.settings`: the `[trust]`, `[witness]` and `[metrics]` tables, as TOML.
-    pub settings: String,
 }
 
 /// Most lines in a block (blocks also stop at about 16 MiB). Blocks are the unit of reading,
