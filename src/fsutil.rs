@@ -196,6 +196,24 @@ pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Replace `path` by `data` through a temp file and a rename, without fsync: for caches,
+/// which check themselves (a checksum) and are rebuilt when a crash left them damaged. Readers
+/// see the old or the new file, never a mix.
+pub fn write_cache(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(perms(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(data).map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
 /// fsync a directory so a rename or a new file in it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]

@@ -172,7 +172,6 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
 }
 
 fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
-    let (ledger, _view) = ctx.verified()?;
     let now = a.at.now_ms()?;
     let q = GateQuery {
         actor: a.actor.clone(),
@@ -180,8 +179,22 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
         subject: a.subject.clone(),
         now_ms: now,
     };
+    let (ledger, first) = if a.repo.is_some() {
+        (ctx.verified()?.0, None)
+    } else {
+        // The view, and on a first run the trust facts from the same pass over the ledger.
+        let (ledger, _view, notices, e) =
+            flow::gate::evaluate_verified(ctx.ledger()?, ctx.view()?, &q)?;
+        for n in &notices {
+            ctx.note(n);
+        }
+        (ledger, Some(e))
+    };
     if a.dry_run {
-        let e = flow::gate::evaluate(&ledger, &q)?;
+        let e = match first {
+            Some(e) => e,
+            None => flow::gate::evaluate(&ledger, &q)?,
+        };
         ctx.print(
             decision_text(&e.decision, None),
             &decision_json(&e.decision, None, e.cache),

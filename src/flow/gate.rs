@@ -7,6 +7,7 @@ use sha2::Digest as _;
 use crate::error::{Error, Result};
 use crate::flow::Verdict;
 use crate::ledger::body::Kind;
+use crate::ledger::view::{View, ViewOptions};
 use crate::ledger::{Draft, Entry, Ledger, Recorded, Recorder};
 use crate::trust::{self, CacheStatus, Decision};
 
@@ -78,6 +79,46 @@ pub fn evaluate(ledger: &Ledger, q: &GateQuery) -> Result<Evaluation> {
     let (agg, cache) = trust::cache::load(ledger, &policy)?;
     let decision = trust::evaluate(&agg.facts, &policy, &q.actor, &paths, &subject, q.now_ms)?;
     Ok(Evaluation { decision, cache })
+}
+
+/// Open the verified view of `ledger` and evaluate `q` on the verified history: what `trust
+/// gate` does before it decides. On a first run (no client state yet, so every entry is
+/// verified now) without a usable trust cache, the trust facts are folded from the very lines
+/// the view verifies, in the same pass, instead of reading the ledger a second time. Returns
+/// the ledger handle with the signed settings in force, the view, the notices and the
+/// evaluation.
+pub fn evaluate_verified(
+    ledger: Ledger,
+    view_opts: &ViewOptions,
+    q: &GateQuery,
+) -> Result<(Ledger, View, Vec<String>, Evaluation)> {
+    let before = trust::Policy::from_config(ledger.config()).ok();
+    let has_cache = ledger.state_dir().is_some_and(|d| {
+        d.join(trust::cache::slice::SLICE_FILE).is_file()
+            || d.join(trust::cache::CACHE_FILE).is_file()
+    });
+    let mut tap = match (&before, has_cache, ledger.state_dir()) {
+        (Some(p), false, Some(_)) => Some(trust::cache::Tap::new(p)),
+        _ => None,
+    };
+    let view = View::open_tapped(&ledger, view_opts, &mut |_, _| {}, &mut |line| {
+        if let Some(t) = tap.as_mut() {
+            t.line(line);
+        }
+    })?;
+    let (ledger, mut notices) = ledger.with_signed_policy(view.policy.as_ref())?;
+    notices.splice(0..0, view.notices.iter().cloned());
+    if let (Some(t), Some(p0), Some(head)) = (tap, &before, view.head) {
+        let same_scope = trust::Policy::from_config(ledger.config())
+            .is_ok_and(|p| p.scope_key() == p0.scope_key());
+        if same_scope && view.checked == view.size {
+            if let Some(agg) = t.finish(view.size, view.bytes, head) {
+                trust::cache::store(&ledger, &agg);
+            }
+        }
+    }
+    let e = evaluate(&ledger, q)?;
+    Ok((ledger, view, notices, e))
 }
 
 /// Append the `approval` entry of `d`, with `extra` body fields (merge details), recorded by

@@ -189,7 +189,13 @@ impl<'a> Recorder<'a> {
         }
         let config = Config::load(self.ledger.dir())?;
         let opts = self.view_options();
-        let view = View::open_to(self.ledger, &opts, Some(tail.len), &mut |_, _| {})?;
+        let view = View::open_to(
+            self.ledger,
+            &opts,
+            Some(tail.len),
+            &mut |_, _| {},
+            &mut |_| {},
+        )?;
         let config = match &view.policy {
             Some(p) => config.overlay(p)?.0,
             None => config,
@@ -209,7 +215,13 @@ impl<'a> Recorder<'a> {
         // Nothing is appended on top of a ledger that does not verify, and the signer is
         // checked against the keys the ledger itself records (never config.toml's list).
         let opts = self.view_options();
-        let view = View::open_to(self.ledger, &opts, Some(tail.len), &mut |_, _| {})?;
+        let view = View::open_to(
+            self.ledger,
+            &opts,
+            Some(tail.len),
+            &mut |_, _| {},
+            &mut |_| {},
+        )?;
         // The signed settings win over config.toml's (require_signatures above all).
         let config = match &view.policy {
             Some(p) => config.overlay(p)?.0,

@@ -160,7 +160,19 @@ impl View {
         opts: &ViewOptions,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<View> {
-        View::open_to(ledger, opts, None, progress)
+        View::open_to(ledger, opts, None, progress, &mut |_| {})
+    }
+
+    /// [`View::open`], handing `tap` every entry line this opening verifies, in log order,
+    /// once it is verified (see [`verify::verify_tapped`]): all of them on a first run
+    /// (`checked == size` afterwards), the new ones after.
+    pub fn open_tapped(
+        ledger: &Ledger,
+        opts: &ViewOptions,
+        progress: &mut dyn FnMut(u64, u64),
+        tap: &mut dyn FnMut(&[u8]),
+    ) -> Result<View> {
+        View::open_to(ledger, opts, None, progress, tap)
     }
 
     /// [`View::open`] up to byte `end` when given: for the write path, which holds the append
@@ -170,6 +182,7 @@ impl View {
         opts: &ViewOptions,
         end: Option<u64>,
         progress: &mut dyn FnMut(u64, u64),
+        tap: &mut dyn FnMut(&[u8]),
     ) -> Result<View> {
         let origin = ledger.config().origin.clone();
         let state_dir = opts.state.dir_for_ledger(&origin, ledger.dir());
@@ -209,7 +222,8 @@ impl View {
             end,
             ..Options::default()
         };
-        let summary = verify::verify_from(ledger, resume.as_ref(), &vopts, progress)?.into_inner();
+        let summary =
+            verify::verify_tapped(ledger, resume.as_ref(), &vopts, progress, tap)?.into_inner();
         for leaf in &summary.leaves {
             frontier.push(*leaf);
         }

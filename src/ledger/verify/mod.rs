@@ -204,6 +204,20 @@ pub fn verify_from(
     opts: &Options,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verified<Summary>> {
+    verify_tapped(ledger, resume, opts, progress, &mut |_| {})
+}
+
+/// [`verify_from`], handing `tap` every line (without its newline) once the block holding it
+/// has passed every check, in log order: for a consumer that wants to read the very bytes
+/// that were verified, in the same pass (the trust fold on a first run). A failing run stops
+/// before the block that failed.
+pub fn verify_tapped(
+    ledger: &Ledger,
+    resume: Option<&Resume>,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64, u64),
+    tap: &mut dyn FnMut(&[u8]),
+) -> Result<Verified<Summary>> {
     let path = ledger.log_path();
     let total = match opts.end {
         Some(end) => end,
@@ -258,7 +272,7 @@ pub fn verify_from(
     for chunk in &parsed {
         st.check_chunk(chunk, &mut check);
     }
-    st.end_block(check, first, total, progress)?;
+    st.end_block(check, first, total, progress, tap)?;
 
     let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
     let (tx, rx) = mpsc::channel::<(u64, usize, Vec<Parsed>)>();
@@ -331,7 +345,7 @@ pub fn verify_from(
             end_offset: shared.end_offset,
             ..Block::default()
         });
-        st.end_block(check, block, total, progress)?;
+        st.end_block(check, block, total, progress, tap)?;
         if let Some(done) = st.recycle.take() {
             reader.recycle(done);
         }

@@ -123,6 +123,7 @@ impl State {
         block: Block,
         total: u64,
         progress: &mut dyn FnMut(u64, u64),
+        tap: &mut dyn FnMut(&[u8]),
     ) -> Result<()> {
         if let Some(bad) = check_deferred(&check.deferred) {
             return Err(Error::verify(self.file.clone(), bad));
@@ -133,6 +134,11 @@ impl State {
         }
         if let Some(end) = block.end {
             return Err(Error::verify(self.file.clone(), end.failure()));
+        }
+        for &(_, start, end) in &block.lines {
+            if let Some(line) = block.bytes.get(start..end) {
+                tap(line);
+            }
         }
         self.summary.bytes = block.end_offset;
         progress(block.end_offset, total);

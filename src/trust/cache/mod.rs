@@ -149,18 +149,8 @@ pub fn load(ledger: &Ledger, policy: &Policy) -> Result<(Aggregate, CacheStatus)
         CacheStatus::Extended(n) => n >= SAVE_AFTER,
         _ => true,
     };
-    if let (true, Some(path)) = (save, &path) {
-        // The state directory is made by the verified view; without it there is no cache.
-        if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
-            // The slice first: a crash between the two leaves a slice older than the cache,
-            // which a query catches up or leaves for the full path.
-            let _ = crate::fsutil::write_atomic_mode(
-                &dir.join(slice::SLICE_FILE),
-                &slice::encode(&agg),
-                0o600,
-            );
-            let _ = crate::fsutil::write_atomic_mode(path, &encode(&agg), 0o600);
-        }
+    if save {
+        store(ledger, &agg);
     }
     Ok((agg, status))
 }
@@ -318,42 +308,142 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
     };
     let facts = &mut agg.facts;
     let end = read::scan(ledger, from, upto, &FoldLines, |item| {
-        // A person's approval counts under the identity its signing key was added with, never
-        // under its free-text actor: unsigned approvals and keys without an identity count
-        // for nobody (DESIGN §8).
-        match item {
-            Some(Relevant::View(seq, Kind::Approval, l)) => {
-                let who = l
-                    .signer
-                    .and_then(|s| facts.identity_of(s))
-                    .map(str::to_string);
-                if let Some(who) = who {
-                    facts.apply_view(seq, l.ts, Kind::Approval, &who, &l.body, &mask);
-                }
-            }
-            Some(Relevant::View(seq, kind, l)) => {
-                facts.apply_view(seq, l.ts, kind, l.actor, &l.body, &mask)
-            }
-            Some(Relevant::Owned(e)) if e.kind == Kind::Key => facts.note_key(&e.body),
-            Some(Relevant::Owned(e)) if e.kind == Kind::Approval => {
-                let who = e
-                    .signer
-                    .as_deref()
-                    .and_then(|s| facts.identity_of(s))
-                    .map(str::to_string);
-                if let Some(who) = who {
-                    facts.apply(e.seq, &e.ts, e.kind, &who, &e.body, &mask);
-                }
-            }
-            Some(Relevant::Owned(e)) => facts.apply(e.seq, &e.ts, e.kind, &e.actor, &e.body, &mask),
-            None => {}
-        }
+        apply_item(facts, item, &mask);
         Ok(())
     })?;
     agg.len = end.offset;
     agg.next_seq = end.next_seq;
     agg.head = end.prev;
     Ok(())
+}
+
+/// Fold one relevant line into `facts`. A person's approval counts under the identity its
+/// signing key was added with, never under its free-text actor: unsigned approvals and keys
+/// without an identity count for nobody (DESIGN §8).
+fn apply_item(facts: &mut Facts, item: Option<Relevant<'_>>, mask: &dyn Fn(&[&str]) -> u64) {
+    match item {
+        Some(Relevant::View(seq, Kind::Approval, l)) => {
+            let who = l
+                .signer
+                .and_then(|s| facts.identity_of(s))
+                .map(str::to_string);
+            if let Some(who) = who {
+                facts.apply_view(seq, l.ts, Kind::Approval, &who, &l.body, mask);
+            }
+        }
+        Some(Relevant::View(seq, kind, l)) => {
+            facts.apply_view(seq, l.ts, kind, l.actor, &l.body, mask)
+        }
+        Some(Relevant::Owned(e)) if e.kind == Kind::Key => facts.note_key(&e.body),
+        Some(Relevant::Owned(e)) if e.kind == Kind::Approval => {
+            let who = e
+                .signer
+                .as_deref()
+                .and_then(|s| facts.identity_of(s))
+                .map(str::to_string);
+            if let Some(who) = who {
+                facts.apply(e.seq, &e.ts, e.kind, &who, &e.body, mask);
+            }
+        }
+        Some(Relevant::Owned(e)) => facts.apply(e.seq, &e.ts, e.kind, &e.actor, &e.body, mask),
+        None => {}
+    }
+}
+
+/// The fold of a first run, fed by the verified view with the very lines it verifies (see
+/// [`crate::ledger::view::View::open_tapped`]): the facts come out of the same pass over the
+/// file, instead of a second read that re-hashes every line.
+pub struct Tap<'p> {
+    policy: &'p Policy,
+    facts: Facts,
+    lines: u64,
+}
+
+/// The kind of a verified entry line: the value of its top-level `kind`, which in canonical
+/// form is the last `,"kind":"` of the line (only hex, numbers and the timestamp follow it).
+fn kind_of(line: &[u8]) -> Option<Kind> {
+    let at = memchr::memmem::rfind(line, b",\"kind\":\"")? + 9;
+    let rest = line.get(at..)?;
+    let end = memchr::memchr(b'"', rest)?;
+    Kind::parse(std::str::from_utf8(rest.get(..end)?).ok()?)
+}
+
+#[derive(Deserialize)]
+struct TapView<'a> {
+    seq: u64,
+    ts: &'a str,
+    actor: &'a str,
+    #[serde(default)]
+    signer: Option<&'a str>,
+    #[serde(borrow)]
+    body: BodyView<'a>,
+}
+
+impl<'p> Tap<'p> {
+    /// A fold from the first entry, with `policy`'s scope masks.
+    pub fn new(policy: &'p Policy) -> Tap<'p> {
+        Tap {
+            policy,
+            facts: Facts::default(),
+            lines: 0,
+        }
+    }
+
+    /// Fold one verified line.
+    pub fn line(&mut self, line: &[u8]) {
+        self.lines += 1;
+        let Some(kind) = kind_of(line).filter(|k| relevant(*k)) else {
+            return;
+        };
+        let policy = self.policy;
+        let mask = |ps: &[&str]| policy.scope_mask(ps.iter().copied());
+        if kind != Kind::Key {
+            if let Ok(v) = serde_json::from_slice::<TapView<'_>>(line) {
+                let light = LightView {
+                    ts: v.ts,
+                    actor: v.actor,
+                    signer: v.signer,
+                    body: v.body,
+                };
+                apply_item(
+                    &mut self.facts,
+                    Some(Relevant::View(v.seq, kind, light)),
+                    &mask,
+                );
+                return;
+            }
+        }
+        if let Ok(e) = Entry::parse_line(line) {
+            apply_item(&mut self.facts, Some(Relevant::Owned(e)), &mask);
+        }
+    }
+
+    /// The aggregate of a fold that saw every line of a verified ledger of `size` entries,
+    /// `bytes` long, ending at `head`; `None` when it saw another number of lines.
+    pub fn finish(self, size: u64, bytes: u64, head: [u8; 32]) -> Option<Aggregate> {
+        (self.lines == size).then(|| Aggregate {
+            facts: self.facts,
+            len: bytes,
+            next_seq: size,
+            head,
+            scope_key: self.policy.scope_key(),
+        })
+    }
+}
+
+/// Save `agg` as the cache and the slice of `ledger` (in its client state directory; nothing
+/// without one). Best effort, like every cache write.
+pub fn store(ledger: &Ledger, agg: &Aggregate) {
+    let Some(path) = cache_path(ledger) else {
+        return;
+    };
+    if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
+        // The slice first: a crash between the two leaves a slice older than the cache,
+        // which a query catches up or leaves for the full path. No fsync: both check
+        // themselves and are rebuilt when damaged.
+        let _ = crate::fsutil::write_cache(&dir.join(slice::SLICE_FILE), &slice::encode(agg));
+        let _ = crate::fsutil::write_cache(&path, &encode(agg));
+    }
 }
 
 /// Remove the cache file of `ledger` if present (for benchmarks and tests).
@@ -477,6 +567,28 @@ mod tests {
             .record(vec![draft(60)])
             .unwrap();
         assert!(query(&l, &p, "dev0", "S1").unwrap().is_none());
+    }
+
+    /// The fold fed by the verified view (a first run) gives the cold fold's aggregate.
+    #[test]
+    fn the_tapped_fold_is_the_cold_fold() {
+        let (d, l, p) = ledger(90);
+        let state = crate::ledger::view::ViewOptions {
+            state: crate::ledger::view::StateLocation::Dir(d.path().join("tap-state")),
+            root_key: None,
+        };
+        let mut tap = Tap::new(&p);
+        let view =
+            crate::ledger::view::View::open_tapped(&l, &state, &mut |_, _| {}, &mut |line| {
+                tap.line(line)
+            })
+            .unwrap();
+        assert_eq!(view.checked, 90);
+        let tapped = tap
+            .finish(view.size, view.bytes, view.head.unwrap())
+            .unwrap();
+        let (cold, _) = cold(&l, &p, view.bytes).unwrap();
+        assert_eq!(tapped, cold);
     }
 
     #[test]
