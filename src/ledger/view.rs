@@ -7,7 +7,8 @@
 //! origin and canonical ledger directory: two checkouts of one ledger may stand at different
 //! points; DESIGN §8 keys by origin alone), where `BASE` is `--state DIR`, else
 //! `$XDG_STATE_HOME/ledger`, else `$HOME/.local/state/ledger`. The file is written by this
-//! tool only, after a successful check (temp file + rename, mode 0600, in a 0700 directory):
+//! tool only, after a successful check (temp file + rename without fsync, mode 0600, in a 0700
+//! directory):
 //!
 //! ```json
 //! {"format": "ledger-client-state-v1", "origin": "example.org/app", "root_key": "1f2e…",
@@ -660,7 +661,9 @@ fn save_state(path: &Path, origin: &str, v: &View) -> Result<()> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
-    crate::fsutil::write_atomic_mode(path, &text, 0o600)
+    // Temp file and rename, no fsync: a crash can only leave the previous state (an older
+    // anchor, still one the ledger must extend) or none; a damaged file is refused by name.
+    crate::fsutil::write_cache(path, &text)
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {

@@ -72,6 +72,7 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
             continue;
         }
         let mut local: Vec<u32> = Vec::new();
+        let mut at_of: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
         let mut r = Enc(Vec::new());
         r.u32(merges.len() as u32);
         for &i in merges {
@@ -82,14 +83,11 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
             r.u64(m.scope);
             r.u32(m.ships.len() as u32);
             for &d in &m.ships {
-                let at = match local.iter().position(|&x| x == d) {
-                    Some(p) => p,
-                    None => {
-                        local.push(d);
-                        local.len() - 1
-                    }
-                };
-                r.u32(at as u32);
+                let at = *at_of.entry(d).or_insert_with(|| {
+                    local.push(d);
+                    (local.len() - 1) as u32
+                });
+                r.u32(at);
             }
         }
         r.u32(local.len() as u32);
