@@ -187,6 +187,15 @@ impl<'a> Recorder<'a> {
                 )));
             }
         }
+        let (config, view) = self.verified_under_lock(&tail)?;
+        tlog::write_checkpoint(self.ledger, &config, &view, &tail, signer, None)
+    }
+
+    /// Under the append lock: the verified view up to the lock's tail, and the settings in
+    /// force (config.toml's, with the signed policy's in their place once there is one).
+    /// Nothing is appended or signed on top of a ledger that does not verify, and signers are
+    /// checked against the keys the ledger itself records (never config.toml's list).
+    fn verified_under_lock(&self, tail: &Tail) -> Result<(Config, View)> {
         let config = Config::load(self.ledger.dir())?;
         let opts = self.view_options();
         let view = View::open_to(
@@ -200,7 +209,7 @@ impl<'a> Recorder<'a> {
             Some(p) => config.overlay(p)?.0,
             None => config,
         };
-        tlog::write_checkpoint(self.ledger, &config, &view, &tail, signer, None)
+        Ok((config, view))
     }
 
     /// The whole record, for [`Recorder::record_with`] and the key entries (which change the
@@ -211,22 +220,7 @@ impl<'a> Recorder<'a> {
     ) -> Result<(Recorded, T)> {
         let mut locked = self.ledger.lock()?;
         let tail = locked.tail();
-        let config = Config::load(self.ledger.dir())?;
-        // Nothing is appended on top of a ledger that does not verify, and the signer is
-        // checked against the keys the ledger itself records (never config.toml's list).
-        let opts = self.view_options();
-        let view = View::open_to(
-            self.ledger,
-            &opts,
-            Some(tail.len),
-            &mut |_, _| {},
-            &mut |_| {},
-        )?;
-        // The signed settings win over config.toml's (require_signatures above all).
-        let config = match &view.policy {
-            Some(p) => config.overlay(p)?.0,
-            None => config,
-        };
+        let (config, view) = self.verified_under_lock(&tail)?;
         let session = Session {
             ledger: self.ledger,
             config,

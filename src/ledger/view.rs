@@ -267,17 +267,8 @@ impl View {
             frontier,
         };
         let mut view = view;
-        if let Some(path) = &state_path {
-            if view.size > 0 && (summary.entries > 0 || prior.is_none()) {
-                save_state(path, &origin, &view)?;
-                if prior.is_none() {
-                    view.notices.push(format!(
-                        "recorded the verified state (size {}) in {}; later runs must extend it",
-                        view.size,
-                        path.display()
-                    ));
-                }
-            }
+        if summary.entries > 0 || prior.is_none() {
+            record(&mut view, &origin, prior.is_none())?;
         }
         Ok(view)
     }
@@ -354,18 +345,7 @@ impl View {
             state_file: state_path.clone(),
             notices: Vec::new(),
         };
-        if let Some(path) = &state_path {
-            if view.size > 0 {
-                save_state(path, &origin, &view)?;
-                if prior.is_none() {
-                    view.notices.push(format!(
-                        "recorded the verified state (size {}) in {}; later runs must extend it",
-                        view.size,
-                        path.display()
-                    ));
-                }
-            }
-        }
+        record(&mut view, &origin, prior.is_none())?;
         Ok(view)
     }
 
@@ -412,6 +392,26 @@ impl View {
         }
         Ok(())
     }
+}
+
+/// Save the state of a non-empty `view` to its state file, if it has one; say so the first
+/// time.
+fn record(view: &mut View, origin: &str, first: bool) -> Result<()> {
+    let Some(path) = view.state_file.clone() else {
+        return Ok(());
+    };
+    if view.size == 0 {
+        return Ok(());
+    }
+    save_state(&path, origin, view)?;
+    if first {
+        view.notices.push(format!(
+            "recorded the verified state (size {}) in {}; later runs must extend it",
+            view.size,
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 fn unpositioned(code: &'static str, reason: String) -> Failure {

@@ -193,32 +193,15 @@ pub fn query(
     let facts = &mut s.facts;
     let mut usable = true;
     let end = read::scan(ledger, from, tail.len, &FoldLines, |item| {
-        let (seq, ts, kind, signer, body) = match &item {
+        let kind = match &item {
             None => return Ok(()),
-            Some(Relevant::View(seq, kind, l)) => (*seq, l.ts, *kind, l.signer, None),
-            Some(Relevant::Owned(e)) => (
-                e.seq,
-                e.ts.as_str(),
-                e.kind,
-                e.signer.as_deref(),
-                Some(&e.body),
-            ),
+            Some(Relevant::View(_, kind, _)) => *kind,
+            Some(Relevant::Owned(e)) => e.kind,
         };
-        if kind != Kind::Approval {
+        if kind == Kind::Approval {
+            apply_item(facts, item, &mask);
+        } else {
             usable = false;
-            return Ok(());
-        }
-        let who = signer
-            .and_then(|k| facts.identity_of(k))
-            .map(str::to_string);
-        if let Some(who) = who {
-            match (&item, body) {
-                (Some(Relevant::View(_, _, l)), _) => {
-                    facts.apply_view(seq, ts, kind, &who, &l.body, &mask)
-                }
-                (_, Some(b)) => facts.apply(seq, ts, kind, &who, b, &mask),
-                _ => {}
-            }
         }
         Ok(())
     });
