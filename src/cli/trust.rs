@@ -144,9 +144,9 @@ pub fn run(ctx: &Ctx, cmd: &TrustCmd) -> Result<i32> {
 fn score(ctx: &Ctx, a: &ScoreArgs) -> Result<i32> {
     let (ledger, _view) = ctx.verified()?;
     let now = a.at.now_ms()?;
-    let (policy, agg, status) = trust::load(&ledger)?;
+    let policy = trust::Policy::from_config(ledger.config())?;
     let scope = scope_index(&policy, a.scope.as_deref())?;
-    let s = trust::score(&agg.facts, &policy, &a.actor, scope, now);
+    let (s, status) = trust::score_of(&ledger, &policy, &a.actor, scope, now)?;
     let mut j = score_json(&s);
     j["ok"] = json!(true);
     j["cache"] = json!(status.as_str());

@@ -22,6 +22,22 @@ pub use policy::Policy;
 use crate::error::Result;
 use crate::ledger::Ledger;
 
+/// The score of `actor` (scoped to gate `scope` if given) at `now_ms`, with the ledger's policy:
+/// from the gate's slice when it can answer, else from the whole facts.
+pub fn score_of(
+    ledger: &Ledger,
+    policy: &Policy,
+    actor: &str,
+    scope: Option<usize>,
+    now_ms: i64,
+) -> Result<(Score, CacheStatus)> {
+    if let Some((facts, status)) = cache::query(ledger, policy, actor, "")? {
+        return Ok((score(&facts, policy, actor, scope, now_ms), status));
+    }
+    let (agg, status) = cache::load(ledger, policy)?;
+    Ok((score(&agg.facts, policy, actor, scope, now_ms), status))
+}
+
 /// The ledger's policy and its facts, brought up to date through the cache.
 pub fn load(ledger: &Ledger) -> Result<(Policy, Aggregate, CacheStatus)> {
     let policy = Policy::from_config(ledger.config())?;
