@@ -250,7 +250,7 @@ impl<'a> Recorder<'a> {
         let mut out = Recorded {
             entries: written.entries,
             checkpoint: None,
-            notices: Vec::new(),
+            notices: view.notices.clone(),
         };
         let (first, last) = match (out.entries.first(), out.entries.last()) {
             (Some(f), Some(l)) => (f.seq, l.seq),

@@ -263,7 +263,7 @@ impl View {
             policy: summary.policy,
             checked: summary.entries,
             state_file: state_path.clone(),
-            notices: Vec::new(),
+            notices: no_state_notice(opts, &state_path),
             frontier,
         };
         let mut view = view;
@@ -392,6 +392,18 @@ impl View {
         }
         Ok(())
     }
+}
+
+/// Why a run has no client state although none was refused: neither `$XDG_STATE_HOME` nor
+/// `$HOME` is set, so every run verifies the whole ledger.
+fn no_state_notice(opts: &ViewOptions, path: &Option<PathBuf>) -> Vec<String> {
+    if opts.state == StateLocation::Default && path.is_none() {
+        return vec![
+            "no client state: neither XDG_STATE_HOME nor HOME is set, so every run verifies the whole ledger and no rollback is caught; give --state DIR (or LEDGER_STATE)"
+                .to_string(),
+        ];
+    }
+    Vec::new()
 }
 
 /// Save the state of a non-empty `view` to its state file, if it has one; say so the first
