@@ -229,21 +229,7 @@ impl View {
             frontier.push(*leaf);
         }
         let size = frontier.size();
-        if let Some(pin) = &opts.root_key {
-            let root = summary.root_key.as_deref();
-            if root != Some(pin.as_str()) {
-                return Err(Error::verify(
-                    file,
-                    unpositioned(
-                        "root-key-mismatch",
-                        format!(
-                            "root key {pin} was pinned, but the ledger's first key is {}",
-                            root.unwrap_or("missing (the ledger has no key entries)")
-                        ),
-                    ),
-                ));
-            }
-        }
+        check_pin(&file, opts.root_key.as_deref(), summary.root_key.as_deref())?;
         let last_line = match (&prior, summary.entries) {
             (Some(s), 0) => s.last_line,
             (_, 0) => 0,
@@ -292,20 +278,7 @@ impl View {
         };
         let file = ledger.log_path().display().to_string();
         let root = summary.root_key.as_deref();
-        if let Some(pin) = &opts.root_key {
-            if root != Some(pin.as_str()) {
-                return Err(Error::verify(
-                    file,
-                    unpositioned(
-                        "root-key-mismatch",
-                        format!(
-                            "root key {pin} was pinned, but the ledger's first key is {}",
-                            root.unwrap_or("missing (the ledger has no key entries)")
-                        ),
-                    ),
-                ));
-            }
-        }
+        check_pin(&file, opts.root_key.as_deref(), root)?;
         if let Some(s) = &prior {
             if let (Some(had), Some(now)) = (&s.root_key, root) {
                 if had != now {
@@ -424,6 +397,23 @@ fn record(view: &mut View, origin: &str, first: bool) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The ledger's first key must be the pinned one, if a key was pinned.
+fn check_pin(file: &str, pin: Option<&str>, root: Option<&str>) -> Result<()> {
+    match pin {
+        Some(pin) if root != Some(pin) => Err(Error::verify(
+            file,
+            unpositioned(
+                "root-key-mismatch",
+                format!(
+                    "root key {pin} was pinned, but the ledger's first key is {}",
+                    root.unwrap_or("missing (the ledger has no key entries)")
+                ),
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn unpositioned(code: &'static str, reason: String) -> Failure {
