@@ -16,62 +16,9 @@ use common::{code, stderr, stdout, Env};
 
 const EPOCH: &str = "1700000000";
 
-/// A small git repository (no Cargo.toml: artifacts-only SBOM) with a deterministic commit.
-fn git_repo(at: &Path) -> PathBuf {
-    let repo = at.join("src-repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    std::fs::write(repo.join("README"), "hello\n").unwrap();
-    let r = git2::Repository::init(&repo).unwrap();
-    let mut idx = r.index().unwrap();
-    idx.add_path(Path::new("README")).unwrap();
-    idx.write().unwrap();
-    let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
-    let sig =
-        git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1_600_000_000, 0)).unwrap();
-    let c = r
-        .commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
-        .unwrap();
-    r.tag_lightweight("v1.0.0", &r.find_object(c, None).unwrap(), false)
-        .unwrap();
-    repo
-}
-
 /// A signed ledger with a few entries, including a release event and a deploy of 1.0.0.
 fn setup() -> (Env, PathBuf, PathBuf) {
-    let env = Env::new();
-    let key = env.signed_ledger();
-    env.fill(&key, 7);
-    let k = key.to_str().unwrap();
-    env.ok(&[
-        "--key",
-        k,
-        "append",
-        "event",
-        "--actor",
-        "release",
-        "--body",
-        r#"{"type":"release","data":{"version":"1.0.0"}}"#,
-    ]);
-    env.ok(&[
-        "--key",
-        k,
-        "append",
-        "deploy",
-        "--actor",
-        "ci",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--commit",
-        "abc",
-        "--status",
-        "succeeded",
-    ]);
-    let dist = env.path().join("dist");
-    std::fs::create_dir_all(dist.join("lib")).unwrap();
-    std::fs::write(dist.join("app.bin"), vec![7u8; 100_000]).unwrap();
-    std::fs::write(dist.join("lib/x.so"), b"x").unwrap();
+    let (env, key, dist) = common::release_ledger(7, 100_000);
     std::fs::write(env.path().join("junit.xml"), "<testsuite tests=\"1\"/>\n").unwrap();
     (env, key, dist)
 }
@@ -276,7 +223,7 @@ fn checkpoint_of(dir: &Path, public: &ed25519_dalek::VerifyingKey) -> tlog::Chec
 #[test]
 fn create_and_verify_three_ways() {
     let (env, key, dist) = setup();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     let b = created(&env, &key, &repo, &dist, "1.0.0");
     let pubk = PathBuf::from(format!("{}.pub", key.display()));
     assert_passes(&b, None, "intact");
@@ -407,7 +354,7 @@ fn create_and_verify_three_ways() {
 #[test]
 fn manifest_signature_verifies_with_openssl() {
     let (env, key, dist) = setup();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     let b = created(&env, &key, &repo, &dist, "2.0.0");
     let sig = std::fs::read_to_string(b.join("MANIFEST.sha256.sig")).unwrap();
     let raw = base64::engine::general_purpose::STANDARD
@@ -453,7 +400,7 @@ fn manifest_signature_verifies_with_openssl() {
 #[test]
 fn tamper_suite_all_three_verifiers_fail() {
     let (env, key, dist) = setup();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     let b = created(&env, &key, &repo, &dist, "1.0.0");
     let other_version = created(&env, &key, &repo, &dist, "1.0.1");
     let pubk = PathBuf::from(format!("{}.pub", key.display()));
@@ -630,7 +577,7 @@ fn tamper_suite_all_three_verifiers_fail() {
 #[test]
 fn reproducible_bytes() {
     let (env, key, dist) = setup();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     // Two copies of the same ledger, two runs: byte-identical bundles.
     let copy = env.path().join("audit-copy");
     copy_dir(&env.dir(), &copy);
@@ -769,7 +716,7 @@ fn sbom_of_this_project_validates_with_cyclonedx_python_lib() {
 #[test]
 fn sbom_import_and_refusals() {
     let (env, key, dist) = setup();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     let b = created(&env, &key, &repo, &dist, "1.0.0");
     // Import the SBOM of the first bundle as if made elsewhere: kept byte for byte.
     let sbom = b.join("sbom.cdx.json");
@@ -857,7 +804,7 @@ fn check_schema(rel: &str, v: &serde_json::Value) {
 #[test]
 fn json_outputs_match_their_schemas() {
     let (env, key, dist) = setup();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     let out = create(&env, &key, &repo, &dist, "1.0.0", &["--json"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -1008,7 +955,7 @@ fn sbom_validates_against_the_vendored_cyclonedx_schema() {
 #[test]
 fn verifiers_export_writes_the_embedded_scripts() {
     let (env, key, dist) = setup();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     let b = created(&env, &key, &repo, &dist, "1.0.0");
     let out_dir = env.path().join("trusted");
     let out = Command::new(common::bin())

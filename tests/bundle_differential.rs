@@ -24,26 +24,6 @@ use serde_json::{json, Value};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A small git repository with one deterministic commit tagged v1.0.0.
-fn git_repo(at: &Path) -> PathBuf {
-    let repo = at.join("src-repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    std::fs::write(repo.join("README"), "hello\n").unwrap();
-    let r = git2::Repository::init(&repo).unwrap();
-    let mut idx = r.index().unwrap();
-    idx.add_path(Path::new("README")).unwrap();
-    idx.write().unwrap();
-    let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
-    let sig =
-        git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1_600_000_000, 0)).unwrap();
-    let c = r
-        .commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
-        .unwrap();
-    r.tag_lightweight("v1.0.0", &r.find_object(c, None).unwrap(), false)
-        .unwrap();
-    repo
-}
-
 /// What the test knows as the key holder.
 struct World {
     env: Env,
@@ -57,41 +37,9 @@ struct World {
 }
 
 fn setup() -> World {
-    let env = Env::new();
-    let key = env.signed_ledger();
-    env.fill(&key, 6);
+    let (env, key, dist) = common::release_ledger(6, 5000);
     let k = key.to_str().unwrap();
-    env.ok(&[
-        "--key",
-        k,
-        "append",
-        "event",
-        "--actor",
-        "release",
-        "--body",
-        r#"{"type":"release","data":{"version":"1.0.0"}}"#,
-    ]);
-    env.ok(&[
-        "--key",
-        k,
-        "append",
-        "deploy",
-        "--actor",
-        "ci",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--commit",
-        "abc",
-        "--status",
-        "succeeded",
-    ]);
-    let dist = env.path().join("dist");
-    std::fs::create_dir_all(dist.join("lib")).unwrap();
-    std::fs::write(dist.join("app.bin"), vec![7u8; 5000]).unwrap();
-    std::fs::write(dist.join("lib/x.so"), b"x").unwrap();
-    let repo = git_repo(env.path());
+    let repo = common::git_repo(env.path());
     let create = |version: &str| {
         let out = env
             .cmd(&[

@@ -227,3 +227,64 @@ pub fn schema_validator(rel: &str) -> jsonschema::Validator {
         .build(&schema)
         .unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
+
+/// A signed ledger (root key `root`) with `n` varied entries, a release event and a deploy of
+/// 1.0.0, and a `dist/` of two artifacts (`app.bin` of `app_len` bytes, `lib/x.so`). Returns
+/// the env, the key path and the artifacts root.
+pub fn release_ledger(n: usize, app_len: usize) -> (Env, PathBuf, PathBuf) {
+    let env = Env::new();
+    let key = env.signed_ledger();
+    env.fill(&key, n);
+    let k = key.to_str().unwrap();
+    env.ok(&[
+        "--key",
+        k,
+        "append",
+        "event",
+        "--actor",
+        "release",
+        "--body",
+        r#"{"type":"release","data":{"version":"1.0.0"}}"#,
+    ]);
+    env.ok(&[
+        "--key",
+        k,
+        "append",
+        "deploy",
+        "--actor",
+        "ci",
+        "--env",
+        "production",
+        "--version",
+        "1.0.0",
+        "--commit",
+        "abc",
+        "--status",
+        "succeeded",
+    ]);
+    let dist = env.path().join("dist");
+    std::fs::create_dir_all(dist.join("lib")).unwrap();
+    std::fs::write(dist.join("app.bin"), vec![7u8; app_len]).unwrap();
+    std::fs::write(dist.join("lib/x.so"), b"x").unwrap();
+    (env, key, dist)
+}
+
+/// A small git repository (no Cargo.toml: artifacts-only SBOM) with a deterministic commit.
+pub fn git_repo(at: &Path) -> PathBuf {
+    let repo = at.join("src-repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README"), "hello\n").unwrap();
+    let r = git2::Repository::init(&repo).unwrap();
+    let mut idx = r.index().unwrap();
+    idx.add_path(Path::new("README")).unwrap();
+    idx.write().unwrap();
+    let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
+    let sig =
+        git2::Signature::new("t", "t@example.invalid", &git2::Time::new(1_600_000_000, 0)).unwrap();
+    let c = r
+        .commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+        .unwrap();
+    r.tag_lightweight("v1.0.0", &r.find_object(c, None).unwrap(), false)
+        .unwrap();
+    repo
+}
