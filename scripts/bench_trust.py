@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """`trust gate` latency, cold and warm cache. Sizes: N (default 1,000,000; BENCH_QUICK=1 → 100,000).
+BENCH_DIR=DIR builds the ledger there once and reuses it on later runs (each run appends a few
+entries to it).
 
 The ledger mixes what a busy project records: per 100 entries 15 merges (40 authors), 5 deploys
 (2 environments, 1 in 25 failed, each listing the merges it ships), 1 rollback every 200,
@@ -8,7 +10,7 @@ Baselines measured in the same run: reading the ledger file once (`cat > /dev/nu
 and an O(1) `ledger append event` (for warm). Prints medians and ratios.
 """
 import glob
-import json, os, resource, statistics, subprocess, sys, tempfile, time
+import json, os, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEDGER = os.path.join(ROOT, "target", "release", "ledger")
@@ -72,14 +74,29 @@ def entries(start, n):
 
 
 def main():
-    with tempfile.TemporaryDirectory(prefix="bench-trust-") as tmp:
-        d = os.path.join(tmp, "audit")
+    keep = os.environ.get("BENCH_DIR")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        bench(keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-trust-") as tmp:
+            bench(tmp)
+
+
+def bench(tmp):
+    """Build (or, under BENCH_DIR, reuse) the ledger in `tmp`, then measure."""
+    d = os.path.join(tmp, "audit")
+    key = os.path.join(tmp, "bench.key")
+    if os.path.exists(os.path.join(tmp, "built")):
+        print(f"reusing the ledger in {d}")
+    else:
+        if os.path.exists(d):
+            sys.exit(f"{d} exists but was not built to the end: remove it")
         run(["init", "--origin", "bench.example/trust"], d)
         with open(os.path.join(d, "config.toml"), "a") as f:
             f.write('\n[trust]\nprior_alone = true\nhalf_life_days = 30\nwindow_hours = 72\n[trust.default]\nmin_score = 0.5\n'
                     '[[trust.gates]]\nname = "db"\npaths = ["db/**"]\nmin_score = 0.7\napprovals = 1\nscope = "paths"\n')
         # Signed entries (the verified view checks every signature on a first run).
-        key = os.path.join(tmp, "bench.key")
         run(["keygen", "--name", "bench", "--out", key], d)
         run(["--key", key, "keys", "add", key + ".pub"], d)
         t = time.perf_counter()
@@ -90,67 +107,70 @@ def main():
             done += k
         run(["--key", key, "checkpoint"], d)
         print(f"built a {N:,}-entry ledger ({os.path.getsize(os.path.join(d, 'ledger.jsonl')) / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
-        log = os.path.join(d, "ledger.jsonl")
-        # The trust cache lives in the client state directory, beside the verified view.
-        os.environ["LEDGER_STATE"] = os.path.join(tmp, "state")
-        run(["verify"], d)
-        cache = glob.glob(os.path.join(tmp, "state", "*", "*", "state.json"))[0].replace("state.json", "trust.cache")
-        # Four days on, every deploy is past the 72 h window: successes count too.
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4 * 86400))
-        gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9", "--at", at]
-        score = [LEDGER, "--dir", d, "--json", "trust", "score", "--actor", "dev7", "--at", at]
+        open(os.path.join(tmp, "built"), "w").close()
+    log = os.path.join(d, "ledger.jsonl")
+    # The trust cache lives in the client state directory, beside the verified view.
+    os.environ["LEDGER_STATE"] = os.path.join(tmp, "state")
+    run(["verify"], d)
+    cache = glob.glob(os.path.join(tmp, "state", "*", "*", "state.json"))[0].replace("state.json", "trust.cache")
+    # Four days on, every deploy is past the 72 h window: successes count too.
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4 * 86400))
+    gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9", "--at", at]
+    score = [LEDGER, "--dir", d, "--json", "trust", "score", "--actor", "dev7", "--at", at]
 
-        def drop_cache():
-            for f in (cache, cache.replace("trust.cache", "trust.slice")):
-                if os.path.exists(f):
-                    os.remove(f)
+    def drop_cache():
+        for f in (cache, cache.replace("trust.cache", "trust.slice")):
+            if os.path.exists(f):
+                os.remove(f)
 
-        subprocess.run(["cat", log], stdout=subprocess.DEVNULL)  # page cache warm for both
-        cat, _ = timed(["cat", log], 5)
-        cold, cold_cpu = timed(gate, 5, before=drop_cache)
-        subprocess.run(gate, capture_output=True)
-        # Each gate appends its approval entry, so a warm run folds exactly one new entry.
-        warm, warm_cpu = timed(gate, 11)
-        warm_score, score_cpu = timed(score, 11)
-        append, _ = timed([LEDGER, "--dir", d, "append", "event", "--actor", "bench", "--type", "x", "--data", "{}"], 11)
-        print(json.loads(subprocess.run(gate, capture_output=True).stdout)["reasons"])
-        print(f"cache file: {os.path.getsize(cache) / 2**20:.1f} MiB")
-        print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        print(f"trust gate, cold cache : median {cold * 1000:8.1f} ms wall, {cold_cpu * 1000:6.1f} ms CPU (target < 1000 ms)  = {cold / cat:.1f} × reading the ledger once ({cat * 1000:.1f} ms)")
-        print(f"trust gate, warm cache : median {warm * 1000:8.1f} ms wall, {warm_cpu * 1000:6.1f} ms CPU (target <   50 ms)  = {warm / append:.2f} × an O(1) append ({append * 1000:.1f} ms)")
-        print(f"trust score, warm cache: median {warm_score * 1000:8.1f} ms wall, {score_cpu * 1000:6.1f} ms CPU")
-        missed = cold >= 1.0 or warm >= 0.05
+    subprocess.run(["cat", log], stdout=subprocess.DEVNULL)  # page cache warm for both
+    cat, _ = timed(["cat", log], 5)
+    cold, cold_cpu = timed(gate, 5, before=drop_cache)
+    subprocess.run(gate, capture_output=True)
+    # Each gate appends its approval entry, so a warm run folds exactly one new entry.
+    warm, warm_cpu = timed(gate, 11)
+    warm_score, score_cpu = timed(score, 11)
+    append, _ = timed([LEDGER, "--dir", d, "append", "event", "--actor", "bench", "--type", "x", "--data", "{}"], 11)
+    print(json.loads(subprocess.run(gate, capture_output=True).stdout)["reasons"])
+    print(f"cache file: {os.path.getsize(cache) / 2**20:.1f} MiB")
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"trust gate, cold cache : median {cold * 1000:8.1f} ms wall, {cold_cpu * 1000:6.1f} ms CPU (target < 1000 ms)  = {cold / cat:.1f} × reading the ledger once ({cat * 1000:.1f} ms)")
+    print(f"trust gate, warm cache : median {warm * 1000:8.1f} ms wall, {warm_cpu * 1000:6.1f} ms CPU (target <   50 ms)  = {warm / append:.2f} × an O(1) append ({append * 1000:.1f} ms)")
+    print(f"trust score, warm cache: median {warm_score * 1000:8.1f} ms wall, {score_cpu * 1000:6.1f} ms CPU")
+    missed = cold >= 1.0 or warm >= 0.05
 
-        # `trust gate --dry-run` through the verified view (issue 11): a first run on a machine
-        # with no client state verifies the whole ledger; a warm run checks one line; after one
-        # new entry it verifies that entry. Baselines from the same run: `verify` and an append.
-        dry = gate + ["--dry-run"]
-        fresh = [0]
+    # `trust gate --dry-run` through the verified view (issue 11): a first run on a machine
+    # with no client state verifies the whole ledger; a warm run checks one line; after one
+    # new entry it verifies that entry. Baselines from the same run: `verify` and an append.
+    dry = gate + ["--dry-run"]
+    fresh = [0]
 
-        def new_state():
-            # A machine that never verified this ledger: no client state, no trust cache.
-            fresh[0] += 1
-            os.environ["LEDGER_STATE"] = os.path.join(tmp, f"state-first-{fresh[0]}")
+    def new_state():
+        # A machine that never verified this ledger: no client state, no trust cache.
+        fresh[0] += 1
+        state = os.path.join(tmp, f"state-first-{fresh[0]}")
+        shutil.rmtree(state, ignore_errors=True)
+        os.environ["LEDGER_STATE"] = state
 
-        verify_t, _ = timed([LEDGER, "--dir", d, "--no-state", "verify"], 3)
-        first, _ = timed(dry, 3, before=new_state)
-        os.environ["LEDGER_STATE"] = os.path.join(tmp, "state")
-        subprocess.run(dry, capture_output=True)
-        warm_dry, warm_dry_cpu = timed(dry, 11)
-        one = [LEDGER, "--dir", d, "--key", key, "append", "--no-checkpoint", "event", "--actor", "bench", "--type", "x", "--data", "{}"]
-        append1, _ = timed(one, 11)
-        after = []
-        for _ in range(11):
-            subprocess.run(one, capture_output=True, check=True)
-            after.append(timed(dry, 1)[0])
-        after_one = statistics.median(after)
-        print(f"verify (no client state) : median {verify_t * 1000:8.1f} ms")
-        print(f"gate --dry-run, first run: median {first * 1000:8.1f} ms  = verify + {(first - verify_t) * 1000:.0f} ms (target ≤ verify + 300 ms)")
-        print(f"gate --dry-run, warm     : median {warm_dry * 1000:8.1f} ms wall, {warm_dry_cpu * 1000:.1f} ms CPU (target ≤ 10 ms)")
-        print(f"gate --dry-run, +1 entry : median {after_one * 1000:8.1f} ms (target ≤ 10 ms + one entry's verify); append (O(1), signed): {append1 * 1000:.1f} ms")
-        missed = missed or first > verify_t + 0.3 or warm_dry > 0.01
-        if missed:
-            print("!! a target was missed")
+    verify_t, _ = timed([LEDGER, "--dir", d, "--no-state", "verify"], 3)
+    first, _ = timed(dry, 3, before=new_state)
+    os.environ["LEDGER_STATE"] = os.path.join(tmp, "state")
+    subprocess.run(dry, capture_output=True)
+    warm_dry, warm_dry_cpu = timed(dry, 11)
+    one = [LEDGER, "--dir", d, "--key", key, "append", "--no-checkpoint", "event", "--actor", "bench", "--type", "x", "--data", "{}"]
+    append1, _ = timed(one, 11)
+    after = []
+    for _ in range(11):
+        subprocess.run(one, capture_output=True, check=True)
+        after.append(timed(dry, 1)[0])
+    after_one = statistics.median(after)
+    print(f"verify (no client state) : median {verify_t * 1000:8.1f} ms")
+    print(f"gate --dry-run, first run: median {first * 1000:8.1f} ms  = verify + {(first - verify_t) * 1000:.0f} ms (target ≤ verify + 300 ms)")
+    print(f"gate --dry-run, warm     : median {warm_dry * 1000:8.1f} ms wall, {warm_dry_cpu * 1000:.1f} ms CPU (target ≤ 10 ms)")
+    print(f"gate --dry-run, +1 entry : median {after_one * 1000:8.1f} ms (target ≤ 10 ms + one entry's verify); append (O(1), signed): {append1 * 1000:.1f} ms")
+    missed = missed or first > verify_t + 0.3 or warm_dry > 0.01
+    if missed:
+        print("!! a target was missed")
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ impl View {
         ledger: &Ledger,
         opts: &ViewOptions,
         progress: &mut dyn FnMut(u64, u64),
-        tap: &mut dyn FnMut(&[u8]),
+        tap: &mut dyn FnMut(&verify::Tapped<'_>),
     ) -> Result<View> {
         View::open_to(ledger, opts, None, progress, tap)
     }
@@ -183,7 +183,7 @@ impl View {
         opts: &ViewOptions,
         end: Option<u64>,
         progress: &mut dyn FnMut(u64, u64),
-        tap: &mut dyn FnMut(&[u8]),
+        tap: &mut dyn FnMut(&verify::Tapped<'_>),
     ) -> Result<View> {
         let origin = ledger.config().origin.clone();
         let state_dir = opts.state.dir_for_ledger(&origin, ledger.dir());

@@ -36,6 +36,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::keys::history::KeyHistory;
+use crate::ledger::body::Kind;
 use crate::ledger::entry::ZERO_HASH;
 use crate::ledger::reader::{Block, BlockReader};
 use crate::ledger::store::Ledger;
@@ -207,16 +208,28 @@ pub fn verify_from(
     verify_tapped(ledger, resume, opts, progress, &mut |_| {})
 }
 
-/// [`verify_from`], handing `tap` every line (without its newline) once the block holding it
-/// has passed every check, in log order: for a consumer that wants to read the very bytes
-/// that were verified, in the same pass (the trust fold on a first run). A failing run stops
+/// One verified line as [`verify_tapped`] hands it on: the kind and signer the checks read
+/// from it, and its bytes without the newline. A consumer that needs only some kinds, or only
+/// lines by some signers, decides without parsing the line again.
+pub struct Tapped<'a> {
+    /// The entry's `kind`.
+    pub kind: Kind,
+    /// The entry's `signer` (a key id), if it has one.
+    pub signer: Option<&'a str>,
+    /// The line.
+    pub line: &'a [u8],
+}
+
+/// [`verify_from`], handing `tap` every line (see [`Tapped`]) once the block holding it has
+/// passed every check, in log order: for a consumer that wants to read the very bytes that
+/// were verified, in the same pass (the trust fold on a first run). A failing run stops
 /// before the block that failed.
 pub fn verify_tapped(
     ledger: &Ledger,
     resume: Option<&Resume>,
     opts: &Options,
     progress: &mut dyn FnMut(u64, u64),
-    tap: &mut dyn FnMut(&[u8]),
+    tap: &mut dyn FnMut(&Tapped<'_>),
 ) -> Result<Verified<Summary>> {
     let path = ledger.log_path();
     let total = match opts.end {

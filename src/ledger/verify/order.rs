@@ -40,6 +40,8 @@ pub(super) struct State {
 pub(super) struct BlockCheck {
     deferred: Vec<Deferred>,
     first: Option<Failure>,
+    /// Kind and signer of each line that passed, in order (for the tap).
+    seen: Vec<(Kind, Option<KeyId>)>,
 }
 
 /// A signature left for the end of a block's sequential pass.
@@ -113,6 +115,9 @@ impl State {
                 check.first = Some(f);
                 return;
             }
+            if let Ok(e) = &p.entry {
+                check.seen.push((e.kind, e.signer));
+            }
         }
     }
 
@@ -123,7 +128,7 @@ impl State {
         block: Block,
         total: u64,
         progress: &mut dyn FnMut(u64, u64),
-        tap: &mut dyn FnMut(&[u8]),
+        tap: &mut dyn FnMut(&super::Tapped<'_>),
     ) -> Result<()> {
         if let Some(bad) = check_deferred(&check.deferred) {
             return Err(Error::verify(self.file.clone(), bad));
@@ -135,9 +140,21 @@ impl State {
         if let Some(end) = block.end {
             return Err(Error::verify(self.file.clone(), end.failure()));
         }
-        for &(_, start, end) in &block.lines {
+        if check.seen.len() != block.lines.len() {
+            return Err(Error::internal(format!(
+                "{}: {} lines checked of a block of {}",
+                self.file,
+                check.seen.len(),
+                block.lines.len()
+            )));
+        }
+        for (&(_, start, end), (kind, signer)) in block.lines.iter().zip(&check.seen) {
             if let Some(line) = block.bytes.get(start..end) {
-                tap(line);
+                tap(&super::Tapped {
+                    kind: *kind,
+                    signer: signer.as_ref().map(KeyId::as_str),
+                    line,
+                });
             }
         }
         self.summary.bytes = block.end_offset;

@@ -29,7 +29,7 @@ const MAGIC: &[u8; 8] = b"ALTRUST\x03";
 
 /// Encode an aggregate (see the module docs).
 pub fn encode(a: &Aggregate) -> Vec<u8> {
-    let mut e = Enc(Vec::with_capacity(1 << 16));
+    let mut e = Enc(Vec::with_capacity(encoded_len(a)));
     e.0.extend_from_slice(MAGIC);
     e.u64(a.len);
     e.u64(a.next_seq);
@@ -80,6 +80,44 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
     let sum = checksum(&e.0);
     e.0.extend_from_slice(&sum.to_le_bytes());
     e.0
+}
+
+/// The length of [`encode`]'s output, so that it is written into one allocation of the right
+/// size (a cache of a million entries is tens of megabytes: growing it by doubling costs more
+/// than writing it).
+fn encoded_len(a: &Aggregate) -> usize {
+    let f = &a.facts;
+    let strs = |v: &[String]| v.iter().map(|s| 4 + s.len()).sum::<usize>();
+    8 + 8
+        + 8
+        + 32
+        + 4
+        + a.scope_key.len()
+        + 4
+        + strs(&f.actors)
+        + 4
+        + strs(&f.envs)
+        + 4
+        + f.merges
+            .iter()
+            .map(|m| 1 + 8 + 8 + 4 + 4 + m.commit.len() + 8 + 4 + 4 * m.ships.len())
+            .sum::<usize>()
+        + 4
+        + f.deploys
+            .iter()
+            .map(|d| 8 + 8 + 4 + 4 + d.version.len() + 4 + d.commit.len() + 1 + 1 + 8 + 8)
+            .sum::<usize>()
+        + 4
+        + f.approvals
+            .iter()
+            .map(|ap| 8 + 8 + 4 + ap.subject.len() + 4 + 1)
+            .sum::<usize>()
+        + 4
+        + f.identities
+            .iter()
+            .map(|(i, w)| 8 + i.len() + w.len())
+            .sum::<usize>()
+        + 8
 }
 
 /// Decode a cache file; `None` for anything malformed (the cache is then rebuilt).
@@ -293,9 +331,13 @@ mod tests {
             &json!({"subject": "s", "decision": "allow", "reasons": []}),
             &m,
         );
+        a.facts
+            .identities
+            .push(("0123456789abcdef".into(), "ann@example.org".into()));
         a.next_seq = 4;
         a.len = 999;
         let bytes = encode(&a);
+        assert_eq!(bytes.len(), encoded_len(&a), "one allocation of the right size");
         let mut back = decode(&bytes).unwrap();
         assert_eq!(back.facts.merges, a.facts.merges);
         assert_eq!(back.facts.deploys, a.facts.deploys);

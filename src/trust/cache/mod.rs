@@ -32,6 +32,7 @@ use crate::ledger::body::Kind;
 use crate::ledger::entry::{Entry, LineError, ZERO_HASH};
 use crate::ledger::fastline;
 use crate::ledger::read::{self, Head, Parse, Position};
+use crate::ledger::verify::Tapped;
 use crate::ledger::Ledger;
 use crate::trust::model::{BodyView, Facts};
 use crate::trust::policy::Policy;
@@ -342,15 +343,6 @@ pub struct Tap<'p> {
     lines: u64,
 }
 
-/// The kind of a verified entry line: the value of its top-level `kind`, which in canonical
-/// form is the last `,"kind":"` of the line (only hex, numbers and the timestamp follow it).
-fn kind_of(line: &[u8]) -> Option<Kind> {
-    let at = memchr::memmem::rfind(line, b",\"kind\":\"")? + 9;
-    let rest = line.get(at..)?;
-    let end = memchr::memchr(b'"', rest)?;
-    Kind::parse(std::str::from_utf8(rest.get(..end)?).ok()?)
-}
-
 #[derive(Deserialize)]
 struct TapView<'a> {
     seq: u64,
@@ -372,12 +364,18 @@ impl<'p> Tap<'p> {
         }
     }
 
-    /// Fold one verified line.
-    pub fn line(&mut self, line: &[u8]) {
+    /// Fold one verified line. Its kind and signer come from the checks, so lines that
+    /// change no fact (events, and approvals whose signer has no identity, which count for
+    /// nobody) are passed over unread.
+    pub fn line(&mut self, t: &Tapped<'_>) {
         self.lines += 1;
-        let Some(kind) = kind_of(line).filter(|k| relevant(*k)) else {
+        let (kind, line) = (t.kind, t.line);
+        if !relevant(kind) {
             return;
-        };
+        }
+        if kind == Kind::Approval && t.signer.and_then(|s| self.facts.identity_of(s)).is_none() {
+            return;
+        }
         let policy = self.policy;
         let mask = |ps: &[&str]| policy.scope_mask(ps.iter().copied());
         if kind != Kind::Key {
@@ -421,11 +419,18 @@ pub fn store(ledger: &Ledger, agg: &Aggregate) {
         return;
     };
     if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
-        // The slice first: a crash between the two leaves a slice older than the cache,
-        // which a query catches up or leaves for the full path. No fsync: both check
-        // themselves and are rebuilt when damaged.
-        let _ = crate::fsutil::write_cache(&dir.join(slice::SLICE_FILE), &slice::encode(agg));
-        let _ = crate::fsutil::write_cache(&path, &encode(agg));
+        // Two files, two threads: a first run writes both right after the whole ledger was
+        // verified, when the cores are free again. Their order does not matter: each names
+        // the ledger position it folded and is checked against the ledger before use, so a
+        // crash that leaves one older than the other costs a catch-up, never a wrong answer.
+        // No fsync: both are rebuilt when damaged.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ =
+                    crate::fsutil::write_cache(&dir.join(slice::SLICE_FILE), &slice::encode(agg));
+            });
+            let _ = crate::fsutil::write_cache(&path, &encode(agg));
+        });
     }
 }
 
@@ -561,17 +566,82 @@ mod tests {
             root_key: None,
         };
         let mut tap = Tap::new(&p);
-        let view =
-            crate::ledger::view::View::open_tapped(&l, &state, &mut |_, _| {}, &mut |line| {
-                tap.line(line)
-            })
-            .unwrap();
+        let view = crate::ledger::view::View::open_tapped(&l, &state, &mut |_, _| {}, &mut |t| {
+            tap.line(t)
+        })
+        .unwrap();
         assert_eq!(view.checked, 90);
         let tapped = tap
             .finish(view.size, view.bytes, view.head.unwrap())
             .unwrap();
         let (cold, _) = cold(&l, &p, view.bytes).unwrap();
         assert_eq!(tapped, cold);
+    }
+
+    /// On a signed ledger the tap passes over approvals whose signer has no identity without
+    /// reading them: the fold still equals the cold one, which reads every line.
+    #[test]
+    fn the_tapped_fold_counts_approvals_as_the_cold_fold_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::init(dir.path(), "test.example/trust", false)
+            .unwrap()
+            .with_state(crate::ledger::view::StateLocation::Dir(
+                dir.path().join("state"),
+            ));
+        let root = crate::keys::Signer::generate().unwrap();
+        let alice = crate::keys::Signer::generate().unwrap();
+        let by_root = crate::ledger::Recorder::new(&l, Some(&root));
+        by_root
+            .add_key_for(&root.public(), Some("root"), None, "admin")
+            .unwrap();
+        let approval = |who: &str, subject: &str| Draft {
+            kind: Kind::Approval,
+            actor: who.into(),
+            body: json!({"subject": subject, "decision": "allow", "reasons": ["ok"]}),
+        };
+        // Before alice's key names her, after it, and by the root key (no identity).
+        by_root.record((0..30).map(draft).collect()).unwrap();
+        by_root.record(vec![approval("alice", "S1")]).unwrap();
+        by_root
+            .add_key_for(
+                &alice.public(),
+                Some("alice"),
+                Some("alice@example.org"),
+                "admin",
+            )
+            .unwrap();
+        let by_alice = crate::ledger::Recorder::new(&l, Some(&alice));
+        by_alice
+            .record(vec![approval("alice", "S1"), approval("bob", "S2")])
+            .unwrap();
+        by_root.record(vec![approval("alice", "S3")]).unwrap();
+        by_root.record((30..45).map(draft).collect()).unwrap();
+        let p = Policy::from_toml("").unwrap();
+        let state = crate::ledger::view::ViewOptions {
+            state: crate::ledger::view::StateLocation::Dir(dir.path().join("tap-state")),
+            root_key: None,
+        };
+        let mut tap = Tap::new(&p);
+        let view = crate::ledger::view::View::open_tapped(&l, &state, &mut |_, _| {}, &mut |t| {
+            tap.line(t)
+        })
+        .unwrap();
+        let tapped = tap
+            .finish(view.size, view.bytes, view.head.unwrap())
+            .unwrap();
+        let (cold, _) = cold(&l, &p, view.bytes).unwrap();
+        assert_eq!(tapped, cold);
+        let subjects: Vec<&str> = tapped
+            .facts
+            .approvals
+            .iter()
+            .map(|a| a.subject.as_str())
+            .collect();
+        assert_eq!(
+            subjects,
+            ["S1", "S2"],
+            "only alice's signed approvals count"
+        );
     }
 
     #[test]

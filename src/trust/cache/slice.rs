@@ -57,62 +57,77 @@ fn sealed(mut e: Enc) -> Vec<u8> {
 }
 
 /// Encode the slice of `a` (see the module docs).
+///
+/// Written on a first run right after the whole ledger was verified, so it is built in one
+/// pass into buffers of the right size: records and buckets go into one body whose parts are
+/// sealed in place, and a deploy's place in an author's record is kept in one array over all
+/// deploys (reset after each author) instead of a map per author.
 pub fn encode(a: &Aggregate) -> Vec<u8> {
     let f = &a.facts;
-    // Author records.
     let mut by_author: Vec<Vec<usize>> = vec![Vec::new(); f.actors.len()];
     for (i, m) in f.merges.iter().enumerate() {
         if let Some(v) = by_author.get_mut(m.author as usize) {
             v.push(i);
         }
     }
-    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    // Merges take 29 bytes and 4 per deploy; each deploy at most 34 in each record.
+    let ships: usize = f.merges.iter().map(|m| m.ships.len()).sum();
+    let mut body = Enc(Vec::with_capacity(
+        f.merges.len() * 29 + ships * (4 + 34) + f.approvals.len() * 64 + 1024,
+    ));
+    // (author, start, end) of each record in `body`.
+    let mut records: Vec<(&str, usize, usize)> = Vec::new();
+    let mut slot: Vec<u32> = vec![u32::MAX; f.deploys.len()];
+    let mut local: Vec<u32> = Vec::new();
     for (who, merges) in by_author.iter().enumerate() {
         if merges.is_empty() {
             continue;
         }
-        let mut local: Vec<u32> = Vec::new();
-        let mut at_of: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-        let mut r = Enc(Vec::new());
-        r.u32(merges.len() as u32);
+        let start = body.0.len();
+        body.u32(merges.len() as u32);
         for &i in merges {
             let Some(m) = f.merges.get(i) else { continue };
-            r.u8(u8::from(m.seq.is_some()));
-            r.u64(m.seq.unwrap_or(0));
-            r.u64(m.ts_ms as u64);
-            r.u64(m.scope);
-            r.u32(m.ships.len() as u32);
+            body.u8(u8::from(m.seq.is_some()));
+            body.u64(m.seq.unwrap_or(0));
+            body.u64(m.ts_ms as u64);
+            body.u64(m.scope);
+            body.u32(m.ships.len() as u32);
             for &d in &m.ships {
-                let at = *at_of.entry(d).or_insert_with(|| {
-                    local.push(d);
-                    (local.len() - 1) as u32
-                });
-                r.u32(at);
+                let at = match slot.get_mut(d as usize) {
+                    Some(s) if *s != u32::MAX => *s,
+                    Some(s) => {
+                        *s = local.len() as u32;
+                        local.push(d);
+                        *s
+                    }
+                    // A deploy index past the deploys: a record the reader refuses.
+                    None => u32::MAX,
+                };
+                body.u32(at);
             }
         }
-        r.u32(local.len() as u32);
+        body.u32(local.len() as u32);
         for &d in &local {
+            if let Some(s) = slot.get_mut(d as usize) {
+                *s = u32::MAX;
+            }
             let Some(d) = f.deploys.get(d as usize) else {
-                r.u64(0);
-                r.u64(0);
-                r.u8(0);
-                r.u8(0);
-                r.u64(0);
-                r.u64(0);
                 continue;
             };
-            r.u64(d.seq);
-            r.u64(d.ts_ms as u64);
-            r.u8(u8::from(d.status == DeployStatus::Failed));
-            r.u8(u8::from(d.rollback.is_some()));
+            body.u64(d.seq);
+            body.u64(d.ts_ms as u64);
+            body.u8(u8::from(d.status == DeployStatus::Failed));
+            body.u8(u8::from(d.rollback.is_some()));
             let (rs, rt) = d.rollback.unwrap_or((0, 0));
-            r.u64(rs);
-            r.u64(rt as u64);
+            body.u64(rs);
+            body.u64(rt as u64);
         }
-        let name = f.actors.get(who).cloned().unwrap_or_default();
-        records.push((name, sealed(r)));
+        local.clear();
+        seal_from(&mut body, start);
+        let name = f.actors.get(who).map_or("", String::as_str);
+        records.push((name, start, body.0.len()));
     }
-    records.sort_by(|x, y| x.0.cmp(&y.0));
+    records.sort_by(|x, y| x.0.cmp(y.0));
     // Approval buckets.
     let buckets = (f.approvals.len() / 16).clamp(1, 1 << 20) as u32;
     let mut groups: Vec<Vec<&ApprovalFact>> = vec![Vec::new(); buckets as usize];
@@ -121,25 +136,24 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
             g.push(ap);
         }
     }
-    let bucket_blobs: Vec<Vec<u8>> = groups
-        .iter()
-        .map(|g| {
-            let mut b = Enc(Vec::new());
-            b.u32(g.len() as u32);
-            for ap in g {
-                b.u64(ap.seq);
-                b.u64(ap.ts_ms as u64);
-                b.str(&ap.subject);
-                b.str(
-                    f.actors
-                        .get(ap.approver as usize)
-                        .map_or("", String::as_str),
-                );
-                b.u8(u8::from(ap.allow));
-            }
-            sealed(b)
-        })
-        .collect();
+    let mut bucket_parts: Vec<(usize, usize)> = Vec::with_capacity(groups.len());
+    for g in &groups {
+        let start = body.0.len();
+        body.u32(g.len() as u32);
+        for ap in g {
+            body.u64(ap.seq);
+            body.u64(ap.ts_ms as u64);
+            body.str(&ap.subject);
+            body.str(
+                f.actors
+                    .get(ap.approver as usize)
+                    .map_or("", String::as_str),
+            );
+            body.u8(u8::from(ap.allow));
+        }
+        seal_from(&mut body, start);
+        bucket_parts.push((start, body.0.len()));
+    }
     // Header.
     let mut h = Enc(Vec::new());
     h.0.extend_from_slice(MAGIC);
@@ -149,7 +163,12 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
     h.str(&a.scope_key);
     h.u32(buckets);
     // The directory's length depends only on the names: compute it first.
-    let dir_len: usize = 4 + records.iter().map(|(n, _)| 4 + n.len() + 12).sum::<usize>() + 8;
+    let dir_len: usize = 4
+        + records
+            .iter()
+            .map(|(n, _, _)| 4 + n.len() + 12)
+            .sum::<usize>()
+        + 8;
     h.u64(dir_len as u64);
     h.u32(f.identities.len() as u32);
     for (id, who) in &f.identities {
@@ -158,32 +177,40 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
     }
     let header = sealed(h);
     let bucket_dir_len = buckets as usize * 12;
+    let mut out = Enc(Vec::with_capacity(
+        header.len() + dir_len + bucket_dir_len + body.0.len(),
+    ));
+    out.0.extend_from_slice(&header);
     let mut off = (header.len() + dir_len + bucket_dir_len) as u64;
-    let mut dir = Enc(Vec::new());
-    dir.u32(records.len() as u32);
-    for (name, blob) in &records {
-        dir.str(name);
-        dir.u64(off);
-        dir.u32(blob.len() as u32);
-        off += blob.len() as u64;
+    let dir_start = out.0.len();
+    out.u32(records.len() as u32);
+    for &(name, start, end) in &records {
+        out.str(name);
+        out.u64(off);
+        out.u32((end - start) as u32);
+        off += (end - start) as u64;
     }
-    let dir = sealed(dir);
-    let mut bdir = Enc(Vec::new());
-    for blob in &bucket_blobs {
-        bdir.u64(off);
-        bdir.u32(blob.len() as u32);
-        off += blob.len() as u64;
+    seal_from(&mut out, dir_start);
+    for &(start, end) in &bucket_parts {
+        out.u64(off);
+        out.u32((end - start) as u32);
+        off += (end - start) as u64;
     }
-    let mut out = header;
-    out.extend_from_slice(&dir.clone());
-    out.extend_from_slice(&bdir.0);
-    for (_, blob) in &records {
-        out.extend_from_slice(blob);
+    for &(_, start, end) in &records {
+        out.0
+            .extend_from_slice(body.0.get(start..end).unwrap_or_default());
     }
-    for blob in &bucket_blobs {
-        out.extend_from_slice(blob);
+    for &(start, end) in &bucket_parts {
+        out.0
+            .extend_from_slice(body.0.get(start..end).unwrap_or_default());
     }
-    out
+    out.0
+}
+
+/// Seal the part of `e` from `start` on: append the checksum of those bytes.
+fn seal_from(e: &mut Enc, start: usize) {
+    let sum = checksum(e.0.get(start..).unwrap_or_default());
+    e.0.extend_from_slice(&sum.to_le_bytes());
 }
 
 /// The position a slice file matches, and what a query read from it.
