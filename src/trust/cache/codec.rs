@@ -337,7 +337,11 @@ mod tests {
         a.next_seq = 4;
         a.len = 999;
         let bytes = encode(&a);
-        assert_eq!(bytes.len(), encoded_len(&a), "one allocation of the right size");
+        assert_eq!(
+            bytes.len(),
+            encoded_len(&a),
+            "one allocation of the right size"
+        );
         let mut back = decode(&bytes).unwrap();
         assert_eq!(back.facts.merges, a.facts.merges);
         assert_eq!(back.facts.deploys, a.facts.deploys);
