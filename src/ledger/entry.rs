@@ -476,21 +476,38 @@ fn get_hash(map: &Map<String, Value>, key: &str) -> Result<[u8; 32], LineError> 
     decode_hash_hex(s).ok_or_else(bad)
 }
 
+/// Value of each byte as a lowercase hex digit; `0xFF` for every other byte.
+const HEX_DIGIT: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Decode exactly 64 lowercase hex digits (the only spelling of a hash in an entry).
+///
+/// Every line carries two hashes, so this runs two million times per million entries: one
+/// table lookup per digit, and the validity of all 64 checked once at the end.
 pub fn decode_hash_hex(s: &[u8]) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
+    let s: &[u8; 64] = s.try_into().ok()?;
     let mut out = [0u8; 32];
+    let mut bad = 0u8;
     for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        if let [h, l] = *pair {
+            let (h, l) = (HEX_DIGIT[h as usize], HEX_DIGIT[l as usize]);
+            bad |= h | l;
+            *o = (h << 4) | (l & 0x0F);
+        }
     }
-    Some(out)
+    (bad & 0xF0 == 0).then_some(out)
 }
 
 /// Decode a signature field: standard padded base64 of exactly 64 bytes, canonical encoding.
@@ -523,6 +540,28 @@ pub fn decode_sig_bytes(raw: &[u8]) -> Option<[u8; 64]> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The table decoder agrees with the `hex` crate on lowercase digits, and refuses every
+    /// other byte in every position (uppercase too: one spelling per hash).
+    #[test]
+    fn hash_hex_decodes_lowercase_only() {
+        let digest: [u8; 32] = core::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xA5);
+        let text = hex::encode(digest);
+        assert_eq!(decode_hash_hex(text.as_bytes()), Some(digest));
+        assert_eq!(decode_hash_hex(&text.as_bytes()[..63]), None);
+        assert_eq!(decode_hash_hex(format!("{text}0").as_bytes()), None);
+        for at in [0, 1, 30, 63] {
+            for b in 0..=255u8 {
+                let mut t = text.clone().into_bytes();
+                t[at] = b;
+                let want = (b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    .then(|| hex::decode(&t).ok())
+                    .flatten()
+                    .and_then(|v| <[u8; 32]>::try_from(v).ok());
+                assert_eq!(decode_hash_hex(&t), want, "byte {b:#04x} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn non_ascii_keys_are_refused() {

@@ -237,18 +237,17 @@ impl BlockReader {
     /// Append up to [`READ_CHUNK`] bytes from the file to `buf`; sets `eof` on end of file.
     fn read_more(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let have = buf.len();
-        buf.resize(have + READ_CHUNK, 0);
-        let got = loop {
-            match self.file.read(&mut buf[have..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    buf.truncate(have);
-                    return Err(Error::io(&self.path, e));
-                }
+        buf.reserve(READ_CHUNK);
+        // Into the spare capacity through `read_buf`: no zeroing of the buffer first (a
+        // regular file; `take` bounds the read to one chunk). `read_to_end` retries on
+        // EINTR itself.
+        let got = match Read::take(&mut self.file, READ_CHUNK as u64).read_to_end(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                buf.truncate(have);
+                return Err(Error::io(&self.path, e));
             }
         };
-        buf.truncate(have + got);
         if got == 0 {
             self.eof = true;
         }

@@ -41,7 +41,7 @@ use crate::ledger::entry::ZERO_HASH;
 use crate::ledger::reader::{Block, BlockReader};
 use crate::ledger::store::Ledger;
 use line::{process_chunk, Parsed};
-use order::{BlockCheck, State};
+use order::State;
 
 pub use crate::config::SignedPolicy;
 pub use crate::keys::history::KeyState;
@@ -275,13 +275,14 @@ pub fn verify_tapped(
             ..Summary::default()
         },
         recycle: None,
+        seen_spare: Vec::new(),
     };
     let sig_from = st.sig_from;
     // The first block is small and runs alone, so that the root key is trusted by the time
     // the pipeline starts and later blocks batch-verify with it.
     let first = reader.next_block(FIRST_BLOCK_LINES)?;
     let parsed = parallel_pass(&first, &HashMap::new(), sig_from);
-    let mut check = BlockCheck::default();
+    let mut check = st.new_check();
     for chunk in &parsed {
         st.check_chunk(chunk, &mut check);
     }
@@ -336,7 +337,7 @@ pub fn verify_tapped(
         let Some(front) = inflight.pop_front() else {
             break;
         };
-        let mut check = BlockCheck::default();
+        let mut check = st.new_check();
         for c in 0..front.chunks {
             let parsed = loop {
                 if let Some(p) = ready.remove(&(front.no, c)) {

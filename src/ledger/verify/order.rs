@@ -33,6 +33,8 @@ pub(super) struct State {
     pub(super) summary: Summary,
     /// The last finished block, whose buffer the reader may reuse.
     pub(super) recycle: Option<Block>,
+    /// The last block's list of kinds and signers, to be reused by the next.
+    pub(super) seen_spare: Vec<(Kind, Option<KeyId>)>,
 }
 
 /// The sequential pass's findings within one block.
@@ -121,6 +123,16 @@ impl State {
         }
     }
 
+    /// A fresh [`BlockCheck`], reusing the last block's buffer.
+    pub(super) fn new_check(&mut self) -> BlockCheck {
+        let mut seen = std::mem::take(&mut self.seen_spare);
+        seen.clear();
+        BlockCheck {
+            seen,
+            ..BlockCheck::default()
+        }
+    }
+
     /// Finish a block: its deferred signatures, its first failure, what ended it, progress.
     pub(super) fn end_block(
         &mut self,
@@ -157,6 +169,7 @@ impl State {
                 });
             }
         }
+        self.seen_spare = check.seen;
         self.summary.bytes = block.end_offset;
         progress(block.end_offset, total);
         self.recycle = Some(block);
