@@ -28,7 +28,8 @@ use serde_json::Value;
 use crate::error::Failure;
 use crate::keys;
 
-/// The fields of a `key` entry's body: `{"action": "add"|"revoke", "key_id", "public_key"}`.
+/// The fields of a `key` entry's body: `{"action": "add"|"add-writer"|"revoke", "key_id",
+/// "public_key"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyChange {
     /// `true` for `add`, `false` for `revoke`.
@@ -37,6 +38,10 @@ pub struct KeyChange {
     pub key_id: String,
     /// `body.public_key`: 64 hex characters.
     pub public_key: String,
+    /// `body.action` is `add-writer`: the key signs submissions only. (A new action rather than
+    /// a new field, so that verifiers older than writer keys refuse such a ledger instead of
+    /// trusting the key for everything.)
+    pub writer: bool,
 }
 
 impl KeyChange {
@@ -51,9 +56,10 @@ impl KeyChange {
                 .to_string()
         };
         KeyChange {
-            add: field("action") == "add",
+            add: matches!(field("action").as_str(), "add" | "add-writer"),
             key_id: field("key_id"),
             public_key: field("public_key"),
+            writer: field("action") == "add-writer",
         }
     }
 }
@@ -70,6 +76,10 @@ pub struct KeyState {
     /// The public key the `key add` entry recorded.
     #[serde(skip)]
     pub public: VerifyingKey,
+    /// Added with `"action": "add-writer"`: signs runners' submissions, never entries or
+    /// checkpoints.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub writer: bool,
 }
 
 impl KeyState {
@@ -77,7 +87,7 @@ impl KeyState {
     /// the tree, and a revocation, if any, is not (a key that revoked itself no longer speaks
     /// for the ledger after that entry).
     pub fn may_sign_tree(&self, size: u64) -> bool {
-        self.added_at < size && self.revoked_at.is_none_or(|r| size <= r)
+        !self.writer && self.added_at < size && self.revoked_at.is_none_or(|r| size <= r)
     }
 }
 
@@ -85,6 +95,7 @@ struct Record {
     vk: VerifyingKey,
     added_at: u64,
     revoked_at: Option<u64>,
+    writer: bool,
 }
 
 /// The keys of a log replayed up to some entry: who is trusted for the next one.
@@ -128,6 +139,11 @@ impl KeyHistory {
         change: Option<&KeyChange>,
     ) -> Result<VerifyingKey, Failure> {
         match self.keys.get(signer) {
+            Some(k) if k.writer => Err(failure(
+                seq,
+                "writer-signed-entry",
+                format!("signed by writer key {signer}, which may sign submissions only"),
+            )),
             Some(k) => match k.revoked_at {
                 None => Ok(k.vk),
                 Some(at) => Err(failure(
@@ -165,6 +181,13 @@ impl KeyHistory {
     pub fn apply(&mut self, seq: u64, change: &KeyChange) -> Result<(), Failure> {
         let id = &change.key_id;
         let vk = parse_key(seq, &change.public_key)?;
+        if change.add && change.writer && self.keys.is_empty() {
+            return Err(failure(
+                seq,
+                "bad-key",
+                "the first key is the ledger's root of trust and cannot be a writer key",
+            ));
+        }
         if keys::key_id(&vk) != *id {
             return Err(failure(
                 seq,
@@ -189,6 +212,7 @@ impl KeyHistory {
                     vk,
                     added_at: seq,
                     revoked_at: None,
+                    writer: change.writer,
                 },
             );
             return Ok(());
@@ -272,6 +296,7 @@ impl KeyHistory {
                     vk: s.public,
                     added_at: s.added_at,
                     revoked_at: s.revoked_at,
+                    writer: s.writer,
                 },
             );
         }
@@ -297,6 +322,7 @@ impl KeyHistory {
                 added_at: k.added_at,
                 revoked_at: k.revoked_at,
                 public: k.vk,
+                writer: k.writer,
             })
             .collect();
         out.sort_by_key(|k| k.added_at);
@@ -321,6 +347,7 @@ mod tests {
             add,
             key_id: id,
             public_key: hex::encode(vk.as_bytes()),
+            writer: false,
         }
     }
 
@@ -382,12 +409,14 @@ mod tests {
                     added_at: 0,
                     revoked_at: None,
                     public: key(1).1,
+                    writer: false,
                 },
                 KeyState {
                     id: b,
                     added_at: 1,
                     revoked_at: Some(3),
                     public: vb,
+                    writer: false,
                 },
             ]
         );

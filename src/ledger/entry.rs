@@ -18,6 +18,20 @@
 //! * The line itself is the canonical JSON of the whole entry (with `hash` and `sig`), so a line
 //!   that is not byte-identical to its re-encoding is rejected: one entry, one byte string.
 //! * A line is at most [`MAX_LINE`] bytes, UTF-8, ending in `\n` (not counted here).
+//!
+//! ## Version 2: entries that keep a runner's own signature
+//!
+//! An entry written by `ledger serve` for a runner carries `"v":2` and one more member,
+//! `"submission":{"id":ID,"sig":SIG,"signer":KID}` (so the sorted order is actor, body, hash,
+//! kind, prev, seq, sig, signer, submission, ts, v). It is part of `C`, so the leaf hash covers
+//! it; the entry itself must still be signed (`signer`, `sig`) by the log key.
+//!
+//! * `ID` (chosen by the runner, for idempotency): 1 to 128 characters of `[A-Za-z0-9._:-]`.
+//! * `SIG`: Ed25519 by key `KID` over `ledger-submission-v1:` ‖ lowercase hex(SHA-256(S)), where
+//!   `S` is the canonical JSON of `{"actor":A,"body":B,"id":ID,"kind":K,"ts":TS}` with the
+//!   entry's own actor, body, kind and ts ([`submission_message`]).
+//! * The verifier requires `KID` to be trusted at the entry's point of the log, and no two
+//!   entries to carry the same `ID`. Version-1 lines are unchanged and keep verifying.
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -29,8 +43,17 @@ use crate::ledger::body::{self, is_lower_hex, Kind};
 /// Longest line accepted, newline excluded: 1 MiB.
 pub const MAX_LINE: usize = 1 << 20;
 
-/// Entry format version written in `v`.
+/// Entry format version written in `v` (entries without a submission).
 pub const VERSION: u64 = 1;
+
+/// Entry format version of entries that carry a runner's [`Submission`].
+pub const VERSION_SUBMISSION: u64 = 2;
+
+/// Prefix of the message a runner signs for its submission.
+pub const SUBMISSION_CONTEXT: &[u8] = b"ledger-submission-v1:";
+
+/// Longest submission id.
+pub const MAX_SUBMISSION_ID: usize = 128;
 
 /// Prefix of the signed message of an entry.
 pub const SIG_CONTEXT: &[u8] = b"ledger-entry-v1:";
@@ -38,9 +61,84 @@ pub const SIG_CONTEXT: &[u8] = b"ledger-entry-v1:";
 /// The `prev` of entry 0.
 pub const ZERO_HASH: [u8; 32] = [0u8; 32];
 
-const FIELDS: [&str; 10] = [
-    "actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v",
+const FIELDS: [&str; 11] = [
+    "actor",
+    "body",
+    "hash",
+    "kind",
+    "prev",
+    "seq",
+    "sig",
+    "signer",
+    "submission",
+    "ts",
+    "v",
 ];
+
+/// What a runner signed, kept in a version-2 entry: the runner's id for the submission, its
+/// key and its signature over [`submission_message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// The runner's id for this submission (idempotency key).
+    pub id: String,
+    /// Key id of the runner's key.
+    pub signer: String,
+    /// Ed25519 signature over [`submission_message`].
+    pub sig: [u8; 64],
+}
+
+/// True when `id` is a valid submission id: 1 to 128 characters of `[A-Za-z0-9._:-]`.
+pub fn valid_submission_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_SUBMISSION_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// The message a runner signs: `ledger-submission-v1:` ‖ lowercase hex(SHA-256(S)), `S` the
+/// canonical JSON of `{"actor","body","id","kind","ts"}`; `body_c` is the body's canonical
+/// bytes.
+pub fn submission_message(actor: &str, body_c: &[u8], id: &str, kind: Kind, ts: &str) -> [u8; 85] {
+    let mut s = Vec::with_capacity(body_c.len() + actor.len() + id.len() + 80);
+    s.extend_from_slice(b"{\"actor\":");
+    canonical::write_string(actor, &mut s);
+    s.extend_from_slice(b",\"body\":");
+    s.extend_from_slice(body_c);
+    s.extend_from_slice(b",\"id\":");
+    canonical::write_string(id, &mut s);
+    s.extend_from_slice(b",\"kind\":\"");
+    s.extend_from_slice(kind.as_str().as_bytes());
+    s.extend_from_slice(b"\",\"ts\":");
+    canonical::write_string(ts, &mut s);
+    s.push(b'}');
+    let digest: [u8; 32] = Sha256::digest(&s).into();
+    let mut msg = [0u8; 85];
+    msg[..21].copy_from_slice(SUBMISSION_CONTEXT);
+    // 32 bytes always encode to exactly 64 hex characters.
+    let _ = hex::encode_to_slice(digest, &mut msg[21..]);
+    msg
+}
+
+fn push_b64_sig(sig: &[u8; 64], out: &mut Vec<u8>) {
+    let mut b64 = [0u8; 88];
+    // 64 bytes always encode to exactly 88 base64 characters.
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(sig, &mut b64)
+        .unwrap_or_default();
+    out.extend_from_slice(&b64[..n]);
+}
+
+/// Write `,"submission":{...}` (canonical, members sorted).
+fn push_submission(sub: &Submission, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"submission\":{\"id\":");
+    canonical::write_string(&sub.id, out);
+    out.extend_from_slice(b",\"sig\":\"");
+    push_b64_sig(&sub.sig, out);
+    out.extend_from_slice(b"\",\"signer\":");
+    canonical::write_string(&sub.signer, out);
+    out.push(b'}');
+}
 
 /// A parsed (or freshly sealed) entry. Parsing checks form, canonical bytes and the leaf hash;
 /// chain, signatures and key trust are checked by the verifier, which sees the whole log.
@@ -64,6 +162,8 @@ pub struct Entry {
     pub hash: [u8; 32],
     /// Ed25519 signature over [`Entry::signing_message`], if signed.
     pub sig: Option<[u8; 64]>,
+    /// The runner's submission (version-2 entries only).
+    pub submission: Option<Submission>,
 }
 
 /// Why a line is not a valid entry on its own.
@@ -158,12 +258,14 @@ pub fn begin_seal(actor: &str, body_c: &[u8], kind: Kind) -> Sha256 {
 }
 
 /// Second step of sealing: the leaf hash, given the state from [`begin_seal`] and the rest of
-/// `C` (`prev`, `seq`, `signer`, `ts`, `v`), exactly as [`Entry::unsigned_bytes`] writes it.
+/// `C` (`prev`, `seq`, `signer`, `submission`, `ts`, `v`), exactly as
+/// [`Entry::unsigned_bytes`] writes it.
 pub fn finish_seal(
     head: &Sha256,
     prev: &[u8; 32],
     seq: u64,
     signer: Option<&str>,
+    submission: Option<&Submission>,
     ts: &str,
 ) -> [u8; 32] {
     let mut tail = Vec::with_capacity(160);
@@ -174,12 +276,23 @@ pub fn finish_seal(
         tail.extend_from_slice(b",\"signer\":");
         canonical::write_string(signer, &mut tail);
     }
+    if let Some(sub) = submission {
+        push_submission(sub, &mut tail);
+    }
     tail.extend_from_slice(b",\"ts\":");
     canonical::write_string(ts, &mut tail);
-    tail.extend_from_slice(b",\"v\":1}");
+    tail.extend_from_slice(version_tail(submission.is_some()));
     let mut h = head.clone();
     h.update(&tail);
     h.finalize().into()
+}
+
+fn version_tail(v2: bool) -> &'static [u8] {
+    if v2 {
+        b",\"v\":2}"
+    } else {
+        b",\"v\":1}"
+    }
 }
 
 /// The current time in entry form.
@@ -209,7 +322,7 @@ impl Entry {
         }
         let body_c = Self::check_draft(kind, &actor, &body)?;
         let head = begin_seal(&actor, &body_c, kind);
-        let hash = finish_seal(&head, &prev, seq, signer.as_deref(), &ts);
+        let hash = finish_seal(&head, &prev, seq, signer.as_deref(), None, &ts);
         Ok(Entry {
             seq,
             ts,
@@ -220,6 +333,7 @@ impl Entry {
             prev,
             hash,
             sig: None,
+            submission: None,
         })
     }
 
@@ -253,7 +367,6 @@ impl Entry {
     }
 
     fn assemble_into(&self, body_c: &[u8], full: bool, out: &mut Vec<u8>) {
-        use base64::Engine as _;
         out.extend_from_slice(b"{\"actor\":");
         canonical::write_string(&self.actor, out);
         out.extend_from_slice(b",\"body\":");
@@ -271,21 +384,19 @@ impl Entry {
         out.extend_from_slice(self.seq.to_string().as_bytes());
         if let (true, Some(sig)) = (full, &self.sig) {
             out.extend_from_slice(b",\"sig\":\"");
-            let mut b64 = [0u8; 88];
-            // 64 bytes always encode to exactly 88 base64 characters.
-            let n = base64::engine::general_purpose::STANDARD
-                .encode_slice(sig, &mut b64)
-                .unwrap_or_default();
-            out.extend_from_slice(&b64[..n]);
+            push_b64_sig(sig, out);
             out.push(b'"');
         }
         if let Some(signer) = &self.signer {
             out.extend_from_slice(b",\"signer\":");
             canonical::write_string(signer, out);
         }
+        if let Some(sub) = &self.submission {
+            push_submission(sub, out);
+        }
         out.extend_from_slice(b",\"ts\":");
         canonical::write_string(&self.ts, out);
-        out.extend_from_slice(b",\"v\":1}");
+        out.extend_from_slice(version_tail(self.submission.is_some()));
     }
 
     fn body_bytes(&self) -> Vec<u8> {
@@ -302,7 +413,12 @@ impl Entry {
     /// The whole entry as a JSON value (what is written on its line).
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.insert("v".into(), Value::from(VERSION));
+        let v = if self.submission.is_some() {
+            VERSION_SUBMISSION
+        } else {
+            VERSION
+        };
+        m.insert("v".into(), Value::from(v));
         m.insert("seq".into(), Value::from(self.seq));
         m.insert("ts".into(), Value::from(self.ts.clone()));
         m.insert("kind".into(), Value::from(self.kind.as_str()));
@@ -318,6 +434,17 @@ impl Entry {
             m.insert(
                 "sig".into(),
                 Value::from(base64::engine::general_purpose::STANDARD.encode(sig)),
+            );
+        }
+        if let Some(sub) = &self.submission {
+            use base64::Engine as _;
+            m.insert(
+                "submission".into(),
+                serde_json::json!({
+                    "id": sub.id,
+                    "signer": sub.signer,
+                    "sig": base64::engine::general_purpose::STANDARD.encode(sub.sig),
+                }),
             );
         }
         Value::Object(m)
@@ -336,6 +463,18 @@ impl Entry {
     /// The message the signature covers.
     pub fn signing_message(&self) -> [u8; 80] {
         signing_message(&self.hash)
+    }
+
+    /// The message the runner's submission signature covers, if the entry carries one.
+    pub fn submission_message(&self) -> Option<[u8; 85]> {
+        let sub = self.submission.as_ref()?;
+        Some(submission_message(
+            &self.actor,
+            &self.body_bytes(),
+            &sub.id,
+            self.kind,
+            &self.ts,
+        ))
     }
 
     /// Parse one line (without its newline) and check everything that the line alone decides:
@@ -368,9 +507,23 @@ impl Entry {
             return Err(LineError::new("bad-field", format!("unknown field `{k}`")));
         }
         let v = map.get("v").and_then(Value::as_u64);
-        if v != Some(VERSION) {
-            return Err(LineError::new("bad-field", "v: expected 1"));
-        }
+        let submission = match (v, map.get("submission")) {
+            (Some(VERSION), None) => None,
+            (Some(VERSION), Some(_)) => {
+                return Err(LineError::new(
+                    "bad-field",
+                    "submission: only in version-2 entries (v 2)",
+                ))
+            }
+            (Some(VERSION_SUBMISSION), Some(s)) => Some(parse_submission(s)?),
+            (Some(VERSION_SUBMISSION), None) => {
+                return Err(LineError::new(
+                    "bad-field",
+                    "submission: missing (a version-2 entry carries one)",
+                ))
+            }
+            _ => return Err(LineError::new("bad-field", "v: expected 1 or 2")),
+        };
         let seq = get_u64(map, "seq")?;
         let ts = get_str(map, "ts")?;
         if !valid_ts(&ts) {
@@ -416,7 +569,20 @@ impl Entry {
             prev,
             hash,
             sig,
+            submission,
         };
+        if entry.submission.is_some() && matches!(kind, Kind::Key | Kind::Policy) {
+            return Err(LineError::new(
+                "bad-kind",
+                "kind: a submission cannot be a key or policy entry (only the log's own key changes who is trusted)",
+            ));
+        }
+        if entry.submission.is_some() && (entry.signer.is_none() || entry.sig.is_none()) {
+            return Err(LineError::new(
+                "missing-signature",
+                "a version-2 entry must be signed (signer and sig) by the log's key",
+            ));
+        }
         // Canonical form of the whole line: any other byte string for the same entry is refused.
         if entry.assemble(&body_c, true) != line {
             return Err(LineError::new(
@@ -433,6 +599,57 @@ impl Entry {
         }
         Ok(entry)
     }
+}
+
+fn parse_submission(v: &Value) -> Result<Submission, LineError> {
+    let Value::Object(m) = v else {
+        return Err(LineError::new(
+            "bad-field",
+            "submission: expected an object",
+        ));
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["id", "sig", "signer"].contains(&k.as_str()))
+    {
+        return Err(LineError::new(
+            "bad-field",
+            format!("submission: unknown field `{k}`"),
+        ));
+    }
+    let id = match m.get("id") {
+        Some(Value::String(s)) if valid_submission_id(s) => s.clone(),
+        _ => {
+            return Err(LineError::new(
+                "bad-field",
+                "submission.id: expected 1 to 128 characters of [A-Za-z0-9._:-]",
+            ))
+        }
+    };
+    let signer = match m.get("signer") {
+        Some(Value::String(s)) if is_lower_hex(s, 16) => s.clone(),
+        _ => {
+            return Err(LineError::new(
+                "bad-field",
+                "submission.signer: expected 16 lowercase hex characters",
+            ))
+        }
+    };
+    let sig = match m.get("sig") {
+        Some(Value::String(s)) => decode_sig_bytes(s.as_bytes()).ok_or_else(|| {
+            LineError::new(
+                "bad-field",
+                "submission.sig: expected canonical base64 of 64 bytes",
+            )
+        })?,
+        _ => {
+            return Err(LineError::new(
+                "bad-field",
+                "submission.sig: expected a base64 string",
+            ))
+        }
+    };
+    Ok(Submission { id, signer, sig })
 }
 
 fn check_actor(actor: &str) -> Result<(), LineError> {

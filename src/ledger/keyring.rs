@@ -39,6 +39,24 @@ impl Recorder<'_> {
         identity: Option<&str>,
         actor: &str,
     ) -> Result<Recorded> {
+        self.add_key_as(public, name, identity, false, actor)
+    }
+
+    /// Add a writer key (`"action": "add-writer"`): a runner's key that signs its submissions
+    /// to `ledger serve` and nothing else (never an entry, never a checkpoint). The ledger's
+    /// first key cannot be one.
+    pub fn add_writer_key(&self, public: &VerifyingKey, actor: &str) -> Result<Recorded> {
+        self.add_key_as(public, None, None, true, actor)
+    }
+
+    fn add_key_as(
+        &self,
+        public: &VerifyingKey,
+        name: Option<&str>,
+        identity: Option<&str>,
+        writer: bool,
+        actor: &str,
+    ) -> Result<Recorded> {
         if let Some(who) = identity {
             if who.trim().is_empty() || who.trim() != who || who.chars().any(char::is_control) {
                 return Err(Error::invalid(
@@ -66,7 +84,14 @@ impl Recorder<'_> {
                     format!("the first key of a ledger signs its own entry: sign with the private key of {id}"),
                 ));
             }
-            let mut body = json!({"action": "add", "key_id": id, "public_key": public_hex});
+            if keys.is_empty() && writer {
+                return Err(Error::invalid(
+                    "key",
+                    "the ledger's first key is its root of trust and cannot be a writer key",
+                ));
+            }
+            let action = if writer { "add-writer" } else { "add" };
+            let mut body = json!({"action": action, "key_id": id, "public_key": public_hex});
             if let (Some(who), Some(m)) = (identity, body.as_object_mut()) {
                 m.insert("identity".into(), json!(who));
             }
@@ -75,6 +100,10 @@ impl Recorder<'_> {
                 actor: actor.to_string(),
                 body,
             };
+            if writer {
+                // config.toml lists the keys that sign for the ledger; a writer key does not.
+                return Ok((vec![draft], None, ()));
+            }
             let (id, public_hex) = (id.clone(), public_hex.clone());
             let change = Box::new(move |c: &mut crate::config::Config, _: &[_]| {
                 if c.root_key.is_none() {

@@ -24,5 +24,5 @@ pub mod view;
 
 pub use body::Kind;
 pub use entry::Entry;
-pub use recorder::{Recorded, Recorder, Session};
-pub use store::{Draft, Ledger, Tail};
+pub use recorder::{Recorded, Recorder, Session, SubmissionsRecorded};
+pub use store::{Draft, Ledger, Submitted, Tail};

@@ -26,7 +26,7 @@ use crate::keys::Signer;
 use crate::ledger::body::Kind;
 use crate::ledger::entry::Entry;
 use crate::ledger::index;
-use crate::ledger::store::{Draft, Ledger, Tail};
+use crate::ledger::store::{Draft, Item, Ledger, Submitted, Tail};
 use crate::ledger::tlog::{self, Issued};
 use crate::ledger::view::{View, ViewOptions};
 use serde_json::Value;
@@ -47,6 +47,16 @@ impl Recorded {
     pub fn last(&self) -> Option<&Entry> {
         self.entries.last()
     }
+}
+
+/// What [`Recorder::record_submissions`] did: the entries written, and the submissions it
+/// refused (by their index in the request) with the reason.
+#[derive(Debug, Default)]
+pub struct SubmissionsRecorded {
+    /// The entries written, the checkpoint, the notices.
+    pub recorded: Recorded,
+    /// `(index, why)` of each submission not written.
+    pub refused: Vec<(usize, Error)>,
 }
 
 /// The state a record sees under the lock, for callers that compute their drafts from it.
@@ -218,6 +228,41 @@ impl<'a> Recorder<'a> {
         &self,
         plan: impl FnOnce(&Session<'_>) -> Result<(Vec<Draft>, Option<ConfigChange>, T)>,
     ) -> Result<(Recorded, T)> {
+        self.run_items(|s| {
+            plan(s).map(|(d, c, t)| (d.into_iter().map(Item::Draft).collect(), c, t))
+        })
+    }
+
+    /// Append runners' submissions as version-2 entries, signed by this recorder's key (the
+    /// log key), in one lock, one write, one fsync and one checkpoint. Under the lock each
+    /// submission's signature is checked against the ledger's own key history: its key must
+    /// be trusted now (any role). Those that fail are refused and reported; the rest are
+    /// written in order.
+    pub fn record_submissions(&self, subs: Vec<Submitted>) -> Result<SubmissionsRecorded> {
+        if self.signer.is_none() {
+            return Err(Error::invalid(
+                "signer",
+                "writing submissions needs the log's signing key",
+            ));
+        }
+        let (recorded, refused) = self.run_items(|s| {
+            let mut items = Vec::with_capacity(subs.len());
+            let mut refused = Vec::new();
+            for (i, sub) in subs.into_iter().enumerate() {
+                match check_submission(s.view(), &sub) {
+                    Ok(()) => items.push(Item::Submitted(sub)),
+                    Err(e) => refused.push((i, e)),
+                }
+            }
+            Ok((items, None, refused))
+        })?;
+        Ok(SubmissionsRecorded { recorded, refused })
+    }
+
+    fn run_items<T>(
+        &self,
+        plan: impl FnOnce(&Session<'_>) -> Result<(Vec<Item>, Option<ConfigChange>, T)>,
+    ) -> Result<(Recorded, T)> {
         let mut locked = self.ledger.lock()?;
         let tail = locked.tail();
         let (config, view) = self.verified_under_lock(&tail)?;
@@ -239,7 +284,7 @@ impl<'a> Recorder<'a> {
         match self.signer {
             None if config.require_signatures => return Err(Error::SignatureRequired),
             None => {}
-            Some(s) => check_signer_trusted(&view, s, first)?,
+            Some(s) => check_signer_trusted(&view, s, first.draft())?,
         }
         // Files written after the entries must be writable as files: a FIFO or directory in
         // their place is refused now, before anything is appended.
@@ -309,6 +354,50 @@ impl<'a> Recorder<'a> {
     }
 }
 
+/// A runner's submission: a valid id and timestamp, a body that fits its kind, and a
+/// signature by a key the ledger trusts now.
+pub fn check_submission(view: &View, sub: &Submitted) -> Result<()> {
+    let s = &sub.submission;
+    if !crate::ledger::entry::valid_submission_id(&s.id) {
+        return Err(Error::invalid(
+            "submission.id",
+            "expected 1 to 128 characters of [A-Za-z0-9._:-]",
+        ));
+    }
+    if !crate::ledger::entry::valid_ts(&sub.ts) {
+        return Err(Error::invalid(
+            "ts",
+            "expected YYYY-MM-DDTHH:MM:SS.mmmZ (UTC)",
+        ));
+    }
+    let d = &sub.draft;
+    if matches!(d.kind, Kind::Key | Kind::Policy) {
+        return Err(Error::invalid(
+            "kind",
+            "a submission cannot be a key or policy entry (only the log's own key changes who is trusted)",
+        ));
+    }
+    let body_c = Entry::check_draft(d.kind, &d.actor, &d.body)
+        .map_err(|le| Error::invalid("body", le.reason))?;
+    let Some(key) = view.trusted(&s.signer) else {
+        return Err(Error::untrusted(
+            &s.signer,
+            "not trusted by this ledger to submit entries",
+        ));
+    };
+    let msg = crate::ledger::entry::submission_message(&d.actor, &body_c, &s.id, d.kind, &sub.ts);
+    if !crate::keys::verify_strict(&key.public, &msg, &s.sig) {
+        return Err(Error::invalid(
+            "submission.sig",
+            format!(
+                "not a valid signature by key {} over the submission",
+                s.signer
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Carry the key list a settings change wrote to the file over to the settings in use.
 fn change_applied(config: &mut Config, file: &Config) {
     config.keys = file.keys.clone();
@@ -318,8 +407,15 @@ fn change_applied(config: &mut Config, file: &Config) {
 /// The signer must be trusted by the ledger's own key history (verified under the lock), or
 /// be bootstrapping the ledger's first key with its own `key add` entry.
 fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) -> Result<()> {
-    if view.trusted(signer.id()).is_some() {
-        return Ok(());
+    match view.trusted(signer.id()) {
+        Some(k) if k.writer => {
+            return Err(Error::untrusted(
+                signer.id(),
+                "a writer key: it signs submissions, never entries or checkpoints",
+            ))
+        }
+        Some(_) => return Ok(()),
+        None => {}
     }
     let bootstrap = view.keys.is_empty()
         && first.kind == Kind::Key

@@ -39,6 +39,68 @@ pub struct Draft {
     pub body: Value,
 }
 
+/// A runner's submission to be written as a version-2 entry: its draft, the timestamp it
+/// signed and its signature ([`crate::ledger::entry::Submission`]). The write path checks the
+/// signature against the ledger's keys before anything is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    /// Kind, actor and body, as the runner signed them.
+    pub draft: Draft,
+    /// The timestamp the runner signed (the entry's `ts`).
+    pub ts: String,
+    /// The runner's id, key and signature.
+    pub submission: entry::Submission,
+}
+
+impl Submitted {
+    /// A runner's side: sign `draft` as submission `id`, timestamped now, with the runner's
+    /// (writer) key. Fails on an invalid id or a body that does not fit its kind.
+    pub fn sign(signer: &Signer, draft: Draft, id: &str) -> Result<Submitted> {
+        Submitted::sign_at(signer, draft, id, now_ts())
+    }
+
+    /// [`Submitted::sign`] with a given timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+    pub fn sign_at(signer: &Signer, draft: Draft, id: &str, ts: String) -> Result<Submitted> {
+        if !entry::valid_submission_id(id) {
+            return Err(Error::invalid(
+                "id",
+                format!("{id:?}: expected 1 to 128 characters of [A-Za-z0-9._:-]"),
+            ));
+        }
+        if !entry::valid_ts(&ts) {
+            return Err(Error::invalid("ts", "expected YYYY-MM-DDTHH:MM:SS.mmmZ"));
+        }
+        let body_c = Entry::check_draft(draft.kind, &draft.actor, &draft.body)
+            .map_err(|le| Error::invalid("body", le.reason))?;
+        let msg = entry::submission_message(&draft.actor, &body_c, id, draft.kind, &ts);
+        Ok(Submitted {
+            submission: entry::Submission {
+                id: id.to_string(),
+                signer: signer.id().to_string(),
+                sig: signer.sign(&msg),
+            },
+            draft,
+            ts,
+        })
+    }
+}
+
+/// One entry to write: a draft (timestamped by the writer) or a runner's submission.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Item {
+    Draft(Draft),
+    Submitted(Submitted),
+}
+
+impl Item {
+    pub(crate) fn draft(&self) -> &Draft {
+        match self {
+            Item::Draft(d) => d,
+            Item::Submitted(s) => &s.draft,
+        }
+    }
+}
+
 /// The end of the log as read from its last line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tail {
@@ -261,7 +323,7 @@ impl Locked<'_> {
     /// checks and canonical encoding, hashing of each entry up to its `prev`, signing and line
     /// encoding. Only finishing each hash (prev, seq, signer, ts) is sequential. Nothing is
     /// written unless every entry is valid; then whole lines are written and synced once.
-    pub(super) fn write(&mut self, drafts: Vec<Draft>, signer: Option<&Signer>) -> Result<Written> {
+    pub(super) fn write(&mut self, drafts: Vec<Item>, signer: Option<&Signer>) -> Result<Written> {
         let before = self.tail;
         if drafts.is_empty() {
             return Ok(Written {
@@ -273,7 +335,8 @@ impl Locked<'_> {
         let ts = now_ts();
         let signer_id = signer.map(|s| s.id().to_string());
         let par = drafts.len() >= 64;
-        let prepare = |(i, d): (usize, &Draft)| {
+        let prepare = |(i, d): (usize, &Item)| {
+            let d = d.draft();
             let body_c = Entry::check_draft(d.kind, &d.actor, &d.body).map_err(|le| {
                 Error::malformed_at(
                     format!("entry {} ({})", i + 1, d.kind),
@@ -301,12 +364,23 @@ impl Locked<'_> {
         // The chain: the only sequential step.
         let mut prev = self.tail.prev;
         let mut entries = Vec::with_capacity(drafts.len());
-        for (i, (d, (_, head))) in drafts.into_iter().zip(&prepared).enumerate() {
+        for (i, (item, (_, head))) in drafts.into_iter().zip(&prepared).enumerate() {
             let seq = self.tail.next_seq + i as u64;
-            let hash = entry::finish_seal(head, &prev, seq, signer_id.as_deref(), &ts);
+            let (d, ts, submission) = match item {
+                Item::Draft(d) => (d, ts.clone(), None),
+                Item::Submitted(s) => (s.draft, s.ts, Some(s.submission)),
+            };
+            let hash = entry::finish_seal(
+                head,
+                &prev,
+                seq,
+                signer_id.as_deref(),
+                submission.as_ref(),
+                &ts,
+            );
             entries.push(Entry {
                 seq,
-                ts: ts.clone(),
+                ts,
                 kind: d.kind,
                 actor: d.actor,
                 signer: signer_id.clone(),
@@ -314,6 +388,7 @@ impl Locked<'_> {
                 prev,
                 hash,
                 sig: None,
+                submission,
             });
             prev = hash;
         }

@@ -76,6 +76,9 @@ struct KeyRow {
     public_key: String,
     added_at: u64,
     revoked_at: Option<u64>,
+    /// A writer key (submissions only); absent means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    writer: bool,
 }
 
 /// The newest `policy` entry, as the state file keeps it.
@@ -466,6 +469,7 @@ fn resume_of(s: &StateFile, path: &Option<PathBuf>) -> Result<Resume> {
             added_at: k.added_at,
             revoked_at: k.revoked_at,
             public,
+            writer: k.writer,
         });
     }
     Ok(Resume {
@@ -647,6 +651,7 @@ fn save_state(path: &Path, origin: &str, v: &View) -> Result<()> {
                 public_key: hex::encode(k.public.as_bytes()),
                 added_at: k.added_at,
                 revoked_at: k.revoked_at,
+                writer: k.writer,
             })
             .collect(),
         policy: v.policy.as_ref().map(|p| PolicyRow {

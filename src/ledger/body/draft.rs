@@ -202,7 +202,7 @@ const DRILL: &[Field] = &[
 const BUNDLE: &[Field] = &[req("version", Text), req("manifest_sha256", SHA256)];
 
 const KEY: &[Field] = &[
-    req("action", Enum(&["add", "revoke"])),
+    req("action", Enum(&["add", "add-writer", "revoke"])),
     req("key_id", Hex(16)),
     req("public_key", Hex(64)),
     opt("identity", Text),

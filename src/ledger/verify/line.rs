@@ -20,6 +20,8 @@ pub(super) struct Parsed {
     pub(super) line: u64,
     pub(super) entry: std::result::Result<Checked, LineError>,
     pub(super) sig: SigStatus,
+    /// The runner's submission signature, checked with the snapshot key of its signer.
+    pub(super) sub_sig: SigStatus,
 }
 
 /// Signature status after the parallel pass, which checks signatures by keys trusted at the
@@ -44,6 +46,17 @@ pub(super) struct Checked {
     pub(super) key: Option<KeyChange>,
     /// The body of a `policy` entry: `require_signatures` and the settings text.
     pub(super) policy: Option<(bool, String)>,
+    /// A version-2 entry's submission.
+    pub(super) sub: Option<Box<SubCheck>>,
+}
+
+/// What checking a version-2 entry's submission needs: its signer, id, signature and the
+/// message signed.
+pub(super) struct SubCheck {
+    pub(super) signer: KeyId,
+    pub(super) id: String,
+    pub(super) sig: [u8; 64],
+    pub(super) msg: [u8; 85],
 }
 
 /// A key id as written in `signer`: 16 lowercase hex characters, kept inline so that a line's
@@ -81,6 +94,7 @@ impl Checked {
                     sig: f.sig,
                     key: None,
                     policy: None,
+                    sub: None,
                 });
             }
         }
@@ -97,6 +111,24 @@ impl Checked {
                     .unwrap_or_default(),
             )
         });
+        let sub = match (&e.submission, e.submission_message()) {
+            (Some(s), Some(msg)) => match KeyId::new(&s.signer) {
+                Some(signer) => Some(Box::new(SubCheck {
+                    signer,
+                    id: s.id.clone(),
+                    sig: s.sig,
+                    msg,
+                })),
+                None => {
+                    return Err(LineError {
+                        code: "bad-field",
+                        reason: "submission.signer: expected 16 lowercase hex characters".into(),
+                        seq: Some(e.seq),
+                    })
+                }
+            },
+            _ => None,
+        };
         let signer = match e.signer.as_deref().map(KeyId::new) {
             None => None,
             Some(Some(id)) => Some(id),
@@ -117,6 +149,7 @@ impl Checked {
             sig: e.sig,
             key,
             policy,
+            sub,
         })
     }
 
@@ -138,8 +171,23 @@ pub(super) fn process_chunk(
             line: n,
             entry: Checked::from_line(bytes.get(start..end).unwrap_or_default()),
             sig: SigStatus::Unchecked,
+            sub_sig: SigStatus::Unchecked,
         })
         .collect();
+    // Submissions (version-2 entries) are checked one by one with the snapshot key of their
+    // signer; the sequential pass decides whether that key was trusted at the entry.
+    for p in &mut out {
+        let Ok(Checked { sub: Some(s), .. }) = &p.entry else {
+            continue;
+        };
+        if let Some(vk) = snapshot.get(s.signer.as_str()) {
+            p.sub_sig = if crate::keys::verify_strict(vk, &s.msg, &s.sig) {
+                SigStatus::Good
+            } else {
+                SigStatus::Bad
+            };
+        }
+    }
     let mut idx = Vec::with_capacity(out.len());
     let mut msgs = Vec::with_capacity(out.len());
     let mut sigs = Vec::with_capacity(out.len());

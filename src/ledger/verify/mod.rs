@@ -88,6 +88,8 @@ pub struct Summary {
     pub signatures_checked: u64,
     /// Number of unsigned entries.
     pub unsigned: u64,
+    /// Number of version-2 entries whose runner's submission signature was checked.
+    pub submissions: u64,
     /// Hash of the last entry.
     pub head: Option<[u8; 32]>,
     /// Root key id.
@@ -276,6 +278,7 @@ pub fn verify_tapped(
         },
         recycle: None,
         seen_spare: Vec::new(),
+        submission_ids: Default::default(),
     };
     let sig_from = st.sig_from;
     // The first block is small and runs alone, so that the root key is trusted by the time

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
-use super::line::{Checked, KeyId, Parsed, SigStatus};
+use super::line::{Checked, KeyId, Parsed, SigStatus, SubCheck};
 use super::{Summary, Verified, SIG_CHUNK};
 use crate::error::{Error, Failure, Result};
 use crate::keys::{self, history::KeyHistory};
@@ -35,6 +35,8 @@ pub(super) struct State {
     pub(super) recycle: Option<Block>,
     /// The last block's list of kinds and signers, to be reused by the next.
     pub(super) seen_spare: Vec<(Kind, Option<KeyId>)>,
+    /// Submission ids seen so far (each may appear once in a ledger).
+    pub(super) submission_ids: std::collections::HashSet<String>,
 }
 
 /// The sequential pass's findings within one block.
@@ -185,6 +187,9 @@ impl State {
             Err(le) => return Err(fail(p.line, le.seq, le.code, le.reason.clone())),
             Ok(e) => e,
         };
+        if let Some(sub) = &e.sub {
+            self.check_submission(p, e.seq, sub)?;
+        }
         let vk = self.check_entry(p.line, e)?;
         let (Some(vk), Some(sig)) = (vk, &e.sig) else {
             return Ok(());
@@ -213,6 +218,56 @@ impl State {
                 Ok(())
             }
         }
+    }
+
+    /// A version-2 entry's submission: signed by a key trusted at this entry (any role), with
+    /// a valid signature, and an id no earlier entry carries.
+    fn check_submission(
+        &mut self,
+        p: &Parsed,
+        seq: u64,
+        sub: &SubCheck,
+    ) -> std::result::Result<(), Failure> {
+        let id = sub.signer.as_str();
+        let Some(vk) = self.keys.trusted(id) else {
+            let why = if self.keys.known(id).is_some() {
+                "revoked before this entry"
+            } else {
+                "not trusted at this point of the log"
+            };
+            return Err(fail(
+                p.line,
+                Some(seq),
+                "untrusted-submitter",
+                format!("submission signed by key {id}, {why}"),
+            ));
+        };
+        let good = match p.sub_sig {
+            SigStatus::Good => true,
+            SigStatus::Bad => false,
+            SigStatus::Unchecked => keys::verify_strict(vk, &sub.msg, &sub.sig),
+        };
+        if !good {
+            return Err(fail(
+                p.line,
+                Some(seq),
+                "bad-submission-signature",
+                format!("submission signature by key {id} does not verify"),
+            ));
+        }
+        if !self.submission_ids.insert(sub.id.clone()) {
+            return Err(fail(
+                p.line,
+                Some(seq),
+                "duplicate-submission",
+                format!(
+                    "submission id {:?} was already written by an earlier entry",
+                    sub.id
+                ),
+            ));
+        }
+        self.summary.submissions += 1;
+        Ok(())
     }
 
     /// Order-dependent checks of one entry. Returns the key its signature must verify with.
