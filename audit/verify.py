@@ -12,8 +12,11 @@ which proves integrity only, and warns loudly.
 Checks: every MANIFEST.sha256 line, no unlisted or linked files, the manifest's Ed25519
 signature, the DSSE envelope (PAE, signature, statement subjects = manifest), the C2SP
 checkpoint note's signature, every entry in entries.jsonl (canonical form, fields, leaf hash)
-and its RFC 9162 inclusion proof into the checkpoint, metadata.json (canonical) against the
-checkpoint and the SBOM. JSON with duplicate keys or floats, and non-canonical base64, fail.
+and its RFC 9162 inclusion proof into the checkpoint, the runner's submission signature of every
+version-2 entry (by a key that an earlier `key` entry in entries.jsonl added and no earlier one
+revoked; submission ids unique), no entry and not the bundle signed by a writer key,
+metadata.json (canonical) against the checkpoint and the SBOM. JSON with duplicate keys or
+floats, and non-canonical base64, fail.
 Exit 0 when everything holds, 1 on the first failure (one line naming the file), 2 on usage.
 
 This file is an independent implementation of the formats in the project's DESIGN.md and
@@ -327,7 +330,11 @@ def verify_checkpoint(data, public):
     return lines[0], int(lines[1]), root
 
 
-ENTRY_FIELDS = {"actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "ts", "v"}
+ENTRY_FIELDS = {"actor", "body", "hash", "kind", "prev", "seq", "sig", "signer", "submission", "ts", "v"}
+SUBMISSION_FIELDS = ("id", "sig", "signer")
+SUBMISSION_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+KEY_ID_RE = re.compile(r"[0-9a-f]{16}")
+SUBMISSION_CONTEXT = b"ledger-submission-v1:"
 
 
 def entry_leaf(line, n):
@@ -342,8 +349,12 @@ def entry_leaf(line, n):
     unknown = sorted(set(e) - ENTRY_FIELDS)
     if unknown:
         fail(name, "line %d: unknown field %r" % (n, unknown[0]))
-    if e.get("v") != 1 or isinstance(e.get("v"), bool):
-        fail(name, "line %d: v: expected 1" % n)
+    if e.get("v") not in (1, 2) or isinstance(e.get("v"), bool):
+        fail(name, "line %d: v: expected 1 or 2" % n)
+    if e["v"] == 2:
+        check_v2_form(e, n)
+    elif "submission" in e:
+        fail(name, "line %d: submission: only allowed with v 2" % n)
     unsigned = {k: v for k, v in e.items() if k not in ("hash", "sig")}
     leaf = sha256(b"\x00" + canonical(unsigned))
     if e.get("hash") != leaf.hex():
@@ -351,6 +362,106 @@ def entry_leaf(line, n):
     if not isinstance(e.get("seq"), int) or isinstance(e.get("seq"), bool) or e["seq"] < 0:
         fail(name, "line %d: seq: expected a non-negative integer" % n)
     return e, leaf
+
+
+def check_v2_form(e, n):
+    """A version-2 entry: signed (signer, sig) and a well-formed submission {id, sig, signer}."""
+    name = "entries.jsonl"
+    for field in ("actor", "body", "kind", "ts"):
+        if field not in e:
+            fail(name, "line %d: %s: required with v 2" % (n, field))
+    if not isinstance(e.get("signer"), str) or not KEY_ID_RE.fullmatch(e["signer"]):
+        fail(name, "line %d: signer: a v 2 entry must be signed (16 lowercase hex)" % n)
+    if not isinstance(e.get("sig"), str):
+        fail(name, "line %d: sig: a v 2 entry must be signed" % n)
+    if len(b64decode(e["sig"], name, "line %d: sig" % n)) != 64:
+        fail(name, "line %d: sig: expected 64 bytes" % n)
+    if e["kind"] in ("key", "policy"):
+        fail(name, "line %d: kind: a submission cannot be a key or policy entry" % n)
+    if "submission" not in e:
+        fail(name, "line %d: submission: required with v 2" % n)
+    sub = e["submission"]
+    if not isinstance(sub, dict):
+        fail(name, "line %d: submission: expected an object {id, sig, signer}" % n)
+    unknown = sorted(set(sub) - set(SUBMISSION_FIELDS))
+    if unknown:
+        fail(name, "line %d: submission: unknown field %r" % (n, unknown[0]))
+    for field in SUBMISSION_FIELDS:
+        if field not in sub:
+            fail(name, "line %d: submission.%s: missing" % (n, field))
+    if not isinstance(sub["id"], str) or not SUBMISSION_ID_RE.fullmatch(sub["id"]):
+        fail(name, "line %d: submission.id: expected 1 to 128 characters of [A-Za-z0-9._:-]" % n)
+    if not isinstance(sub["signer"], str) or not KEY_ID_RE.fullmatch(sub["signer"]):
+        fail(name, "line %d: submission.signer: expected 16 lowercase hex" % n)
+    if not isinstance(sub["sig"], str):
+        fail(name, "line %d: submission.sig: expected base64 of 64 bytes" % n)
+    if len(b64decode(sub["sig"], name, "line %d: submission.sig" % n)) != 64:
+        fail(name, "line %d: submission.sig: expected 64 bytes" % n)
+
+
+def submission_message(e):
+    """What the runner signed: the context and lowercase hex(SHA-256(S)), S the canonical JSON
+    of {actor, body, id, kind, ts} (the entry's own actor, body, kind, ts)."""
+    s = {"actor": e["actor"], "body": e["body"], "id": e["submission"]["id"], "kind": e["kind"], "ts": e["ts"]}
+    return SUBMISSION_CONTEXT + hashlib.sha256(canonical(s)).hexdigest().encode("ascii")
+
+
+class Submissions:
+    """The bundle's own `key` entries, read in seq order, and the checks that need them: each
+    submission is signed by a key added (and not revoked) by an earlier line, ids are unique,
+    and no writer key (added with the action `add-writer`) signs an entry."""
+
+    def __init__(self):
+        self.adds = {}  # key id -> (line, public_key) of its first add
+        self.writers = {}  # key id -> line of the entry that added it as a writer key
+        self.revoked = {}  # key id -> seq of its first revoke
+        self.ids = {}  # submission id -> line
+        self.signers = []  # (line, signer) of every signed entry
+
+    def entry(self, e, n):
+        """Check the entry on line n (already checked by entry_leaf, seq above the last)."""
+        name = "entries.jsonl"
+        if isinstance(e.get("signer"), str):
+            self.signers.append((n, e["signer"]))
+        if e["v"] == 2:
+            sub = e["submission"]
+            kid = sub["signer"]
+            if sub["id"] in self.ids:
+                fail(name, "line %d: submission.id: duplicate submission id %r (also on line %d)" % (n, sub["id"], self.ids[sub["id"]]))
+            self.ids[sub["id"]] = n
+            if kid not in self.adds:
+                fail(name, "line %d: submission signer %s: no key entry for it in the bundle" % (n, kid))
+            kline, pub = self.adds[kid]
+            if not isinstance(pub, str) or not re.fullmatch(r"[0-9a-f]{64}", pub):
+                fail(name, "line %d: body.public_key: expected 64 lowercase hex" % kline)
+            public = bytes.fromhex(pub)
+            if key_id(public) != kid:
+                fail(name, "line %d: body.key_id: %s is not the key id of body.public_key (%s)" % (kline, kid, key_id(public)))
+            if kid in self.revoked:
+                fail(name, "line %d: submission signer %s: revoked at seq %d" % (n, kid, self.revoked[kid]))
+            sig = b64decode(sub["sig"], name, "line %d: submission.sig" % n)
+            if not ed25519_verify(public, submission_message(e), sig):
+                fail(name, "line %d: submission.sig: not a valid signature by %s" % (n, kid))
+        body = e.get("body")
+        if e.get("kind") != "key" or not isinstance(body, dict):
+            return
+        kid = body.get("key_id")
+        if not isinstance(kid, str) or not KEY_ID_RE.fullmatch(kid):
+            return
+        if body.get("action") in ("add", "add-writer"):
+            if body["action"] == "add-writer":
+                self.writers.setdefault(kid, n)
+            self.adds.setdefault(kid, (n, body.get("public_key")))
+        elif body.get("action") == "revoke":
+            self.revoked.setdefault(kid, e["seq"])
+
+    def finish(self, bundle_kid):
+        """After the last line: no entry, and not the bundle, signed by a writer key."""
+        for n, signer in self.signers:
+            if signer in self.writers:
+                fail("entries.jsonl", "line %d: signer: signed by writer key %s, which may sign submissions only" % (n, signer))
+        if bundle_kid in self.writers:
+            fail("signer.pub", "signer %s is a writer key (entries.jsonl line %d), which may sign submissions only" % (bundle_kid, self.writers[bundle_kid]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,11 +636,13 @@ def verify(root, pin_key, pin_id):
     if entries and not entries.endswith(b"\n"):
         fail("entries.jsonl", "last line does not end in a newline")
     proved = []
+    submissions = Submissions()
     for n, line in enumerate(entries.split(b"\n")[:-1], 1):
         e, leaf = entry_leaf(line, n)
         seq = e["seq"]
         if proved and proved[-1] >= seq:
             fail("entries.jsonl", "line %d: entries are not in increasing seq order" % n)
+        submissions.entry(e, n)
         pname = "proofs/inclusion-%d.json" % seq
         try:
             proof = no_floats(get(pname).decode("utf-8"))
@@ -551,6 +664,7 @@ def verify(root, pin_key, pin_id):
         if not verify_inclusion(seq, size, leaf, [bytes.fromhex(h) for h in hashes], cp_root):
             fail(pname, "entry %d is not included in the checkpoint's tree" % seq)
         proved.append(seq)
+    submissions.finish(kid)
     if len([p for p in contents if p.startswith("proofs/inclusion-")]) != len(proved):
         fail("entries.jsonl", "a proof has no matching line in entries.jsonl")
     if not proved:

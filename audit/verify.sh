@@ -15,9 +15,11 @@
 #   every MANIFEST.sha256 line (format, order, digests), no unlisted files and no links,
 #   signer.pub = signer.pem, the pin, the manifest's Ed25519 signature, the DSSE envelope
 #   (PAE signature, statement subjects = manifest), the checkpoint note's signature, every
-#   entry's canonical form, leaf hash and RFC 9162 inclusion proof into the checkpoint,
-#   metadata.json (canonical) against the checkpoint, the attestation and the SBOM's file
-#   components. Every JSON file is read by a strict parser (below): duplicate keys, floats,
+#   entry's canonical form, leaf hash and RFC 9162 inclusion proof into the checkpoint, the
+#   runner's submission signature of every version-2 entry (by a key an earlier `key` entry in
+#   entries.jsonl added and none revoked; ids unique), no entry and not the bundle signed by a
+#   writer key, metadata.json (canonical) against the checkpoint, the attestation and the SBOM's
+#   file components. Every JSON file is read by a strict parser (below): duplicate keys, floats,
 #   invalid UTF-8 and non-canonical spellings fail. SBOM schema validation needs
 #   `ledger bundle verify` or a CycloneDX tool.
 # Exit 0 when all hold, 1 on a failure, 2 on usage errors or missing tools.
@@ -417,10 +419,17 @@ case "$ORIGIN" in *'"'*|*'\'*) fail "$C: origin: quotes and backslashes are not 
 
 # 6. Entries and inclusion proofs (RFC 9162 2.1.3.2). Each line must be the canonical JSON of
 # an entry; its leaf hash covers the same bytes without the top-level hash and sig members.
+# A version-2 line also carries submission {id, sig, signer}: the runner's Ed25519 signature
+# over "ledger-submission-v1:" and hex SHA-256 of the canonical {actor, body, id, kind, ts},
+# by a key that an earlier key entry of this file added ($T/keys: "add KID LINE PUBLIC_KEY",
+# "writer KID LINE", "revoke KID SEQ"); $T/sids holds "ID LINE", $T/signers "LINE SIGNER".
 node() { { printf '\001'; hex2bin "$1"; hex2bin "$2"; } | sha256sum | cut -c1-64; }
 E=entries.jsonl
 [ ! -s "$E" ] || last_byte_is_newline "$E" || fail "$E: last line does not end in a newline"
 no_nul "$E" || fail "$E: contains a NUL byte"
+: > "$T/keys"
+: > "$T/sids"
+: > "$T/signers"
 proved=''
 count=0
 lastseq=-1
@@ -432,19 +441,93 @@ while IFS= read -r line; do
   # Top-level members in order (keys are checked against the entry's fields first).
   grep '^/"[^"/]*"	' "$T/e" > "$T/top"
   bad=$(cut -f1 "$T/top" | grep -v -x -e '/"actor"' -e '/"body"' -e '/"hash"' -e '/"kind"' -e '/"prev"' \
-    -e '/"seq"' -e '/"sig"' -e '/"signer"' -e '/"ts"' -e '/"v"' | head -n 1)
+    -e '/"seq"' -e '/"sig"' -e '/"signer"' -e '/"submission"' -e '/"ts"' -e '/"v"' | head -n 1)
   [ -z "$bad" ] || fail "$E: line $n: unknown field ${bad#/}"
   [ "$(grep -c '^/"[^/]*	' "$T/e")" -eq "$(wc -l < "$T/top")" ] || fail "$E: line $n: unknown field"
   hash=$(jget "$T/e" '/"hash"' | sed -n 's|^"\([0-9a-f]\{64\}\)"$|\1|p')
   seq=$(jget "$T/e" '/"seq"')
   [ -n "$hash" ] || fail "$E: line $n: hash: expected 64 lowercase hex characters"
   case "$seq" in ''|-*|*[!0-9]*) fail "$E: line $n: seq: expected a non-negative integer" ;; esac
-  [ "$(jget "$T/e" '/"v"')" = 1 ] || fail "$E: line $n: v: expected 1"
+  v=$(jget "$T/e" '/"v"')
+  case "$v" in 1|2) ;; *) fail "$E: line $n: v: expected 1 or 2" ;; esac
   [ "$seq" -gt "$lastseq" ] || fail "$E: line $n: entries are not in increasing seq order"
   lastseq=$seq
   unsigned=$(grep -v -e '^/"hash"	' -e '^/"sig"	' "$T/top" | sed 's|^/\("[^"]*"\)	|\1:|' | tr '\n' ',' | sed 's/,$//')
   leaf=$({ printf '\000'; printf '{%s}' "$unsigned"; } | sha256sum | cut -c1-64)
   [ "$leaf" = "$hash" ] || fail "$E: line $n: hash does not match the entry's canonical bytes"
+  if [ "$v" = 2 ]; then
+    for f in actor body kind ts; do
+      grep -q "^/\"$f\"	" "$T/top" || fail "$E: line $n: $f: required with v 2"
+    done
+    jget "$T/e" '/"signer"' | grep -q '^"[0-9a-f]\{16\}"$' || fail "$E: line $n: signer: a v 2 entry must be signed (16 lowercase hex)"
+    esig=$(jget "$T/e" '/"sig"')
+    printf '%s\n' "$esig" | grep -q '^"[A-Za-z0-9+/]\{86\}=="$' || fail "$E: line $n: sig: a v 2 entry must be signed (base64 of 64 bytes)"
+    printf '%s' "$esig" | tr -d '"' > "$T/esig.b64"
+    b64c "$T/esig.b64" "$T/esig" || fail "$E: line $n: sig: not canonical base64"
+    case "$(jget "$T/e" '/"kind"')" in '"key"'|'"policy"') fail "$E: line $n: kind: a submission cannot be a key or policy entry" ;; esac
+    sub=$(jget "$T/e" '/"submission"')
+    [ -n "$sub" ] || fail "$E: line $n: submission: required with v 2"
+    case "$sub" in '{'*) ;; *) fail "$E: line $n: submission: expected an object {id, sig, signer}" ;; esac
+    bad=$(grep '^/"submission"/"[^/]*"	' "$T/e" | cut -f1 | grep -v -x -e '/"submission"/"id"' \
+      -e '/"submission"/"sig"' -e '/"submission"/"signer"' | head -n 1)
+    [ -z "$bad" ] || fail "$E: line $n: submission: unknown field ${bad#/\"submission\"/}"
+    sid=$(jget "$T/e" '/"submission"/"id"')
+    ssig=$(jget "$T/e" '/"submission"/"sig"')
+    skid=$(jget "$T/e" '/"submission"/"signer"')
+    [ -n "$sid" ] || fail "$E: line $n: submission.id: missing"
+    [ -n "$ssig" ] || fail "$E: line $n: submission.sig: missing"
+    [ -n "$skid" ] || fail "$E: line $n: submission.signer: missing"
+    # Exactly these three members (a key the paths above cannot name is caught here).
+    [ "$sub" = "{\"id\":$sid,\"sig\":$ssig,\"signer\":$skid}" ] || fail "$E: line $n: submission: unknown field"
+    printf '%s\n' "$sid" | grep -q '^"[A-Za-z0-9._:-]\{1,128\}"$' \
+      || fail "$E: line $n: submission.id: expected 1 to 128 characters of [A-Za-z0-9._:-]"
+    printf '%s\n' "$skid" | grep -q '^"[0-9a-f]\{16\}"$' || fail "$E: line $n: submission.signer: expected 16 lowercase hex"
+    printf '%s\n' "$ssig" | grep -q '^"[A-Za-z0-9+/]\{86\}=="$' || fail "$E: line $n: submission.sig: expected base64 of 64 bytes"
+    printf '%s' "$ssig" | tr -d '"' > "$T/ssig.b64"
+    b64c "$T/ssig.b64" "$T/ssig" || fail "$E: line $n: submission.sig: not canonical base64"
+    sid=${sid#\"}; sid=${sid%\"}
+    skid=${skid#\"}; skid=${skid%\"}
+    dup=$(awk -v id="$sid" '$1 == id { print $2; exit }' "$T/sids")
+    [ -z "$dup" ] || fail "$E: line $n: submission.id: duplicate submission id '$sid' (also on line $dup)"
+    printf '%s %s\n' "$sid" "$n" >> "$T/sids"
+    kadd=$(awk -v k="$skid" '$1 == "add" && $2 == k { print; exit }' "$T/keys")
+    [ -n "$kadd" ] || fail "$E: line $n: submission signer $skid: no key entry for it in the bundle"
+    kline=$(printf '%s\n' "$kadd" | cut -d ' ' -f3)
+    kpub=$(printf '%s\n' "$kadd" | cut -d ' ' -f4- | sed -n 's|^"\([0-9a-f]\{64\}\)"$|\1|p')
+    [ -n "$kpub" ] || fail "$E: line $kline: body.public_key: expected 64 lowercase hex"
+    hex2bin "$kpub" > "$T/spub"
+    kpid=$(sha256sum < "$T/spub" | cut -c1-16)
+    [ "$kpid" = "$skid" ] || fail "$E: line $kline: body.key_id: $skid is not the key id of body.public_key ($kpid)"
+    krev=$(awk -v k="$skid" '$1 == "revoke" && $2 == k { print $3; exit }' "$T/keys")
+    [ -z "$krev" ] || fail "$E: line $n: submission signer $skid: revoked at seq $krev"
+    { hex2bin 302a300506032b6570032100; cat "$T/spub"; } > "$T/spub.der"
+    # S from the line's own canonical bytes of actor, body, kind and ts (keys in sorted order).
+    shash=$(awk -F '	' -v id="\"$sid\"" '
+      { v[$1] = substr($0, length($1) + 2) }
+      END { printf "{\"actor\":%s,\"body\":%s,\"id\":%s,\"kind\":%s,\"ts\":%s}", v["/\"actor\""], v["/\"body\""], id, v["/\"kind\""], v["/\"ts\""] }' "$T/top" \
+      | sha256sum | cut -c1-64)
+    printf 'ledger-submission-v1:%s' "$shash" > "$T/smsg"
+    openssl pkeyutl -verify -pubin -inkey "$T/spub.der" -keyform DER -rawin -in "$T/smsg" -sigfile "$T/ssig" >/dev/null 2>&1 \
+      || fail "$E: line $n: submission.sig: not a valid signature by $skid"
+  elif grep -q '^/"submission"	' "$T/top"; then
+    fail "$E: line $n: submission: only allowed with v 2"
+  fi
+  esigner=$(jget "$T/e" '/"signer"')
+  [ -z "$esigner" ] || printf '%s %s\n' "$n" "$esigner" >> "$T/signers"
+  if [ "$(jget "$T/e" '/"kind"')" = '"key"' ]; then
+    kact=$(jget "$T/e" '/"body"/"action"')
+    kkid=$(jget "$T/e" '/"body"/"key_id"' | sed -n 's|^"\([0-9a-f]\{16\}\)"$|\1|p')
+    if [ -n "$kkid" ]; then
+      case "$kact" in
+        '"add"'|'"add-writer"')
+          if [ "$kact" = '"add-writer"' ]; then
+            printf 'writer %s %s\n' "$kkid" "$n" >> "$T/keys"
+          fi
+          printf 'add %s %s %s\n' "$kkid" "$n" "$(jget "$T/e" '/"body"/"public_key"')" >> "$T/keys" ;;
+        '"revoke"') printf 'revoke %s %s\n' "$kkid" "$seq" >> "$T/keys" ;;
+      esac
+    fi
+  fi
   PF="proofs/inclusion-$seq.json"
   [ -f "$PF" ] || fail "$PF: file missing from the bundle"
   jflat canon "$PF" "$T/p" || fail "$PF: not canonical JSON and a newline"
@@ -474,6 +557,12 @@ while IFS= read -r line; do
   proved="$proved${proved:+,}$seq"
   count=$((count + 1))
 done < "$E"
+# No entry signed by a writer key (one that signs submissions only), nor the bundle.
+w=$(awk 'FILENAME == ARGV[1] { if ($1 == "writer") wr[$2] = 1; next }
+  { t = substr($0, length($1) + 2); k = substr(t, 2, length(t) - 2); if (t ~ /^"[0-9a-f]+"$/ && (k in wr)) { print $1, k; exit } }' "$T/keys" "$T/signers")
+[ -z "$w" ] || fail "$E: line ${w%% *}: signer: signed by writer key ${w#* }, which may sign submissions only"
+wl=$(awk -v k="$KID" '$1 == "writer" && $2 == k { print $3; exit }' "$T/keys")
+[ -z "$wl" ] || fail "signer.pub: signer $KID is a writer key ($E line $wl), which may sign submissions only"
 nproofs=$(grep -c '  proofs/inclusion-' "$M")
 [ "$nproofs" -eq "$count" ] || fail "$E: a proof has no matching line in $E"
 [ "$count" -gt 0 ] || fail "$E: no entries: the checkpoint is not tied to any entry"
