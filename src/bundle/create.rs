@@ -197,6 +197,27 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
         seqs.push(*s);
     }
     seqs.push(entries.len() as u64 - 1);
+    // A runner's submission is checked offline with the key its `key` entry added: that entry
+    // (and a revocation of the key, if any) is proved too.
+    let submitters: std::collections::HashSet<&str> = seqs
+        .iter()
+        .filter_map(|s| usize::try_from(*s).ok().and_then(|i| entries.get(i)))
+        .filter_map(|e| e.submission.as_ref().map(|s| s.signer.as_str()))
+        .collect();
+    if !submitters.is_empty() {
+        seqs.extend(
+            entries
+                .iter()
+                .filter(|e| e.kind == crate::ledger::Kind::Key)
+                .filter(|e| {
+                    e.body
+                        .get("key_id")
+                        .and_then(serde_json::Value::as_str)
+                        .is_some_and(|id| submitters.contains(id))
+                })
+                .map(|e| e.seq),
+        );
+    }
     seqs.sort_unstable();
     seqs.dedup();
 

@@ -3,9 +3,9 @@
 
 use audit_ledger::error::Result;
 use audit_ledger::ledger::Entry;
-use audit_ledger::trust::{CacheStatus, Decision};
+use audit_ledger::trust::Decision;
 use clap::Args;
-use serde_json::{json, Value};
+
 
 /// Evaluation time shared by the trust commands.
 #[derive(Debug, Args)]
@@ -25,23 +25,7 @@ impl AtArg {
     }
 }
 
-/// JSON of a decision for `--json` output.
-/// `entry` is the approval entry that records the decision, `None` for a dry run.
-pub fn decision_json(d: &Decision, entry: Option<&Entry>, status: CacheStatus) -> Value {
-    let gates: Vec<Value> = d
-        .checks
-        .iter()
-        .map(|c| {
-            json!({"gate": c.gate, "paths": c.paths, "score_permille": c.score.permille(), "breakdown": c.score.breakdown(),
-                   "min_score_permille": c.min_score_permille, "min_history": c.min_history, "approvals_required": c.approvals,
-                   "approvers": c.approvers, "failures": c.failures})
-        })
-        .collect();
-    json!({"ok": d.allow, "decision": if d.allow {"allow"} else {"deny"}, "actor": d.actor, "subject": d.subject,
-           "paths": d.paths, "reasons": d.reasons, "gates": gates, "gate": d.deciding().map(|c| c.gate.clone()),
-           "approval_seq": entry.map(|e| e.seq), "approval_hash": entry.map(Entry::hash_hex),
-           "recorded": entry.is_some(), "cache": status.as_str()})
-}
+pub use audit_ledger::trust::json::decision_json;
 
 /// Human rendering of a decision.
 pub fn decision_text(d: &Decision, entry: Option<&Entry>) -> String {

@@ -7,7 +7,7 @@ use audit_ledger::flow::{self, gate::GateQuery, gate::GATE_RECORDER, merge::Merg
 use audit_ledger::trust::model::ms_ts;
 use audit_ledger::trust::{self, Policy, Score};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::decision::{decision_json, decision_text, AtArg};
 use super::Ctx;
@@ -81,10 +81,7 @@ pub struct SummaryArgs {
     pub at: AtArg,
 }
 
-/// JSON of a score (integers only).
-pub fn score_json(s: &Score) -> Value {
-    json!({"actor": s.actor, "known": s.known, "score_permille": s.permille(), "history": s.history(), "breakdown": s.breakdown()})
-}
+pub use audit_ledger::trust::json::score_json;
 
 /// One line for people.
 pub fn score_line(s: &Score) -> String {

@@ -19,6 +19,8 @@ pub use gate::{evaluate, Decision};
 pub use model::{score, scores_of_authors, Facts, Score};
 pub use policy::Policy;
 
+pub mod json;
+
 use crate::error::Result;
 use crate::ledger::Ledger;
 
