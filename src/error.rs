@@ -201,6 +201,39 @@ impl Error {
         }
     }
 
+    /// The HTTP status of the table above (`ledger serve`).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::Verify { .. } => 422,
+            Error::Invalid { .. } | Error::Malformed { .. } | Error::NotAFile { .. } => 400,
+            Error::NotFound(_) | Error::NotALedger(_) => 404,
+            Error::Conflict(_) | Error::TornTail { .. } => 409,
+            Error::UntrustedKey { .. } | Error::SignatureRequired => 403,
+            Error::Interrupted(_) => 503,
+            Error::AfterAppend { source, .. } => source.http_status(),
+            _ => 500,
+        }
+    }
+
+    /// A stable code naming the kind of error (the `code` of an HTTP error body): the
+    /// verification failure's own code for [`Error::Verify`].
+    pub fn kind_code(&self) -> &'static str {
+        match self {
+            Error::Verify { failure, .. } => failure.code,
+            Error::Invalid { .. } => "invalid",
+            Error::Malformed { .. } => "malformed",
+            Error::NotAFile { .. } => "not-a-file",
+            Error::NotFound(_) | Error::NotALedger(_) => "not-found",
+            Error::Conflict(_) => "conflict",
+            Error::TornTail { .. } => "torn-tail",
+            Error::UntrustedKey { .. } => "untrusted-key",
+            Error::SignatureRequired => "signature-required",
+            Error::Interrupted(_) => "unavailable",
+            Error::AfterAppend { source, .. } => source.kind_code(),
+            _ => "internal",
+        }
+    }
+
     /// The verification failure inside this error, if it is one (also behind
     /// [`Error::AfterAppend`]).
     pub fn verify_failure(&self) -> Option<(&str, &Failure)> {

@@ -56,6 +56,8 @@ pub mod metrics;
 pub mod note;
 pub mod report;
 pub mod rollback;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod time;
 pub mod trust;
 

@@ -81,6 +81,18 @@ pub fn evaluate(ledger: &Ledger, q: &GateQuery) -> Result<Evaluation> {
     Ok(Evaluation { decision, cache })
 }
 
+/// The ledger as its verified view leaves it: the view opened with the ledger handle's client
+/// state (verifying what follows it), and the handle with the signed settings in force.
+pub fn open_verified(ledger: Ledger) -> Result<(Ledger, View)> {
+    let opts = ViewOptions {
+        state: ledger.state_location().clone(),
+        root_key: None,
+    };
+    let view = View::open(&ledger, &opts, &mut |_, _| {})?;
+    let (ledger, _notices) = ledger.with_signed_policy(view.policy.as_ref())?;
+    Ok((ledger, view))
+}
+
 /// Open the verified view of `ledger` and evaluate `q` on the verified history: what `trust
 /// gate` does before it decides. On a first run (no client state yet, so every entry is
 /// verified now) without a usable trust cache, the trust facts are folded from the very lines

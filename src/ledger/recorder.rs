@@ -249,7 +249,7 @@ impl<'a> Recorder<'a> {
             let mut items = Vec::with_capacity(subs.len());
             let mut refused = Vec::new();
             for (i, sub) in subs.into_iter().enumerate() {
-                match check_submission(s.view(), &sub) {
+                match check_submission(&s.view().keys, &sub) {
                     Ok(()) => items.push(Item::Submitted(sub)),
                     Err(e) => refused.push((i, e)),
                 }
@@ -356,7 +356,7 @@ impl<'a> Recorder<'a> {
 
 /// A runner's submission: a valid id and timestamp, a body that fits its kind, and a
 /// signature by a key the ledger trusts now.
-pub fn check_submission(view: &View, sub: &Submitted) -> Result<()> {
+pub fn check_submission(keys: &[crate::keys::history::KeyState], sub: &Submitted) -> Result<()> {
     let s = &sub.submission;
     if !crate::ledger::entry::valid_submission_id(&s.id) {
         return Err(Error::invalid(
@@ -379,7 +379,10 @@ pub fn check_submission(view: &View, sub: &Submitted) -> Result<()> {
     }
     let body_c = Entry::check_draft(d.kind, &d.actor, &d.body)
         .map_err(|le| Error::invalid("body", le.reason))?;
-    let Some(key) = view.trusted(&s.signer) else {
+    let Some(key) = keys
+        .iter()
+        .find(|k| k.id == s.signer && k.revoked_at.is_none())
+    else {
         return Err(Error::untrusted(
             &s.signer,
             "not trusted by this ledger to submit entries",

@@ -1,0 +1,667 @@
+//! `ledger serve` (DESIGN §9): one ledger shared over HTTP by many CI runners and merge bots,
+//! and the client that checks what the service tells it.
+//!
+//! * [`Service`] is the library side, with no HTTP in it: it opens the ledger only after a
+//!   full verification, keeps the verified view in memory (line offsets, the Merkle tree by
+//!   levels, the submission ids, the key history, the newest signed checkpoint), and writes
+//!   through one writer thread that batches concurrent submissions into one lock, one write,
+//!   one fsync and one checkpoint ([`Recorder::record_submissions`]). Reads never wait for
+//!   a write: they take a read lock on the view, which the writer holds only to append the
+//!   leaves of a finished batch.
+//! * Every entry served is re-read from the file and checked against its verified leaf hash;
+//!   a mismatch (the file was edited behind the service) is never served: the service marks
+//!   itself broken and `/readyz` says so.
+//! * [`http`] maps requests to these calls and errors to statuses; [`client`] is the verifying
+//!   client of `ledger append --remote` and `ledger trust gate --remote`.
+
+/// The verifying client of `--remote`.
+pub mod client;
+pub mod http;
+pub mod metrics;
+mod tree;
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
+use crate::keys::history::KeyState;
+use crate::keys::Signer;
+use crate::ledger::entry::Entry;
+use crate::ledger::recorder::check_submission;
+use crate::ledger::verify::Options;
+use crate::ledger::{Ledger, Recorder, Submitted};
+use crate::merkle::{self, Hash};
+use tree::Tree;
+
+/// Most submissions in one request.
+pub const MAX_BATCH: usize = 1000;
+/// Most submissions the writer puts in one group commit.
+pub const MAX_GROUP: usize = 4096;
+
+/// The verified state the service answers from.
+struct Served {
+    /// Byte offset of each line; `offsets[n]` is where entry n starts.
+    offsets: Vec<u64>,
+    /// Bytes verified (the end of the last verified line).
+    end: u64,
+    tree: Tree,
+    /// Submission id → (seq, digest of what was signed and by whom).
+    ids: HashMap<String, (u64, [u8; 32])>,
+    keys: Vec<KeyState>,
+    /// The newest signed checkpoint (note text) and its size.
+    checkpoint: Option<(String, u64)>,
+}
+
+/// What one submission came to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Written now, at this seq.
+    Created(u64),
+    /// Written earlier with the same id and bytes, at this seq.
+    Existing(u64),
+    /// Refused (a conflict on its id, an untrusted key, a bad signature).
+    Refused(Arc<Error>),
+}
+
+struct Job {
+    subs: Vec<Submitted>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Outcome>>>,
+}
+
+/// The service: a verified view of one ledger and its writer.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ledger: Ledger,
+    view: RwLock<Served>,
+    broken: Mutex<Option<String>>,
+    writer: Mutex<Option<tokio::sync::mpsc::Sender<Job>>>,
+    metrics: metrics::Metrics,
+}
+
+fn digest_of(sub: &Submitted) -> Result<[u8; 32]> {
+    let body_c = crate::canonical::encode(&sub.draft.body)
+        .map_err(|e| Error::invalid("body", e.to_string()))?;
+    let msg = crate::ledger::entry::submission_message(
+        &sub.draft.actor,
+        &body_c,
+        &sub.submission.id,
+        sub.draft.kind,
+        &sub.ts,
+    );
+    let mut h = Sha256::new();
+    h.update(msg);
+    h.update(sub.submission.signer.as_bytes());
+    Ok(h.finalize().into())
+}
+
+fn digest_of_entry(e: &Entry) -> Option<(String, [u8; 32])> {
+    let sub = e.submission.as_ref()?;
+    let msg = e.submission_message()?;
+    let mut h = Sha256::new();
+    h.update(msg);
+    h.update(sub.signer.as_bytes());
+    Some((sub.id.clone(), h.finalize().into()))
+}
+
+impl Served {
+    /// Verify the whole ledger, then index what was verified.
+    fn load(ledger: &Ledger) -> Result<Served> {
+        let opts = Options {
+            collect_leaves: true,
+            ..Options::default()
+        };
+        let out = crate::flow::verify::verify(ledger, &opts, None, &mut |_, _| {})?;
+        let summary = out.summary;
+        let path = ledger.log_path();
+        let mut bytes = Vec::new();
+        let f = crate::fsutil::open_regular(&path)?;
+        f.take(summary.bytes)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&path, e))?;
+        let mut offsets = Vec::with_capacity(summary.leaves.len());
+        let mut ids = HashMap::new();
+        let mut at = 0usize;
+        let finder = memchr::memmem::Finder::new(b",\"submission\":{");
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let seq = offsets.len() as u64;
+            offsets.push(at as u64);
+            at += line.len();
+            if finder.find(line).is_some() {
+                let e = Entry::parse_line(line.strip_suffix(b"\n").unwrap_or(line))
+                    .map_err(|le| Error::internal(format!("seq {seq}: {}", le.reason)))?;
+                if summary.leaves.get(offsets.len() - 1) != Some(&e.hash) {
+                    return Err(changed(&path, seq));
+                }
+                if let Some((id, d)) = digest_of_entry(&e) {
+                    ids.insert(id, (seq, d));
+                }
+            }
+        }
+        if offsets.len() != summary.leaves.len() {
+            return Err(Error::Conflict(format!(
+                "{}: changed while it was being opened; start again",
+                path.display()
+            )));
+        }
+        let checkpoint = read_checkpoint(ledger);
+        Ok(Served {
+            offsets,
+            end: summary.bytes,
+            tree: Tree::new(summary.leaves),
+            ids,
+            keys: summary.keys,
+            checkpoint,
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.tree.len()
+    }
+}
+
+/// `DIR/checkpoint`, which plain verification has just checked (signed by a key of the
+/// ledger's history, consistent with the verified entries).
+fn read_checkpoint(ledger: &Ledger) -> Option<(String, u64)> {
+    let path = ledger.dir().join(crate::ledger::tlog::CHECKPOINT_FILE);
+    let bytes = crate::fsutil::read_bounded(&path, 64 * 1024, "checkpoint").ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let n = crate::note::parse(text.as_bytes()).ok()?;
+    let cp = Checkpoint::parse(&n.text).ok()?;
+    Some((text, cp.size))
+}
+
+fn changed(path: &std::path::Path, seq: u64) -> Error {
+    Error::verify_file(
+        path,
+        "changed-behind-the-service",
+        format!("entry {seq} is no longer the entry that was verified: the file was edited"),
+    )
+}
+
+/// One served entry: the line and its parse.
+#[derive(Debug, Clone)]
+pub struct Served1 {
+    /// The canonical line, without its newline.
+    pub line: String,
+    /// The entry.
+    pub entry: Entry,
+}
+
+/// A page of entries.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The entries that matched.
+    pub entries: Vec<Served1>,
+    /// Where the next page starts, if the scan stopped before the end.
+    pub next_cursor: Option<u64>,
+}
+
+/// A query over the served entries.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Only this kind.
+    pub kind: Option<crate::ledger::Kind>,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only entries at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Start at this seq.
+    pub cursor: u64,
+    /// At most this many entries (1 to 1000, default 100).
+    pub limit: usize,
+}
+
+/// Lines one query looks at before it answers with a cursor.
+const SCAN_BUDGET: u64 = 50_000;
+
+impl Service {
+    /// Open `ledger` for serving: verify it whole, then start the writer with `signer`, the
+    /// log key (which must be trusted by the ledger and not a writer key).
+    pub fn open(ledger: Ledger, signer: Signer) -> Result<Service> {
+        let served = Served::load(&ledger)?;
+        match served.keys.iter().find(|k| k.id == signer.id()) {
+            Some(k) if k.writer => {
+                return Err(Error::untrusted(
+                    signer.id(),
+                    "a writer key cannot be the log key of a service",
+                ))
+            }
+            Some(k) if k.revoked_at.is_none() => {}
+            _ => {
+                return Err(Error::untrusted(
+                    signer.id(),
+                    "not trusted by this ledger: the service signs with a key of its key history",
+                ))
+            }
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<Job>(1024);
+        let svc = Service {
+            inner: Arc::new(Inner {
+                ledger,
+                view: RwLock::new(served),
+                broken: Mutex::new(None),
+                writer: Mutex::new(Some(tx)),
+                metrics: metrics::Metrics::new(),
+            }),
+        };
+        let worker = svc.clone();
+        std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || worker.write_loop(rx, signer))
+            .map_err(|e| Error::internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(svc)
+    }
+
+    /// The ledger served.
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    fn view(&self) -> Result<std::sync::RwLockReadGuard<'_, Served>> {
+        self.inner
+            .view
+            .read()
+            .map_err(|_| Error::internal("the served view is poisoned"))
+    }
+
+    /// Why the service no longer answers, if it stopped trusting its file.
+    pub fn broken(&self) -> Option<String> {
+        self.inner.broken.lock().ok().and_then(|b| b.clone())
+    }
+
+    fn mark_broken(&self, why: &Error) {
+        if let Ok(mut b) = self.inner.broken.lock() {
+            b.get_or_insert_with(|| why.to_string());
+        }
+    }
+
+    /// Entries in the verified view.
+    pub fn size(&self) -> Result<u64> {
+        Ok(self.view()?.size())
+    }
+
+    /// The newest signed checkpoint (a signed note) and its size.
+    pub fn checkpoint(&self) -> Result<(String, u64)> {
+        self.view()?
+            .checkpoint
+            .clone()
+            .ok_or_else(|| Error::NotFound("no checkpoint yet: the ledger is empty".into()))
+    }
+
+    /// Entry `seq`, re-read from the file and checked against its verified leaf hash.
+    pub fn entry(&self, seq: u64) -> Result<Served1> {
+        let v = self.view()?;
+        self.read_entry(&v, seq)
+    }
+
+    fn read_entry(&self, v: &Served, seq: u64) -> Result<Served1> {
+        let (Some(&start), Some(leaf)) = (
+            usize::try_from(seq).ok().and_then(|i| v.offsets.get(i)),
+            v.tree.leaf(seq),
+        ) else {
+            return Err(Error::NotFound(format!(
+                "seq {seq}: the ledger has {} entries",
+                v.size()
+            )));
+        };
+        let end = usize::try_from(seq + 1)
+            .ok()
+            .and_then(|i| v.offsets.get(i).copied())
+            .unwrap_or(v.end);
+        let path = self.inner.ledger.log_path();
+        let mut buf = vec![0u8; usize::try_from(end - start).unwrap_or(0)];
+        let read = crate::fsutil::open_regular(&path).and_then(|mut f| {
+            f.seek(SeekFrom::Start(start))
+                .and_then(|_| f.read_exact(&mut buf))
+                .map_err(|e| Error::io(&path, e))
+        });
+        let checked = read.and_then(|()| {
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            match Entry::parse_line(line) {
+                Ok(e) if e.hash == *leaf && e.seq == seq => Ok(e),
+                _ => Err(changed(&path, seq)),
+            }
+        });
+        match checked {
+            Ok(entry) => {
+                buf.pop();
+                let line = String::from_utf8(buf).map_err(|_| changed(&path, seq))?;
+                Ok(Served1 { line, entry })
+            }
+            Err(e) => {
+                self.mark_broken(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// A page of entries matching `q`.
+    pub fn query(&self, q: &Query) -> Result<Page> {
+        let v = self.view()?;
+        let limit = if q.limit == 0 { 100 } else { q.limit.min(1000) };
+        let size = v.size();
+        let mut entries = Vec::new();
+        let mut seq = q.cursor;
+        let stop = q.cursor.saturating_add(SCAN_BUDGET).min(size);
+        while seq < stop && entries.len() < limit {
+            let s = self.read_entry(&v, seq)?;
+            seq += 1;
+            let e = &s.entry;
+            if q.kind.is_some_and(|k| k != e.kind) || q.actor.as_ref().is_some_and(|a| *a != e.actor)
+            {
+                continue;
+            }
+            if let Some(since) = q.since_ms {
+                let ms = crate::time::parse_instant(&e.ts).unwrap_or(i64::MIN);
+                if ms < since {
+                    continue;
+                }
+            }
+            entries.push(s);
+        }
+        Ok(Page {
+            entries,
+            next_cursor: (seq < size).then_some(seq),
+        })
+    }
+
+    /// An inclusion proof of `seq` in the tree of `size` entries (default: the checkpoint's).
+    pub fn inclusion(&self, seq: u64, size: Option<u64>) -> Result<merkle::InclusionProof> {
+        let v = self.view()?;
+        let size = size
+            .or(v.checkpoint.as_ref().map(|c| c.1))
+            .unwrap_or(v.size());
+        if seq >= size || size > v.size() {
+            return Err(Error::NotFound(format!(
+                "no entry {seq} in a tree of {size} (the ledger has {})",
+                v.size()
+            )));
+        }
+        let mut t = tree::TreeRef(&v.tree);
+        merkle::inclusion_proof(&mut t, seq, size)
+    }
+
+    /// A consistency proof between two tree sizes.
+    pub fn consistency(&self, from: u64, to: Option<u64>) -> Result<merkle::ConsistencyProof> {
+        let v = self.view()?;
+        let to = to.or(v.checkpoint.as_ref().map(|c| c.1)).unwrap_or(v.size());
+        if from > to || to > v.size() || from == 0 {
+            return Err(Error::invalid(
+                "from",
+                format!(
+                    "expected 0 < from <= to <= {} (from {from}, to {to})",
+                    v.size()
+                ),
+            ));
+        }
+        let mut t = tree::TreeRef(&v.tree);
+        merkle::consistency_proof(&mut t, from, to)
+    }
+
+    /// The root of the first `size` entries.
+    pub fn root(&self, size: u64) -> Result<Hash> {
+        Ok(self.view()?.tree.root(size))
+    }
+
+    /// Check submissions against the served key history before they are queued: valid ids,
+    /// bodies and signatures by trusted keys. All or nothing: the first bad one is the error,
+    /// named by its index.
+    pub fn precheck(&self, subs: &[Submitted]) -> Result<()> {
+        if subs.is_empty() || subs.len() > MAX_BATCH {
+            return Err(Error::invalid(
+                "submissions",
+                format!("expected 1 to {MAX_BATCH} submissions, found {}", subs.len()),
+            ));
+        }
+        let v = self.view()?;
+        for (i, s) in subs.iter().enumerate() {
+            check_submission(&v.keys, s).map_err(|e| at_index(i, e))?;
+        }
+        Ok(())
+    }
+
+    /// Submit a batch: checked, queued to the writer, answered once the group commit that
+    /// holds them is durable (fsync) and covered by a signed checkpoint.
+    pub async fn submit(&self, subs: Vec<Submitted>) -> Result<Vec<Outcome>> {
+        self.precheck(&subs)?;
+        let tx = self
+            .inner
+            .writer
+            .lock()
+            .ok()
+            .and_then(|w| w.clone())
+            .ok_or_else(|| Error::Interrupted("the service is shutting down".into()))?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        tx.send(Job { subs, reply })
+            .await
+            .map_err(|_| Error::Interrupted("the service is shutting down".into()))?;
+        rx.await
+            .map_err(|_| Error::Interrupted("the writer stopped".into()))?
+    }
+
+    /// Stop taking submissions; the writer finishes what is queued, then exits.
+    pub fn close(&self) {
+        if let Ok(mut w) = self.inner.writer.lock() {
+            w.take();
+        }
+    }
+
+    /// The writer thread: take a job, then whatever else is queued (up to [`MAX_GROUP`]
+    /// submissions), and write them as one group commit.
+    fn write_loop(&self, mut rx: tokio::sync::mpsc::Receiver<Job>, signer: Signer) {
+        let recorder = Recorder::new(&self.inner.ledger, Some(&signer));
+        let lagging = self
+            .view()
+            .map(|v| v.size() > 0 && v.checkpoint.as_ref().map(|c| c.1) != Some(v.size()))
+            .unwrap_or(false);
+        if lagging {
+            if let Ok(issued) = recorder.checkpoint() {
+                if let Ok(mut v) = self.inner.view.write() {
+                    if issued.checkpoint.size == v.size() {
+                        v.checkpoint = Some((issued.note, issued.checkpoint.size));
+                    }
+                }
+            }
+        }
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            let mut n = jobs[0].subs.len();
+            while n < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        n += j.subs.len();
+                        jobs.push(j);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let started = std::time::Instant::now();
+            let results = self.commit(&recorder, &mut jobs);
+            self.inner
+                .metrics
+                .observe_commit(n as u64, started.elapsed().as_secs_f64());
+            match results {
+                Ok(per_job) => {
+                    for (job, out) in jobs.into_iter().zip(per_job) {
+                        let _ = job.reply.send(Ok(out));
+                    }
+                }
+                Err(e) => {
+                    let e = Arc::new(e);
+                    for job in jobs {
+                        let _ = job.reply.send(Err(shared_error(&e)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One group commit. Ids already written (or earlier in the same group) answer with
+    /// their seq when the bytes are the same and are refused (409) when they differ.
+    fn commit(&self, recorder: &Recorder<'_>, jobs: &mut [Job]) -> Result<Vec<Vec<Outcome>>> {
+        enum Slot {
+            Done(Outcome),
+            /// Index in the batch written; `true` for the submission that brought it.
+            Batch(usize, bool),
+        }
+        let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
+        let mut batch: Vec<Submitted> = Vec::new();
+        let mut pending: HashMap<String, ([u8; 32], usize)> = HashMap::new();
+        {
+            let v = self.view()?;
+            for job in jobs.iter_mut() {
+                let mut mine = Vec::with_capacity(job.subs.len());
+                for sub in std::mem::take(&mut job.subs) {
+                    let d = digest_of(&sub)?;
+                    let id = sub.submission.id.clone();
+                    let conflict = || {
+                        Slot::Done(Outcome::Refused(Arc::new(Error::Conflict(format!(
+                            "submission id {id:?} was already used for other content"
+                        )))))
+                    };
+                    let slot = match (v.ids.get(&id), pending.get(&id)) {
+                        (Some(&(seq, d0)), _) if d0 == d => Slot::Done(Outcome::Existing(seq)),
+                        (Some(_), _) => conflict(),
+                        (None, Some(&(d0, b))) if d0 == d => Slot::Batch(b, false),
+                        (None, Some(_)) => conflict(),
+                        (None, None) => {
+                            pending.insert(id, (d, batch.len()));
+                            batch.push(sub);
+                            Slot::Batch(batch.len() - 1, true)
+                        }
+                    };
+                    mine.push(slot);
+                }
+                slots.push(mine);
+            }
+        }
+        let mut seq_of: Vec<std::result::Result<u64, Arc<Error>>> = Vec::new();
+        if !batch.is_empty() {
+            let n = batch.len();
+            let written = recorder.record_submissions(batch)?;
+            let mut refused: HashMap<usize, Arc<Error>> = written
+                .refused
+                .into_iter()
+                .map(|(i, e)| (i, Arc::new(e)))
+                .collect();
+            let mut entries = written.recorded.entries.iter();
+            for b in 0..n {
+                seq_of.push(match refused.remove(&b) {
+                    Some(e) => Err(e),
+                    None => entries
+                        .next()
+                        .map(|e| e.seq)
+                        .ok_or_else(|| Arc::new(Error::internal("entry not written"))),
+                });
+            }
+            self.advance(&written.recorded)?;
+        }
+        Ok(slots
+            .into_iter()
+            .map(|mine| {
+                mine.into_iter()
+                    .map(|slot| match slot {
+                        Slot::Done(o) => o,
+                        Slot::Batch(b, created) => match seq_of.get(b) {
+                            Some(Ok(seq)) if created => Outcome::Created(*seq),
+                            Some(Ok(seq)) => Outcome::Existing(*seq),
+                            Some(Err(e)) => Outcome::Refused(e.clone()),
+                            None => Outcome::Refused(Arc::new(Error::internal("entry not written"))),
+                        },
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Add a finished group commit to the view. Entries written by another process in the
+    /// meantime (a CLI append) make the view reload from a full verification.
+    fn advance(&self, rec: &crate::ledger::Recorded) -> Result<()> {
+        let mut v = self
+            .inner
+            .view
+            .write()
+            .map_err(|_| Error::internal("the served view is poisoned"))?;
+        let in_line = rec.entries.first().is_some_and(|e| e.seq == v.size());
+        if !in_line {
+            drop(v);
+            let fresh = Served::load(&self.inner.ledger)?;
+            let mut v = self
+                .inner
+                .view
+                .write()
+                .map_err(|_| Error::internal("the served view is poisoned"))?;
+            *v = fresh;
+            if let Some(cp) = &rec.checkpoint {
+                v.checkpoint = Some((cp.note.clone(), cp.checkpoint.size));
+            }
+            return Ok(());
+        }
+        for e in &rec.entries {
+            let len = e.to_line().len() as u64 + 1;
+            let at = v.end;
+            v.offsets.push(at);
+            v.end = at + len;
+            v.tree.push(e.hash);
+            if let Some((id, d)) = digest_of_entry(e) {
+                v.ids.insert(id, (e.seq, d));
+            }
+        }
+        if let Some(cp) = &rec.checkpoint {
+            v.checkpoint = Some((cp.note.clone(), cp.checkpoint.size));
+        }
+        Ok(())
+    }
+
+    /// The answer for one written submission: entry, inclusion proof against the newest
+    /// checkpoint, and that checkpoint.
+    pub fn receipt(&self, seq: u64, created: bool) -> Result<Value> {
+        let s = self.entry(seq)?;
+        let (note, size) = self.checkpoint()?;
+        let proof = self.inclusion(seq, Some(size))?;
+        Ok(json!({
+            "status": if created { "created" } else { "existing" },
+            "seq": seq,
+            "hash": s.entry.hash_hex(),
+            "id": s.entry.submission.as_ref().map(|x| x.id.clone()),
+            "entry": s.line,
+            "inclusion": proof,
+            "checkpoint": note,
+        }))
+    }
+}
+
+/// An error shared by every job of a failed group commit, as an owned error of the same kind.
+fn shared_error(e: &Error) -> Error {
+    match e {
+        Error::Conflict(m) => Error::Conflict(m.clone()),
+        Error::Invalid { what, reason } => Error::invalid(what.clone(), reason.clone()),
+        Error::UntrustedKey { key_id, reason } => Error::untrusted(key_id.clone(), reason.clone()),
+        other => Error::internal(other.to_string()),
+    }
+}
+
+/// Name the submission an error is about.
+fn at_index(i: usize, e: Error) -> Error {
+    match e {
+        Error::Invalid { what, reason } => Error::invalid(format!("submissions[{i}].{what}"), reason),
+        Error::UntrustedKey { key_id, reason } => {
+            Error::untrusted(key_id, format!("submissions[{i}]: {reason}"))
+        }
+        other => other,
+    }
+}
