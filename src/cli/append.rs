@@ -35,6 +35,12 @@ pub struct AppendArgs {
     /// With --key, do not refresh DIR/checkpoint after appending (run `ledger checkpoint` later).
     #[arg(long)]
     pub no_checkpoint: bool,
+    /// With --remote: the submission id (idempotency key; a batch uses ID.1, ID.2, …).
+    /// Default: a random one. Resubmitting the same id and content returns the same entry.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
     #[command(flatten)]
     pub fields: FieldFlags,
 }
@@ -231,7 +237,11 @@ pub fn draft_from_args(
 }
 
 pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
-    let ledger = ctx.ledger()?;
+    let ledger = if a.remote.remote.as_deref().is_some_and(|r| !r.is_empty()) {
+        None
+    } else {
+        Some(ctx.ledger()?)
+    };
     let drafts = match (&a.batch, &a.kind, &a.actor) {
         (Some(spec), _, _) => {
             if spec == "-" {
@@ -245,7 +255,11 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         }
         _ => return Err(super::usage("give KIND and --actor, or --batch FILE")),
     };
+    if let Some(remote) = a.remote.client(ctx)? {
+        return append_remote(ctx, a, &remote, drafts);
+    }
     let signer = ctx.signer()?;
+    let ledger = ledger.ok_or_else(|| Error::internal("no ledger"))?;
     let mut rec = ctx.recorder(&ledger, signer.as_ref())?;
     if a.no_checkpoint {
         rec = rec.without_checkpoint();
@@ -257,6 +271,68 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
     let r = flow::append::append(&rec, drafts, &attr)?;
     ctx.notices(&r);
     report_appended(ctx, &r.entries);
+    Ok(0)
+}
+
+/// `append --remote`: sign each draft as a submission with the writer key, send them in one
+/// request, check every answer.
+fn append_remote(
+    ctx: &Ctx,
+    a: &AppendArgs,
+    remote: &audit_ledger::serve::client::Remote,
+    drafts: Vec<Draft>,
+) -> Result<i32> {
+    if a.fields.repo.is_some() || a.fields.undoes.is_some() {
+        return Err(super::usage(
+            "--repo and --undoes need the ledger's history: not available with --remote",
+        ));
+    }
+    let signer = ctx.require_signer("--remote (the writer key that signs each submission)")?;
+    let base = match &a.id {
+        Some(id) => id.clone(),
+        None => {
+            let mut r = [0u8; 12];
+            getrandom::fill(&mut r).map_err(|e| Error::internal(format!("random: {e}")))?;
+            format!("sub-{}", hex::encode(r))
+        }
+    };
+    let n = drafts.len();
+    let subs = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let id = if n == 1 { base.clone() } else { format!("{base}.{}", i + 1) };
+            audit_ledger::ledger::Submitted::sign(&signer, d, &id)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let receipts = remote.append(&subs)?;
+    let rows: Vec<Value> = receipts
+        .iter()
+        .zip(&subs)
+        .map(|(r, s)| json!({"id": s.submission.id, "seq": r.seq, "hash": hex::encode(r.hash), "created": r.created}))
+        .collect();
+    let (first, last) = match (receipts.first(), receipts.last()) {
+        (Some(f), Some(l)) => (f, l),
+        _ => return Err(Error::internal("no receipt")),
+    };
+    let human = if n == 1 {
+        format!(
+            "{} seq {} hash {} (proved in the signed checkpoint of size {})",
+            if first.created { "appended" } else { "already recorded:" },
+            first.seq,
+            hex::encode(first.hash),
+            first.tree_size
+        )
+    } else {
+        format!(
+            "appended {n} submissions, seq {}..={} (proved in the signed checkpoint of size {})",
+            first.seq, last.seq, last.tree_size
+        )
+    };
+    ctx.print(
+        human,
+        &json!({"ok": true, "remote": true, "entries": rows, "tree_size": last.tree_size, "root": hex::encode(last.root)}),
+    );
     Ok(0)
 }
 

@@ -16,7 +16,7 @@ use super::Ctx;
 pub enum KeysCmd {
     /// Trust a public key (appends a `key add` entry signed with --key).
     #[command(
-        after_help = "Examples:\n  ledger keys add ci.key.pub --key release.key\n  ledger keys add bob.key.pub --identity bob@example.org --key release.key\n\nThe first key of a ledger signs its own entry: --key is its private key."
+        after_help = "Examples:\n  ledger keys add ci.key.pub --key release.key\n  ledger keys add bob.key.pub --identity bob@example.org --key release.key\n  ledger keys add runner.key.pub --writer --key release.key   # a CI runner's key for `ledger serve`\n\nThe first key of a ledger signs its own entry: --key is its private key."
     )]
     Add {
         /// Public key file (one line of hex).
@@ -26,8 +26,12 @@ pub enum KeysCmd {
         name: Option<String>,
         /// Whose key it is (e.g. alice@example.org): approvals signed with it count as that
         /// identity's, and only such approvals count towards a gate.
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", conflicts_with = "writer")]
         identity: Option<String>,
+        /// A writer key (`add-writer`): it signs a runner's submissions to `ledger serve` and
+        /// never an entry or a checkpoint.
+        #[arg(long)]
+        writer: bool,
         /// Actor recorded in the entry.
         #[arg(long, default_value = "ledger/keys")]
         actor: String,
@@ -63,17 +67,17 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
             path,
             name,
             identity,
+            writer,
             actor,
         } => {
             let vk = keys::load_public(path)?;
             let signer = ctx.require_signer("keys add")?;
-            let r = flow::keys::add_for(
-                &ctx.recorder(&l, Some(&signer))?,
-                &vk,
-                name.as_deref(),
-                identity.as_deref(),
-                actor,
-            )?;
+            let rec = ctx.recorder(&l, Some(&signer))?;
+            let r = if *writer {
+                rec.add_writer_key(&vk, actor)?
+            } else {
+                flow::keys::add_for(&rec, &vk, name.as_deref(), identity.as_deref(), actor)?
+            };
             ctx.notices(&r);
             let e = last_of(&r)?;
             ctx.print(

@@ -11,6 +11,8 @@ mod merge;
 mod metrics;
 mod output;
 mod policy;
+mod remote;
+mod serve;
 mod tlog;
 mod trust;
 mod verifiers;
@@ -115,6 +117,8 @@ pub enum Command {
     /// Signed release bundles: create and verify.
     #[command(subcommand)]
     Bundle(bundle::BundleCmd),
+    /// Serve the ledger over HTTP to CI runners and merge bots (DESIGN §9).
+    Serve(serve::ServeArgs),
     /// The standalone verifiers embedded in this binary: export them, print their SHA-256.
     #[command(subcommand)]
     Verifiers(verifiers::VerifiersCmd),
@@ -169,6 +173,7 @@ pub fn main() -> i32 {
         Command::Bundle(a) => bundle::bundle(&ctx, a),
         Command::Policy(a) => policy::policy(&ctx, a),
         Command::Verifiers(a) => verifiers::run(&ctx, a),
+        Command::Serve(a) => serve::serve(&ctx, a),
     };
     match result {
         Ok(code) => code,
