@@ -301,7 +301,11 @@ fn append_remote(
         .into_iter()
         .enumerate()
         .map(|(i, d)| {
-            let id = if n == 1 { base.clone() } else { format!("{base}.{}", i + 1) };
+            let id = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}.{}", i + 1)
+            };
             audit_ledger::ledger::Submitted::sign(&signer, d, &id)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -318,7 +322,11 @@ fn append_remote(
     let human = if n == 1 {
         format!(
             "{} seq {} hash {} (proved in the signed checkpoint of size {})",
-            if first.created { "appended" } else { "already recorded:" },
+            if first.created {
+                "appended"
+            } else {
+                "already recorded:"
+            },
             first.seq,
             hex::encode(first.hash),
             first.tree_size

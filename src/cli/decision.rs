@@ -6,7 +6,6 @@ use audit_ledger::ledger::Entry;
 use audit_ledger::trust::Decision;
 use clap::Args;
 
-
 /// Evaluation time shared by the trust commands.
 #[derive(Debug, Args)]
 pub struct AtArg {

@@ -173,13 +173,19 @@ fn summary(ctx: &Ctx, a: &SummaryArgs) -> Result<i32> {
 fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
     if let Some(remote) = a.remote.client(ctx)? {
         if a.repo.is_some() || a.at.at.is_some() {
-            return Err(super::usage("--remote answers for now and for --paths only (no --repo, no --at)"));
+            return Err(super::usage(
+                "--remote answers for now and for --paths only (no --repo, no --at)",
+            ));
         }
         let j = remote.gate(&a.actor, &a.paths, a.subject.as_deref())?;
         let allow = j["ok"].as_bool() == Some(true);
         let reasons: Vec<String> = j["reasons"]
             .as_array()
-            .map(|r| r.iter().filter_map(|x| x.as_str().map(|s| format!("  - {s}"))).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(|s| format!("  - {s}")))
+                    .collect()
+            })
             .unwrap_or_default();
         let human = format!(
             "{} {}'s change to {} path(s) (asked {})\n{}",

@@ -127,11 +127,9 @@ impl Remote {
                 Err(_) => true,
             };
             if !retry || attempt >= self.retries {
-                return outcome.map_err(|e| {
-                    Error::Io {
-                        path: PathBuf::from(&url),
-                        source: std::io::Error::other(e.to_string()),
-                    }
+                return outcome.map_err(|e| Error::Io {
+                    path: PathBuf::from(&url),
+                    source: std::io::Error::other(e.to_string()),
                 });
             }
             attempt += 1;
@@ -145,13 +143,19 @@ impl Remote {
             Error::malformed(format!("{}{path}", self.base), format!("not JSON: {e}"))
         })?;
         if !(200..300).contains(&status) {
-            let msg = v["error"]["message"].as_str().unwrap_or("no message").to_string();
+            let msg = v["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_string();
             let code = v["error"]["code"].as_str().unwrap_or("error").to_string();
             return Err(match status {
                 409 => Error::Conflict(format!("{}{path}: {msg}", self.base)),
                 403 => Error::untrusted("-", format!("{}{path}: {code}: {msg}", self.base)),
                 404 => Error::NotFound(format!("{}{path}: {msg}", self.base)),
-                s if s < 500 => Error::invalid(format!("{}{path}", self.base), format!("{status} {code}: {msg}")),
+                s if s < 500 => Error::invalid(
+                    format!("{}{path}", self.base),
+                    format!("{status} {code}: {msg}"),
+                ),
                 _ => Error::internal(format!("{}{path}: {status} {code}: {msg}", self.base)),
             });
         }
@@ -172,10 +176,13 @@ impl Remote {
             ));
         }
         let opened = note::open(text.as_bytes(), &verifiers).map_err(|e| {
-            lie(&url, "bad-checkpoint-signature", format!("the log key's signature does not verify: {e}"))
+            lie(
+                &url,
+                "bad-checkpoint-signature",
+                format!("the log key's signature does not verify: {e}"),
+            )
         })?;
-        Checkpoint::parse(opened.text())
-            .map_err(|e| lie(&url, "bad-checkpoint", e.to_string()))
+        Checkpoint::parse(opened.text()).map_err(|e| lie(&url, "bad-checkpoint", e.to_string()))
     }
 
     /// The checkpoint must extend the newest one accepted before (fetching a consistency
@@ -194,13 +201,27 @@ impl Remote {
         };
         if let Some(s) = &seen {
             if s.origin != cp.origin {
-                return Err(lie(&url, "wrong-origin", format!("the checkpoint is for log {:?}, this client follows {:?}", cp.origin, s.origin)));
+                return Err(lie(
+                    &url,
+                    "wrong-origin",
+                    format!(
+                        "the checkpoint is for log {:?}, this client follows {:?}",
+                        cp.origin, s.origin
+                    ),
+                ));
             }
             if cp.size < s.size {
                 return Err(lie(&url, "rolled-back", format!("the checkpoint has {} entries, fewer than the {} this client saw signed before", cp.size, s.size)));
             }
             if cp.size == s.size && cp.root != s.root {
-                return Err(lie(&url, "forked", format!("two signed checkpoints of size {} with different roots", cp.size)));
+                return Err(lie(
+                    &url,
+                    "forked",
+                    format!(
+                        "two signed checkpoints of size {} with different roots",
+                        cp.size
+                    ),
+                ));
             }
             if cp.size > s.size && s.size > 0 {
                 let p = format!("/v1/proof/consistency?from={}&to={}", s.size, cp.size);
@@ -208,7 +229,10 @@ impl Remote {
                 let v = self.json_ok(&p, status, &bytes)?;
                 let proof: ConsistencyProof = serde_json::from_value(v)
                     .map_err(|e| lie(&url, "bad-proof", format!("consistency proof: {e}")))?;
-                if proof.old_size != s.size || proof.new_size != cp.size || proof.verify(&s.root, &cp.root).is_err() {
+                if proof.old_size != s.size
+                    || proof.new_size != cp.size
+                    || proof.verify(&s.root, &cp.root).is_err()
+                {
                     return Err(lie(&url, "forked", format!("the checkpoint of size {} does not extend the one of size {} this client saw before (consistency proof fails)", cp.size, s.size)));
                 }
             }
@@ -232,8 +256,8 @@ impl Remote {
         if status != 200 {
             self.json_ok("/v1/checkpoint", status, &bytes)?;
         }
-        let text = String::from_utf8(bytes)
-            .map_err(|_| lie(&self.base, "bad-checkpoint", "not UTF-8"))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| lie(&self.base, "bad-checkpoint", "not UTF-8"))?;
         let cp = self.open_checkpoint(&text)?;
         self.check_extends(&cp)?;
         Ok(cp)
@@ -288,7 +312,13 @@ pub fn wire_of(s: &Submitted) -> Value {
     })
 }
 
-fn check_result(url: &str, i: usize, sub: &Submitted, r: &Value, cp: &Checkpoint) -> Result<Receipt> {
+fn check_result(
+    url: &str,
+    i: usize,
+    sub: &Submitted,
+    r: &Value,
+    cp: &Checkpoint,
+) -> Result<Receipt> {
     let at = |what: &str| format!("results[{i}]: {what}");
     let created = match r["status"].as_str() {
         Some("created") => true,
@@ -301,18 +331,34 @@ fn check_result(url: &str, i: usize, sub: &Submitted, r: &Value, cp: &Checkpoint
     let line = r["entry"]
         .as_str()
         .ok_or_else(|| lie(url, "bad-answer", at("no entry")))?;
-    let e = Entry::parse_line(line.as_bytes())
-        .map_err(|le| lie(url, "bad-entry", at(&format!("the entry returned is not valid: {}", le.reason))))?;
+    let e = Entry::parse_line(line.as_bytes()).map_err(|le| {
+        lie(
+            url,
+            "bad-entry",
+            at(&format!("the entry returned is not valid: {}", le.reason)),
+        )
+    })?;
     let same = e.kind == sub.draft.kind
         && e.actor == sub.draft.actor
         && e.body == sub.draft.body
         && e.ts == sub.ts
         && e.submission.as_ref() == Some(&sub.submission);
     if !same {
-        return Err(lie(url, "not-what-was-submitted", at(&format!("entry {} is not the submission {:?} this client signed", e.seq, sub.submission.id))));
+        return Err(lie(
+            url,
+            "not-what-was-submitted",
+            at(&format!(
+                "entry {} is not the submission {:?} this client signed",
+                e.seq, sub.submission.id
+            )),
+        ));
     }
     if r["seq"].as_u64() != Some(e.seq) || r["hash"].as_str() != Some(e.hash_hex().as_str()) {
-        return Err(lie(url, "bad-answer", at("seq or hash differ from the entry returned")));
+        return Err(lie(
+            url,
+            "bad-answer",
+            at("seq or hash differ from the entry returned"),
+        ));
     }
     let proof: InclusionProof = serde_json::from_value(r["inclusion"].clone())
         .map_err(|err| lie(url, "bad-proof", at(&format!("inclusion proof: {err}"))))?;
@@ -321,7 +367,14 @@ fn check_result(url: &str, i: usize, sub: &Submitted, r: &Value, cp: &Checkpoint
         && proof.tree_size == cp.size
         && merkle::verify_inclusion(&e.hash, e.seq, cp.size, &proof.hashes, &cp.root).is_ok();
     if !ok {
-        return Err(lie(url, "bad-inclusion-proof", at(&format!("entry {} is not proved included in the signed checkpoint of size {}", e.seq, cp.size))));
+        return Err(lie(
+            url,
+            "bad-inclusion-proof",
+            at(&format!(
+                "entry {} is not proved included in the signed checkpoint of size {}",
+                e.seq, cp.size
+            )),
+        ));
     }
     Ok(Receipt {
         seq: e.seq,

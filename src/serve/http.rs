@@ -144,8 +144,12 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
             let resp = if open || authorised(&app.opts, req.headers()) {
                 next.run(req).await
             } else {
-                ApiError::new(401, "unauthorised", "a valid bearer token is needed to read")
-                    .into_response()
+                ApiError::new(
+                    401,
+                    "unauthorised",
+                    "a valid bearer token is needed to read",
+                )
+                .into_response()
             };
             release(&app, ip);
             resp
@@ -227,11 +231,7 @@ async fn metrics(State(app): State<App>) -> Response {
 
 async fn checkpoint(State(app): State<App>) -> ApiResult {
     let (note, _) = app.svc.checkpoint()?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        note,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
 /// A submission as it travels: what the runner signed, its key id and signature.
@@ -255,9 +255,8 @@ enum AppendBody {
 }
 
 fn parse_submission(i: usize, v: Value) -> Result<Submitted, ApiError> {
-    let w: Wire = serde_json::from_value(v).map_err(|e| {
-        ApiError::new(400, "invalid", format!("submissions[{i}]: {e}"))
-    })?;
+    let w: Wire = serde_json::from_value(v)
+        .map_err(|e| ApiError::new(400, "invalid", format!("submissions[{i}]: {e}")))?;
     let kind = Kind::parse(&w.kind).ok_or_else(|| {
         ApiError::new(
             400,
@@ -272,9 +271,8 @@ fn parse_submission(i: usize, v: Value) -> Result<Submitted, ApiError> {
             format!("submissions[{i}].signer: expected 16 lowercase hex characters"),
         ));
     }
-    let sig = decode_sig(&w.sig).map_err(|e| {
-        ApiError::new(400, "invalid", format!("submissions[{i}].{}", e.reason))
-    })?;
+    let sig = decode_sig(&w.sig)
+        .map_err(|e| ApiError::new(400, "invalid", format!("submissions[{i}].{}", e.reason)))?;
     Ok(Submitted {
         draft: Draft {
             kind,
@@ -322,7 +320,8 @@ async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
             }
             Outcome::Refused(e) => {
                 let api = ApiError(e.http_status(), e.kind_code().into(), e.to_string());
-                results.push(json!({"status": "refused", "error": {"code": api.1, "message": api.2}}));
+                results
+                    .push(json!({"status": "refused", "error": {"code": api.1, "message": api.2}}));
                 worst.get_or_insert(api);
             }
         }
@@ -341,7 +340,11 @@ async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
 
 fn parse_u64(what: &str, s: &str) -> Result<u64, ApiError> {
     s.parse::<u64>().map_err(|_| {
-        ApiError::new(400, "invalid", format!("{what}: expected a non-negative integer, found {s:?}"))
+        ApiError::new(
+            400,
+            "invalid",
+            format!("{what}: expected a non-negative integer, found {s:?}"),
+        )
     })
 }
 
@@ -364,22 +367,37 @@ struct ListParams {
     limit: Option<String>,
 }
 
-async fn list(State(app): State<App>, q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn list(
+    State(app): State<App>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Query(p) = q.map_err(|e| ApiError::new(400, "invalid", e.body_text()))?;
-    let kind = match &p.kind {
-        None => None,
-        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
-            ApiError::new(400, "invalid", format!("kind: unknown kind {k:?}"))
-        })?),
-    };
+    let kind =
+        match &p.kind {
+            None => None,
+            Some(k) => Some(Kind::parse(k).ok_or_else(|| {
+                ApiError::new(400, "invalid", format!("kind: unknown kind {k:?}"))
+            })?),
+        };
     let since_ms = match &p.since {
         None => None,
-        Some(s) => Some(crate::time::parse_instant(s).map_err(|e| {
-            ApiError::new(400, "invalid", format!("since: {e}"))
-        })?),
+        Some(s) => Some(
+            crate::time::parse_instant(s)
+                .map_err(|e| ApiError::new(400, "invalid", format!("since: {e}")))?,
+        ),
     };
-    let cursor = p.cursor.as_deref().map(|c| parse_u64("cursor", c)).transpose()?.unwrap_or(0);
-    let limit = p.limit.as_deref().map(|c| parse_u64("limit", c)).transpose()?.unwrap_or(100);
+    let cursor = p
+        .cursor
+        .as_deref()
+        .map(|c| parse_u64("cursor", c))
+        .transpose()?
+        .unwrap_or(0);
+    let limit = p
+        .limit
+        .as_deref()
+        .map(|c| parse_u64("limit", c))
+        .transpose()?
+        .unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::new(400, "invalid", "limit: expected 1 to 1000"));
     }
@@ -414,7 +432,11 @@ async fn inclusion(
 ) -> ApiResult {
     let Query(p) = q.map_err(|e| ApiError::new(400, "invalid", e.body_text()))?;
     let seq = parse_u64("seq", &p.seq)?;
-    let size = p.size.as_deref().map(|s| parse_u64("size", s)).transpose()?;
+    let size = p
+        .size
+        .as_deref()
+        .map(|s| parse_u64("size", s))
+        .transpose()?;
     let proof = app.svc.inclusion(seq, size)?;
     Ok(json_response(StatusCode::OK, json!(proof)))
 }
@@ -495,7 +517,11 @@ async fn gate(State(app): State<App>, body: Bytes) -> ApiResult {
             root_key: None,
         };
         let (_l, _v, _n, e) = crate::flow::gate::evaluate_verified(ledger, &opts, &q)?;
-        Ok(crate::trust::json::decision_json(&e.decision, None, e.cache))
+        Ok(crate::trust::json::decision_json(
+            &e.decision,
+            None,
+            e.cache,
+        ))
     })
     .await?;
     Ok(json_response(StatusCode::OK, j))

@@ -39,8 +39,16 @@ impl Metrics {
         let commits = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let commit_size = Histogram::new(exponential_buckets(1.0, 2.0, 13));
         let entries = Gauge::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("appended_entries", "Entries written by group commits", appended.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "appended_entries",
+            "Entries written by group commits",
+            appended.clone(),
+        );
         registry.register(
             "commit_seconds",
             "Time of one group commit: lock, write, fsync, checkpoint",

@@ -361,7 +361,8 @@ impl Service {
             let s = self.read_entry(&v, seq)?;
             seq += 1;
             let e = &s.entry;
-            if q.kind.is_some_and(|k| k != e.kind) || q.actor.as_ref().is_some_and(|a| *a != e.actor)
+            if q.kind.is_some_and(|k| k != e.kind)
+                || q.actor.as_ref().is_some_and(|a| *a != e.actor)
             {
                 continue;
             }
@@ -398,7 +399,9 @@ impl Service {
     /// A consistency proof between two tree sizes.
     pub fn consistency(&self, from: u64, to: Option<u64>) -> Result<merkle::ConsistencyProof> {
         let v = self.view()?;
-        let to = to.or(v.checkpoint.as_ref().map(|c| c.1)).unwrap_or(v.size());
+        let to = to
+            .or(v.checkpoint.as_ref().map(|c| c.1))
+            .unwrap_or(v.size());
         if from > to || to > v.size() || from == 0 {
             return Err(Error::invalid(
                 "from",
@@ -424,7 +427,10 @@ impl Service {
         if subs.is_empty() || subs.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "submissions",
-                format!("expected 1 to {MAX_BATCH} submissions, found {}", subs.len()),
+                format!(
+                    "expected 1 to {MAX_BATCH} submissions, found {}",
+                    subs.len()
+                ),
             ));
         }
         let v = self.view()?;
@@ -580,7 +586,9 @@ impl Service {
                             Some(Ok(seq)) if created => Outcome::Created(*seq),
                             Some(Ok(seq)) => Outcome::Existing(*seq),
                             Some(Err(e)) => Outcome::Refused(e.clone()),
-                            None => Outcome::Refused(Arc::new(Error::internal("entry not written"))),
+                            None => {
+                                Outcome::Refused(Arc::new(Error::internal("entry not written")))
+                            }
                         },
                     })
                     .collect()
@@ -658,7 +666,9 @@ fn shared_error(e: &Error) -> Error {
 /// Name the submission an error is about.
 fn at_index(i: usize, e: Error) -> Error {
     match e {
-        Error::Invalid { what, reason } => Error::invalid(format!("submissions[{i}].{what}"), reason),
+        Error::Invalid { what, reason } => {
+            Error::invalid(format!("submissions[{i}].{what}"), reason)
+        }
         Error::UntrustedKey { key_id, reason } => {
             Error::untrusted(key_id, format!("submissions[{i}]: {reason}"))
         }

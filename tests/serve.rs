@@ -1,0 +1,528 @@
+//! `ledger serve` end to end: the real binary on an ephemeral loopback port, real clients
+//! (the library's verifying client, the CLI, raw HTTP), a test double in front of the server
+//! that lies, and a ledger edited behind it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use audit_ledger::keys::Signer;
+use audit_ledger::ledger::{Draft, Kind, Submitted};
+use audit_ledger::serve::client::{wire_of, Remote};
+use common::{code, stderr, Env};
+use serde_json::{json, Value};
+
+/// A served signed ledger: root (log) key, a writer key, the server process.
+pub struct Served {
+    pub env: Env,
+    pub log_key: PathBuf,
+    pub writer_key: PathBuf,
+    pub writer: Signer,
+    pub child: Child,
+    pub url: String,
+}
+
+pub fn setup(env: Env, extra: &[&str]) -> Served {
+    let log_key = env.signed_ledger();
+    let writer_key = env.keygen("runner");
+    let wpub = format!("{}.pub", writer_key.display());
+    env.ok(&[
+        "--key",
+        log_key.to_str().unwrap(),
+        "keys",
+        "add",
+        &wpub,
+        "--writer",
+    ]);
+    let writer = Signer::load(&writer_key).unwrap();
+    let (child, url) = start(&env, &log_key, extra);
+    Served {
+        env,
+        log_key,
+        writer_key,
+        writer,
+        child,
+        url,
+    }
+}
+
+/// Start `ledger serve` on an ephemeral port; the URL from its first line of JSON.
+pub fn start(env: &Env, log_key: &Path, extra: &[&str]) -> (Child, String) {
+    let mut args = vec![
+        "--json",
+        "--key",
+        log_key.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = env
+        .cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        panic!("no start line ({e}): {line:?} {err}")
+    });
+    (child, v["url"].as_str().unwrap().to_string())
+}
+
+impl Served {
+    pub fn log_pub(&self) -> PathBuf {
+        PathBuf::from(format!("{}.pub", self.log_key.display()))
+    }
+
+    pub fn remote(&self, state: Option<PathBuf>) -> Remote {
+        let key = audit_ledger::keys::load_public(&self.log_pub()).unwrap();
+        Remote::new(&self.url, key, state)
+    }
+
+    pub fn stop(&mut self) -> Option<i32> {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn event(runner: usize, n: usize) -> Draft {
+    Draft {
+        kind: Kind::Event,
+        actor: format!("ci/runner-{runner}"),
+        body: json!({"type": "step", "data": {"n": n}}),
+    }
+}
+
+/// Raw HTTP: method, path, body → (status, body).
+fn http(url: &str, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let u = format!("{url}{path}");
+    let mut r = match (method, body) {
+        ("POST", Some(b)) => agent
+            .post(&u)
+            .header("content-type", "application/json")
+            .send(b)
+            .unwrap(),
+        _ => agent.get(&u).call().unwrap(),
+    };
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn verify_entries(env: &Env) -> u64 {
+    let out = env.ok(&["--json", "--no-state", "verify"]);
+    let v: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    v["entries"].as_u64().unwrap()
+}
+
+#[test]
+fn eight_clients_two_hundred_submissions_each_one_chain() {
+    let s = setup(Env::new(), &[]);
+    let base = verify_entries(&s.env);
+    let results = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|scope| {
+        for r in 0..8 {
+            let remote = s.remote(Some(s.env.path().join(format!("state-{r}.json"))));
+            let results = Arc::clone(&results);
+            let writer = &s.writer;
+            scope.spawn(move || {
+                for n in 0..200 {
+                    let sub = Submitted::sign(writer, event(r, n), &format!("r{r}.n{n}")).unwrap();
+                    let got = remote.append(std::slice::from_ref(&sub)).unwrap();
+                    assert!(got[0].created);
+                    results
+                        .lock()
+                        .unwrap()
+                        .push((sub.submission.id.clone(), got[0].seq, sub));
+                }
+            });
+        }
+    });
+    let results = results.lock().unwrap().clone();
+    assert_eq!(results.len(), 1600);
+    let mut seqs: Vec<u64> = results.iter().map(|r| r.1).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 1600, "every 201 has its own seq");
+    assert_eq!(verify_entries(&s.env), base + 1600);
+
+    // The same id and bytes again: the same seq, nothing written.
+    let (id, seq, again) = results[0].clone();
+    let got = s.remote(None).append(&[again]).unwrap();
+    assert_eq!((got[0].seq, got[0].created), (seq, false));
+    // The same id with other bytes: 409, nothing written.
+    let before = s.env.read_log();
+    let other = Submitted::sign(&s.writer, event(0, 1000), &id).unwrap();
+    let (status, body) = http(
+        &s.url,
+        "POST",
+        "/v1/entries",
+        Some(&serde_json::to_vec(&wire_of(&other)).unwrap()),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(s.env.read_log(), before);
+    assert_eq!(verify_entries(&s.env), base + 1600);
+}
+
+#[test]
+fn reads_answer_what_the_cli_answers() {
+    let s = setup(Env::new(), &[]);
+    let subs: Vec<Submitted> = (0..5)
+        .map(|n| Submitted::sign(&s.writer, event(1, n), &format!("q{n}")).unwrap())
+        .collect();
+    s.remote(None).append(&subs).unwrap();
+    let show = s.env.ok(&["--json", "show", "3"]);
+    let (st, e) = http(&s.url, "GET", "/v1/entries/3", None);
+    assert_eq!(st, 200);
+    let line: Value = serde_json::from_str(e["entry"].as_str().unwrap()).unwrap();
+    let cli: Value = serde_json::from_str(show.trim()).unwrap();
+    assert_eq!(line["hash"], cli["hash"], "{cli}");
+    let (st, page) = http(
+        &s.url,
+        "GET",
+        "/v1/entries?kind=event&actor=ci/runner-1&limit=3",
+        None,
+    );
+    assert_eq!(st, 200);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 3);
+    assert!(page["next_cursor"].as_u64().is_some());
+    let (st, cp) = http(&s.url, "GET", "/v1/checkpoint", None);
+    assert_eq!(st, 200);
+    let cp = cp.as_str().unwrap().to_string();
+    assert_eq!(
+        cp,
+        std::fs::read_to_string(s.env.dir().join("checkpoint")).unwrap()
+    );
+    let prove = s.env.ok(&["--json", "prove", "inclusion", "--seq", "2"]);
+    let (st, proof) = http(&s.url, "GET", "/v1/proof/inclusion?seq=2", None);
+    assert_eq!(st, 200);
+    let cli: Value = serde_json::from_str(prove.trim()).unwrap();
+    assert_eq!(proof["hashes"], cli["hashes"], "{cli}");
+    let (st, _) = http(&s.url, "GET", "/v1/proof/consistency?from=2&to=6", None);
+    assert_eq!(st, 200);
+    let (st, score) = http(&s.url, "GET", "/v1/trust/alice", None);
+    assert_eq!(st, 200, "{score}");
+    let cli: Value = serde_json::from_str(
+        s.env
+            .ok(&["--json", "trust", "score", "--actor", "alice"])
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(score["score_permille"], cli["score_permille"]);
+    let (st, d) = http(
+        &s.url,
+        "POST",
+        "/v1/gate",
+        Some(br#"{"actor":"alice","paths":["src/a.rs"]}"#),
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["decision"].as_str(), Some("deny"));
+    let (st, m) = http(&s.url, "GET", "/metrics", None);
+    assert_eq!(st, 200);
+    assert!(
+        m.as_str().unwrap().contains("ledger_http_requests_total"),
+        "{m}"
+    );
+    let (st, _) = http(&s.url, "GET", "/readyz", None);
+    assert_eq!(st, 200);
+}
+
+#[test]
+fn refused_requests_are_4xx_and_change_nothing() {
+    let s = setup(Env::new(), &["--timeout-ms", "700"]);
+    let stranger = Signer::generate().unwrap();
+    let good = Submitted::sign(&s.writer, event(1, 1), "ok-1").unwrap();
+    s.remote(None).append(&[good]).unwrap();
+    let before = s.env.read_log();
+    let mut forged = wire_of(&Submitted::sign(&s.writer, event(1, 2), "x").unwrap());
+    forged["body"]["data"]["n"] = json!(3);
+    let mut unknown = wire_of(&Submitted::sign(&s.writer, event(1, 4), "y").unwrap());
+    unknown["kind"] = json!("teleport");
+    let untrusted = wire_of(&Submitted::sign(&stranger, event(1, 5), "z").unwrap());
+    let mut extra = wire_of(&Submitted::sign(&s.writer, event(1, 6), "w").unwrap());
+    extra["seq"] = json!(0);
+    let key_entry = wire_of(
+        &Submitted::sign(
+            &s.writer,
+            Draft {
+                kind: Kind::Key,
+                actor: "x".into(),
+                body: json!({"action": "add", "key_id": stranger.id(), "public_key": hex::encode(stranger.public().as_bytes())}),
+            },
+            "k",
+        )
+        .unwrap(),
+    );
+    let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(1 << 20));
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("malformed JSON", b"{not json".to_vec(), 400),
+        ("unknown kind", serde_json::to_vec(&unknown).unwrap(), 400),
+        ("bad signature", serde_json::to_vec(&forged).unwrap(), 400),
+        (
+            "untrusted key",
+            serde_json::to_vec(&untrusted).unwrap(),
+            403,
+        ),
+        ("unknown field", serde_json::to_vec(&extra).unwrap(), 400),
+        ("a key entry", serde_json::to_vec(&key_entry).unwrap(), 400),
+        ("oversize body", big.into_bytes(), 413),
+    ];
+    for (what, body, want) in cases {
+        let (st, v) = http(&s.url, "POST", "/v1/entries", Some(&body));
+        assert_eq!(st, want, "{what}: {v}");
+        if want != 413 {
+            assert!(v["error"]["message"].as_str().is_some(), "{what}: {v}");
+        }
+    }
+    // A slow body: headers and half the body, then nothing.
+    let addr: SocketAddr = s.url.trim_start_matches("http://").parse().unwrap();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"POST /v1/entries HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"kind\":").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut resp = String::new();
+    let _ = c.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    let (st, _) = http(
+        &s.url,
+        "POST",
+        "/v1/gate",
+        Some(br#"{"actor":"a","paths":["p"],"record":true}"#),
+    );
+    assert_eq!(st, 403);
+    let (st, _) = http(&s.url, "GET", "/v1/entries/99999", None);
+    assert_eq!(st, 404);
+    let (st, _) = http(&s.url, "GET", "/v1/entries?limit=0", None);
+    assert_eq!(st, 400);
+    assert_eq!(s.env.read_log(), before, "the ledger is byte-identical");
+}
+
+/// Forwards each request to `upstream` and hands the response to `mutate` before returning
+/// it: the test double of a lying server.
+fn proxy(upstream: Arc<Mutex<String>>, mutate: fn(&str, String) -> String) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let up = upstream.lock().unwrap().clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut head = String::new();
+                let mut len = 0usize;
+                let mut first = String::new();
+                r.read_line(&mut first).unwrap();
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    head.push_str(&h);
+                }
+                let mut body = vec![0u8; len];
+                r.read_exact(&mut body).unwrap();
+                let path = first.split(' ').nth(1).unwrap_or("/").to_string();
+                let method = first.split(' ').next().unwrap_or("GET").to_string();
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let u = format!("{up}{path}");
+                let mut resp = if method == "POST" {
+                    agent
+                        .post(&u)
+                        .header("content-type", "application/json")
+                        .send(&body[..])
+                        .unwrap()
+                } else {
+                    agent.get(&u).call().unwrap()
+                };
+                let status = resp.status().as_u16();
+                let text = resp.body_mut().read_to_string().unwrap();
+                let text = mutate(&path, text);
+                let out = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = c.write_all(out.as_bytes());
+            });
+        }
+    });
+    url
+}
+
+fn append_cli(s: &Served, url: &str, id: &str, n: usize) -> std::process::Output {
+    s.env.run(&[
+        "--json",
+        "--key",
+        s.writer_key.to_str().unwrap(),
+        "append",
+        "event",
+        "--actor",
+        "ci/runner-9",
+        "--type",
+        "step",
+        "--data",
+        &format!(r#"{{"n":{n}}}"#),
+        "--id",
+        id,
+        "--remote",
+        url,
+        "--log-key",
+        s.log_pub().to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_lying_server_is_exit_1_naming_the_lie() {
+    let s = setup(Env::new(), &[]);
+    let honest = Arc::new(Mutex::new(s.url.clone()));
+    // Honest through the double first.
+    let url = proxy(Arc::clone(&honest), |_, t| t);
+    let out = append_cli(&s, &url, "honest-1", 1);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let cases: [(&str, fn(&str, String) -> String, &str); 3] = [
+        (
+            "another entry",
+            |_, t| t.replace(r#"\"n\":2"#, r#"\"n\":3"#),
+            "entry returned is not valid",
+        ),
+        (
+            "a wrong proof",
+            |_, t| {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                let mut v = v;
+                if let Some(h) = v["results"][0]["inclusion"]["hashes"].get_mut(0) {
+                    *h = json!("00".repeat(32));
+                }
+                v.to_string()
+            },
+            "not proved included",
+        ),
+        (
+            "an unsigned checkpoint",
+            |_, t| {
+                let mut v: Value = serde_json::from_str(&t).unwrap();
+                let cp = v["checkpoint"].as_str().unwrap().to_string();
+                let cut = cp.find("\n\n").unwrap();
+                v["checkpoint"] = json!(format!("{}\n\n— other.example/log AAAA\n", &cp[..cut]));
+                v.to_string()
+            },
+            "checkpoint",
+        ),
+    ];
+    for (i, (what, mutate, want)) in cases.into_iter().enumerate() {
+        let url = proxy(Arc::clone(&honest), mutate);
+        let before = s.env.read_log().len();
+        let out = append_cli(&s, &url, &format!("lie-{i}"), 2);
+        assert_eq!(code(&out), Some(1), "{what}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{what}: {}", stderr(&out));
+        assert!(
+            s.env.read_log().len() > before,
+            "the honest server behind wrote it"
+        );
+    }
+
+    // A rolled-back server: a copy of the ledger from before, served under the same URL.
+    let old = Env::new();
+    copy_dir(&s.env.dir(), &old.dir());
+    let via = proxy(Arc::clone(&honest), |_, t| t);
+    for n in 0..3 {
+        let out = append_cli(&s, &via, &format!("more-{n}"), 10 + n);
+        assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    }
+    let (mut old_child, old_url) = start(&old, &s.log_key, &[]);
+    *honest.lock().unwrap() = old_url;
+    let out = append_cli(&s, &via, "after-rollback", 99);
+    let _ = old_child.kill();
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rolled-back") || stderr(&out).contains("fewer"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_entry_edited_behind_the_server_is_never_served() {
+    let s = setup(Env::new(), &[]);
+    let subs: Vec<Submitted> = (0..3)
+        .map(|n| Submitted::sign(&s.writer, event(2, n), &format!("e{n}")).unwrap())
+        .collect();
+    s.remote(None).append(&subs).unwrap();
+    let log = String::from_utf8(s.env.read_log()).unwrap();
+    std::fs::write(s.env.log(), log.replacen(r#""n":1"#, r#""n":7"#, 1)).unwrap();
+    let (st, v) = http(&s.url, "GET", "/v1/entries/3", None);
+    assert!(st >= 400, "{v}");
+    assert!(!v.to_string().contains(r#"\"n\":7"#), "{v}");
+    let (st, _) = http(&s.url, "GET", "/readyz", None);
+    assert_eq!(st, 503);
+}
+
+#[test]
+fn sigterm_finishes_and_exits_0_and_an_invalid_ledger_is_not_served() {
+    let mut s = setup(Env::new(), &[]);
+    let sub = Submitted::sign(&s.writer, event(3, 0), "t0").unwrap();
+    s.remote(None).append(&[sub]).unwrap();
+    assert_eq!(s.stop(), Some(0));
+    let n = verify_entries(&s.env);
+    assert_eq!(n, 3);
+    let log = String::from_utf8(s.env.read_log()).unwrap();
+    std::fs::write(s.env.log(), log.replacen(r#""n":0"#, r#""n":5"#, 1)).unwrap();
+    let out = s.env.run(&[
+        "--key",
+        s.log_key.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+}
