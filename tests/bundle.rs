@@ -1039,3 +1039,44 @@ fn verifiers_export_writes_the_embedded_scripts() {
         .unwrap();
     assert!(stdout(&help).contains("Examples:"));
 }
+
+/// A release whose deploy came through `ledger serve` (a version-2 entry keeping the runner's
+/// signature): the bundle proves the entry and the `key` entry of its writer key, and all three
+/// verifiers check the runner's signature.
+#[test]
+fn a_release_recorded_by_a_runner_verifies_three_ways() {
+    let (env, key, dist) = setup();
+    let runner = env.keygen("runner");
+    let rpub = format!("{}.pub", runner.display());
+    env.ok(&[
+        "--key",
+        key.to_str().unwrap(),
+        "keys",
+        "add",
+        &rpub,
+        "--writer",
+    ]);
+    let ledger = audit_ledger::Ledger::open(&env.dir()).unwrap();
+    let log = Signer::load(&key).unwrap();
+    let writer = Signer::load(&runner).unwrap();
+    let draft = audit_ledger::Draft {
+        kind: audit_ledger::Kind::Event,
+        actor: "ci/runner-1".into(),
+        body: serde_json::json!({"type": "release-tested", "data": {"version": "1.0.0"}}),
+    };
+    let sub = audit_ledger::ledger::Submitted::sign(&writer, draft, "run-77.test").unwrap();
+    let out = audit_ledger::Recorder::new(&ledger, Some(&log))
+        .record_submissions(vec![sub])
+        .unwrap();
+    assert!(out.refused.is_empty());
+    let repo = common::git_repo(env.path());
+    let b = created(&env, &key, &repo, &dist, "1.0.0");
+    let entries = std::fs::read_to_string(b.join("entries.jsonl")).unwrap();
+    assert!(
+        entries.contains(r#""submission":{"id":"run-77.test""#),
+        "{entries}"
+    );
+    assert!(entries.contains(r#""action":"add-writer""#), "{entries}");
+    let pubk = PathBuf::from(format!("{}.pub", key.display()));
+    assert_passes(&b, Some(&pubk), "a runner's entry");
+}

@@ -360,7 +360,7 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
             "checkpoint differs from metadata.json's ledger (origin, tree size, root)",
         ));
     }
-    let proved = verify_entries(&contents, &cp)?;
+    let proved = verify_entries(&contents, &cp, &crate::keys::key_id(&public))?;
     let want: Vec<u64> = ml
         .get("proved")
         .and_then(Value::as_array)
@@ -425,8 +425,117 @@ pub fn decode_sig_file(bytes: &[u8]) -> Option<[u8; 64]> {
     raw.try_into().ok()
 }
 
+/// The runners' submissions of version-2 entries, with the bundle's own `key` entries: each
+/// is signed by a key added by an earlier line of the bundle and not revoked before its entry,
+/// ids are unique, and no writer key signs an entry or the bundle.
+fn check_submissions(lines: &[(u64, Entry)], bundle_key: &str) -> Result<()> {
+    use std::collections::HashMap;
+    let f = files::ENTRIES;
+    // key id → (line, seq, public key, writer); key id → seq of its revocation.
+    let mut adds: HashMap<String, (u64, u64, Option<ed25519_dalek::VerifyingKey>, bool)> =
+        HashMap::new();
+    let mut revoked: HashMap<String, u64> = HashMap::new();
+    for (n, e) in lines {
+        if e.kind != crate::ledger::Kind::Key {
+            continue;
+        }
+        let c = crate::keys::history::KeyChange::from_body(&e.body);
+        if c.add {
+            let vk = crate::keys::parse_public_hex(&c.public_key)
+                .ok()
+                .filter(|vk| crate::keys::key_id(vk) == c.key_id);
+            adds.entry(c.key_id).or_insert((*n, e.seq, vk, c.writer));
+        } else {
+            revoked.entry(c.key_id).or_insert(e.seq);
+        }
+    }
+    if let Some((n, ..)) = adds.get(bundle_key).filter(|a| a.3) {
+        return Err(fail(
+            files::SIGNER_PUB,
+            "writer-key",
+            format!("signer {bundle_key} is a writer key (entries.jsonl line {n}), which may sign submissions only"),
+        ));
+    }
+    let mut ids: HashMap<&str, u64> = HashMap::new();
+    for (n, e) in lines {
+        if let Some(id) = &e.signer {
+            if adds.get(id).is_some_and(|a| a.3) {
+                return Err(fail_line(
+                    f,
+                    *n,
+                    "writer-signed-entry",
+                    format!("signer: signed by writer key {id}, which may sign submissions only"),
+                ));
+            }
+        }
+        let (Some(sub), Some(msg)) = (&e.submission, e.submission_message()) else {
+            continue;
+        };
+        if let Some(first) = ids.insert(sub.id.as_str(), *n) {
+            return Err(fail_line(
+                f,
+                *n,
+                "duplicate-submission",
+                format!(
+                    "duplicate submission id {:?} (also on line {first})",
+                    sub.id
+                ),
+            ));
+        }
+        let key = match adds.get(&sub.signer) {
+            Some((kn, _, None, _)) => {
+                return Err(fail_line(
+                    f,
+                    *kn,
+                    "bad-key",
+                    format!(
+                        "body.key_id: {} is not the key id of body.public_key",
+                        sub.signer
+                    ),
+                ))
+            }
+            Some((_, at, Some(vk), _)) if *at < e.seq => vk,
+            _ => {
+                return Err(fail_line(
+                    f,
+                    *n,
+                    "untrusted-submitter",
+                    format!(
+                        "submission signer {}: no key entry for it in the bundle",
+                        sub.signer
+                    ),
+                ))
+            }
+        };
+        if revoked.get(&sub.signer).is_some_and(|r| *r < e.seq) {
+            return Err(fail_line(
+                f,
+                *n,
+                "untrusted-submitter",
+                format!(
+                    "submission signer {}: revoked before this entry",
+                    sub.signer
+                ),
+            ));
+        }
+        if !crate::keys::verify_strict(key, &msg, &sub.sig) {
+            return Err(fail_line(
+                f,
+                *n,
+                "bad-submission-signature",
+                format!("submission.sig: not a valid signature by {}", sub.signer),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Check `entries.jsonl` against the proofs and the checkpoint; returns the seqs proved.
-fn verify_entries(contents: &BTreeMap<String, Vec<u8>>, cp: &tlog::Checkpoint) -> Result<Vec<u64>> {
+fn verify_entries(
+    contents: &BTreeMap<String, Vec<u8>>,
+    cp: &tlog::Checkpoint,
+    bundle_key: &str,
+) -> Result<Vec<u64>> {
     let text = contents.get(files::ENTRIES).ok_or_else(|| {
         fail(
             files::ENTRIES,
@@ -435,6 +544,7 @@ fn verify_entries(contents: &BTreeMap<String, Vec<u8>>, cp: &tlog::Checkpoint) -
         )
     })?;
     let mut seqs = Vec::new();
+    let mut lines: Vec<(u64, Entry)> = Vec::new();
     let mut body = text.as_slice();
     if !body.is_empty() {
         body = body.strip_suffix(b"\n").ok_or_else(|| {
@@ -495,7 +605,9 @@ fn verify_entries(contents: &BTreeMap<String, Vec<u8>>, cp: &tlog::Checkpoint) -
             ));
         }
         seqs.push(e.seq);
+        lines.push((n, e));
     }
+    check_submissions(&lines, bundle_key)?;
     let proofs = contents
         .keys()
         .filter(|k| k.starts_with(files::PROOF_PREFIX))
