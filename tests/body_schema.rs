@@ -491,6 +491,7 @@ fn stored_bodies_with_odd_optional_fields_still_verify() {
             prev,
             hash: [0; 32],
             sig: None,
+            submission: None,
         };
         e.hash = leaf_hash(&e.unsigned_bytes());
         prev = e.hash;

@@ -329,9 +329,12 @@ fn refused_requests_are_4xx_and_change_nothing() {
     assert_eq!(s.env.read_log(), before, "the ledger is byte-identical");
 }
 
+/// What the lying double does to a response body (given the request path).
+type Mutate = fn(&str, String) -> String;
+
 /// Forwards each request to `upstream` and hands the response to `mutate` before returning
 /// it: the test double of a lying server.
-fn proxy(upstream: Arc<Mutex<String>>, mutate: fn(&str, String) -> String) -> String {
+fn proxy(upstream: Arc<Mutex<String>>, mutate: Mutate) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -416,7 +419,7 @@ fn a_lying_server_is_exit_1_naming_the_lie() {
     let url = proxy(Arc::clone(&honest), |_, t| t);
     let out = append_cli(&s, &url, "honest-1", 1);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    let cases: [(&str, fn(&str, String) -> String, &str); 3] = [
+    let cases: [(&str, Mutate, &str); 3] = [
         (
             "another entry",
             |_, t| t.replace(r#"\"n\":2"#, r#"\"n\":3"#),

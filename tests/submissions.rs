@@ -155,10 +155,13 @@ fn a_writer_key_signs_no_entry_and_is_never_the_first_key() {
     assert!(err.to_string().contains("root of trust"), "{err}");
 }
 
+/// How a case alters an entry (given the writer key).
+type Tamper = fn(&mut Entry, &Signer);
+
 /// A log operator holding the log key cannot invent, alter or replay what a runner said.
 #[test]
 fn the_verifier_checks_what_the_runner_signed() {
-    let cases: [(&str, fn(&mut Entry, &Signer)); 4] = [
+    let cases: [(&str, Tamper); 4] = [
         ("bad-submission-signature", |e, _| {
             e.body = json!({"type": "step", "data": {"n": 99}});
         }),

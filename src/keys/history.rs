@@ -499,9 +499,14 @@ mod tests {
             KeyChange {
                 add: true,
                 key_id: "ab".into(),
-                public_key: "cd".into()
+                public_key: "cd".into(),
+                writer: false,
             }
         );
         assert!(!KeyChange::from_body(&serde_json::json!({})).add);
+        let w = KeyChange::from_body(
+            &serde_json::json!({"action": "add-writer", "key_id": "ab", "public_key": "cd"}),
+        );
+        assert!(w.add && w.writer);
     }
 }
