@@ -36,5 +36,37 @@ printf '\033[1m$ %s verify\033[0m\n' "$LEDGER"
 if "$LEDGER" verify; then echo "!! tampering not detected"; exit 1; else echo "(exit $? — detected)"; fi
 sed -i '4s/"status":"succeeded"/"status":"failed"/' "$LEDGER_DIR/ledger.jsonl"
 "$LEDGER" --quiet verify && echo "restored: verify OK again"
+
+echo
+echo "The same ledger shared over HTTP: \`ledger serve\` signs with the log key; three CI runners"
+echo "write with their own writer keys, concurrently; a merge bot asks for a gate decision."
+for r in 1 2 3; do
+  "$LEDGER" --quiet keygen --name "runner-$r" --out "$work/runner-$r.key"
+  step "$LEDGER" keys add "$work/runner-$r.key.pub" --writer
+done
+"$LEDGER" --json serve --listen 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.log" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q '"url"' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$work/serve.out")
+echo "serving on $url"
+export LEDGER_REMOTE="$url" LEDGER_LOG_KEY="$work/release.key.pub"
+writers=()
+for r in 1 2 3; do
+  (
+    for n in 1 2 3 4; do
+      LEDGER_SIGNING_KEY="$work/runner-$r.key" "$LEDGER" append event --actor "ci/runner-$r" \
+        --type test-shard --data "{\"shard\":$n}" --id "run-$r.shard-$n"
+    done
+  ) &
+  writers+=("$!")
+done
+for p in "${writers[@]}"; do wait "$p"; done
+step "$LEDGER" trust gate --actor alice --paths src/auth.rs || echo "(exit $?: the gate said no)"
+if command -v curl >/dev/null; then step curl -s "$url/v1/entries?kind=event&actor=ci/runner-2&limit=2"; echo; fi
+kill -TERM "$server"; wait "$server" || true
+trap - EXIT
+unset LEDGER_REMOTE LEDGER_LOG_KEY
+step "$LEDGER" verify
 echo
 echo "demo ledger kept in $work"

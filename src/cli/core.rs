@@ -151,9 +151,13 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let head = s.head.map(hex::encode);
     ctx.print(
         format!(
-            "OK: {} entries, {} signatures checked, {} unsigned; head {}; root key {}{}{} ({:.2} s)",
+            "OK: {} entries, {} signatures checked{}, {} unsigned; head {}; root key {}{}{} ({:.2} s)",
             s.entries,
             s.signatures_checked,
+            match s.submissions {
+                0 => String::new(),
+                n => format!(" (and {n} runners' submission signatures)"),
+            },
             s.unsigned,
             head.as_deref().unwrap_or("(empty)"),
             s.root_key.as_deref().unwrap_or("(none)"),
@@ -165,7 +169,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
             against_human,
             secs
         ),
-        &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "unsigned": s.unsigned,
+        &json!({"ok": true, "entries": s.entries, "signatures_checked": s.signatures_checked, "submissions_checked": s.submissions, "unsigned": s.unsigned,
                 "head": head, "root_key": s.root_key, "keys": s.keys, "bytes": s.bytes, "checkpoint": against,
                 "checkpoints_beside": o.beside.iter().map(|b| json!({"path": b.path, "size": b.size})).collect::<Vec<_>>(),
                 "state": o.state_file}),
