@@ -617,3 +617,54 @@ fn twenty_sigkills_lose_and_duplicate_nothing_acknowledged() {
         seen.len()
     );
 }
+
+#[test]
+fn read_tokens_are_checked_and_a_readable_key_is_refused() {
+    let env = Env::new();
+    let tokens = env.path().join("read-tokens");
+    let token = "s3cret-token-for-the-merge-bot";
+    let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+    std::fs::write(&tokens, format!("# merge bot\n{h}\n")).unwrap();
+    let s = setup(env, &["--read-tokens", tokens.to_str().unwrap()]);
+    let (st, _) = http(&s.url, "GET", "/v1/checkpoint", None);
+    assert_eq!(st, 401);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let ok = agent
+        .get(format!("{}/v1/checkpoint", s.url))
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let bad = agent
+        .get(format!("{}/v1/checkpoint", s.url))
+        .header("authorization", "Bearer s3cret-token-for-the-merge-boT")
+        .call()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+    // Writers authenticate by their signature, not by a token.
+    let sub = Submitted::sign(&s.writer, event(4, 0), "tok-0").unwrap();
+    let (st, v) = http(
+        &s.url,
+        "POST",
+        "/v1/entries",
+        Some(&serde_json::to_vec(&wire_of(&sub)).unwrap()),
+    );
+    assert_eq!(st, 201, "{v}");
+    let (st, _) = http(&s.url, "GET", "/healthz", None);
+    assert_eq!(st, 200);
+
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&s.log_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = s.env.run(&[
+        "--key",
+        s.log_key.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("readable"), "{}", stderr(&out));
+}
