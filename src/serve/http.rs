@@ -469,17 +469,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn trust(State(app): State<App>, Path(actor): Path<String>) -> ApiResult {
-    let ledger = app.svc.ledger().clone();
-    let j = blocking(move || {
-        let (ledger, _view) = crate::flow::gate::open_verified(ledger)?;
-        let policy = crate::trust::Policy::from_config(ledger.config())?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let (s, status) = crate::trust::score_of(&ledger, &policy, &actor, None, now)?;
-        let mut j = crate::trust::json::score_json(&s);
-        j["cache"] = json!(status.as_str());
-        Ok(j)
-    })
-    .await?;
+    let svc = app.svc.clone();
+    let j = blocking(move || svc.score(&actor)).await?;
     Ok(json_response(StatusCode::OK, j))
 }
 
@@ -504,26 +495,8 @@ async fn gate(State(app): State<App>, body: Bytes) -> ApiResult {
             "record: this service answers gate queries only; a decision is recorded by a caller holding a key the ledger trusts (`ledger trust gate`)",
         ));
     }
-    let ledger = app.svc.ledger().clone();
-    let j = blocking(move || {
-        let q = crate::flow::gate::GateQuery {
-            actor: g.actor,
-            paths: g.paths,
-            subject: g.subject,
-            now_ms: chrono::Utc::now().timestamp_millis(),
-        };
-        let opts = crate::ledger::view::ViewOptions {
-            state: ledger.state_location().clone(),
-            root_key: None,
-        };
-        let (_l, _v, _n, e) = crate::flow::gate::evaluate_verified(ledger, &opts, &q)?;
-        Ok(crate::trust::json::decision_json(
-            &e.decision,
-            None,
-            e.cache,
-        ))
-    })
-    .await?;
+    let svc = app.svc.clone();
+    let j = blocking(move || svc.gate(&g.actor, &g.paths, g.subject.as_deref())).await?;
     Ok(json_response(StatusCode::OK, j))
 }
 

@@ -79,8 +79,18 @@ pub struct Service {
     inner: Arc<Inner>,
 }
 
+/// The trust facts of a verified prefix, for gate queries and scores answered in memory.
+struct TrustView {
+    /// Entries folded.
+    size: u64,
+    policy: crate::trust::Policy,
+    agg: crate::trust::Aggregate,
+    status: crate::trust::CacheStatus,
+}
+
 struct Inner {
     ledger: Ledger,
+    trust: Mutex<Option<Arc<TrustView>>>,
     view: RwLock<Served>,
     broken: Mutex<Option<String>>,
     writer: Mutex<Option<tokio::sync::mpsc::Sender<Job>>>,
@@ -247,6 +257,7 @@ impl Service {
         let svc = Service {
             inner: Arc::new(Inner {
                 ledger,
+                trust: Mutex::new(None),
                 view: RwLock::new(served),
                 broken: Mutex::new(None),
                 writer: Mutex::new(Some(tx)),
@@ -633,6 +644,66 @@ impl Service {
             v.checkpoint = Some((cp.note.clone(), cp.checkpoint.size));
         }
         Ok(())
+    }
+
+    /// The trust facts of the served prefix: reloaded (verified view, then the trust cache)
+    /// when the ledger has grown since they were folded. The facts must end at an entry of the
+    /// verified view, with its hash: a decision is never made on history the service did not
+    /// verify.
+    fn trust_view(&self) -> Result<Arc<TrustView>> {
+        let size = self.size()?;
+        if let Some(t) = self.inner.trust.lock().ok().and_then(|t| t.clone()) {
+            if t.size == size {
+                return Ok(t);
+            }
+        }
+        let (ledger, _view) = crate::flow::gate::open_verified(self.inner.ledger.clone())?;
+        let (policy, agg, status) = crate::trust::load(&ledger)?;
+        let n = agg.next_seq;
+        let matches = {
+            let v = self.view()?;
+            n <= v.size() && (n == 0 || v.tree.leaf(n - 1) == Some(&agg.head))
+        };
+        if !matches {
+            return Err(Error::Interrupted(format!(
+                "the trust facts cover {n} entries, not a prefix the service verified ({size}); try again"
+            )));
+        }
+        let t = Arc::new(TrustView {
+            size: n,
+            policy,
+            agg,
+            status,
+        });
+        if let Ok(mut slot) = self.inner.trust.lock() {
+            *slot = Some(Arc::clone(&t));
+        }
+        Ok(t)
+    }
+
+    /// The score of `actor` now (JSON of [`crate::trust::json::score_json`]).
+    pub fn score(&self, actor: &str) -> Result<Value> {
+        let t = self.trust_view()?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let s = crate::trust::score(&t.agg.facts, &t.policy, actor, None, now);
+        let mut j = crate::trust::json::score_json(&s);
+        j["cache"] = json!(t.status.as_str());
+        j["tree_size"] = json!(t.size);
+        Ok(j)
+    }
+
+    /// A gate query, never recorded (JSON of [`crate::trust::json::decision_json`]).
+    pub fn gate(&self, actor: &str, paths: &[String], subject: Option<&str>) -> Result<Value> {
+        let t = self.trust_view()?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let paths = crate::trust::gate::normalize_paths(paths)?;
+        let subject = subject
+            .map(str::to_string)
+            .unwrap_or_else(|| crate::flow::gate::default_subject(actor, &paths));
+        let d = crate::trust::evaluate(&t.agg.facts, &t.policy, actor, &paths, &subject, now)?;
+        let mut j = crate::trust::json::decision_json(&d, None, t.status);
+        j["tree_size"] = json!(t.size);
+        Ok(j)
     }
 
     /// The answer for one written submission: entry, inclusion proof against the newest
