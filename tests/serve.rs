@@ -655,6 +655,34 @@ fn read_tokens_are_checked_and_a_readable_key_is_refused() {
     assert_eq!(st, 201, "{v}");
     let (st, _) = http(&s.url, "GET", "/healthz", None);
     assert_eq!(st, 200);
+    // The verifying client sends the token (LEDGER_TOKEN) for the reads it makes.
+    for n in 0..2 {
+        let out = s
+            .env
+            .cmd(&[
+                "--key",
+                s.writer_key.to_str().unwrap(),
+                "append",
+                "event",
+                "--actor",
+                "ci/t",
+                "--type",
+                "t",
+                "--data",
+                "{}",
+                "--remote",
+                &s.url,
+                "--log-key",
+                s.log_pub().to_str().unwrap(),
+                "--id",
+                &format!("tok-cli-{n}"),
+            ])
+            .env("LEDGER_TOKEN", token)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+        assert!(!stderr(&out).contains(token));
+    }
 
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&s.log_key, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -22,6 +22,15 @@ pub struct RemoteArgs {
     /// service signs entries and checkpoints with).
     #[arg(long, env = "LEDGER_LOG_KEY", value_name = "PATH|HEX")]
     pub log_key: Option<String>,
+    /// With --remote: a bearer token for a service whose reads need one (better given by the
+    /// environment than on the command line, where other users can see it).
+    #[arg(
+        long,
+        env = "LEDGER_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 impl RemoteArgs {
@@ -47,6 +56,8 @@ impl RemoteArgs {
             let h = hex::encode(Sha256::digest(url.trim_end_matches('/').as_bytes()));
             b.join("remote").join(format!("{}.json", &h[..32]))
         });
-        Ok(Some(Remote::new(url, key, state)))
+        Ok(Some(
+            Remote::new(url, key, state).with_token(self.token.clone()),
+        ))
     }
 }

@@ -78,22 +78,19 @@ pub fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<i32> {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io(a.listen.to_string(), e))?;
+        // The handlers are in place before the address is printed: a SIGTERM sent as soon
+        // as the service says it is up is a graceful stop, never the default kill.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Error::internal(format!("cannot handle SIGTERM: {e}")))?;
+        let ctrl_c = tokio::signal::ctrl_c();
         ctx.print(
             format!("serving {} on http://{addr}", ctx.dir.display()),
             &json!({"ok": true, "listen": addr.to_string(), "url": format!("http://{addr}"), "entries": svc.size()?}),
         );
-        let shutdown = async {
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut s) => {
-                        s.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
+        let shutdown = async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term => {},
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
             }
         };
         http::serve(svc, listener, opts, shutdown)

@@ -30,13 +30,25 @@ use crate::note;
 const MAX_RESPONSE: u64 = 64 << 20;
 
 /// A service and the log key it must sign with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Remote {
     base: String,
     log_key: VerifyingKey,
     state: Option<PathBuf>,
     timeout: Duration,
     retries: u32,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: never in a debug print.
+        f.debug_struct("Remote")
+            .field("base", &self.base)
+            .field("state", &self.state)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// What the client accepted for one submission.
@@ -82,7 +94,14 @@ impl Remote {
             state,
             timeout: Duration::from_secs(20),
             retries: 5,
+            token: None,
         }
+    }
+
+    /// Send `token` as a bearer token (for a service whose reads need one).
+    pub fn with_token(mut self, token: Option<String>) -> Remote {
+        self.token = token.filter(|t| !t.is_empty());
+        self
     }
 
     /// Per-request timeout (default 20 s) and retries on 5xx or timeouts (default 5).
@@ -107,12 +126,22 @@ impl Remote {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
+            let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
             let sent = match body {
-                Some(b) => agent
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .send(b),
-                None => agent.get(&url).call(),
+                Some(b) => {
+                    let mut r = agent.post(&url).header("content-type", "application/json");
+                    if let Some(a) = &auth {
+                        r = r.header("authorization", a);
+                    }
+                    r.send(b)
+                }
+                None => {
+                    let mut r = agent.get(&url);
+                    if let Some(a) = &auth {
+                        r = r.header("authorization", a);
+                    }
+                    r.call()
+                }
             };
             let outcome = sent.and_then(|mut r| {
                 let status = r.status().as_u16();

@@ -107,12 +107,12 @@ pub fn router(svc: Service, opts: ServeOptions) -> Router {
         .route("/v1/trust/{actor}", get(trust))
         .route("/v1/gate", post(gate))
         .fallback(|| async { ApiError::new(404, "not-found", "no such route") })
-        .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(opts.max_body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             opts.timeout,
         ))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
 
@@ -128,31 +128,41 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let started = std::time::Instant::now();
-    let resp = match admit(&app, ip) {
-        false => ApiError::new(
-            429,
-            "too-many-requests",
-            format!(
-                "more than {} requests in flight from this client",
-                app.opts.per_client
-            ),
-        )
-        .into_response(),
-        true => {
+    let resp = match Slot::take(&app, ip) {
+        None => {
+            let mut r = ApiError::new(
+                429,
+                "too-many-requests",
+                format!(
+                    "more than {} requests in flight from this client",
+                    app.opts.per_client
+                ),
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            r
+        }
+        Some(_slot) => {
+            // `_slot` gives the place back when this future ends or is dropped (a client that
+            // went away).
             let open = matches!(route.as_str(), "/healthz" | "/readyz")
                 || (route == "/v1/entries" && req.method() == axum::http::Method::POST);
-            let resp = if open || authorised(&app.opts, req.headers()) {
-                next.run(req).await
+            if open || authorised(&app.opts, req.headers()) {
+                json_errors(next.run(req).await).await
             } else {
-                ApiError::new(
+                let mut r = ApiError::new(
                     401,
                     "unauthorised",
                     "a valid bearer token is needed to read",
                 )
-                .into_response()
-            };
-            release(&app, ip);
-            resp
+                .into_response();
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                r
+            }
         }
     };
     let status = resp.status().as_u16();
@@ -161,29 +171,70 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     resp
 }
 
-fn admit(app: &App, ip: Option<IpAddr>) -> bool {
-    let Some(ip) = ip else { return true };
-    let Ok(mut m) = app.in_flight.lock() else {
-        return false;
-    };
-    let n = m.entry(ip).or_insert(0);
-    if *n >= app.opts.per_client {
-        return false;
-    }
-    *n += 1;
-    true
+/// A place among a client's requests in flight, given back on drop.
+struct Slot {
+    app: App,
+    ip: Option<IpAddr>,
 }
 
-fn release(app: &App, ip: Option<IpAddr>) {
-    let Some(ip) = ip else { return };
-    if let Ok(mut m) = app.in_flight.lock() {
-        if let Some(n) = m.get_mut(&ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                m.remove(&ip);
+impl Slot {
+    fn take(app: &App, ip: Option<IpAddr>) -> Option<Slot> {
+        if let Some(ip) = ip {
+            let mut m = app.in_flight.lock().ok()?;
+            let n = m.entry(ip).or_insert(0);
+            if *n >= app.opts.per_client {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(Slot {
+            app: app.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        if let Ok(mut m) = self.app.in_flight.lock() {
+            if let Some(n) = m.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(&ip);
+                }
             }
         }
     }
+}
+
+/// Errors the framework answers itself (a body over the limit, a wrong method) in the API's
+/// JSON error form.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (code, msg) = match status.as_u16() {
+        413 => (
+            "too-large",
+            "request body larger than the limit (1 MiB)".to_string(),
+        ),
+        405 => (
+            "method-not-allowed",
+            "method not allowed on this route".to_string(),
+        ),
+        408 => (
+            "timeout",
+            "request not received within the time limit".to_string(),
+        ),
+        s => ("error", format!("status {s}")),
+    };
+    ApiError::new(status.as_u16(), code, msg).into_response()
 }
 
 /// Reads are open when no token is configured; otherwise the bearer token's SHA-256 must
@@ -304,10 +355,12 @@ async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
     let (note, size) = app.svc.checkpoint()?;
     let mut results = Vec::with_capacity(outcomes.len());
     let mut worst: Option<ApiError> = None;
+    let mut any_created = false;
     for o in outcomes {
         match o {
             Outcome::Created(seq) | Outcome::Existing(seq) => {
                 let created = matches!(o, Outcome::Created(_));
+                any_created |= created;
                 let s = app.svc.entry(seq)?;
                 let proof = app.svc.inclusion(seq, Some(size))?;
                 results.push(json!({
@@ -328,7 +381,11 @@ async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
     }
     match worst {
         None => Ok(json_response(
-            StatusCode::CREATED,
+            if any_created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
             json!({"checkpoint": note, "results": results}),
         )),
         Some(ApiError(status, code, message)) => Ok(json_response(

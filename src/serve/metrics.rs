@@ -80,9 +80,10 @@ impl Metrics {
             .inc();
     }
 
-    /// Record one group commit of `n` submissions that took `secs`.
-    pub fn observe_commit(&self, n: u64, secs: f64) {
-        self.appended.inc_by(n);
+    /// Record one group commit of `n` submissions, `written` of them new entries, that took
+    /// `secs`.
+    pub fn observe_commit(&self, n: u64, written: u64, secs: f64) {
+        self.appended.inc_by(written);
         self.commits.observe(secs);
         self.commit_size.observe(n as f64);
     }

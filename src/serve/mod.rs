@@ -40,6 +40,10 @@ use tree::Tree;
 
 /// Most submissions in one request.
 pub const MAX_BATCH: usize = 1000;
+/// Largest difference between a submission's `ts` and the service's clock (10 minutes): a
+/// runner cannot backdate or postdate what it records, while a retry of the same bytes a few
+/// minutes later still answers.
+pub const MAX_SKEW_MS: i64 = 10 * 60 * 1000;
 /// Most submissions the writer puts in one group commit.
 pub const MAX_GROUP: usize = 4096;
 
@@ -413,7 +417,13 @@ impl Service {
         let to = to
             .or(v.checkpoint.as_ref().map(|c| c.1))
             .unwrap_or(v.size());
-        if from > to || to > v.size() || from == 0 {
+        if to > v.size() {
+            return Err(Error::NotFound(format!(
+                "no tree of size {to}: the ledger has {} entries",
+                v.size()
+            )));
+        }
+        if from > to || from == 0 {
             return Err(Error::invalid(
                 "from",
                 format!(
@@ -444,9 +454,22 @@ impl Service {
                 ),
             ));
         }
+        let now = chrono::Utc::now().timestamp_millis();
         let v = self.view()?;
         for (i, s) in subs.iter().enumerate() {
             check_submission(&v.keys, s).map_err(|e| at_index(i, e))?;
+            let ts = crate::time::parse_instant(&s.ts).unwrap_or(i64::MIN);
+            if ts.saturating_sub(now).abs() > MAX_SKEW_MS {
+                return Err(Error::invalid(
+                    format!("submissions[{i}].ts"),
+                    format!(
+                        "{} is more than {} minutes from the service's clock ({})",
+                        s.ts,
+                        MAX_SKEW_MS / 60_000,
+                        crate::ledger::entry::now_ts()
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -507,10 +530,12 @@ impl Service {
                 }
             }
             let started = std::time::Instant::now();
+            let before = self.size().unwrap_or(0);
             let results = self.commit(&recorder, &mut jobs);
+            let written = self.size().unwrap_or(0).saturating_sub(before);
             self.inner
                 .metrics
-                .observe_commit(n as u64, started.elapsed().as_secs_f64());
+                .observe_commit(n as u64, written, started.elapsed().as_secs_f64());
             match results {
                 Ok(per_job) => {
                     for (job, out) in jobs.into_iter().zip(per_job) {
@@ -651,6 +676,11 @@ impl Service {
     /// verified view, with its hash: a decision is never made on history the service did not
     /// verify.
     fn trust_view(&self) -> Result<Arc<TrustView>> {
+        if let Some(why) = self.broken() {
+            return Err(Error::Interrupted(format!(
+                "the service stopped answering from this ledger: {why}"
+            )));
+        }
         let size = self.size()?;
         if let Some(t) = self.inner.trust.lock().ok().and_then(|t| t.clone()) {
             if t.size == size {
@@ -704,23 +734,6 @@ impl Service {
         let mut j = crate::trust::json::decision_json(&d, None, t.status);
         j["tree_size"] = json!(t.size);
         Ok(j)
-    }
-
-    /// The answer for one written submission: entry, inclusion proof against the newest
-    /// checkpoint, and that checkpoint.
-    pub fn receipt(&self, seq: u64, created: bool) -> Result<Value> {
-        let s = self.entry(seq)?;
-        let (note, size) = self.checkpoint()?;
-        let proof = self.inclusion(seq, Some(size))?;
-        Ok(json!({
-            "status": if created { "created" } else { "existing" },
-            "seq": seq,
-            "hash": s.entry.hash_hex(),
-            "id": s.entry.submission.as_ref().map(|x| x.id.clone()),
-            "entry": s.line,
-            "inclusion": proof,
-            "checkpoint": note,
-        }))
     }
 }
 
