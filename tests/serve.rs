@@ -8,13 +8,14 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audit_ledger::keys::Signer;
 use audit_ledger::ledger::{Draft, Kind, Submitted};
 use audit_ledger::serve::client::{wire_of, Remote};
+use common::serve::{served_ledger, start};
 use common::{code, stderr, Env};
 use serde_json::{json, Value};
 
@@ -29,17 +30,7 @@ pub struct Served {
 }
 
 pub fn setup(env: Env, extra: &[&str]) -> Served {
-    let log_key = env.signed_ledger();
-    let writer_key = env.keygen("runner");
-    let wpub = format!("{}.pub", writer_key.display());
-    env.ok(&[
-        "--key",
-        log_key.to_str().unwrap(),
-        "keys",
-        "add",
-        &wpub,
-        "--writer",
-    ]);
+    let (log_key, writer_key) = served_ledger(&env);
     let writer = Signer::load(&writer_key).unwrap();
     let (child, url) = start(&env, &log_key, extra);
     Served {
@@ -50,40 +41,6 @@ pub fn setup(env: Env, extra: &[&str]) -> Served {
         child,
         url,
     }
-}
-
-/// Start `ledger serve` on an ephemeral port; the URL from its first line of JSON.
-pub fn start(env: &Env, log_key: &Path, extra: &[&str]) -> (Child, String) {
-    let mut args = vec![
-        "--json",
-        "--key",
-        log_key.to_str().unwrap(),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    let mut child = env
-        .cmd(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        panic!("no start line ({e}): {line:?} {err}")
-    });
-    (child, v["url"].as_str().unwrap().to_string())
 }
 
 impl Served {

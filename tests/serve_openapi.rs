@@ -8,17 +8,17 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::rc::Rc;
 use std::time::Duration;
 
 use audit_ledger::keys::Signer;
 use audit_ledger::ledger::{Draft, Kind, Submitted};
 use audit_ledger::serve::client::wire_of;
-use common::{schema_validator, schemas_dir, Env};
+use common::serve::{served_ledger, start};
+use common::{schema_validator, schemas_dir, Env, LocalSchemas};
 use serde_json::{json, Value};
 
 /// The document under test.
@@ -60,17 +60,7 @@ struct Served {
 /// A signed ledger (root key = log key), a writer key, and `ledger serve` on it.
 fn setup(extra: &[&str]) -> Served {
     let env = Env::new();
-    let log_key = env.signed_ledger();
-    let writer_key = env.keygen("runner");
-    let wpub = format!("{}.pub", writer_key.display());
-    env.ok(&[
-        "--key",
-        log_key.to_str().unwrap(),
-        "keys",
-        "add",
-        &wpub,
-        "--writer",
-    ]);
+    let (log_key, writer_key) = served_ledger(&env);
     let writer = Signer::load(&writer_key).unwrap();
     let (child, url) = start(&env, &log_key, extra);
     Served {
@@ -79,35 +69,6 @@ fn setup(extra: &[&str]) -> Served {
         child,
         url,
     }
-}
-
-/// Start `ledger serve` on an ephemeral port; the URL from its first line of JSON.
-fn start(env: &Env, log_key: &Path, extra: &[&str]) -> (Child, String) {
-    let mut args = vec![
-        "--json",
-        "--key",
-        log_key.to_str().unwrap(),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    let mut child = env
-        .cmd(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        let mut err = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-        panic!("no start line ({e}): {line:?} {err}")
-    });
-    (child, v["url"].as_str().unwrap().to_string())
 }
 
 impl Drop for Served {
@@ -220,23 +181,6 @@ fn parse_raw(raw: &[u8]) -> Reply {
 
 // ---------------------------------------------------------------------------------------------
 // The document.
-
-/// Resolves our schema ids to the files in `schemas/`; refuses everything else (no network).
-struct LocalSchemas;
-
-impl jsonschema::Retrieve for LocalSchemas {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let rel = uri
-            .as_str()
-            .strip_prefix(SCHEMA_BASE)
-            .ok_or_else(|| format!("not a local schema: {}", uri.as_str()))?;
-        let text = std::fs::read_to_string(schemas_dir().join(rel))?;
-        Ok(serde_json::from_str(&text)?)
-    }
-}
 
 /// JSON Pointer escaping of one reference token.
 fn esc(token: &str) -> String {

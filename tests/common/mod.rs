@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod serve;
+
 /// A temp directory holding `audit/` and key files.
 pub struct Env {
     pub tmp: tempfile::TempDir,
@@ -196,7 +198,7 @@ impl Rng {
 const SCHEMA_BASE: &str = "https://audit-ledger.invalid/schemas/";
 
 /// Resolves our schema ids to the files in `schemas/`; refuses everything else (no network).
-struct LocalSchemas;
+pub struct LocalSchemas;
 
 impl jsonschema::Retrieve for LocalSchemas {
     fn retrieve(
