@@ -246,10 +246,11 @@ impl<'a> Recorder<'a> {
             ));
         }
         let (recorded, refused) = self.run_items(|s| {
+            let checked = check_submissions(&s.view().keys, &subs);
             let mut items = Vec::with_capacity(subs.len());
             let mut refused = Vec::new();
-            for (i, sub) in subs.into_iter().enumerate() {
-                match check_submission(&s.view().keys, &sub) {
+            for (i, (sub, ok)) in subs.into_iter().zip(checked).enumerate() {
+                match ok {
                     Ok(()) => items.push(Item::Submitted(sub)),
                     Err(e) => refused.push((i, e)),
                 }
@@ -357,6 +358,61 @@ impl<'a> Recorder<'a> {
 /// A runner's submission: a valid id and timestamp, a body that fits its kind, and a
 /// signature by a key the ledger trusts now.
 pub fn check_submission(keys: &[crate::keys::history::KeyState], sub: &Submitted) -> Result<()> {
+    check_submissions(keys, std::slice::from_ref(sub))
+        .pop()
+        .unwrap_or_else(|| Err(Error::internal("no result")))
+}
+
+/// [`check_submission`] for many: the form of each, then one batch verification of all the
+/// signatures (each checked on its own, strictly, only when the batch fails). One result per
+/// submission, in order.
+pub fn check_submissions(
+    keys: &[crate::keys::history::KeyState],
+    subs: &[Submitted],
+) -> Vec<Result<()>> {
+    let mut out: Vec<Result<()>> = Vec::with_capacity(subs.len());
+    let mut idx = Vec::with_capacity(subs.len());
+    let mut msgs = Vec::with_capacity(subs.len());
+    let mut sigs = Vec::with_capacity(subs.len());
+    let mut vks = Vec::with_capacity(subs.len());
+    for (i, sub) in subs.iter().enumerate() {
+        match submission_form(keys, sub) {
+            Ok((vk, msg)) => {
+                idx.push(i);
+                msgs.push(msg);
+                sigs.push(ed25519_dalek::Signature::from_bytes(&sub.submission.sig));
+                vks.push(vk);
+                out.push(Ok(()));
+            }
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    if idx.is_empty() {
+        return out;
+    }
+    let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
+    if ed25519_dalek::verify_batch(&refs, &sigs, &vks).is_ok() {
+        return out;
+    }
+    for (k, &i) in idx.iter().enumerate() {
+        if !crate::keys::verify_strict(&vks[k], &msgs[k], &sigs[k].to_bytes()) {
+            out[i] = Err(Error::invalid(
+                "submission.sig",
+                format!(
+                    "not a valid signature by key {} over the submission",
+                    subs[i].submission.signer
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Everything of a submission but its signature; the key and message to verify it with.
+fn submission_form(
+    keys: &[crate::keys::history::KeyState],
+    sub: &Submitted,
+) -> Result<(ed25519_dalek::VerifyingKey, [u8; 85])> {
     let s = &sub.submission;
     if !crate::ledger::entry::valid_submission_id(&s.id) {
         return Err(Error::invalid(
@@ -389,16 +445,7 @@ pub fn check_submission(keys: &[crate::keys::history::KeyState], sub: &Submitted
         ));
     };
     let msg = crate::ledger::entry::submission_message(&d.actor, &body_c, &s.id, d.kind, &sub.ts);
-    if !crate::keys::verify_strict(&key.public, &msg, &s.sig) {
-        return Err(Error::invalid(
-            "submission.sig",
-            format!(
-                "not a valid signature by key {} over the submission",
-                s.signer
-            ),
-        ));
-    }
-    Ok(())
+    Ok((key.public, msg))
 }
 
 /// Carry the key list a settings change wrote to the file over to the settings in use.

@@ -527,7 +527,10 @@ async fn blocking<T: Send + 'static>(
 
 async fn trust(State(app): State<App>, Path(actor): Path<String>) -> ApiResult {
     let svc = app.svc.clone();
-    let j = blocking(move || svc.score(&actor)).await?;
+    let j = match svc.score_now(&actor)? {
+        Some(j) => j,
+        None => blocking(move || svc.score(&actor)).await?,
+    };
     Ok(json_response(StatusCode::OK, j))
 }
 
@@ -553,7 +556,11 @@ async fn gate(State(app): State<App>, body: Bytes) -> ApiResult {
         ));
     }
     let svc = app.svc.clone();
-    let j = blocking(move || svc.gate(&g.actor, &g.paths, g.subject.as_deref())).await?;
+    // Facts in memory: answered on this worker; stale ones are rebuilt off the runtime.
+    let j = match svc.gate_now(&g.actor, &g.paths, g.subject.as_deref())? {
+        Some(j) => j,
+        None => blocking(move || svc.gate(&g.actor, &g.paths, g.subject.as_deref())).await?,
+    };
     Ok(json_response(StatusCode::OK, j))
 }
 

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::keys::history::KeyState;
 use crate::keys::Signer;
 use crate::ledger::entry::Entry;
-use crate::ledger::recorder::check_submission;
+use crate::ledger::recorder::check_submissions;
 use crate::ledger::verify::Options;
 use crate::ledger::{Ledger, Recorder, Submitted};
 use crate::merkle::{self, Hash};
@@ -95,6 +95,8 @@ struct TrustView {
 struct Inner {
     ledger: Ledger,
     trust: Mutex<Option<Arc<TrustView>>>,
+    /// Held by the one query that rebuilds stale trust facts; the others wait for it.
+    rebuild: Mutex<()>,
     view: RwLock<Served>,
     broken: Mutex<Option<String>>,
     writer: Mutex<Option<tokio::sync::mpsc::Sender<Job>>>,
@@ -262,6 +264,7 @@ impl Service {
             inner: Arc::new(Inner {
                 ledger,
                 trust: Mutex::new(None),
+                rebuild: Mutex::new(()),
                 view: RwLock::new(served),
                 broken: Mutex::new(None),
                 writer: Mutex::new(Some(tx)),
@@ -455,9 +458,11 @@ impl Service {
             ));
         }
         let now = chrono::Utc::now().timestamp_millis();
-        let v = self.view()?;
-        for (i, s) in subs.iter().enumerate() {
-            check_submission(&v.keys, s).map_err(|e| at_index(i, e))?;
+        // The keys are copied out: the signatures are checked without holding the view.
+        let keys = self.view()?.keys.clone();
+        let checked = check_submissions(&keys, subs);
+        for (i, (s, ok)) in subs.iter().zip(checked).enumerate() {
+            ok.map_err(|e| at_index(i, e))?;
             let ts = crate::time::parse_instant(&s.ts).unwrap_or(i64::MIN);
             if ts.saturating_sub(now).abs() > MAX_SKEW_MS {
                 return Err(Error::invalid(
@@ -681,12 +686,18 @@ impl Service {
                 "the service stopped answering from this ledger: {why}"
             )));
         }
-        let size = self.size()?;
-        if let Some(t) = self.inner.trust.lock().ok().and_then(|t| t.clone()) {
-            if t.size == size {
-                return Ok(t);
-            }
+        if let Some(t) = self.fresh_trust()? {
+            return Ok(t);
         }
+        let _one = self
+            .inner
+            .rebuild
+            .lock()
+            .map_err(|_| Error::internal("the trust rebuild lock is poisoned"))?;
+        if let Some(t) = self.fresh_trust()? {
+            return Ok(t);
+        }
+        let size = self.size()?;
         let (ledger, _view) = crate::flow::gate::open_verified(self.inner.ledger.clone())?;
         let (policy, agg, status) = crate::trust::load(&ledger)?;
         let n = agg.next_seq;
@@ -711,30 +722,76 @@ impl Service {
         Ok(t)
     }
 
+    /// The trust facts if they cover the whole served ledger.
+    fn fresh_trust(&self) -> Result<Option<Arc<TrustView>>> {
+        let size = self.size()?;
+        Ok(self
+            .inner
+            .trust
+            .lock()
+            .ok()
+            .and_then(|t| t.clone())
+            .filter(|t| t.size == size))
+    }
+
     /// The score of `actor` now (JSON of [`crate::trust::json::score_json`]).
     pub fn score(&self, actor: &str) -> Result<Value> {
-        let t = self.trust_view()?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let s = crate::trust::score(&t.agg.facts, &t.policy, actor, None, now);
-        let mut j = crate::trust::json::score_json(&s);
-        j["cache"] = json!(t.status.as_str());
-        j["tree_size"] = json!(t.size);
-        Ok(j)
+        Ok(score_with(&*self.trust_view()?, actor))
+    }
+
+    /// [`Service::score`] when the facts in memory are current, without reading any file;
+    /// `None` when they need a rebuild.
+    pub fn score_now(&self, actor: &str) -> Result<Option<Value>> {
+        Ok(self.fresh_now()?.map(|t| score_with(&t, actor)))
+    }
+
+    /// [`Service::gate`] when the facts in memory are current; `None` when they need a
+    /// rebuild.
+    pub fn gate_now(
+        &self,
+        actor: &str,
+        paths: &[String],
+        subject: Option<&str>,
+    ) -> Result<Option<Value>> {
+        self.fresh_now()?
+            .map(|t| gate_with(&t, actor, paths, subject))
+            .transpose()
+    }
+
+    fn fresh_now(&self) -> Result<Option<Arc<TrustView>>> {
+        if self.broken().is_some() {
+            return Ok(None);
+        }
+        self.fresh_trust()
     }
 
     /// A gate query, never recorded (JSON of [`crate::trust::json::decision_json`]).
     pub fn gate(&self, actor: &str, paths: &[String], subject: Option<&str>) -> Result<Value> {
-        let t = self.trust_view()?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let paths = crate::trust::gate::normalize_paths(paths)?;
-        let subject = subject
-            .map(str::to_string)
-            .unwrap_or_else(|| crate::flow::gate::default_subject(actor, &paths));
-        let d = crate::trust::evaluate(&t.agg.facts, &t.policy, actor, &paths, &subject, now)?;
-        let mut j = crate::trust::json::decision_json(&d, None, t.status);
-        j["tree_size"] = json!(t.size);
-        Ok(j)
+        gate_with(&*self.trust_view()?, actor, paths, subject)
     }
+}
+
+/// A score from facts in memory.
+fn score_with(t: &TrustView, actor: &str) -> Value {
+    let now = chrono::Utc::now().timestamp_millis();
+    let s = crate::trust::score(&t.agg.facts, &t.policy, actor, None, now);
+    let mut j = crate::trust::json::score_json(&s);
+    j["cache"] = json!(t.status.as_str());
+    j["tree_size"] = json!(t.size);
+    j
+}
+
+/// A gate decision from facts in memory.
+fn gate_with(t: &TrustView, actor: &str, paths: &[String], subject: Option<&str>) -> Result<Value> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let paths = crate::trust::gate::normalize_paths(paths)?;
+    let subject = subject
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::flow::gate::default_subject(actor, &paths));
+    let d = crate::trust::evaluate(&t.agg.facts, &t.policy, actor, &paths, &subject, now)?;
+    let mut j = crate::trust::json::decision_json(&d, None, t.status);
+    j["tree_size"] = json!(t.size);
+    Ok(j)
 }
 
 /// An error shared by every job of a failed group commit, as an owned error of the same kind.
