@@ -221,13 +221,14 @@ impl Remote {
         let Some(path) = &self.state else {
             return Ok(());
         };
-        let seen: Option<Seen> = match std::fs::read(path) {
-            Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| {
-                Error::malformed_at(path.display().to_string(), None, None, e.to_string())
-            })?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io(path, e)),
-        };
+        // A regular file of at most 64 KiB (a FIFO or device is refused at once).
+        let seen: Option<Seen> =
+            match crate::fsutil::read_bounded_if_exists(path, 64 * 1024, "remote client state")? {
+                Some(b) => Some(serde_json::from_slice(&b).map_err(|e| {
+                    Error::malformed_at(path.display().to_string(), None, None, e.to_string())
+                })?),
+                None => None,
+            };
         if let Some(s) = &seen {
             if s.origin != cp.origin {
                 return Err(lie(

@@ -168,11 +168,30 @@ impl Served {
                 path.display()
             )));
         }
-        let checkpoint = read_checkpoint(ledger);
+        let tree = Tree::new(summary.leaves);
+        // Checked again here, against the tree just verified and the key history: the file
+        // may have changed since verification looked at it. Anything else is not served (the
+        // writer signs a fresh checkpoint instead).
+        let checkpoint = read_checkpoint(ledger).filter(|(text, size)| {
+            let Ok(n) = crate::note::parse(text.as_bytes()) else {
+                return false;
+            };
+            let root_ok = Checkpoint::parse(&n.text)
+                .is_ok_and(|cp| cp.size <= tree.len() && cp.root == tree.root(cp.size));
+            let signed = summary
+                .keys
+                .iter()
+                .filter(|k| k.may_sign_tree(*size))
+                .any(|k| {
+                    let v = crate::note::verifiers_for_public(&n, &k.public);
+                    !v.is_empty() && crate::note::open(text.as_bytes(), &v).is_ok()
+                });
+            root_ok && signed
+        });
         Ok(Served {
             offsets,
             end: summary.bytes,
-            tree: Tree::new(summary.leaves),
+            tree,
             ids,
             keys: summary.keys,
             checkpoint,
