@@ -5,14 +5,15 @@
 //!            [--batch K] [--presign TOTAL] [--id-prefix P]
 //! ```
 //!
-//! * `append`: N threads, each with its own keep-alive `ureq` agent, post submissions signed
-//!   before the timed part (unique ids, K per request, default 1) to `POST /v1/entries`. Only
-//!   201 answers count as acknowledged (K entries each).
-//! * `gate`: N threads post `{"actor":"alice","paths":["src/a.rs"]}` to `POST /v1/gate`.
+//! * `append`: N clients, each on its own keep-alive HTTP/1.1 connection (hyper), post
+//!   submissions signed before the timed part (unique ids, K per request, default 1) to
+//!   `POST /v1/entries`. Only 201 answers count as acknowledged (K entries each).
+//! * `gate`: N clients post `{"actor":"alice","paths":["src/a.rs"]}` to `POST /v1/gate`.
 //!
 //! Answers are not verified (that is the verifying client's job; the generator stays cheap),
 //! but every answer that is not 2xx, and every transport failure, is an error. Each request's
-//! latency is recorded. Prints one JSON line: mode, clients, batch, requests, ok,
+//! latency is recorded. All clients are tasks on one thread (a tokio current-thread runtime),
+//! so that the generator uses at most one of the cores it shares with the server. Prints one JSON line: mode, clients, batch, requests, ok,
 //! acknowledged, errors, seconds, rate_per_s (entries/s for append, queries/s for gate),
 //! requests_per_s, p50_ms, p99_ms, max_ms, exhausted (threads that ran out of pre-signed
 //! submissions before the end) and client_cpu_s (CPU seconds the generator itself used in the
@@ -21,12 +22,16 @@
 
 use std::path::PathBuf;
 use std::process::exit;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit_ledger::keys::Signer;
 use audit_ledger::ledger::{Draft, Kind, Submitted};
 use audit_ledger::serve::client::wire_of;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rayon::prelude::*;
 use serde_json::json;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -156,11 +161,25 @@ fn append_bodies(
         .collect()
 }
 
-fn run_client(
-    agent: &ureq::Agent,
-    url: &str,
-    bodies: &[Vec<u8>],
-    gate: Option<&[u8]>,
+/// One keep-alive HTTP/1.1 connection to the server (hyper's connection-level client: no pool,
+/// no extra threads).
+async fn connect(addr: &str) -> Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Some(sender)
+}
+
+async fn run_client(
+    addr: String,
+    path: String,
+    bodies: Vec<Bytes>,
+    gate: Option<Bytes>,
     per_request: u64,
     deadline: Instant,
 ) -> Tally {
@@ -169,13 +188,14 @@ fn run_client(
         ..Tally::default()
     };
     let mut next = 0usize;
+    let mut sender = None;
     while Instant::now() < deadline {
-        let body: &[u8] = match gate {
-            Some(g) => g,
+        let body = match &gate {
+            Some(g) => g.clone(),
             None => match bodies.get(next) {
                 Some(b) => {
                     next += 1;
-                    b
+                    b.clone()
                 }
                 None => {
                     t.exhausted = true;
@@ -184,20 +204,29 @@ fn run_client(
             },
         };
         let started = Instant::now();
-        let sent = agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(body);
-        let status = match sent {
-            Ok(mut resp) => {
-                let status = resp.status().as_u16();
-                // Drain the body so that the connection goes back to the pool.
-                match std::io::copy(&mut resp.body_mut().as_reader(), &mut std::io::sink()) {
-                    Ok(_) => Some(status),
+        if sender.is_none() {
+            sender = connect(&addr).await;
+        }
+        let status = match sender.as_mut() {
+            Some(s) => {
+                let req = hyper::Request::post(path.as_str())
+                    .header(hyper::header::HOST, addr.as_str())
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(body))
+                    .expect("request");
+                match s.send_request(req).await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        // Read the whole answer, as a client would.
+                        match resp.into_body().collect().await {
+                            Ok(_) => Some(status),
+                            Err(_) => None,
+                        }
+                    }
                     Err(_) => None,
                 }
             }
-            Err(_) => None,
+            None => None,
         };
         let us = started.elapsed().as_micros();
         t.latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
@@ -212,8 +241,9 @@ fn run_client(
             Some(_) => t.errors += 1,
             None => {
                 t.errors += 1;
+                sender = None;
                 // A refused connection fails at once: do not spin on it.
-                std::thread::sleep(Duration::from_millis(1));
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
     }
@@ -264,57 +294,52 @@ fn main() {
             ),
         ),
     };
-    let url = format!("{}{path}", a.url);
+    let addr = a
+        .url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| usage("--url: expected http://HOST:PORT"))
+        .to_string();
     let batch = a.batch;
-    let seconds = a.seconds;
-    // Every thread prepares its bodies and its agent, then all start together.
-    let ready = Arc::new(Barrier::new(a.clients + 1));
-    let go = Arc::new(std::sync::OnceLock::<Instant>::new());
-    let threads: Vec<_> = (0..a.clients)
-        .map(|c| {
-            let signer = signer.clone();
-            let prefix = a.id_prefix.clone();
-            let url = url.clone();
-            let gate_body = gate_body.clone();
-            let ready = Arc::clone(&ready);
-            let go = Arc::clone(&go);
-            std::thread::Builder::new()
-                .name(format!("load-{c}"))
-                .spawn(move || {
-                    let bodies = match (&gate_body, &signer) {
-                        (None, Some(s)) => append_bodies(s, &prefix, c, per_client_requests, batch),
-                        _ => Vec::new(),
-                    };
-                    let agent: ureq::Agent = ureq::Agent::config_builder()
-                        .http_status_as_error(false)
-                        .timeout_global(Some(Duration::from_secs(30)))
-                        .max_idle_connections(4)
-                        .max_idle_connections_per_host(4)
-                        .build()
-                        .into();
-                    ready.wait();
-                    let start = *go.wait();
-                    let deadline = start + Duration::from_secs_f64(seconds);
-                    run_client(
-                        &agent,
-                        &url,
-                        &bodies,
-                        gate_body.as_deref(),
-                        batch as u64,
-                        deadline,
-                    )
-                })
-                .expect("spawn")
+    // Every client's bodies are signed before the timed part (on all cores).
+    let bodies: Vec<Vec<Bytes>> = (0..a.clients)
+        .into_par_iter()
+        .map(|c| match (&gate_body, &signer) {
+            (None, Some(s)) => append_bodies(s, &a.id_prefix, c, per_client_requests, batch)
+                .into_iter()
+                .map(Bytes::from)
+                .collect(),
+            _ => Vec::new(),
         })
         .collect();
-    ready.wait();
+    // All clients are tasks on one thread: the generator takes one core at most and leaves
+    // the other to the server.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let cpu0 = cpu_seconds();
     let start = Instant::now();
-    let _ = go.set(start);
-    let tallies: Vec<Tally> = threads
-        .into_iter()
-        .map(|h| h.join().expect("client thread panicked"))
-        .collect();
+    let deadline = start + Duration::from_secs_f64(a.seconds);
+    let tallies: Vec<Tally> = rt.block_on(async {
+        let tasks: Vec<_> = bodies
+            .into_iter()
+            .map(|b| {
+                tokio::spawn(run_client(
+                    addr.clone(),
+                    path.to_string(),
+                    b,
+                    gate_body.clone().map(Bytes::from),
+                    batch as u64,
+                    deadline,
+                ))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.expect("client task panicked"));
+        }
+        out
+    });
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
 

@@ -4,9 +4,13 @@
 //! * [`store`] — the directory on disk: open, lock, whole-line writes, torn-tail repair;
 //! * [`recorder`] — the one write path ([`Recorder`]): settings re-read under the lock, the
 //!   signer checked, entries written, the index updated, the checkpoint refreshed;
+//! * [`appender`] — the same write path for a writer that stays open (`ledger serve`): the
+//!   verified state kept between group commits, the derived files brought up to date by
+//!   `flush`;
 //! * [`index`], [`tlog`] — the derived index, checkpoints and proofs;
 //! * [`verify`] — the verifier (with its fast path `fastline` and the block `reader`).
 
+pub mod appender;
 pub mod batch;
 pub mod body;
 pub mod entry;
@@ -22,7 +26,8 @@ pub mod tlog;
 pub mod verify;
 pub mod view;
 
+pub use appender::{Appended, Appender};
 pub use body::Kind;
 pub use entry::Entry;
-pub use recorder::{Recorded, Recorder, Session, SubmissionsRecorded};
+pub use recorder::{Checked, Recorded, Recorder, Session, SubmissionsRecorded};
 pub use store::{Draft, Ledger, Submitted, Tail};

@@ -205,7 +205,7 @@ impl<'a> Recorder<'a> {
     /// force (config.toml's, with the signed policy's in their place once there is one).
     /// Nothing is appended or signed on top of a ledger that does not verify, and signers are
     /// checked against the keys the ledger itself records (never config.toml's list).
-    fn verified_under_lock(&self, tail: &Tail) -> Result<(Config, View)> {
+    pub(super) fn verified_under_lock(&self, tail: &Tail) -> Result<(Config, View)> {
         let config = Config::load(self.ledger.dir())?;
         let opts = self.view_options();
         let view = View::open_to(
@@ -355,6 +355,50 @@ impl<'a> Recorder<'a> {
     }
 }
 
+/// A submission whose form and signature were checked against one key history (the one it
+/// holds). [`crate::ledger::Appender::append`] checks it again only when the ledger's key
+/// history is no longer that one; it cannot be made any other way than by
+/// [`check_submissions_with`].
+#[derive(Debug, Clone)]
+pub struct Checked {
+    sub: Submitted,
+    keys: std::sync::Arc<[crate::keys::history::KeyState]>,
+}
+
+impl Checked {
+    /// The submission.
+    pub fn submission(&self) -> &Submitted {
+        &self.sub
+    }
+
+    /// The key history it was checked against.
+    pub(crate) fn keys(&self) -> &[crate::keys::history::KeyState] {
+        &self.keys
+    }
+
+    /// The submission, unwrapped.
+    pub fn into_submission(self) -> Submitted {
+        self.sub
+    }
+}
+
+/// [`check_submissions`], keeping what passed as [`Checked`] (with the key history used).
+pub fn check_submissions_with(
+    keys: &std::sync::Arc<[crate::keys::history::KeyState]>,
+    subs: Vec<Submitted>,
+) -> Vec<Result<Checked>> {
+    let results = check_submissions(keys, &subs);
+    subs.into_iter()
+        .zip(results)
+        .map(|(sub, r)| {
+            r.map(|()| Checked {
+                sub,
+                keys: std::sync::Arc::clone(keys),
+            })
+        })
+        .collect()
+}
+
 /// A runner's submission: a valid id and timestamp, a body that fits its kind, and a
 /// signature by a key the ledger trusts now.
 pub fn check_submission(keys: &[crate::keys::history::KeyState], sub: &Submitted) -> Result<()> {
@@ -364,7 +408,7 @@ pub fn check_submission(keys: &[crate::keys::history::KeyState], sub: &Submitted
 }
 
 /// [`check_submission`] for many: the form of each, then one batch verification of all the
-/// signatures (each checked on its own, strictly, only when the batch fails). One result per
+/// signatures (each checked on its own, strictly, when the batch fails or is of one or two). One result per
 /// submission, in order.
 pub fn check_submissions(
     keys: &[crate::keys::history::KeyState],
@@ -390,8 +434,10 @@ pub fn check_submissions(
     if idx.is_empty() {
         return out;
     }
+    // A batch of one or two costs more than checking each: the batch pays for its random
+    // coefficients and decompressing every R.
     let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
-    if ed25519_dalek::verify_batch(&refs, &sigs, &vks).is_ok() {
+    if idx.len() > 2 && ed25519_dalek::verify_batch(&refs, &sigs, &vks).is_ok() {
         return out;
     }
     for (k, &i) in idx.iter().enumerate() {
@@ -456,7 +502,7 @@ fn change_applied(config: &mut Config, file: &Config) {
 
 /// The signer must be trusted by the ledger's own key history (verified under the lock), or
 /// be bootstrapping the ledger's first key with its own `key add` entry.
-fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) -> Result<()> {
+pub(super) fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) -> Result<()> {
     match view.trusted(signer.id()) {
         Some(k) if k.writer => {
             return Err(Error::untrusted(

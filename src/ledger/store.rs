@@ -330,6 +330,7 @@ impl Locked<'_> {
                 entries: Vec::new(),
                 leaves: Vec::new(),
                 before,
+                chunks: Vec::new(),
             });
         }
         let ts = now_ts();
@@ -417,7 +418,8 @@ impl Locked<'_> {
             vec![encode((&mut entries[..], &prepared[..]))]
         };
         drop(prepared);
-        let lens: Vec<usize> = chunks.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+        let (chunks, lens): (Vec<Vec<u8>>, Vec<Vec<usize>>) = chunks.into_iter().unzip();
+        let lens: Vec<usize> = lens.into_iter().flatten().collect();
         if let Some(i) = lens.iter().position(|&n| n - 1 > MAX_LINE) {
             return Err(Error::malformed(
                 format!("entry {}", i + 1),
@@ -425,7 +427,7 @@ impl Locked<'_> {
             ));
         }
         let path = self.ledger.log_path();
-        for (buf, _) in &chunks {
+        for buf in &chunks {
             self.file.write_all(buf).map_err(|e| Error::io(&path, e))?;
         }
         self.file.sync_data().map_err(|e| Error::io(&path, e))?;
@@ -449,6 +451,7 @@ impl Locked<'_> {
             entries,
             leaves,
             before,
+            chunks,
         })
     }
 }
@@ -463,6 +466,8 @@ pub(super) struct Written {
     pub leaves: Vec<(u64, [u8; 32])>,
     /// The tail before the write.
     pub before: Tail,
+    /// The bytes written (whole lines with their newlines, in order, in one or more buffers).
+    pub chunks: Vec<Vec<u8>>,
 }
 
 /// Read the tail of the log: the last complete line, without reading the rest of the file.

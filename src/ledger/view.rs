@@ -358,9 +358,25 @@ impl View {
                 }
             }
         }
+        self.finish_advance(ledger, last.hash, end)
+    }
+
+    /// Advance the view by the leaves of entries just written after it that change neither
+    /// keys nor policy (runners' submissions, which can be neither), and record the new state.
+    pub fn advance_leaves(&mut self, ledger: &Ledger, leaves: &[Hash], end: u64) -> Result<()> {
+        let Some(&last) = leaves.last() else {
+            return Ok(());
+        };
+        for leaf in leaves {
+            self.frontier.push(*leaf);
+        }
+        self.finish_advance(ledger, last, end)
+    }
+
+    fn finish_advance(&mut self, ledger: &Ledger, head: Hash, end: u64) -> Result<()> {
         self.size = self.frontier.size();
         self.root = self.frontier.root();
-        self.head = Some(last.hash);
+        self.head = Some(head);
         self.last_line = last_line_offset(ledger, end)?;
         self.bytes = end;
         if let Some(path) = &self.state_file {

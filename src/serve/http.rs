@@ -358,13 +358,24 @@ async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
     let mut any_created = false;
     for o in outcomes {
         match o {
-            Outcome::Created(seq) | Outcome::Existing(seq) => {
-                let created = matches!(o, Outcome::Created(_));
-                any_created |= created;
+            Outcome::Created(s) => {
+                // The line as the writer wrote and synced it.
+                any_created = true;
+                let seq = s.entry.seq;
+                let proof = app.svc.inclusion(seq, Some(size))?;
+                results.push(json!({
+                    "status": "created",
+                    "seq": seq,
+                    "hash": s.entry.hash_hex(),
+                    "entry": s.line,
+                    "inclusion": proof,
+                }));
+            }
+            Outcome::Existing(seq) => {
                 let s = app.svc.entry(seq)?;
                 let proof = app.svc.inclusion(seq, Some(size))?;
                 results.push(json!({
-                    "status": if created { "created" } else { "existing" },
+                    "status": "existing",
                     "seq": seq,
                     "hash": s.entry.hash_hex(),
                     "entry": s.line,

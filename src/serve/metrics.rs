@@ -28,6 +28,14 @@ pub struct Metrics {
     commits: Histogram,
     commit_size: Histogram,
     entries: Gauge,
+    flushes: Family<FlushLabels, Counter>,
+}
+
+/// Labels of the flush counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FlushLabels {
+    /// `ok` or `failed`.
+    pub outcome: &'static str,
 }
 
 impl Metrics {
@@ -39,6 +47,12 @@ impl Metrics {
         let commits = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let commit_size = Histogram::new(exponential_buckets(1.0, 2.0, 13));
         let entries = Gauge::default();
+        let flushes = Family::<FlushLabels, Counter>::default();
+        registry.register(
+            "flushes",
+            "Times the derived files (index, client state, checkpoint) were brought up to date",
+            flushes.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -51,7 +65,7 @@ impl Metrics {
         );
         registry.register(
             "commit_seconds",
-            "Time of one group commit: lock, write, fsync, checkpoint",
+            "Time of one group commit: lock, write, fsync, signed checkpoint",
             commits.clone(),
         );
         registry.register(
@@ -67,7 +81,17 @@ impl Metrics {
             commits,
             commit_size,
             entries,
+            flushes,
         }
+    }
+
+    /// Count one flush of the derived files.
+    pub fn flushed(&self, ok: bool) {
+        self.flushes
+            .get_or_create(&FlushLabels {
+                outcome: if ok { "ok" } else { "failed" },
+            })
+            .inc();
     }
 
     /// Count one request.

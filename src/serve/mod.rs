@@ -5,10 +5,12 @@
 //!   full verification, keeps the verified view in memory (line offsets, the Merkle tree by
 //!   levels, the submission ids, the key history, the newest signed checkpoint), and writes
 //!   through one writer thread that batches concurrent submissions into one lock, one write,
-//!   one fsync and one checkpoint ([`Recorder::record_submissions`]). Reads never wait for
+//!   one fsync and one checkpoint signed in memory ([`Appender`]); the files derived from the
+//!   ledger are brought up to date about once a second and before the writer stops. Reads never wait for
 //!   a write: they take a read lock on the view, which the writer holds only to append the
 //!   leaves of a finished batch.
-//! * Every entry served is re-read from the file and checked against its verified leaf hash;
+//! * The answer to an append carries the lines the writer has just written and synced. Every
+//!   other entry served is re-read from the file and checked against its verified leaf hash;
 //!   a mismatch (the file was edited behind the service) is never served: the service marks
 //!   itself broken and `/readyz` says so.
 //! * [`http`] maps requests to these calls and errors to statuses; [`client`] is the verifying
@@ -32,9 +34,9 @@ use crate::error::{Error, Result};
 use crate::keys::history::KeyState;
 use crate::keys::Signer;
 use crate::ledger::entry::Entry;
-use crate::ledger::recorder::check_submissions;
+use crate::ledger::recorder::check_submissions_with;
 use crate::ledger::verify::Options;
-use crate::ledger::{Ledger, Recorder, Submitted};
+use crate::ledger::{Appender, Checked, Ledger, Recorder, Submitted};
 use crate::merkle::{self, Hash};
 use tree::Tree;
 
@@ -46,6 +48,11 @@ pub const MAX_BATCH: usize = 1000;
 pub const MAX_SKEW_MS: i64 = 10 * 60 * 1000;
 /// Most submissions the writer puts in one group commit.
 pub const MAX_GROUP: usize = 4096;
+/// Under load, the derived files (index, client state, checkpoint) are brought up to date at
+/// most this often; every answer carries its own signed checkpoint in the meantime.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// ... and after this long without a submission.
+pub const FLUSH_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The verified state the service answers from.
 struct Served {
@@ -56,7 +63,8 @@ struct Served {
     tree: Tree,
     /// Submission id → (seq, digest of what was signed and by whom).
     ids: HashMap<String, (u64, [u8; 32])>,
-    keys: Vec<KeyState>,
+    /// Shared with the prechecks of submissions, which carry it to the writer.
+    keys: Arc<[KeyState]>,
     /// The newest signed checkpoint (note text) and its size.
     checkpoint: Option<(String, u64)>,
 }
@@ -64,8 +72,8 @@ struct Served {
 /// What one submission came to.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// Written now, at this seq.
-    Created(u64),
+    /// Written now: the entry and its line, as written.
+    Created(Arc<Served1>),
     /// Written earlier with the same id and bytes, at this seq.
     Existing(u64),
     /// Refused (a conflict on its id, an untrusted key, a bad signature).
@@ -73,7 +81,7 @@ pub enum Outcome {
 }
 
 struct Job {
-    subs: Vec<Submitted>,
+    subs: Vec<Checked>,
     reply: tokio::sync::oneshot::Sender<Result<Vec<Outcome>>>,
 }
 
@@ -193,7 +201,7 @@ impl Served {
             end: summary.bytes,
             tree,
             ids,
-            keys: summary.keys,
+            keys: summary.keys.into(),
             checkpoint,
         })
     }
@@ -466,7 +474,7 @@ impl Service {
     /// Check submissions against the served key history before they are queued: valid ids,
     /// bodies and signatures by trusted keys. All or nothing: the first bad one is the error,
     /// named by its index.
-    pub fn precheck(&self, subs: &[Submitted]) -> Result<()> {
+    pub fn precheck(&self, subs: Vec<Submitted>) -> Result<Vec<Checked>> {
         if subs.is_empty() || subs.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "submissions",
@@ -478,10 +486,12 @@ impl Service {
         }
         let now = chrono::Utc::now().timestamp_millis();
         // The keys are copied out: the signatures are checked without holding the view.
-        let keys = self.view()?.keys.clone();
-        let checked = check_submissions(&keys, subs);
-        for (i, (s, ok)) in subs.iter().zip(checked).enumerate() {
-            ok.map_err(|e| at_index(i, e))?;
+        let keys = Arc::clone(&self.view()?.keys);
+        let checked = check_submissions_with(&keys, subs);
+        let mut out = Vec::with_capacity(checked.len());
+        for (i, ok) in checked.into_iter().enumerate() {
+            let c = ok.map_err(|e| at_index(i, e))?;
+            let s = c.submission();
             let ts = crate::time::parse_instant(&s.ts).unwrap_or(i64::MIN);
             if ts.saturating_sub(now).abs() > MAX_SKEW_MS {
                 return Err(Error::invalid(
@@ -494,14 +504,15 @@ impl Service {
                     ),
                 ));
             }
+            out.push(c);
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Submit a batch: checked, queued to the writer, answered once the group commit that
     /// holds them is durable (fsync) and covered by a signed checkpoint.
     pub async fn submit(&self, subs: Vec<Submitted>) -> Result<Vec<Outcome>> {
-        self.precheck(&subs)?;
+        let subs = self.precheck(subs)?;
         let tx = self
             .inner
             .writer
@@ -525,7 +536,10 @@ impl Service {
     }
 
     /// The writer thread: take a job, then whatever else is queued (up to [`MAX_GROUP`]
-    /// submissions), and write them as one group commit.
+    /// submissions), and write them as one group commit through one [`Appender`]. The files
+    /// derived from the ledger (index, client state, checkpoint) are brought up to date at
+    /// most every [`FLUSH_EVERY`] under load, after [`FLUSH_IDLE`] without submissions, and
+    /// before the thread ends.
     fn write_loop(&self, mut rx: tokio::sync::mpsc::Receiver<Job>, signer: Signer) {
         let recorder = Recorder::new(&self.inner.ledger, Some(&signer));
         let lagging = self
@@ -541,7 +555,33 @@ impl Service {
                 }
             }
         }
-        while let Some(first) = rx.blocking_recv() {
+        // Only for timed waits on the queue.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .ok();
+        let mut appender: Option<Appender<'_>> = None;
+        let mut last_flush = std::time::Instant::now();
+        loop {
+            let dirty = appender.as_ref().is_some_and(Appender::dirty);
+            let first = match (&timer, dirty) {
+                (Some(t), true) => {
+                    // The timer is made inside the runtime it belongs to.
+                    match t.block_on(async { tokio::time::timeout(FLUSH_IDLE, rx.recv()).await }) {
+                        Ok(Some(job)) => job,
+                        Ok(None) => break,
+                        Err(_) => {
+                            self.flush(appender.as_mut());
+                            last_flush = std::time::Instant::now();
+                            continue;
+                        }
+                    }
+                }
+                _ => match rx.blocking_recv() {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
             let mut jobs = vec![first];
             let mut n = jobs[0].subs.len();
             while n < MAX_GROUP {
@@ -554,8 +594,23 @@ impl Service {
                 }
             }
             let started = std::time::Instant::now();
+            if appender.is_none() {
+                match Appender::open(&self.inner.ledger, &signer) {
+                    Ok(a) => appender = Some(a),
+                    Err(e) => {
+                        let e = Arc::new(e);
+                        for job in jobs {
+                            let _ = job.reply.send(Err(shared_error(&e)));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(app) = appender.as_mut() else {
+                continue;
+            };
             let before = self.size().unwrap_or(0);
-            let results = self.commit(&recorder, &mut jobs);
+            let results = self.commit(app, &mut jobs);
             let written = self.size().unwrap_or(0).saturating_sub(before);
             self.inner
                 .metrics
@@ -567,33 +622,58 @@ impl Service {
                     }
                 }
                 Err(e) => {
+                    // The appender's state is no longer known to match the file.
+                    appender = None;
                     let e = Arc::new(e);
                     for job in jobs {
                         let _ = job.reply.send(Err(shared_error(&e)));
                     }
                 }
             }
+            if last_flush.elapsed() >= FLUSH_EVERY {
+                self.flush(appender.as_mut());
+                last_flush = std::time::Instant::now();
+            }
+        }
+        self.flush(appender.as_mut());
+    }
+
+    /// Bring the derived files up to date. A refusal to sign (the ledger no longer extends
+    /// the checkpoint beside it) means the file was changed behind the service: it stops
+    /// answering from it. Other failures (a full disk) are tried again at the next flush.
+    fn flush(&self, appender: Option<&mut Appender<'_>>) {
+        let Some(app) = appender else {
+            return;
+        };
+        match app.flush() {
+            Ok(_) => self.inner.metrics.flushed(true),
+            Err(e @ Error::Verify { .. }) => {
+                self.inner.metrics.flushed(false);
+                self.mark_broken(&e);
+            }
+            Err(_) => self.inner.metrics.flushed(false),
         }
     }
 
     /// One group commit. Ids already written (or earlier in the same group) answer with
     /// their seq when the bytes are the same and are refused (409) when they differ.
-    fn commit(&self, recorder: &Recorder<'_>, jobs: &mut [Job]) -> Result<Vec<Vec<Outcome>>> {
+    fn commit(&self, appender: &mut Appender<'_>, jobs: &mut [Job]) -> Result<Vec<Vec<Outcome>>> {
         enum Slot {
             Done(Outcome),
             /// Index in the batch written; `true` for the submission that brought it.
             Batch(usize, bool),
         }
         let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(jobs.len());
-        let mut batch: Vec<Submitted> = Vec::new();
+        let mut batch: Vec<Checked> = Vec::new();
+        let mut digests: Vec<(String, [u8; 32])> = Vec::new();
         let mut pending: HashMap<String, ([u8; 32], usize)> = HashMap::new();
         {
             let v = self.view()?;
             for job in jobs.iter_mut() {
                 let mut mine = Vec::with_capacity(job.subs.len());
-                for sub in std::mem::take(&mut job.subs) {
-                    let d = digest_of(&sub)?;
-                    let id = sub.submission.id.clone();
+                for c in std::mem::take(&mut job.subs) {
+                    let d = digest_of(c.submission())?;
+                    let id = c.submission().submission.id.clone();
                     let conflict = || {
                         Slot::Done(Outcome::Refused(Arc::new(Error::Conflict(format!(
                             "submission id {id:?} was already used for other content"
@@ -605,8 +685,9 @@ impl Service {
                         (None, Some(&(d0, b))) if d0 == d => Slot::Batch(b, false),
                         (None, Some(_)) => conflict(),
                         (None, None) => {
-                            pending.insert(id, (d, batch.len()));
-                            batch.push(sub);
+                            pending.insert(id.clone(), (d, batch.len()));
+                            digests.push((id, d));
+                            batch.push(c);
                             Slot::Batch(batch.len() - 1, true)
                         }
                     };
@@ -615,26 +696,34 @@ impl Service {
                 slots.push(mine);
             }
         }
-        let mut seq_of: Vec<std::result::Result<u64, Arc<Error>>> = Vec::new();
+        let mut made: Vec<std::result::Result<Arc<Served1>, Arc<Error>>> = Vec::new();
         if !batch.is_empty() {
             let n = batch.len();
-            let written = recorder.record_submissions(batch)?;
+            let written = appender.append(batch)?;
             let mut refused: HashMap<usize, Arc<Error>> = written
                 .refused
                 .into_iter()
                 .map(|(i, e)| (i, Arc::new(e)))
                 .collect();
-            let mut entries = written.recorded.entries.iter();
-            for b in 0..n {
-                seq_of.push(match refused.remove(&b) {
+            let mut ids = Vec::with_capacity(written.entries.len());
+            let mut rows = written.entries.into_iter().zip(written.lines);
+            for (b, (id, d)) in digests.into_iter().enumerate().take(n) {
+                made.push(match refused.remove(&b) {
                     Some(e) => Err(e),
-                    None => entries
-                        .next()
-                        .map(|e| e.seq)
-                        .ok_or_else(|| Arc::new(Error::internal("entry not written"))),
+                    None => match rows.next() {
+                        Some((entry, line)) => {
+                            ids.push((id, (entry.seq, d)));
+                            Ok(Arc::new(Served1 { line, entry }))
+                        }
+                        None => Err(Arc::new(Error::internal("entry not written"))),
+                    },
                 });
             }
-            self.advance(&written.recorded)?;
+            let written_now: Vec<&Served1> = made
+                .iter()
+                .filter_map(|m| m.as_ref().ok().map(|s| &**s))
+                .collect();
+            self.advance(&written_now, ids, written.checkpoint.as_ref())?;
         }
         Ok(slots
             .into_iter()
@@ -642,9 +731,9 @@ impl Service {
                 mine.into_iter()
                     .map(|slot| match slot {
                         Slot::Done(o) => o,
-                        Slot::Batch(b, created) => match seq_of.get(b) {
-                            Some(Ok(seq)) if created => Outcome::Created(*seq),
-                            Some(Ok(seq)) => Outcome::Existing(*seq),
+                        Slot::Batch(b, created) => match made.get(b) {
+                            Some(Ok(s)) if created => Outcome::Created(Arc::clone(s)),
+                            Some(Ok(s)) => Outcome::Existing(s.entry.seq),
                             Some(Err(e)) => Outcome::Refused(e.clone()),
                             None => {
                                 Outcome::Refused(Arc::new(Error::internal("entry not written")))
@@ -658,13 +747,18 @@ impl Service {
 
     /// Add a finished group commit to the view. Entries written by another process in the
     /// meantime (a CLI append) make the view reload from a full verification.
-    fn advance(&self, rec: &crate::ledger::Recorded) -> Result<()> {
+    fn advance(
+        &self,
+        written: &[&Served1],
+        ids: Vec<(String, (u64, [u8; 32]))>,
+        checkpoint: Option<&(String, Checkpoint)>,
+    ) -> Result<()> {
         let mut v = self
             .inner
             .view
             .write()
             .map_err(|_| Error::internal("the served view is poisoned"))?;
-        let in_line = rec.entries.first().is_some_and(|e| e.seq == v.size());
+        let in_line = written.first().is_some_and(|s| s.entry.seq == v.size());
         if !in_line {
             drop(v);
             let fresh = Served::load(&self.inner.ledger)?;
@@ -674,23 +768,23 @@ impl Service {
                 .write()
                 .map_err(|_| Error::internal("the served view is poisoned"))?;
             *v = fresh;
-            if let Some(cp) = &rec.checkpoint {
-                v.checkpoint = Some((cp.note.clone(), cp.checkpoint.size));
+            if let Some((note, cp)) = checkpoint {
+                if cp.size == v.size() {
+                    v.checkpoint = Some((note.clone(), cp.size));
+                }
             }
             return Ok(());
         }
-        for e in &rec.entries {
-            let len = e.to_line().len() as u64 + 1;
+        for s in written {
+            let len = s.line.len() as u64 + 1;
             let at = v.end;
             v.offsets.push(at);
             v.end = at + len;
-            v.tree.push(e.hash);
-            if let Some((id, d)) = digest_of_entry(e) {
-                v.ids.insert(id, (e.seq, d));
-            }
+            v.tree.push(s.entry.hash);
         }
-        if let Some(cp) = &rec.checkpoint {
-            v.checkpoint = Some((cp.note.clone(), cp.checkpoint.size));
+        v.ids.extend(ids);
+        if let Some((note, cp)) = checkpoint {
+            v.checkpoint = Some((note.clone(), cp.size));
         }
         Ok(())
     }
