@@ -44,7 +44,12 @@ for r in 1 2 3; do
   "$LEDGER" --quiet keygen --name "runner-$r" --out "$work/runner-$r.key"
   step "$LEDGER" keys add "$work/runner-$r.key.pub" --writer
 done
-"$LEDGER" --json serve --listen 127.0.0.1:0 > "$work/serve.out" 2> "$work/serve.log" &
+"$LEDGER" --quiet keygen --name merge-bot --out "$work/merge-bot.key"
+bot=$("$LEDGER" --json keys add "$work/merge-bot.key.pub" --writer | sed -n 's/.*"key_id":"\([0-9a-f]*\)".*/\1/p')
+echo "The merge bot's key ($bot) may have gate decisions recorded: that is signed policy."
+printf '[serve]\ngate_recorders = ["%s"]\n' "$bot" > "$work/policy.toml"
+step "$LEDGER" policy set --settings "$work/policy.toml" --reason "the merge bot records its gate decisions"
+"$LEDGER" --json serve --listen 127.0.0.1:0 --log json > "$work/serve.out" 2> "$work/serve.log" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q '"url"' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
@@ -63,10 +68,14 @@ for r in 1 2 3; do
 done
 for p in "${writers[@]}"; do wait "$p"; done
 step "$LEDGER" trust gate --actor alice --paths src/auth.rs || echo "(exit $?: the gate said no)"
+echo "The merge bot has its decision recorded (signed by its own key, ordered by the log):"
+LEDGER_SIGNING_KEY="$work/merge-bot.key" step "$LEDGER" trust gate --record --actor alice --paths src/auth.rs --id pr-7.gate \
+  || echo "(exit $?: the gate said no, and that is now on record)"
 if command -v curl >/dev/null; then step curl -s "$url/v1/entries?kind=event&actor=ci/runner-2&limit=2"; echo; fi
 kill -TERM "$server"; wait "$server" || true
 trap - EXIT
 unset LEDGER_REMOTE LEDGER_LOG_KEY
 step "$LEDGER" verify
+echo "request log of the service: $work/serve.log ($(wc -l < "$work/serve.log") lines)"
 echo
 echo "demo ledger kept in $work"

@@ -14,6 +14,7 @@
 //! [trust]      # policy for trust scores and gates (see `trust`)
 //! [metrics]    # DORA targets (see `metrics`)
 //! [witness]    # witness keys and required cosignatures (see `note`)
+//! [serve]      # who may record gate decisions through `ledger serve` (see [`ServeSettings`])
 //! ```
 //!
 //! Sections other than the core fields are kept as raw TOML and read by their feature with
@@ -184,12 +185,57 @@ pub struct SignedPolicy {
     pub hash: [u8; 32],
     /// `body.require_signatures`: unsigned entries after it are invalid.
     pub require_signatures: bool,
-    /// `body.settings`: the `[trust]`, `[witness]` and `[metrics]` tables, as TOML.
+    /// `body.settings`: the `[trust]`, `[witness]`, `[metrics]` and `[serve]` tables, as TOML.
     pub settings: String,
 }
 
 /// The tables of config.toml that only a signed `policy` entry may set (DESIGN §8).
-pub const SIGNED_TABLES: [&str; 3] = ["trust", "witness", "metrics"];
+pub const SIGNED_TABLES: [&str; 4] = ["trust", "witness", "metrics", "serve"];
+
+/// The `[serve]` table of a signed policy: what `ledger serve` lets runners do beyond
+/// submitting entries.
+///
+/// ```toml
+/// [serve]
+/// gate_recorders = ["1f2e3d4c5b6a7988"]   # writer keys that may record gate decisions
+/// ```
+///
+/// It changes who may write, so it is read from the signed policy only: in `config.toml`
+/// without a `policy` entry it grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Key ids (16 lowercase hex) whose holders may ask the service to record a gate
+    /// decision (`POST /v1/gate` with `"record": true`), signed with that key.
+    #[serde(default)]
+    pub gate_recorders: Vec<String>,
+}
+
+impl ServeSettings {
+    /// The `[serve]` table in force for `cfg`: the signed policy's when `signed` (the ledger
+    /// has a `policy` entry), nothing otherwise.
+    pub fn in_force(cfg: &Config, signed: bool) -> Result<ServeSettings> {
+        if !signed {
+            return Ok(ServeSettings::default());
+        }
+        let s: ServeSettings = cfg.section("serve")?;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Every key id is 16 lowercase hex characters.
+    pub fn check(&self) -> Result<()> {
+        for (i, id) in self.gate_recorders.iter().enumerate() {
+            if !crate::ledger::body::is_lower_hex(id, 16) {
+                return Err(Error::invalid(
+                    format!("[serve].gate_recorders[{i}]"),
+                    format!("{id:?}: expected a key id, 16 lowercase hex characters"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Parse a `policy` entry's settings: TOML with at most the tables of [`SIGNED_TABLES`].
 pub fn parse_settings(text: &str) -> std::result::Result<toml::Table, String> {

@@ -114,6 +114,10 @@ pub enum Error {
     /// The request contradicts the current state (already exists, changed meanwhile).
     #[error("{0}")]
     Conflict(String),
+    /// An answer computed from the history no longer holds: the history moved on since (a gate
+    /// decision asked to be recorded after new entries arrived). Ask again.
+    #[error("{0}")]
+    Stale(String),
     /// A key is not trusted for what it was asked to do (not in the key history, revoked).
     #[error("key {key_id}: {reason}")]
     UntrustedKey {
@@ -207,7 +211,7 @@ impl Error {
             Error::Verify { .. } => 422,
             Error::Invalid { .. } | Error::Malformed { .. } | Error::NotAFile { .. } => 400,
             Error::NotFound(_) | Error::NotALedger(_) => 404,
-            Error::Conflict(_) | Error::TornTail { .. } => 409,
+            Error::Conflict(_) | Error::Stale(_) | Error::TornTail { .. } => 409,
             Error::UntrustedKey { .. } | Error::SignatureRequired => 403,
             Error::Interrupted(_) => 503,
             Error::AfterAppend { source, .. } => source.http_status(),
@@ -225,6 +229,7 @@ impl Error {
             Error::NotAFile { .. } => "not-a-file",
             Error::NotFound(_) | Error::NotALedger(_) => "not-found",
             Error::Conflict(_) => "conflict",
+            Error::Stale(_) => "stale",
             Error::TornTail { .. } => "torn-tail",
             Error::UntrustedKey { .. } => "untrusted-key",
             Error::SignatureRequired => "signature-required",

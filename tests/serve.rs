@@ -15,7 +15,7 @@ use std::time::Duration;
 use audit_ledger::keys::Signer;
 use audit_ledger::ledger::{Draft, Kind, Submitted};
 use audit_ledger::serve::client::{wire_of, Remote};
-use common::serve::{served_ledger, start};
+use common::serve::{served_ledger, sign_gate_recorders, start};
 use common::{code, stderr, Env};
 use serde_json::{json, Value};
 
@@ -285,7 +285,7 @@ fn refused_requests_are_4xx_and_change_nothing() {
         "/v1/gate",
         Some(br#"{"actor":"a","paths":["p"],"record":true}"#),
     );
-    assert_eq!(st, 403);
+    assert_eq!(st, 400, "record: true without a signed submission");
     let (st, _) = http(&s.url, "GET", "/v1/entries/99999", None);
     assert_eq!(st, 404);
     let (st, _) = http(&s.url, "GET", "/v1/entries?limit=0", None);
@@ -589,7 +589,10 @@ fn read_tokens_are_checked_and_a_readable_key_is_refused() {
     let token = "s3cret-token-for-the-merge-bot";
     let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
     std::fs::write(&tokens, format!("# merge bot\n{h}\n")).unwrap();
-    let s = setup(env, &["--read-tokens", tokens.to_str().unwrap()]);
+    let mut s = setup(
+        env,
+        &["--read-tokens", tokens.to_str().unwrap(), "--log", "json"],
+    );
     let (st, _) = http(&s.url, "GET", "/v1/checkpoint", None);
     assert_eq!(st, 401);
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -647,6 +650,30 @@ fn read_tokens_are_checked_and_a_readable_key_is_refused() {
         assert_eq!(code(&out), Some(0), "{}", stderr(&out));
         assert!(!stderr(&out).contains(token));
     }
+    // The request log (--log json): a JSON line per request, and never the token.
+    assert_eq!(s.stop(), Some(0));
+    let mut log = String::new();
+    s.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(!log.contains(token), "{log}");
+    assert!(!log.contains("merge-boT"), "{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let seen = |route: &str, status: u64| {
+        lines
+            .iter()
+            .any(|l| l["route"] == route && l["status"] == status && l["ms"].is_u64())
+    };
+    assert!(seen("/v1/checkpoint", 401), "{log}");
+    assert!(seen("/v1/checkpoint", 200), "{log}");
+    assert!(seen("/v1/entries", 201), "{log}");
+    assert!(lines.iter().any(|l| l["message"] == "serving"), "{log}");
 
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&s.log_key, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -659,4 +686,188 @@ fn read_tokens_are_checked_and_a_readable_key_is_refused() {
     ]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("readable"), "{}", stderr(&out));
+}
+
+fn gate_cli(s: &Served, key: &Path, extra: &[&str]) -> std::process::Output {
+    let log_pub = s.log_pub();
+    let mut args = vec![
+        "--json",
+        "--key",
+        key.to_str().unwrap(),
+        "trust",
+        "gate",
+        "--remote",
+        &s.url,
+        "--log-key",
+        log_pub.to_str().unwrap(),
+        "--actor",
+        "alice",
+        "--paths",
+        "src/a.rs",
+    ];
+    args.extend_from_slice(extra);
+    s.env.run(&args)
+}
+
+#[test]
+fn gate_decisions_are_recorded_for_the_recorders_the_signed_policy_names() {
+    let env = Env::new();
+    let (log_key, writer_key) = served_ledger(&env);
+    let bot_key = env.keygen("bot");
+    let bot = Signer::load(&bot_key).unwrap();
+    let bot_pub = format!("{}.pub", bot_key.display());
+    env.ok(&[
+        "--key",
+        log_key.to_str().unwrap(),
+        "keys",
+        "add",
+        &bot_pub,
+        "--writer",
+    ]);
+    sign_gate_recorders(&env, &log_key, &[bot.id()]);
+    let writer = Signer::load(&writer_key).unwrap();
+    let (child, url) = start(&env, &log_key, &[]);
+    let s = Served {
+        env,
+        log_key,
+        writer_key,
+        writer,
+        child,
+        url,
+    };
+
+    // A writer key the policy does not name: refused (exit 2), nothing written.
+    let before = s.env.read_log();
+    let out = gate_cli(&s, &s.writer_key, &["--record"]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("gate_recorders"), "{}", stderr(&out));
+    assert_eq!(s.env.read_log(), before);
+
+    // The bot: the decision (deny: alice has no history) is recorded, signed by the bot.
+    let out = gate_cli(&s, &bot_key, &["--record", "--id", "pr-7.gate"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    let j: Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(j["decision"], "deny");
+    assert_eq!(j["recorded"], true);
+    let seq = j["approval_seq"].as_u64().unwrap();
+    let (st, e) = http(&s.url, "GET", &format!("/v1/entries/{seq}"), None);
+    assert_eq!(st, 200);
+    let line: Value = serde_json::from_str(e["entry"].as_str().unwrap()).unwrap();
+    assert_eq!(line["kind"], "approval");
+    assert_eq!(line["submission"]["signer"], bot.id());
+    assert_eq!(line["submission"]["id"], "pr-7.gate");
+    assert_eq!(line["body"]["decision"], "deny");
+    assert_eq!(line["body"]["actor"], "alice");
+    assert_eq!(line["body"]["tree_size"], seq);
+    assert!(line["body"]["policy_seq"].is_u64(), "{line}");
+    assert_eq!(verify_entries(&s.env), seq + 1);
+
+    // Raw requests: no submission, another kind, a decision the service does not reach, a
+    // decision older than the history.
+    let q = json!({"actor": "alice", "paths": ["src/a.rs"]});
+    let (st, answer) = http(&s.url, "POST", "/v1/gate", Some(q.to_string().as_bytes()));
+    assert_eq!(st, 200, "{answer}");
+    let rec = answer["record"].clone();
+    assert_eq!(rec["body"]["tree_size"], seq + 1);
+    let signed = |body: Value, ts: &str, kind: Kind| {
+        let d = Draft {
+            kind,
+            actor: "merge-bot".into(),
+            body,
+        };
+        let sub = Submitted::sign_at(&bot, d, "raw-1", ts.to_string()).unwrap();
+        let mut r = q.clone();
+        r["record"] = json!(true);
+        r["submission"] = wire_of(&sub);
+        r.to_string().into_bytes()
+    };
+    let ts = rec["ts"].as_str().unwrap();
+    let before = s.env.read_log();
+    let mut no_sub = q.clone();
+    no_sub["record"] = json!(true);
+    let (st, v) = http(&s.url, "POST", "/v1/gate", Some(no_sub.to_string().as_bytes()));
+    assert_eq!((st, v["error"]["code"].as_str()), (400, Some("invalid")), "{v}");
+    let (st, v) = http(
+        &s.url,
+        "POST",
+        "/v1/gate",
+        Some(&signed(json!({"type": "x", "data": {}}), ts, Kind::Event)),
+    );
+    assert_eq!(st, 400, "{v}");
+    let mut flipped = rec["body"].clone();
+    flipped["decision"] = json!("allow");
+    let (st, v) = http(&s.url, "POST", "/v1/gate", Some(&signed(flipped, ts, Kind::Approval)));
+    assert_eq!((st, v["error"]["code"].as_str()), (409, Some("stale")), "{v}");
+    let old = audit_ledger::time::format_ts(
+        audit_ledger::trust::model::ts_ms(ts).unwrap() - 5 * 60 * 1000,
+    );
+    let (st, v) = http(
+        &s.url,
+        "POST",
+        "/v1/gate",
+        Some(&signed(rec["body"].clone(), &old, Kind::Approval)),
+    );
+    assert_eq!((st, v["error"]["code"].as_str()), (409, Some("stale")), "{v}");
+    assert_eq!(s.env.read_log(), before, "a refused record wrote something");
+
+    // The proposal itself, signed as is: recorded (201), and once only (200 on replay).
+    let body = signed(rec["body"].clone(), ts, Kind::Approval);
+    let (st, v) = http(&s.url, "POST", "/v1/gate", Some(&body));
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["approval_seq"], seq + 1);
+    let (st, v) = http(&s.url, "POST", "/v1/gate", Some(&body));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["results"][0]["status"], "existing");
+}
+
+#[test]
+fn a_runners_approval_never_counts_as_the_log_keys_identity() {
+    // The log key has an identity; a runner's approval of alice's change, ordered and signed
+    // by the log key, must not count as that identity's approval.
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--origin",
+        "test.example/ledger",
+        "--require-signatures",
+    ]);
+    let log_key = env.keygen("log");
+    let log_pub = format!("{}.pub", log_key.display());
+    let k = log_key.to_str().unwrap();
+    env.ok(&["--key", k, "keys", "add", &log_pub, "--identity", "ci/log"]);
+    let writer_key = env.keygen("runner");
+    let wpub = format!("{}.pub", writer_key.display());
+    env.ok(&["--key", k, "keys", "add", &wpub, "--writer"]);
+    let writer = Signer::load(&writer_key).unwrap();
+    let (child, url) = start(&env, &log_key, &[]);
+    let s = Served {
+        env,
+        log_key,
+        writer_key,
+        writer,
+        child,
+        url,
+    };
+    let approval = Draft {
+        kind: Kind::Approval,
+        actor: "bob".into(),
+        body: json!({"subject": "PR-1", "decision": "allow", "reasons": ["looks good"]}),
+    };
+    let sub = Submitted::sign(&s.writer, approval, "approve-pr-1").unwrap();
+    s.remote(None).append(&[sub]).unwrap();
+    let q = br#"{"actor":"alice","paths":["src/a.rs"],"subject":"PR-1"}"#;
+    let (st, d) = http(&s.url, "POST", "/v1/gate", Some(q));
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["decision"], "deny", "{d}");
+    assert!(
+        !d.to_string().contains("ci/log"),
+        "the log key's identity was counted: {d}"
+    );
+    // The CLI's own fold agrees.
+    let out = s.env.run(&[
+        "--json", "trust", "gate", "--dry-run", "--actor", "alice", "--paths", "src/a.rs",
+        "--subject", "PR-1",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(!common::stdout(&out).contains("ci/log"));
 }

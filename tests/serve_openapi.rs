@@ -17,7 +17,7 @@ use std::time::Duration;
 use audit_ledger::keys::Signer;
 use audit_ledger::ledger::{Draft, Kind, Submitted};
 use audit_ledger::serve::client::wire_of;
-use common::serve::{served_ledger, start};
+use common::serve::{served_ledger, sign_gate_recorders, start};
 use common::{schema_validator, schemas_dir, Env, LocalSchemas};
 use serde_json::{json, Value};
 
@@ -62,6 +62,8 @@ fn setup(extra: &[&str]) -> Served {
     let env = Env::new();
     let (log_key, writer_key) = served_ledger(&env);
     let writer = Signer::load(&writer_key).unwrap();
+    // The writer may also record gate decisions.
+    sign_gate_recorders(&env, &log_key, &[writer.id()]);
     let (child, url) = start(&env, &log_key, extra);
     Served {
         env,
@@ -807,9 +809,36 @@ fn every_route_answers_what_the_document_says() {
     let v = post(
         "/v1/gate",
         br#"{"actor":"alice","paths":["a"],"record":true}"#,
-        403,
+        400,
     );
-    assert_eq!(error_code(&v), "recording-not-allowed");
+    assert_eq!(error_code(&v), "invalid");
+    // Recording: the answer's `record` signed by a gate recorder (201, then 200 on replay);
+    // a decision the service does not reach (409 stale); a key the policy does not name (403).
+    let rec = &d["record"];
+    let ts = rec["ts"].as_str().unwrap();
+    let signed = |who: &Signer, body: &Value, id: &str| {
+        let draft = Draft {
+            kind: Kind::Approval,
+            actor: "merge-bot".into(),
+            body: body.clone(),
+        };
+        let sub = Submitted::sign_at(who, draft, id, ts.to_string()).unwrap();
+        serde_json::to_vec(&json!({"actor": "alice", "paths": ["src/a.rs"], "record": true, "submission": wire_of(&sub)})).unwrap()
+    };
+    let mut flipped = rec["body"].clone();
+    flipped["decision"] = json!("allow");
+    let v = post("/v1/gate", &signed(&s.writer, &flipped, "gate-0"), 409);
+    assert_eq!(error_code(&v), "stale");
+    let v = post("/v1/gate", &signed(&stranger, &rec["body"], "gate-0"), 403);
+    assert_eq!(error_code(&v), "untrusted-key");
+    let recorded = post("/v1/gate", &signed(&s.writer, &rec["body"], "gate-1"), 201);
+    assert_eq!(recorded["recorded"], true);
+    assert_eq!(recorded["results"][0]["status"], "created");
+    let again = post("/v1/gate", &signed(&s.writer, &rec["body"], "gate-1"), 200);
+    assert_eq!(again["results"][0]["status"], "existing");
+    assert_eq!(again["approval_seq"], recorded["approval_seq"]);
+    let v = post("/v1/gate", &signed(&s.writer, &rec["body"], "run-1.step-1"), 409);
+    assert_eq!(error_code(&v), "conflict");
     post("/v1/gate", &big, 413);
 
     let m = get("/metrics", "/metrics", 200);

@@ -290,11 +290,7 @@ fn append_remote(
     let signer = ctx.require_signer("--remote (the writer key that signs each submission)")?;
     let base = match &a.id {
         Some(id) => id.clone(),
-        None => {
-            let mut r = [0u8; 12];
-            getrandom::fill(&mut r).map_err(|e| Error::internal(format!("random: {e}")))?;
-            format!("sub-{}", hex::encode(r))
-        }
+        None => fresh_submission_id("sub")?,
     };
     let n = drafts.len();
     let subs = drafts
@@ -345,6 +341,13 @@ fn append_remote(
 }
 
 /// The last entry a record wrote (a single-entry command always writes one).
+/// A fresh random submission id, `PREFIX-<24 hex>`.
+pub fn fresh_submission_id(prefix: &str) -> Result<String> {
+    let mut r = [0u8; 12];
+    getrandom::fill(&mut r).map_err(|e| Error::internal(format!("random: {e}")))?;
+    Ok(format!("{prefix}-{}", hex::encode(r)))
+}
+
 pub fn last_of(r: &audit_ledger::Recorded) -> Result<&Entry> {
     r.last()
         .ok_or_else(|| Error::internal("nothing was appended"))

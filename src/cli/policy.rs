@@ -14,16 +14,16 @@ use super::Ctx;
 /// `ledger policy ...`.
 #[derive(Debug, Subcommand)]
 pub enum PolicyCmd {
-    /// Record the signed settings: require_signatures and the [trust], [witness] and [metrics]
+    /// Record the signed settings: require_signatures and the [trust], [witness], [metrics] and [serve]
     /// tables, as a `policy` entry signed with --key (in force from the next entry on).
     #[command(
-        after_help = "Examples:\n  ledger policy set --key release.key                       # snapshot config.toml's settings\n  ledger policy set --key release.key --require-signatures true --settings policy.toml\n  ledger policy set --key release.key --reason \"stricter db gate\" --json\n\nA policy is a full snapshot: a table it leaves out takes its defaults. Once a ledger has a\npolicy entry, config.toml's require_signatures, [trust], [witness] and [metrics] no longer\ncount (where they differ, the signed policy wins and commands say so). The first `policy\nset` migrates a ledger of an earlier version; until then config.toml's settings apply."
+        after_help = "Examples:\n  ledger policy set --key release.key                       # snapshot config.toml's settings\n  ledger policy set --key release.key --require-signatures true --settings policy.toml\n  ledger policy set --key release.key --reason \"stricter db gate\" --json\n\nA policy is a full snapshot: a table it leaves out takes its defaults. Once a ledger has a\npolicy entry, config.toml's require_signatures, [trust], [witness], [metrics] and [serve] no longer\ncount (where they differ, the signed policy wins and commands say so). The first `policy\nset` migrates a ledger of an earlier version; until then config.toml's settings apply."
     )]
     Set {
         /// Unsigned entries are invalid from the next entry on [default: config.toml's setting].
         #[arg(long, value_name = "BOOL")]
         require_signatures: Option<bool>,
-        /// A TOML file with the [trust], [witness] and [metrics] tables [default: those of
+        /// A TOML file with the [trust], [witness], [metrics] and [serve] tables [default: those of
         /// config.toml].
         #[arg(long, value_name = "FILE")]
         settings: Option<PathBuf>,

@@ -15,7 +15,7 @@ use super::Ctx;
 /// `ledger serve`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger serve --key /etc/ledger/log.key                 # http://127.0.0.1:8417\n  ledger serve --listen 127.0.0.1:0 --json --key log.key  # prints the port chosen\n  ledger serve --read-tokens /etc/ledger/read-tokens      # reads need a bearer token\n\nRunners write with `ledger append --remote URL --log-key log.key.pub --key runner.key`;\ntheir keys are added with `ledger keys add runner.key.pub --writer`. Merge bots ask\n`ledger trust gate --remote URL --log-key log.key.pub --actor A --paths P`.\nSIGTERM or Ctrl-C: stop accepting, finish the batches in flight, exit 0.\nTLS: put the service behind a reverse proxy (docs/serve.md)."
+    after_help = "Examples:\n  ledger serve --key /etc/ledger/log.key                 # http://127.0.0.1:8417\n  ledger serve --key log.key --log json 2>>/var/log/ledger-serve.jsonl  # request log\n  ledger serve --listen 127.0.0.1:0 --json --key log.key  # prints the port chosen\n  ledger serve --read-tokens /etc/ledger/read-tokens      # reads need a bearer token\n\nRunners write with `ledger append --remote URL --log-key log.key.pub --key runner.key`;\ntheir keys are added with `ledger keys add runner.key.pub --writer`. Merge bots ask\n`ledger trust gate --remote URL --log-key log.key.pub --actor A --paths P`.\nSIGTERM or Ctrl-C: stop accepting, finish the batches in flight, exit 0.\nTLS: put the service behind a reverse proxy (docs/serve.md)."
 )]
 pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
@@ -31,6 +31,35 @@ pub struct ServeArgs {
     /// tokens themselves are never stored. Without it, reads are open.
     #[arg(long, value_name = "FILE")]
     pub read_tokens: Option<PathBuf>,
+    /// Request log on stderr: one line per request (method, route template, status, latency,
+    /// client address; never a token, a query string or a body), and the service's own
+    /// events. `off` keeps stderr for errors only.
+    #[arg(long, env = "LEDGER_LOG", value_enum, default_value_t = LogFormat::Off, value_name = "FORMAT")]
+    pub log: LogFormat,
+}
+
+/// How `--log` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// No request log.
+    Off,
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn start_log(format: LogFormat) {
+    let base = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_max_level(tracing::Level::INFO);
+    // A second subscriber cannot be installed (the first stays): ignored.
+    let _ = match format {
+        LogFormat::Off => return,
+        LogFormat::Text => base.with_ansi(false).try_init(),
+        LogFormat::Json => base.json().flatten_event(true).try_init(),
+    };
 }
 
 fn read_tokens(path: &std::path::Path) -> Result<Vec<[u8; 32]>> {
@@ -66,6 +95,7 @@ pub fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<i32> {
         ..ServeOptions::default()
     };
     let ledger = ctx.ledger()?;
+    start_log(a.log);
     let svc = Service::open(ledger, signer)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,9 +123,12 @@ pub fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<i32> {
                 _ = term.recv() => {},
             }
         };
-        http::serve(svc, listener, opts, shutdown)
+        tracing::info!(listen = %addr, entries = svc.size().unwrap_or(0), "serving");
+        let r = http::serve(svc, listener, opts, shutdown)
             .await
-            .map_err(|e| Error::io(addr.to_string(), e))
+            .map_err(|e| Error::io(addr.to_string(), e));
+        tracing::info!("stopped: every batch in flight is written");
+        r
     })?;
     Ok(0)
 }

@@ -70,6 +70,14 @@ pub struct GateArgs {
     /// Decide only: no key needed, nothing appended (a query for merge bots).
     #[arg(long, conflicts_with = "repo")]
     pub dry_run: bool,
+    /// With --remote: have the service record the decision as an `approval` entry, signed
+    /// with --key (a key the signed policy names in [serve].gate_recorders). Without it a
+    /// remote gate is a query.
+    #[arg(long, requires = "remote", conflicts_with = "dry_run")]
+    pub record: bool,
+    /// With --remote --record: the submission id (default: a fresh random one).
+    #[arg(long, requires = "record", value_name = "ID")]
+    pub id: Option<String>,
     #[command(flatten)]
     pub at: AtArg,
     #[command(flatten)]
@@ -177,7 +185,33 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
                 "--remote answers for now and for --paths only (no --repo, no --at)",
             ));
         }
-        let j = remote.gate(&a.actor, &a.paths, a.subject.as_deref())?;
+        let j = if a.record {
+            let signer = ctx.require_signer(
+                "trust gate --record (a key the signed policy names in [serve].gate_recorders)",
+            )?;
+            let id = match &a.id {
+                Some(id) => id.clone(),
+                None => super::append::fresh_submission_id("gate")?,
+            };
+            let (mut j, receipt) = remote.record_gate(
+                &signer,
+                &audit_ledger::serve::client::GateRequest {
+                    actor: &a.actor,
+                    paths: &a.paths,
+                    subject: a.subject.as_deref(),
+                    id: &id,
+                    recorder: &a.recorder,
+                },
+            )?;
+            j["approval_seq"] = json!(receipt.seq);
+            j["approval_hash"] = json!(hex::encode(receipt.hash));
+            j["recorded"] = json!(true);
+            j["created"] = json!(receipt.created);
+            j["tree_size"] = json!(receipt.tree_size);
+            j
+        } else {
+            remote.gate(&a.actor, &a.paths, a.subject.as_deref())?
+        };
         let allow = j["ok"].as_bool() == Some(true);
         let reasons: Vec<String> = j["reasons"]
             .as_array()
@@ -187,8 +221,12 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
                     .collect()
             })
             .unwrap_or_default();
+        let recorded = match j["approval_seq"].as_u64() {
+            Some(seq) if a.record => format!(", recorded as seq {seq}"),
+            _ => String::new(),
+        };
         let human = format!(
-            "{} {}'s change to {} path(s) (asked {})\n{}",
+            "{} {}'s change to {} path(s) (asked {}{recorded})\n{}",
             if allow { "ALLOW" } else { "DENY" },
             a.actor,
             a.paths.len(),

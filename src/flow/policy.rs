@@ -52,6 +52,7 @@ pub fn check_settings(base: &Config, require_signatures: bool, settings: &str) -
     crate::ledger::tlog::WitnessConfig::load(&cfg)?;
     cfg.section::<crate::metrics::TargetsConfig>("metrics")?
         .resolve()?;
+    crate::config::ServeSettings::in_force(&cfg, true)?;
     Ok(())
 }
 

@@ -178,6 +178,7 @@ impl Remote {
                 .to_string();
             let code = v["error"]["code"].as_str().unwrap_or("error").to_string();
             return Err(match status {
+                409 if code == "stale" => Error::Stale(format!("{}{path}: {msg}", self.base)),
                 409 => Error::Conflict(format!("{}{path}: {msg}", self.base)),
                 403 => Error::untrusted("-", format!("{}{path}: {code}: {msg}", self.base)),
                 404 => Error::NotFound(format!("{}{path}: {msg}", self.base)),
@@ -317,7 +318,7 @@ impl Remote {
         Ok(out)
     }
 
-    /// A gate query (never recorded), answered from the service's verified view.
+    /// A gate query (not recorded), answered from the service's verified view.
     pub fn gate(&self, actor: &str, paths: &[String], subject: Option<&str>) -> Result<Value> {
         let body = serde_json::to_vec(&json!({"actor": actor, "paths": paths, "subject": subject}))
             .map_err(|e| Error::internal(e.to_string()))?;
@@ -326,6 +327,85 @@ impl Remote {
         let (status, bytes) = self.call("/v1/gate", Some(&body))?;
         self.json_ok("/v1/gate", status, &bytes)
     }
+
+    /// Ask for a gate decision and have the service record it: the `approval` the answer
+    /// proposes (the decision, the policy applied, the tree size decided on) is signed with
+    /// `signer` (a key the signed policy names in `[serve].gate_recorders`) as submission
+    /// `id` by `recorder`, sent back, and its entry checked like an append's (the entry is the
+    /// one signed, proved included in a checkpoint signed by the log key that extends what
+    /// this client saw). When new entries arrive between the question and the record (409
+    /// `stale`), it asks again, up to 3 times. Returns the decision and the receipt.
+    pub fn record_gate(
+        &self,
+        signer: &crate::keys::Signer,
+        q: &GateRequest<'_>,
+    ) -> Result<(Value, Receipt)> {
+        let url = format!("{}/v1/gate", self.base);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let answer = self.gate(q.actor, q.paths, q.subject)?;
+            let rec = &answer["record"];
+            let body = rec["body"].clone();
+            let consistent = rec["kind"] == "approval"
+                && body["actor"] == q.actor
+                && body["decision"] == answer["decision"]
+                && body["subject"] == answer["subject"];
+            let ts = rec["ts"].as_str().filter(|_| consistent).ok_or_else(|| {
+                lie(
+                    &url,
+                    "bad-answer",
+                    "the record proposed is not the decision answered",
+                )
+            })?;
+            let draft = crate::ledger::Draft {
+                kind: crate::ledger::Kind::Approval,
+                actor: q.recorder.to_string(),
+                body,
+            };
+            let sub = Submitted::sign_at(signer, draft, q.id, ts.to_string())?;
+            let req = serde_json::to_vec(&json!({
+                "actor": q.actor,
+                "paths": q.paths,
+                "subject": q.subject,
+                "record": true,
+                "submission": wire_of(&sub),
+            }))
+            .map_err(|e| Error::internal(e.to_string()))?;
+            let (status, bytes) = self.call("/v1/gate", Some(&req))?;
+            let v = match self.json_ok("/v1/gate", status, &bytes) {
+                Err(Error::Stale(_)) if attempt < 3 => continue,
+                other => other?,
+            };
+            let note_text = v["checkpoint"]
+                .as_str()
+                .ok_or_else(|| lie(&url, "bad-answer", "no checkpoint in the answer"))?;
+            let cp = self.open_checkpoint(note_text)?;
+            let r = v["results"]
+                .as_array()
+                .and_then(|r| r.first())
+                .filter(|_| v["results"].as_array().map(Vec::len) == Some(1))
+                .ok_or_else(|| lie(&url, "bad-answer", "not one result for the record"))?;
+            let receipt = check_result(&url, 0, &sub, r, &cp)?;
+            self.check_extends(&cp)?;
+            return Ok((v, receipt));
+        }
+    }
+}
+
+/// A gate decision to record through the service (see [`Remote::record_gate`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GateRequest<'a> {
+    /// The change's author.
+    pub actor: &'a str,
+    /// The paths it changes.
+    pub paths: &'a [String],
+    /// What people approve (default: the service's).
+    pub subject: Option<&'a str>,
+    /// Submission id (idempotency).
+    pub id: &'a str,
+    /// Actor of the `approval` entry.
+    pub recorder: &'a str,
 }
 
 /// The wire form of a submission.

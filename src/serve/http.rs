@@ -127,6 +127,7 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    let method = req.method().clone();
     let started = std::time::Instant::now();
     let resp = match Slot::take(&app, ip) {
         None => {
@@ -167,7 +168,14 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     };
     let status = resp.status().as_u16();
     app.svc.metrics().request(&route, status);
-    tracing::info!(route = %route, status, ms = started.elapsed().as_millis() as u64, "request");
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        ms = started.elapsed().as_millis() as u64,
+        client = %ip.map(|i| i.to_string()).unwrap_or_default(),
+        "request"
+    );
     resp
 }
 
@@ -306,24 +314,29 @@ enum AppendBody {
 }
 
 fn parse_submission(i: usize, v: Value) -> Result<Submitted, ApiError> {
+    parse_submission_at(&format!("submissions[{i}]"), v)
+}
+
+/// A submission from its wire form; errors name it as `at` (e.g. `submissions[3]`).
+fn parse_submission_at(at: &str, v: Value) -> Result<Submitted, ApiError> {
     let w: Wire = serde_json::from_value(v)
-        .map_err(|e| ApiError::new(400, "invalid", format!("submissions[{i}]: {e}")))?;
+        .map_err(|e| ApiError::new(400, "invalid", format!("{at}: {e}")))?;
     let kind = Kind::parse(&w.kind).ok_or_else(|| {
         ApiError::new(
             400,
             "invalid",
-            format!("submissions[{i}].kind: unknown kind {:?}", w.kind),
+            format!("{at}.kind: unknown kind {:?}", w.kind),
         )
     })?;
     if !crate::ledger::body::is_lower_hex(&w.signer, 16) {
         return Err(ApiError::new(
             400,
             "invalid",
-            format!("submissions[{i}].signer: expected 16 lowercase hex characters"),
+            format!("{at}.signer: expected 16 lowercase hex characters"),
         ));
     }
     let sig = decode_sig(&w.sig)
-        .map_err(|e| ApiError::new(400, "invalid", format!("submissions[{i}].{}", e.reason)))?;
+        .map_err(|e| ApiError::new(400, "invalid", format!("{at}.{}", e.reason)))?;
     Ok(Submitted {
         draft: Draft {
             kind,
@@ -339,20 +352,14 @@ fn parse_submission(i: usize, v: Value) -> Result<Submitted, ApiError> {
     })
 }
 
-async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
-    let parsed: AppendBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(400, "malformed", format!("request body: not JSON: {e}")))?;
-    let raw = match parsed {
-        AppendBody::Batch { submissions } => submissions,
-        AppendBody::One(v) => vec![v],
-    };
-    let subs = raw
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| parse_submission(i, v))
-        .collect::<Result<Vec<_>, _>>()?;
-    let outcomes = app.svc.submit(subs).await?;
-    let (note, size) = app.svc.checkpoint()?;
+/// The per-submission results of a group commit, as the API shows them (each with its
+/// inclusion proof in the tree of `size`), whether any was written now, and the first
+/// refusal.
+fn results_of(
+    app: &App,
+    outcomes: Vec<Outcome>,
+    size: u64,
+) -> Result<(Vec<Value>, bool, Option<ApiError>), ApiError> {
     let mut results = Vec::with_capacity(outcomes.len());
     let mut worst: Option<ApiError> = None;
     let mut any_created = false;
@@ -390,6 +397,24 @@ async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
             }
         }
     }
+    Ok((results, any_created, worst))
+}
+
+async fn append(State(app): State<App>, body: Bytes) -> ApiResult {
+    let parsed: AppendBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(400, "malformed", format!("request body: not JSON: {e}")))?;
+    let raw = match parsed {
+        AppendBody::Batch { submissions } => submissions,
+        AppendBody::One(v) => vec![v],
+    };
+    let subs = raw
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| parse_submission(i, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcomes = app.svc.submit(subs).await?;
+    let (note, size) = app.svc.checkpoint()?;
+    let (results, any_created, worst) = results_of(&app, outcomes, size)?;
     match worst {
         None => Ok(json_response(
             if any_created {
@@ -554,23 +579,66 @@ struct GateBody {
     subject: Option<String>,
     #[serde(default)]
     record: bool,
+    /// With `record`: the `approval` a gate recorder signed (the `record` of a query's answer).
+    submission: Option<Value>,
 }
 
 async fn gate(State(app): State<App>, body: Bytes) -> ApiResult {
     let g: GateBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(400, "invalid", format!("request body: {e}")))?;
+    let q = super::GateAsk {
+        actor: g.actor,
+        paths: g.paths,
+        subject: g.subject,
+    };
+    let svc = app.svc.clone();
     if g.record {
+        let raw = g.submission.ok_or_else(|| {
+            ApiError::new(
+                400,
+                "invalid",
+                "submission: recording a decision needs the `approval` a gate recorder signed (the `record` of the query's answer)",
+            )
+        })?;
+        let sub = parse_submission_at("submission", raw)?;
+        let (decision, checked) = blocking(move || svc.check_gate_record(&q, sub)).await?;
+        let outcomes = app.svc.submit_checked(vec![checked]).await?;
+        let (note, size) = app.svc.checkpoint()?;
+        let (results, any_created, worst) = results_of(&app, outcomes, size)?;
+        let mut j = decision;
+        if let Some(r) = results.first().filter(|r| r["seq"].is_u64()) {
+            j["recorded"] = json!(true);
+            j["approval_seq"] = r["seq"].clone();
+            j["approval_hash"] = r["hash"].clone();
+        }
+        j["checkpoint"] = json!(note);
+        j["results"] = json!(results);
+        return match worst {
+            None => Ok(json_response(
+                if any_created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                j,
+            )),
+            Some(ApiError(status, code, message)) => Ok(json_response(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                json!({"error": {"code": code, "message": message}, "checkpoint": j["checkpoint"], "results": j["results"]}),
+            )),
+        };
+    }
+    if g.submission.is_some() {
         return Err(ApiError::new(
-            403,
-            "recording-not-allowed",
-            "record: this service answers gate queries only; a decision is recorded by a caller holding a key the ledger trusts (`ledger trust gate`)",
+            400,
+            "invalid",
+            "submission: only with \"record\": true",
         ));
     }
-    let svc = app.svc.clone();
     // Facts in memory: answered on this worker; stale ones are rebuilt off the runtime.
-    let j = match svc.gate_now(&g.actor, &g.paths, g.subject.as_deref())? {
+    let j = match svc.gate_now(&q)? {
         Some(j) => j,
-        None => blocking(move || svc.gate(&g.actor, &g.paths, g.subject.as_deref())).await?,
+        None => blocking(move || svc.gate(&q)).await?,
     };
     Ok(json_response(StatusCode::OK, j))
 }

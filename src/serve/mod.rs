@@ -98,6 +98,22 @@ struct TrustView {
     policy: crate::trust::Policy,
     agg: crate::trust::Aggregate,
     status: crate::trust::CacheStatus,
+    /// SHA-256 (hex) of the `[trust]` table and the seq of the signed policy it came from
+    /// (what a recorded decision names, as `ledger trust gate` does).
+    policy_applied: (String, Option<u64>),
+    /// Keys the signed policy lets record gate decisions (`[serve].gate_recorders`).
+    recorders: Vec<String>,
+}
+
+/// A gate query.
+#[derive(Debug, Clone)]
+pub struct GateAsk {
+    /// The change's author.
+    pub actor: String,
+    /// The paths it changes.
+    pub paths: Vec<String>,
+    /// What people approve (default: [`crate::flow::gate::default_subject`]).
+    pub subject: Option<String>,
 }
 
 struct Inner {
@@ -329,6 +345,7 @@ impl Service {
     }
 
     fn mark_broken(&self, why: &Error) {
+        tracing::error!(reason = %why, "the ledger changed behind the service: it stops answering from it");
         if let Ok(mut b) = self.inner.broken.lock() {
             b.get_or_insert_with(|| why.to_string());
         }
@@ -513,6 +530,11 @@ impl Service {
     /// holds them is durable (fsync) and covered by a signed checkpoint.
     pub async fn submit(&self, subs: Vec<Submitted>) -> Result<Vec<Outcome>> {
         let subs = self.precheck(subs)?;
+        self.submit_checked(subs).await
+    }
+
+    /// [`Service::submit`] of submissions [`Service::precheck`] passed.
+    pub async fn submit_checked(&self, subs: Vec<Checked>) -> Result<Vec<Outcome>> {
         let tx = self
             .inner
             .writer
@@ -823,11 +845,18 @@ impl Service {
                 "the trust facts cover {n} entries, not a prefix the service verified ({size}); try again"
             )));
         }
+        let recorders = crate::config::ServeSettings::in_force(
+            ledger.config(),
+            ledger.signed_policy().is_some(),
+        )?
+        .gate_recorders;
         let t = Arc::new(TrustView {
             size: n,
             policy,
             agg,
             status,
+            policy_applied: crate::flow::gate::policy_applied(&ledger),
+            recorders,
         });
         if let Ok(mut slot) = self.inner.trust.lock() {
             *slot = Some(Arc::clone(&t));
@@ -860,14 +889,10 @@ impl Service {
 
     /// [`Service::gate`] when the facts in memory are current; `None` when they need a
     /// rebuild.
-    pub fn gate_now(
-        &self,
-        actor: &str,
-        paths: &[String],
-        subject: Option<&str>,
-    ) -> Result<Option<Value>> {
+    pub fn gate_now(&self, q: &GateAsk) -> Result<Option<Value>> {
+        let now = chrono::Utc::now().timestamp_millis();
         self.fresh_now()?
-            .map(|t| gate_with(&t, actor, paths, subject))
+            .map(|t| gate_with(&t, q, now).map(|(j, _)| j))
             .transpose()
     }
 
@@ -878,9 +903,84 @@ impl Service {
         self.fresh_trust()
     }
 
-    /// A gate query, never recorded (JSON of [`crate::trust::json::decision_json`]).
-    pub fn gate(&self, actor: &str, paths: &[String], subject: Option<&str>) -> Result<Value> {
-        gate_with(&*self.trust_view()?, actor, paths, subject)
+    /// A gate query, not recorded (JSON of [`crate::trust::json::decision_json`], with the
+    /// tree size decided on, the time of the decision and the `approval` entry that would
+    /// record it: what a gate recorder signs to have it recorded, see [`Service::record_gate`]).
+    pub fn gate(&self, q: &GateAsk) -> Result<Value> {
+        let now = chrono::Utc::now().timestamp_millis();
+        gate_with(&*self.trust_view()?, q, now).map(|(j, _)| j)
+    }
+
+    /// Check a request to record the decision on `q`: `sub` is an `approval` submission
+    /// signed by a key of the signed policy's `[serve].gate_recorders`, whose body is the
+    /// decision the service reaches now at the submission's `ts` on every entry it has (no
+    /// fact newer than `ts`): exactly the `record` a query answered. Blocking (it may fold
+    /// new entries into the trust facts); returns the decision and the submission, checked,
+    /// for [`Service::submit_checked`].
+    pub fn check_gate_record(&self, q: &GateAsk, sub: Submitted) -> Result<(Value, Checked)> {
+        if sub.draft.kind != crate::ledger::Kind::Approval {
+            return Err(Error::invalid(
+                "submission.kind",
+                format!(
+                    "a gate decision is recorded as an `approval`, not {:?}",
+                    sub.draft.kind.as_str()
+                ),
+            ));
+        }
+        let t = self.trust_view()?;
+        let signer = sub.submission.signer.clone();
+        if !t.recorders.iter().any(|r| *r == signer) {
+            return Err(Error::untrusted(
+                signer,
+                "may not record gate decisions: the signed policy's [serve].gate_recorders does not name it",
+            ));
+        }
+        let at = crate::trust::model::ts_ms(&sub.ts)
+            .ok_or_else(|| Error::invalid("submission.ts", "expected YYYY-MM-DDTHH:MM:SS.mmmZ"))?;
+        // A replay of a record already written (same id, same bytes) answers with it, like
+        // any submission: the history has moved on since, by that entry at least.
+        let digest = digest_of(&sub)?;
+        let known = self.view()?.ids.get(&sub.submission.id).map(|&(_, d)| d);
+        if known.is_some_and(|d| d != digest) {
+            return Err(Error::Conflict(format!(
+                "submission id {:?} was already used for other content",
+                sub.submission.id
+            )));
+        }
+        if known.is_some() {
+            let (decision, _) = gate_with(&t, q, chrono::Utc::now().timestamp_millis())?;
+            let c = self.precheck_one(sub)?;
+            return Ok((decision, c));
+        }
+        if let Some(newest) = t.agg.facts.newest_ms().filter(|&n| n > at) {
+            return Err(Error::Stale(format!(
+                "the ledger has entries newer ({}) than the decision's time ({}): ask again",
+                crate::time::format_ts(newest),
+                sub.ts
+            )));
+        }
+        let (decision, record) = gate_with(&t, q, at)?;
+        if sub.draft.body != record["body"] {
+            return Err(Error::Stale(format!(
+                "the decision signed is not the one the service reaches now (tree size {}): ask again",
+                t.size
+            )));
+        }
+        let c = self.precheck_one(sub)?;
+        Ok((decision, c))
+    }
+
+    /// [`Service::precheck`] of one submission, named `submission` in errors.
+    fn precheck_one(&self, sub: Submitted) -> Result<Checked> {
+        let mut checked = self.precheck(vec![sub]).map_err(|e| match e {
+            Error::Invalid { what, reason } => {
+                Error::invalid(what.replacen("submissions[0]", "submission", 1), reason)
+            }
+            other => other,
+        })?;
+        checked
+            .pop()
+            .ok_or_else(|| Error::internal("the checked submission went missing"))
     }
 }
 
@@ -894,17 +994,35 @@ fn score_with(t: &TrustView, actor: &str) -> Value {
     j
 }
 
-/// A gate decision from facts in memory.
-fn gate_with(t: &TrustView, actor: &str, paths: &[String], subject: Option<&str>) -> Result<Value> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let paths = crate::trust::gate::normalize_paths(paths)?;
-    let subject = subject
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::flow::gate::default_subject(actor, &paths));
-    let d = crate::trust::evaluate(&t.agg.facts, &t.policy, actor, &paths, &subject, now)?;
+/// A gate decision from facts in memory, made at `now_ms`: the answer, and the `record` part
+/// of it (kind, actor, body and ts of the `approval` entry that records it). The body is what
+/// `ledger trust gate` records (the decision, the policy applied) and the tree size the facts
+/// cover.
+fn gate_with(t: &TrustView, q: &GateAsk, now_ms: i64) -> Result<(Value, Value)> {
+    let paths = crate::trust::gate::normalize_paths(&q.paths)?;
+    let subject = q
+        .subject
+        .clone()
+        .unwrap_or_else(|| crate::flow::gate::default_subject(&q.actor, &paths));
+    let d = crate::trust::evaluate(&t.agg.facts, &t.policy, &q.actor, &paths, &subject, now_ms)?;
+    let mut body = d.entry_body();
+    if let Some(b) = body.as_object_mut() {
+        b.insert("policy_sha256".into(), json!(t.policy_applied.0));
+        if let Some(seq) = t.policy_applied.1 {
+            b.insert("policy_seq".into(), json!(seq));
+        }
+        b.insert("tree_size".into(), json!(t.size));
+    }
+    let record = json!({
+        "kind": "approval",
+        "actor": crate::flow::gate::GATE_RECORDER,
+        "body": body,
+        "ts": crate::time::format_ts(now_ms),
+    });
     let mut j = crate::trust::json::decision_json(&d, None, t.status);
     j["tree_size"] = json!(t.size);
-    Ok(j)
+    j["record"] = record.clone();
+    Ok((j, record))
 }
 
 /// An error shared by every job of a failed group commit, as an owned error of the same kind.

@@ -523,6 +523,18 @@ impl Facts {
         }
     }
 
+    /// The latest time (ms) of any fact: a decision made at an earlier time would leave some
+    /// out (entries with `ts > now` are ignored), so a recorded decision must not be older.
+    pub fn newest_ms(&self) -> Option<i64> {
+        let merges = self.merges.iter().map(|m| m.ts_ms);
+        let deploys = self
+            .deploys
+            .iter()
+            .flat_map(|d| std::iter::once(d.ts_ms).chain(d.rollback.map(|r| r.1)));
+        let approvals = self.approvals.iter().map(|a| a.ts_ms);
+        merges.chain(deploys).chain(approvals).max()
+    }
+
     /// Record the identity a `key add` entry binds to its key.
     pub fn note_key(&mut self, body: &Value) {
         let field = |k: &str| body.get(k).and_then(Value::as_str);

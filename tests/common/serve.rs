@@ -23,6 +23,25 @@ pub fn served_ledger(env: &Env) -> (PathBuf, PathBuf) {
     (log_key, writer_key)
 }
 
+/// `[serve] gate_recorders = [ids]` signed as the ledger's policy.
+pub fn sign_gate_recorders(env: &Env, log_key: &Path, ids: &[&str]) {
+    let settings = env.path().join("policy.toml");
+    let list: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
+    std::fs::write(
+        &settings,
+        format!("[serve]\ngate_recorders = [{}]\n", list.join(", ")),
+    )
+    .unwrap();
+    env.ok(&[
+        "--key",
+        log_key.to_str().unwrap(),
+        "policy",
+        "set",
+        "--settings",
+        settings.to_str().unwrap(),
+    ]);
+}
+
 /// Start `ledger serve` on an ephemeral port; the URL from its first line of JSON.
 pub fn start(env: &Env, log_key: &Path, extra: &[&str]) -> (Child, String) {
     let mut args = vec![

@@ -218,6 +218,10 @@ pub struct Tapped<'a> {
     pub kind: Kind,
     /// The entry's `signer` (a key id), if it has one.
     pub signer: Option<&'a str>,
+    /// Who said it: the runner's key of a version-2 entry (`submission.signer`, checked), the
+    /// entry's `signer` otherwise. A log key orders runners' submissions; it never speaks for
+    /// them.
+    pub author: Option<&'a str>,
     /// The line.
     pub line: &'a [u8],
 }

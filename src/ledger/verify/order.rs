@@ -34,7 +34,7 @@ pub(super) struct State {
     /// The last finished block, whose buffer the reader may reuse.
     pub(super) recycle: Option<Block>,
     /// The last block's list of kinds and signers, to be reused by the next.
-    pub(super) seen_spare: Vec<(Kind, Option<KeyId>)>,
+    pub(super) seen_spare: Vec<(Kind, Option<KeyId>, Option<KeyId>)>,
     /// Submission ids seen so far (each may appear once in a ledger).
     pub(super) submission_ids: std::collections::HashSet<String>,
 }
@@ -45,7 +45,7 @@ pub(super) struct BlockCheck {
     deferred: Vec<Deferred>,
     first: Option<Failure>,
     /// Kind and signer of each line that passed, in order (for the tap).
-    seen: Vec<(Kind, Option<KeyId>)>,
+    seen: Vec<(Kind, Option<KeyId>, Option<KeyId>)>,
 }
 
 /// A signature left for the end of a block's sequential pass.
@@ -120,7 +120,8 @@ impl State {
                 return;
             }
             if let Ok(e) = &p.entry {
-                check.seen.push((e.kind, e.signer));
+                let author = e.sub.as_ref().map(|s| s.signer).or(e.signer);
+                check.seen.push((e.kind, e.signer, author));
             }
         }
     }
@@ -162,11 +163,12 @@ impl State {
                 block.lines.len()
             )));
         }
-        for (&(_, start, end), (kind, signer)) in block.lines.iter().zip(&check.seen) {
+        for (&(_, start, end), (kind, signer, author)) in block.lines.iter().zip(&check.seen) {
             if let Some(line) = block.bytes.get(start..end) {
                 tap(&super::Tapped {
                     kind: *kind,
                     signer: signer.as_ref().map(KeyId::as_str),
+                    author: author.as_ref().map(KeyId::as_str),
                     line,
                 });
             }

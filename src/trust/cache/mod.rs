@@ -229,8 +229,23 @@ struct LightView<'a> {
     actor: &'a str,
     #[serde(default)]
     signer: Option<&'a str>,
+    #[serde(default, borrow)]
+    submission: Option<SubView<'a>>,
     #[serde(borrow)]
     body: BodyView<'a>,
+}
+
+/// The runner's signer of a version-2 entry.
+#[derive(Deserialize, Clone, Copy)]
+struct SubView<'a> {
+    signer: &'a str,
+}
+
+impl LightView<'_> {
+    /// Who said it: the runner of a version-2 entry, the entry's signer otherwise.
+    fn author(&self) -> Option<&str> {
+        self.submission.map(|s| s.signer).or(self.signer)
+    }
 }
 
 /// What the fold takes from a relevant line: a borrowed view, or the whole entry when the
@@ -303,12 +318,13 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
 
 /// Fold one relevant line into `facts`. A person's approval counts under the identity its
 /// signing key was added with, never under its free-text actor: unsigned approvals and keys
-/// without an identity count for nobody (DESIGN §8).
+/// without an identity count for nobody (DESIGN §8). The key of a version-2 entry's
+/// approval is the runner's (`submission.signer`), never the log key that ordered it.
 fn apply_item(facts: &mut Facts, item: Option<Relevant<'_>>, mask: &dyn Fn(&[&str]) -> u64) {
     match item {
         Some(Relevant::View(seq, Kind::Approval, l)) => {
             let who = l
-                .signer
+                .author()
                 .and_then(|s| facts.identity_of(s))
                 .map(str::to_string);
             if let Some(who) = who {
@@ -321,8 +337,10 @@ fn apply_item(facts: &mut Facts, item: Option<Relevant<'_>>, mask: &dyn Fn(&[&st
         Some(Relevant::Owned(e)) if e.kind == Kind::Key => facts.note_key(&e.body),
         Some(Relevant::Owned(e)) if e.kind == Kind::Approval => {
             let who = e
-                .signer
-                .as_deref()
+                .submission
+                .as_ref()
+                .map(|s| s.signer.as_str())
+                .or(e.signer.as_deref())
                 .and_then(|s| facts.identity_of(s))
                 .map(str::to_string);
             if let Some(who) = who {
@@ -350,6 +368,8 @@ struct TapView<'a> {
     actor: &'a str,
     #[serde(default)]
     signer: Option<&'a str>,
+    #[serde(default, borrow)]
+    submission: Option<SubView<'a>>,
     #[serde(borrow)]
     body: BodyView<'a>,
 }
@@ -373,7 +393,7 @@ impl<'p> Tap<'p> {
         if !relevant(kind) {
             return;
         }
-        if kind == Kind::Approval && t.signer.and_then(|s| self.facts.identity_of(s)).is_none() {
+        if kind == Kind::Approval && t.author.and_then(|s| self.facts.identity_of(s)).is_none() {
             return;
         }
         let policy = self.policy;
@@ -384,6 +404,7 @@ impl<'p> Tap<'p> {
                     ts: v.ts,
                     actor: v.actor,
                     signer: v.signer,
+                    submission: v.submission,
                     body: v.body,
                 };
                 apply_item(
