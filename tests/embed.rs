@@ -20,9 +20,12 @@ use audit_ledger::ledger::verify::Options;
 use audit_ledger::{Draft, Kind, Ledger, Recorder, Signer};
 use serde_json::{json, Value};
 
-/// Evaluation time shared by both runs (ms and RFC 3339).
-const AT: &str = "2026-11-30T00:00:00Z";
-const AT_MS: i64 = 1_795_996_800_000;
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
 
 fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -133,7 +136,8 @@ fn run_library(t: &Twin) {
         actor: "alice".into(),
         paths: vec!["src/lib.rs".into()],
         subject: Some("PR-1".into()),
-        now_ms: AT_MS,
+        // A decision that is recorded is made now (no --at).
+        now_ms: chrono_now_ms(),
     };
     let before = std::fs::read(ledger.log_path()).unwrap();
     let e = flow::gate::evaluate(&ledger, &q).unwrap();
@@ -155,7 +159,7 @@ fn run_library(t: &Twin) {
         subject: None,
         recorder: GATE_RECORDER.into(),
         execute: true,
-        now_ms: AT_MS,
+        now_ms: chrono_now_ms(),
     };
     let o = flow::merge::gated_merge(&rec, &req).unwrap();
     let MergeOutcome::Gated(g) = &o else {
@@ -272,8 +276,6 @@ fn run_cli(t: &Twin) {
             "src/lib.rs",
             "--subject",
             "PR-1",
-            "--at",
-            AT,
         ],
     );
     assert!(matches!(gate.status.code(), Some(0 | 1)));
@@ -288,8 +290,6 @@ fn run_cli(t: &Twin) {
             "--target",
             "main",
             "--execute",
-            "--at",
-            AT,
         ],
     );
     assert!(matches!(merge.status.code(), Some(0 | 1)));
@@ -356,6 +356,7 @@ fn the_library_writes_what_the_cli_writes() {
         "/report_sha256",
         "/manifest_sha256",
         "/evaluated_at",
+        "/breakdown/as_of",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -225,9 +225,14 @@ fn score(env: &Env, actor: &str, extra: &[&str]) -> Value {
     v
 }
 
+/// `trust gate`; with `--at` in `extra`, a query (`--dry-run`): a decision that is recorded is
+/// made at the present time.
 fn gate(env: &Env, actor: &str, paths: &[&str], extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["trust", "gate", "--actor", actor];
     args.extend_from_slice(extra);
+    if extra.contains(&"--at") {
+        args.push("--dry-run");
+    }
     args.push("--paths");
     args.extend_from_slice(paths);
     let (code, v, err) = ledger(env, &args);
@@ -529,15 +534,54 @@ scope = "paths"
     );
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["gates"][0]["approvers"][0], "bob");
-    // The decision is an approval entry with the evidence it used.
+    assert_eq!(v["gate"], "auth");
+    assert_eq!(v["gates"][0]["score_permille"], 714);
+    assert_eq!(v["gates"][0]["breakdown"]["successes"], 4);
+    assert_eq!(
+        v["recorded"], false,
+        "a query at another time records nothing"
+    );
+    // Recording a decision as of another time is refused (no time travel), nothing written.
+    let before = std::fs::read(env.audit.join("ledger.jsonl")).unwrap();
+    let later = rfc3339_in(2);
+    let (code, _, err) = ledger(
+        &env,
+        &[
+            "trust",
+            "gate",
+            "--actor",
+            "alice",
+            "--paths",
+            "auth/login.rs",
+            "--subject",
+            "PR-7",
+            "--at",
+            &later,
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--dry-run"), "{err}");
+    assert_eq!(
+        std::fs::read(env.audit.join("ledger.jsonl")).unwrap(),
+        before
+    );
+    // Recorded now, the decision is an approval entry with the evidence it used (at the
+    // present time f5's failed deploy counts, the other four are inside the one-hour window).
+    let (_, v) = gate(
+        &env,
+        "alice",
+        &["auth/login.rs", "src/x.rs"],
+        &["--subject", "PR-7"],
+    );
     let (_, last, _) = ledger(&env, &["log", "--kind", "approval", "--limit", "1"]);
     assert_eq!(last["seq"], v["approval_seq"]);
     assert_eq!(last["actor"], "ledger/trust-gate");
-    assert_eq!(last["body"]["decision"], "allow");
+    assert_eq!(last["body"]["decision"], v["decision"]);
     assert_eq!(last["body"]["actor"], "alice");
-    assert_eq!(last["body"]["gate"], "auth");
-    assert_eq!(last["body"]["score_permille"], 714);
-    assert_eq!(last["body"]["breakdown"]["successes"], 4);
+    assert_eq!(last["body"]["gate"], v["gate"]);
+    assert_eq!(last["body"]["breakdown"]["successes"], 0);
+    assert_eq!(last["body"]["breakdown"]["failures"], 1);
+    assert_eq!(last["body"]["breakdown"]["pending"], 4);
     assert_schema_file("body/approval", &last["body"]);
 
     // Decay: with a 10-day half-life, 10 days on every weight is ≈ 0.5 (the entries are

@@ -8,7 +8,7 @@ use audit_ledger::flow::{self, gate::GATE_RECORDER, merge::MergeOutcome, merge::
 use clap::Args;
 use serde_json::json;
 
-use super::decision::{decision_json, decision_text, AtArg};
+use super::decision::{decision_json, decision_text};
 use super::Ctx;
 
 /// `ledger merge`.
@@ -38,13 +38,12 @@ pub struct MergeArgs {
     /// Actor recorded on the approval and merge entries.
     #[arg(long, default_value = GATE_RECORDER)]
     pub recorder: String,
-    #[command(flatten)]
-    pub at: AtArg,
 }
 
 pub fn run(ctx: &Ctx, a: &MergeArgs) -> Result<i32> {
     let (ledger, _view) = ctx.verified()?;
-    let now_ms = a.at_ms()?;
+    // A merge records its decision: it is made now (no --at).
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let signer = ctx.signer()?;
     let req = MergeRequest {
         repo: a.repo.clone(),
@@ -58,12 +57,6 @@ pub fn run(ctx: &Ctx, a: &MergeArgs) -> Result<i32> {
     };
     let o = flow::merge::gated_merge(&ctx.recorder(&ledger, signer.as_ref())?, &req)?;
     render(ctx, &req, &o)
-}
-
-impl MergeArgs {
-    fn at_ms(&self) -> Result<i64> {
-        self.at.now_ms()
-    }
 }
 
 /// Print a merge outcome (also for `trust gate --repo`); returns the exit code.

@@ -236,6 +236,11 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
         ctx.print(human.trim_end(), &j);
         return Ok(if allow { 0 } else { 1 });
     }
+    if a.at.at.is_some() && !a.dry_run {
+        return Err(super::usage(
+            "--at is for queries: add --dry-run (a decision that is recorded or merged on is made at the present time)",
+        ));
+    }
     let now = a.at.now_ms()?;
     let q = GateQuery {
         actor: a.actor.clone(),

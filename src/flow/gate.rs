@@ -14,6 +14,27 @@ use crate::trust::{self, CacheStatus, Decision};
 /// Actor recorded on approval entries written by gates, unless the caller says otherwise.
 pub const GATE_RECORDER: &str = "ledger/trust-gate";
 
+/// Largest difference between the evaluation time of a decision that is recorded (or acted
+/// on) and the clock: such a decision is made now. Another time (`--at`) is for queries only:
+/// scoring an author as of a date before their failures must not merge anything.
+pub const PRESENT_SKEW_MS: i64 = 60_000;
+
+/// Refuse an evaluation time that is not the present, for a decision that will be recorded.
+pub fn require_present(now_ms: i64) -> Result<()> {
+    let clock = chrono::Utc::now().timestamp_millis();
+    if now_ms.saturating_sub(clock).abs() > PRESENT_SKEW_MS {
+        return Err(Error::invalid(
+            "at",
+            format!(
+                "{}: a decision that is recorded or acted on is made at the present time ({}); another time is for queries only (--dry-run)",
+                crate::time::format_ts(now_ms),
+                crate::time::format_ts(clock)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A change to decide on.
 #[derive(Debug, Clone)]
 pub struct GateQuery {
@@ -141,6 +162,10 @@ pub fn record(
     extra: &Value,
     recorder: &str,
 ) -> Result<(Entry, Recorded)> {
+    // A decision is recorded only as made now: not one scored as of another time.
+    for c in &d.checks {
+        require_present(c.score.as_of_ms)?;
+    }
     let mut body = d.entry_body();
     if let (Some(b), Some(x)) = (body.as_object_mut(), extra.as_object()) {
         for (k, v) in x {
@@ -186,6 +211,7 @@ pub fn policy_applied(ledger: &Ledger) -> (String, Option<u64>) {
 
 /// Evaluate and record: the gate as `ledger trust gate` runs it.
 pub fn gate(rec: &Recorder<'_>, q: &GateQuery, recorder: &str) -> Result<GateOutcome> {
+    require_present(q.now_ms)?;
     let Evaluation { decision, cache } = evaluate(rec.ledger(), q)?;
     let (approval, recorded) =
         record(rec, &decision, &Value::Object(Default::default()), recorder)?;

@@ -37,7 +37,8 @@ pub struct MergeRequest {
     pub recorder: String,
     /// Create the merge on the target branch when the gate allows.
     pub execute: bool,
-    /// Evaluation time, ms since the epoch.
+    /// Evaluation time, ms since the epoch: the present (a gated merge records its decision,
+    /// see [`gate::require_present`]).
     pub now_ms: i64,
 }
 
@@ -122,6 +123,7 @@ fn archive_diff(ledger_dir: &Path, diff: &[u8]) -> Result<ArchivedDiff> {
 
 /// Preview, gate, record, and (on request and allow) execute a merge.
 pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcome> {
+    gate::require_present(req.now_ms)?;
     let ledger: &Ledger = rec.ledger();
     let (policy, agg, cache) = trust::load(ledger)?;
     let preview = git::preview_merge(&req.repo, &req.source, &req.target)?;

@@ -952,6 +952,14 @@ impl Service {
             let c = self.precheck_one(sub)?;
             return Ok((decision, c));
         }
+        // Made at the present time (a minute's leeway for the round trip), never as of
+        // another: ask again for a fresh one.
+        crate::flow::gate::require_present(at).map_err(|_| {
+            Error::Stale(format!(
+                "the decision's time {} is not the present: ask again",
+                sub.ts
+            ))
+        })?;
         if let Some(newest) = t.agg.facts.newest_ms().filter(|&n| n > at) {
             return Err(Error::Stale(format!(
                 "the ledger has entries newer ({}) than the decision's time ({}): ask again",
