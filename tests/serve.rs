@@ -31,6 +31,11 @@ pub struct Served {
 
 pub fn setup(env: Env, extra: &[&str]) -> Served {
     let (log_key, writer_key) = served_ledger(&env);
+    serve(env, log_key, writer_key, extra)
+}
+
+/// Serve the ledger of `env` with `log_key`; `writer_key` is the runners' key.
+fn serve(env: Env, log_key: PathBuf, writer_key: PathBuf, extra: &[&str]) -> Served {
     let writer = Signer::load(&writer_key).unwrap();
     let (child, url) = start(&env, &log_key, extra);
     Served {
@@ -725,16 +730,7 @@ fn gate_decisions_are_recorded_for_the_recorders_the_signed_policy_names() {
         "--writer",
     ]);
     sign_gate_recorders(&env, &log_key, &[bot.id()]);
-    let writer = Signer::load(&writer_key).unwrap();
-    let (child, url) = start(&env, &log_key, &[]);
-    let s = Served {
-        env,
-        log_key,
-        writer_key,
-        writer,
-        child,
-        url,
-    };
+    let s = serve(env, log_key, writer_key, &[]);
 
     // A writer key the policy does not name: refused (exit 2), nothing written.
     let before = s.env.read_log();
@@ -860,16 +856,7 @@ fn a_runners_approval_never_counts_as_the_log_keys_identity() {
     let writer_key = env.keygen("runner");
     let wpub = format!("{}.pub", writer_key.display());
     env.ok(&["--key", k, "keys", "add", &wpub, "--writer"]);
-    let writer = Signer::load(&writer_key).unwrap();
-    let (child, url) = start(&env, &log_key, &[]);
-    let s = Served {
-        env,
-        log_key,
-        writer_key,
-        writer,
-        child,
-        url,
-    };
+    let s = serve(env, log_key, writer_key, &[]);
     let approval = Draft {
         kind: Kind::Approval,
         actor: "bob".into(),
