@@ -140,11 +140,16 @@ fn set_policy(env: &Env, policy: &str) {
     let policy = policy
         .replace("[default]", "[trust.default]")
         .replace("[[gates]]", "[[trust.gates]]");
-    let opt_out = if policy.contains("prior_alone") {
-        ""
-    } else {
-        "prior_alone = true\n"
-    };
+    let mut opt_out = String::new();
+    if !policy.contains("prior_alone") {
+        opt_out.push_str("prior_alone = true\n");
+    }
+    // The scenarios record most merges with `append merge`, not through the gate: under the
+    // default (count_ungated = false) such merges earn nothing, so these tests of the score
+    // arithmetic opt in to wave 1's rule. tests/gaming.rs pins the default.
+    if !policy.contains("count_ungated") {
+        opt_out.push_str("count_ungated = true\n");
+    }
     std::fs::write(&path, format!("{base}\n[trust]\n{opt_out}{policy}")).unwrap();
 }
 

@@ -27,6 +27,17 @@ pub fn append(rec: &Recorder<'_>, drafts: Vec<Draft>, attr: &Attribution) -> Res
             "applies to a single rollback entry only",
         ));
     }
+    if drafts.iter().any(|d| d.kind == Kind::Merge) {
+        // The first record of a merge commit fixes its attribution: checked under the lock.
+        return rec
+            .record_with(|s| {
+                let policy = Policy::from_config(s.config())?;
+                let mut facts = trust::cache::load(s.ledger(), &policy)?.0.facts;
+                attribution::check_new_merges(&mut facts, &drafts)?;
+                Ok((drafts, ()))
+            })
+            .map(|(r, ())| r);
+    }
     if !matches!(single, Some(Kind::Deploy | Kind::Rollback)) {
         return rec.record(drafts);
     }

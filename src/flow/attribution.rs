@@ -112,6 +112,43 @@ pub(crate) fn attribute_deploy(
     Ok(())
 }
 
+/// Refuse `merge` drafts whose merge commit the ledger already knows: a second `merge` entry
+/// for a commit, or one for a commit a deploy already shipped, would contest the attribution
+/// the first record fixed (the trust fold keeps the first). Also refuses one commit twice in
+/// the same batch.
+pub fn check_new_merges(facts: &mut Facts, drafts: &[crate::ledger::Draft]) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, d) in drafts.iter().enumerate() {
+        if d.kind != crate::ledger::body::Kind::Merge {
+            continue;
+        }
+        let at = |why: String| {
+            let what = if drafts.len() == 1 {
+                "merge_commit".to_string()
+            } else {
+                format!("entries[{i}].merge_commit")
+            };
+            Error::Conflict(format!("{what}: {why}"))
+        };
+        let commit = d.body.get("merge_commit").and_then(Value::as_str).unwrap_or("");
+        if commit.is_empty() {
+            continue;
+        }
+        if seen.contains(&commit) {
+            return Err(at(format!("{commit} appears twice in this batch")));
+        }
+        seen.push(commit);
+        if let Some(m) = facts.merge_by_commit(commit) {
+            let why = match m.seq {
+                Some(seq) => format!("{commit} is already recorded by the merge entry at seq {seq}; the first record of a merge commit fixes who made it"),
+                None => format!("{commit} was already shipped by a deploy, which attributed it; a later merge entry cannot take it over"),
+            };
+            return Err(at(why));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn attribute_rollback(
     facts: &Facts,
     body: &mut Value,

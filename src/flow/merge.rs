@@ -214,9 +214,13 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
             actor: req.recorder.clone(),
             body,
         };
-        let entry = rec
-            .record(vec![draft])?
-            .entries
+        // Through `append`: a merge commit the ledger already knows is refused.
+        let entry = crate::flow::append::append(
+            rec,
+            vec![draft],
+            &crate::flow::attribution::Attribution::default(),
+        )?
+        .entries
             .pop()
             .ok_or_else(|| Error::internal("the merge entry was not written"))?;
         merged = Some(Merged {

@@ -63,6 +63,23 @@ pub struct MergeFact {
     pub scope: u64,
     /// Deploys that shipped it (indexes into [`Facts::deploys`]).
     pub ships: Vec<u32>,
+    /// Recorded through the gate: its `merge` entry names (`approval_seq`) an allowing gate
+    /// decision on the same source commit for the same author. Only gated merges earn
+    /// successes (unless `[trust] count_ungated = true`).
+    pub gated: bool,
+}
+
+/// An allowing gate decision on a source commit: an `approval` entry written by a gate (it has
+/// a `gate` field) with `decision` allow, `actor` and `source_commit` (what `ledger merge`
+/// records before it merges). A `merge` entry naming its seq is gated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateAllow {
+    /// Seq of the approval entry.
+    pub seq: u64,
+    /// The author the gate let through (index into [`Facts::actors`]).
+    pub author: u32,
+    /// The source commit decided on.
+    pub source_commit: String,
 }
 
 /// A deploy with a final status.
@@ -115,6 +132,8 @@ pub struct Facts {
     pub approvals: Vec<ApprovalFact>,
     /// (key id, identity) of every `key add` entry that named an identity.
     pub identities: Vec<(String, String)>,
+    /// Allowing gate decisions on source commits, in seq order.
+    pub gate_allows: Vec<GateAllow>,
     index: Option<Index>,
     // Built only when a merge must be found by commit (decoding a cache does not need it).
     commits: Option<HashMap<String, u32>>,
@@ -193,6 +212,12 @@ pub struct BodyView<'a> {
     undoes_seq: Option<u64>,
     #[serde(default, deserialize_with = "present")]
     gate: bool,
+    #[serde(default)]
+    actor: Option<&'a str>,
+    #[serde(default)]
+    source_commit: Option<&'a str>,
+    #[serde(default)]
+    approval_seq: Option<u64>,
 }
 
 /// One item of a deploy's `merges`.
@@ -237,7 +262,16 @@ impl<'a> BodyView<'a> {
             }),
             undoes_seq: v.get("undoes_seq").and_then(Value::as_u64),
             gate: v.get("gate").is_some_and(|g| !g.is_null()),
+            actor: s("actor"),
+            source_commit: s("source_commit"),
+            approval_seq: v.get("approval_seq").and_then(Value::as_u64),
         }
+    }
+
+    /// An `approval` body written by a gate (it has a `gate` field): a decision, not a
+    /// person's approval.
+    pub fn is_gate(&self) -> bool {
+        self.gate
     }
 
     fn get(&self, k: &str) -> &'a str {
@@ -251,6 +285,8 @@ impl<'a> BodyView<'a> {
             "from_version" => self.from_version,
             "subject" => self.subject,
             "decision" => self.decision,
+            "actor" => self.actor,
+            "source_commit" => self.source_commit,
             _ => None,
         };
         f.unwrap_or("")
@@ -266,6 +302,7 @@ impl Facts {
         deploys: Vec<DeployFact>,
         approvals: Vec<ApprovalFact>,
         identities: Vec<(String, String)>,
+        gate_allows: Vec<GateAllow>,
     ) -> Facts {
         Facts {
             actors,
@@ -274,6 +311,7 @@ impl Facts {
             deploys,
             approvals,
             identities,
+            gate_allows,
             index: None,
             commits: None,
         }
@@ -410,20 +448,25 @@ impl Facts {
         let Some(t) = ts_ms(ts) else { return };
         match kind {
             Kind::Merge => {
-                let scope = mask(body.paths.as_deref().unwrap_or_default());
-                let author = self.intern_actor(body.get("author"));
                 let commit = body.get("merge_commit").to_string();
-                if let Some(&i) = self.commits().get(&commit) {
-                    if let Some(m) = self.merges.get_mut(i as usize) {
-                        if m.seq.is_none() {
-                            // A deploy named this commit first; the merge entry's attribution wins.
-                            m.seq = Some(seq);
-                            m.author = author;
-                            m.scope = scope;
-                        }
-                    }
+                // The first record of a merge commit fixes its attribution: a second merge
+                // entry, or one written after a deploy named the commit, changes nothing (and
+                // `append` refuses both).
+                if self.commits().contains_key(&commit) {
                     return;
                 }
+                let scope = mask(body.paths.as_deref().unwrap_or_default());
+                let author = self.intern_actor(body.get("author"));
+                let source = body.get("source_commit");
+                let gated = match body.approval_seq {
+                    Some(a) if !source.is_empty() => self
+                        .gate_allows
+                        .binary_search_by_key(&a, |g| g.seq)
+                        .ok()
+                        .and_then(|i| self.gate_allows.get(i))
+                        .is_some_and(|g| g.author == author && g.source_commit == source),
+                    _ => false,
+                };
                 self.push_merge(MergeFact {
                     seq: Some(seq),
                     ts_ms: t,
@@ -431,6 +474,7 @@ impl Facts {
                     commit,
                     scope,
                     ships: Vec::new(),
+                    gated,
                 });
             }
             Kind::Deploy => {
@@ -473,6 +517,7 @@ impl Facts {
                                         commit: c.to_string(),
                                         scope: 0,
                                         ships: Vec::new(),
+                                        gated: false,
                                     })
                                 }
                             };
@@ -508,6 +553,15 @@ impl Facts {
             }
             Kind::Approval => {
                 if body.gate {
+                    let (who, source) = (body.get("actor"), body.get("source_commit"));
+                    if body.get("decision") == "allow" && !who.is_empty() && !source.is_empty() {
+                        let author = self.intern_actor(who);
+                        self.gate_allows.push(GateAllow {
+                            seq,
+                            author,
+                            source_commit: source.to_string(),
+                        });
+                    }
                     return;
                 }
                 let approver = self.intern_actor(actor);
@@ -653,6 +707,9 @@ pub struct Score {
     pub failures: u64,
     /// Merges without an outcome yet.
     pub pending: u64,
+    /// Shipped merges that did not count because they were not gated (a success, or a failure
+    /// of an ungated merge): see `[trust] count_ungated`.
+    pub ungated: u64,
     /// Σ decayed weights of successes.
     pub success_weight: f64,
     /// Σ decayed weights of failures.
@@ -691,6 +748,7 @@ impl Score {
             "successes": self.successes,
             "failures": self.failures,
             "pending": self.pending,
+            "ungated": self.ungated,
             "success_weight_permille": permille(self.success_weight),
             "failure_weight_permille": permille(self.failure_weight),
             "prior_successes_permille": permille(self.prior.0),
@@ -719,6 +777,7 @@ pub fn score(
         successes: 0,
         failures: 0,
         pending: 0,
+        ungated: 0,
         success_weight: 0.0,
         failure_weight: 0.0,
         score: a / (a + b),
@@ -742,7 +801,9 @@ pub fn score(
         }
         let weight =
             |t: i64| 0.5f64.powf(now_ms.saturating_sub(t).max(0) as f64 / policy.half_life_ms);
+        let counts = m.gated || policy.count_ungated;
         match outcome(facts, m, policy.window_ms, now_ms) {
+            Outcome::Success { .. } | Outcome::Failure { .. } if !counts => sc.ungated += 1,
             Outcome::Success { seq, ts_ms } => {
                 sc.successes += 1;
                 sc.success_weight += weight(ts_ms);
@@ -791,8 +852,79 @@ mod tests {
         ms_ts(1_700_000_000_000 + day * DAY)
     }
 
+    /// The score arithmetic is tested on plain merge entries: every merge counts.
     fn policy(extra: &str) -> Policy {
-        Policy::from_toml(&format!("half_life_days = 10\nwindow_hours = 24\n{extra}")).unwrap()
+        Policy::from_toml(&format!(
+            "half_life_days = 10\nwindow_hours = 24\ncount_ungated = true\n{extra}"
+        ))
+        .unwrap()
+    }
+
+    fn gate_allow(f: &mut Facts, seq: u64, author: &str, source: &str) {
+        let body = json!({"subject": "s", "decision": "allow", "reasons": ["ok"], "gate": "default", "actor": author, "source_commit": source});
+        f.apply(
+            seq,
+            &ts(0),
+            Kind::Approval,
+            "ledger/trust-gate",
+            &body,
+            &|_| 0,
+        );
+    }
+
+    fn gated_merge(
+        f: &mut Facts,
+        seq: u64,
+        author: &str,
+        commit: &str,
+        source: &str,
+        approval: u64,
+    ) {
+        let body = json!({"author": author, "merge_commit": commit, "source_commit": source, "approval_seq": approval, "paths": ["a"]});
+        f.apply(seq, &ts(0), Kind::Merge, "bot", &body, &|_| 0);
+    }
+
+    #[test]
+    fn only_gated_merges_earn_trust_and_the_first_record_of_a_commit_fixes_it() {
+        let p = Policy::from_toml("window_hours = 24").unwrap();
+        let mut f = Facts::default();
+        gate_allow(&mut f, 0, "ann", "s1");
+        gated_merge(&mut f, 1, "ann", "m1", "s1", 0); // gated
+        merge(&mut f, 2, 0, "ann", "m2", &["a"], &p); // no approval: ungated
+        gated_merge(&mut f, 3, "mal", "m3", "s1", 0); // ann's decision: not mal's
+        gated_merge(&mut f, 4, "ann", "m4", "s9", 0); // another source commit
+        gated_merge(&mut f, 5, "ann", "m1", "s1", 0); // a second record of m1: ignored
+        assert_eq!(
+            f.merges.iter().map(|m| m.gated).collect::<Vec<_>>(),
+            [true, false, false, false]
+        );
+        deploy(&mut f, 6, 0, "v1", "succeeded", &["m1", "m2", "m3", "m4"]);
+        let day2 = 1_700_000_000_000 + 2 * DAY;
+        let s = score(&f, &p, "ann", None, day2);
+        assert_eq!((s.successes, s.failures, s.ungated), (1, 0, 2));
+        let m = score(&f, &p, "mal", None, day2);
+        assert_eq!((m.successes, m.ungated, m.permille()), (0, 1, 500));
+        // A commit a deploy named first keeps the deploy's attribution: a later merge entry,
+        // gated or not, does not take it over.
+        let list = vec![json!({"merge_commit": "m5", "author": "eve"})];
+        let body = json!({"env": "prod", "version": "v2", "commit": "x", "status": "failed", "merges": list});
+        f.apply(7, &ts(1), Kind::Deploy, "ci", &body, &|_| 0);
+        gate_allow(&mut f, 8, "ann", "s5");
+        gated_merge(&mut f, 9, "ann", "m5", "s5", 8);
+        let m5 = f.merges.iter().find(|m| m.commit == "m5").unwrap();
+        assert_eq!((m5.seq, m5.gated), (None, false));
+        assert_eq!(
+            f.actors.get(m5.author as usize).map(String::as_str),
+            Some("eve")
+        );
+        // Its failure is ungated: it counts for nobody.
+        let e = score(&f, &p, "eve", None, day2);
+        assert_eq!((e.failures, e.ungated), (0, 1));
+        // With count_ungated (wave 1's rule) every merge counts.
+        let w1 = Policy::from_toml("window_hours = 24\ncount_ungated = true").unwrap();
+        let s = score(&f, &w1, "ann", None, day2);
+        assert_eq!((s.successes, s.ungated), (3, 0));
+        assert_eq!(score(&f, &w1, "eve", None, day2).failures, 1);
     }
 
     fn merge(

@@ -9,6 +9,9 @@
 //! prior_alone = false      # false (default, fail-closed): an author with no merge of known
 //!                          # outcome needs ≥ 1 approval by someone else on every gate; true:
 //!                          # the prior alone may pass them
+//! count_ungated = false    # false (default): only gated merges (recorded by `ledger merge`
+//!                          # through an allowing gate) count; a merge pushed past the gate
+//!                          # and shipped earns nothing. true: every merge counts (wave 1)
 //!
 //! [trust.default]          # gate for paths no [[trust.gates]] matches
 //! min_score = 0.5          # score in [0, 1], compared in per-mille (0.5 → 500)
@@ -54,6 +57,7 @@ struct RawPolicy {
     prior_failures: Option<f64>,
     window_hours: Option<f64>,
     prior_alone: Option<bool>,
+    count_ungated: Option<bool>,
     default: Option<RawGate>,
     #[serde(default)]
     gates: Vec<RawGate>,
@@ -111,6 +115,10 @@ pub struct Policy {
     /// default (fail-closed): such an author needs at least one recorded approval by someone
     /// else on every gate, whatever the gate's own `approvals`.
     pub prior_alone: bool,
+    /// Count merges that did not go through the gate (wave 1's rule). Off by default: a merge
+    /// earns trust only when its `merge` entry names the allowing gate decision on its source
+    /// commit.
+    pub count_ungated: bool,
     /// Gates in file order.
     pub gates: Vec<Gate>,
     /// Gate for paths no other gate matches.
@@ -241,6 +249,7 @@ impl Policy {
             prior_failures,
             window_ms: (window_hours * HOUR_MS).round() as i64,
             prior_alone: raw.prior_alone.unwrap_or(false),
+            count_ungated: raw.count_ungated.unwrap_or(false),
             gates,
             default,
         })

@@ -3,18 +3,19 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x03                           magic and version (8 bytes)
+//! "ALTRUST" 0x04                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
 //! u32 n ‖ n × str                           environments
-//! u32 n ‖ n × merge       merge   = u8 has_seq ‖ u64 seq ‖ i64 ts_ms ‖ u32 author ‖ str commit
+//! u32 n ‖ n × merge       merge   = u8 flags (1 has_seq, 2 gated) ‖ u64 seq ‖ i64 ts_ms ‖ u32 author ‖ str commit
 //!                                   ‖ u64 scope ‖ u32 k ‖ k × u32 deploy index
 //! u32 n ‖ n × deploy      deploy  = u64 seq ‖ i64 ts_ms ‖ u32 env ‖ str version ‖ str commit
 //!                                   ‖ u8 status (0 succeeded, 1 failed) ‖ u8 rolled_back
 //!                                   ‖ u64 rollback_seq ‖ i64 rollback_ts_ms
 //! u32 n ‖ n × approval    approval = u64 seq ‖ i64 ts_ms ‖ str subject ‖ u32 approver ‖ u8 allow
 //! u32 n ‖ n × identity    identity = str key_id ‖ str identity   (from `key add` entries)
+//! u32 n ‖ n × gate_allow  gate_allow = u64 seq ‖ u32 author ‖ str source_commit
 //! u64                                       checksum of everything above (see `checksum`)
 //! ```
 //!
@@ -25,7 +26,7 @@
 use super::Aggregate;
 use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x03";
+const MAGIC: &[u8; 8] = b"ALTRUST\x04";
 
 /// Encode an aggregate (see the module docs).
 pub fn encode(a: &Aggregate) -> Vec<u8> {
@@ -42,7 +43,7 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
     f.envs.iter().for_each(|s| e.str(s));
     e.u32(f.merges.len() as u32);
     for m in &f.merges {
-        e.u8(u8::from(m.seq.is_some()));
+        e.u8(u8::from(m.seq.is_some()) | (u8::from(m.gated) << 1));
         e.u64(m.seq.unwrap_or(0));
         e.u64(m.ts_ms as u64);
         e.u32(m.author);
@@ -76,6 +77,12 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
     for (id, who) in &f.identities {
         e.str(id);
         e.str(who);
+    }
+    e.u32(f.gate_allows.len() as u32);
+    for g in &f.gate_allows {
+        e.u64(g.seq);
+        e.u32(g.author);
+        e.str(&g.source_commit);
     }
     let sum = checksum(&e.0);
     e.0.extend_from_slice(&sum.to_le_bytes());
@@ -117,6 +124,11 @@ fn encoded_len(a: &Aggregate) -> usize {
             .iter()
             .map(|(i, w)| 8 + i.len() + w.len())
             .sum::<usize>()
+        + 4
+        + f.gate_allows
+            .iter()
+            .map(|g| 8 + 4 + 4 + g.source_commit.len())
+            .sum::<usize>()
         + 8
 }
 
@@ -143,7 +155,11 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         f.envs.push(d.str()?);
     }
     for _ in 0..d.count()? {
-        let has_seq = d.u8()? == 1;
+        let flags = d.u8()?;
+        if flags > 3 {
+            return None;
+        }
+        let has_seq = flags & 1 == 1;
         let seq = d.u64()?;
         let ts_ms = d.u64()? as i64;
         let author = d.u32()?;
@@ -160,6 +176,7 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
             commit,
             scope,
             ships,
+            gated: flags & 2 == 2,
         });
     }
     for _ in 0..d.count()? {
@@ -204,6 +221,16 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         let id = d.str()?;
         let who = d.str()?;
         f.identities.push((id, who));
+    }
+    for _ in 0..d.count()? {
+        let seq = d.u64()?;
+        let author = d.u32()?;
+        let source_commit = d.str()?;
+        f.gate_allows.push(crate::trust::model::GateAllow {
+            seq,
+            author,
+            source_commit,
+        });
     }
     if !d.0.is_empty() {
         return None;

@@ -322,6 +322,9 @@ fn fold(ledger: &Ledger, policy: &Policy, agg: &mut Aggregate, upto: u64) -> Res
 /// approval is the runner's (`submission.signer`), never the log key that ordered it.
 fn apply_item(facts: &mut Facts, item: Option<Relevant<'_>>, mask: &dyn Fn(&[&str]) -> u64) {
     match item {
+        Some(Relevant::View(seq, Kind::Approval, l)) if l.body.is_gate() => {
+            facts.apply_view(seq, l.ts, Kind::Approval, l.actor, &l.body, mask)
+        }
         Some(Relevant::View(seq, Kind::Approval, l)) => {
             let who = l
                 .author()
@@ -335,6 +338,11 @@ fn apply_item(facts: &mut Facts, item: Option<Relevant<'_>>, mask: &dyn Fn(&[&st
             facts.apply_view(seq, l.ts, kind, l.actor, &l.body, mask)
         }
         Some(Relevant::Owned(e)) if e.kind == Kind::Key => facts.note_key(&e.body),
+        Some(Relevant::Owned(e))
+            if e.kind == Kind::Approval && e.body.get("gate").is_some_and(|g| !g.is_null()) =>
+        {
+            facts.apply(e.seq, &e.ts, e.kind, &e.actor, &e.body, mask)
+        }
         Some(Relevant::Owned(e)) if e.kind == Kind::Approval => {
             let who = e
                 .submission
@@ -393,7 +401,12 @@ impl<'p> Tap<'p> {
         if !relevant(kind) {
             return;
         }
-        if kind == Kind::Approval && t.author.and_then(|s| self.facts.identity_of(s)).is_none() {
+        // A person's approval by a key without an identity counts for nobody; a gate's
+        // decision (it has a `gate` field) is read whoever signed it.
+        if kind == Kind::Approval
+            && t.author.and_then(|s| self.facts.identity_of(s)).is_none()
+            && memchr::memmem::find(line, b"\"gate\":").is_none()
+        {
             return;
         }
         let policy = self.policy;
