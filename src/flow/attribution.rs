@@ -130,7 +130,11 @@ pub fn check_new_merges(facts: &mut Facts, drafts: &[crate::ledger::Draft]) -> R
             };
             Error::Conflict(format!("{what}: {why}"))
         };
-        let commit = d.body.get("merge_commit").and_then(Value::as_str).unwrap_or("");
+        let commit = d
+            .body
+            .get("merge_commit")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if commit.is_empty() {
             continue;
         }

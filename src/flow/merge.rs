@@ -221,8 +221,8 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
             &crate::flow::attribution::Attribution::default(),
         )?
         .entries
-            .pop()
-            .ok_or_else(|| Error::internal("the merge entry was not written"))?;
+        .pop()
+        .ok_or_else(|| Error::internal("the merge entry was not written"))?;
         merged = Some(Merged {
             target_ref,
             tip,

@@ -1,0 +1,335 @@
+//! Gaming the trust gate, tried as an author who wants an unsafe change merged: each attempt
+//! on a real git repository and a real signed ledger, asserting the decision and that nothing
+//! was merged or appended where it must not be (issue 14).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{code, stderr, stdout, Env};
+use serde_json::Value;
+
+/// `git` in `repo` as `who` (`who@example.org`), with no user or system configuration.
+fn git(repo: &Path, who: &str, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(repo)
+        .args(["-c", &format!("user.name={who}")])
+        .args(["-c", &format!("user.email={who}@example.org")])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A signed ledger (root key: the release key) whose trust policy is `policy` (TOML of the
+/// `[trust]` table, written to config.toml), and a repository with one commit on `main`,
+/// checked out on `scratch` so that `main` can be updated.
+struct World {
+    env: Env,
+    key: PathBuf,
+    repo: PathBuf,
+}
+
+impl World {
+    fn new(policy: &str) -> World {
+        let env = Env::new();
+        let key = env.signed_ledger();
+        let cfg = env.dir().join("config.toml");
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text.push_str(&format!("\n[trust]\n{policy}\n"));
+        std::fs::write(&cfg, text).unwrap();
+        let repo = env.path().join("repo");
+        std::fs::create_dir_all(repo.join("src")).unwrap();
+        git(&repo, "init", &["init", "-q"]);
+        std::fs::write(repo.join("src/app.rs"), "fn main() {}\n").unwrap();
+        git(&repo, "init", &["add", "."]);
+        git(&repo, "init", &["commit", "-q", "-m", "initial"]);
+        git(&repo, "init", &["checkout", "-q", "-b", "scratch"]);
+        World { env, key, repo }
+    }
+
+    fn k(&self) -> &str {
+        self.key.to_str().unwrap()
+    }
+
+    /// `ledger --json --key KEY ARGS`: (exit code, last JSON line, stderr).
+    fn ledger(&self, args: &[&str]) -> (Option<i32>, Value, String) {
+        let mut all = vec!["--json", "--key", self.k()];
+        all.extend_from_slice(args);
+        let out = self.env.run(&all);
+        let v = stdout(&out)
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(Value::Null);
+        (code(&out), v, stderr(&out))
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let (c, v, err) = self.ledger(args);
+        assert_eq!(c, Some(0), "ledger {args:?}: {v} {err}");
+        v
+    }
+
+    fn repo(&self) -> &str {
+        self.repo.to_str().unwrap()
+    }
+
+    /// A branch `name` off `main` by `who`, changing `file`.
+    fn branch(&self, who: &str, name: &str, file: &str) -> String {
+        git(&self.repo, who, &["checkout", "-q", "-b", name, "main"]);
+        let path = self.repo.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("{name}\n")).unwrap();
+        git(&self.repo, who, &["add", "."]);
+        git(&self.repo, who, &["commit", "-q", "-m", name]);
+        let tip = git(&self.repo, who, &["rev-parse", "HEAD"]);
+        git(&self.repo, who, &["checkout", "-q", "scratch"]);
+        tip
+    }
+
+    fn main_tip(&self) -> String {
+        git(&self.repo, "t", &["rev-parse", "main"])
+    }
+
+    fn deploy(&self, version: &str, status: &str) -> Value {
+        let tip = self.main_tip();
+        self.ok(&[
+            "append",
+            "deploy",
+            "--actor",
+            "ci/deploy",
+            "--env",
+            "production",
+            "--version",
+            version,
+            "--commit",
+            &tip,
+            "--status",
+            status,
+            "--repo",
+            self.repo(),
+        ])
+    }
+
+    fn score(&self, actor: &str) -> Value {
+        self.ok(&["trust", "score", "--actor", actor])
+    }
+
+    fn log(&self) -> Vec<u8> {
+        self.env.read_log()
+    }
+}
+
+#[test]
+fn merges_pushed_straight_to_main_earn_nothing() {
+    let w = World::new("window_hours = 0");
+    // Six merges mallory pushes to main herself, never gated, then a deploy ships them.
+    for i in 0..6 {
+        let b = format!("m{i}");
+        w.branch("mallory", &b, &format!("src/m{i}.rs"));
+        git(&w.repo, "mallory", &["checkout", "-q", "main"]);
+        git(
+            &w.repo,
+            "mallory",
+            &["merge", "-q", "--no-ff", "-m", &b, &b],
+        );
+        git(&w.repo, "mallory", &["checkout", "-q", "scratch"]);
+    }
+    let d = w.deploy("v1", "succeeded");
+    let seq = d["seq"].as_u64().unwrap();
+    let (_, shown, _) = w.ledger(&["show", &seq.to_string()]);
+    assert_eq!(
+        shown["body"]["merges"].as_array().unwrap().len(),
+        6,
+        "{shown}"
+    );
+    // Not a single success: the six count as ungated, and her score is the prior.
+    let s = w.score("mallory");
+    assert_eq!(s["breakdown"]["successes"], 0, "{s}");
+    assert_eq!(s["breakdown"]["ungated"], 6, "{s}");
+    assert_eq!(s["score_permille"], 500);
+    assert_eq!(s["history"], 0);
+    // Her next change is denied: no history, no approval.
+    let before = w.log();
+    let (c, v, _) = w.ledger(&[
+        "trust",
+        "gate",
+        "--dry-run",
+        "--actor",
+        "mallory",
+        "--paths",
+        "src/evil.rs",
+    ]);
+    assert_eq!(c, Some(1), "{v}");
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(w.log(), before, "a query appends nothing");
+    // Under wave 1's rule the same history would have made her trusted: the rule is the
+    // difference, not the setup.
+    let cfg = w.env.dir().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("window_hours = 0", "window_hours = 0\ncount_ungated = true"),
+    )
+    .unwrap();
+    let s = w.score("mallory");
+    assert_eq!(s["breakdown"]["successes"], 6, "{s}");
+    assert_eq!(s["score_permille"], 875);
+}
+
+#[test]
+fn a_late_merge_entry_cannot_claim_a_deployed_commit() {
+    let w = World::new("window_hours = 0");
+    w.branch("bob", "fix", "src/fix.rs");
+    git(&w.repo, "bob", &["checkout", "-q", "main"]);
+    git(
+        &w.repo,
+        "bob",
+        &["merge", "-q", "--no-ff", "-m", "fix", "fix"],
+    );
+    git(&w.repo, "bob", &["checkout", "-q", "scratch"]);
+    let merged = w.main_tip();
+    w.deploy("v1", "succeeded");
+    // Alice claims bob's deployed merge (a success) as hers: refused, nothing written.
+    let before = w.log();
+    let (c, _, err) = w.ledger(&[
+        "append",
+        "merge",
+        "--actor",
+        "alice",
+        "--author",
+        "alice",
+        "--source",
+        "fix",
+        "--target",
+        "main",
+        "--source-commit",
+        &merged,
+        "--target-commit",
+        &merged,
+        "--merge-commit",
+        &merged,
+        "--path",
+        "src/fix.rs",
+    ]);
+    assert_eq!(c, Some(2), "{err}");
+    assert!(err.contains("already shipped by a deploy"), "{err}");
+    assert_eq!(w.log(), before);
+    // A second merge entry for one commit is refused the same way, in a batch too.
+    let one = w.branch("carol", "one", "src/one.rs");
+    let args = [
+        "append",
+        "merge",
+        "--actor",
+        "carol",
+        "--author",
+        "carol",
+        "--source",
+        "one",
+        "--target",
+        "main",
+        "--source-commit",
+        &one,
+        "--target-commit",
+        &one,
+        "--merge-commit",
+        &one,
+        "--path",
+        "src/one.rs",
+    ];
+    w.ok(&args);
+    let before = w.log();
+    let (c, _, err) = w.ledger(&args);
+    assert_eq!(c, Some(2), "{err}");
+    assert!(
+        err.contains("already recorded by the merge entry at seq"),
+        "{err}"
+    );
+    let line = |m: &str| {
+        format!(
+            r#"{{"kind":"merge","actor":"x","body":{{"author":"dave","source":"s","target":"main","source_commit":"{m}","target_commit":"{m}","merge_commit":"{m}","paths":["a"]}}}}"#
+        )
+    };
+    let fresh = "f".repeat(40);
+    let batch = format!("{}\n{}\n", line(&fresh), line(&fresh));
+    let out = w.env.run_stdin(
+        &["--key", w.k(), "append", "--batch", "-"],
+        batch.as_bytes(),
+    );
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("twice in this batch"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.log(), before);
+    // Bob's success stays bob's.
+    assert_eq!(w.score("alice")["known"], false);
+}
+
+#[test]
+fn no_time_travel_where_a_decision_acts() {
+    let w = World::new("window_hours = 0\nprior_alone = true\n[trust.default]\nmin_score = 0.0");
+    w.branch("alice", "feature", "src/lib.rs");
+    let main0 = w.main_tip();
+    let before = w.log();
+    // `ledger merge --execute --at`: there is no --at on a merge.
+    let (c, _, err) = w.ledger(&[
+        "merge",
+        "--repo",
+        w.repo(),
+        "--source",
+        "feature",
+        "--target",
+        "main",
+        "--execute",
+        "--at",
+        "2026-01-01",
+    ]);
+    assert_eq!(c, Some(2), "{err}");
+    // A recorded gate decision as of another time: refused, with the way to ask instead.
+    let (c, _, err) = w.ledger(&[
+        "trust",
+        "gate",
+        "--actor",
+        "alice",
+        "--paths",
+        "src/lib.rs",
+        "--at",
+        "2026-01-01",
+    ]);
+    assert_eq!(c, Some(2), "{err}");
+    assert!(err.contains("--dry-run"), "{err}");
+    assert_eq!(w.main_tip(), main0, "nothing merged");
+    assert_eq!(w.log(), before, "nothing appended");
+    // As a query it answers.
+    let (c, v, _) = w.ledger(&[
+        "trust",
+        "gate",
+        "--actor",
+        "alice",
+        "--paths",
+        "src/lib.rs",
+        "--at",
+        "2026-01-01",
+        "--dry-run",
+    ]);
+    assert_eq!(c, Some(0), "{v}");
+    assert_eq!(v["recorded"], false);
+}
