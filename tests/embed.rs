@@ -138,6 +138,7 @@ fn run_library(t: &Twin) {
         subject: Some("PR-1".into()),
         // A decision that is recorded is made now (no --at).
         now_ms: chrono_now_ms(),
+        change: Default::default(),
     };
     let before = std::fs::read(ledger.log_path()).unwrap();
     let e = flow::gate::evaluate(&ledger, &q).unwrap();

@@ -289,8 +289,26 @@ fn gates_need_an_actor_and_paths() {
     let policy = Policy::from_toml("").unwrap();
     let facts = Facts::default();
     let paths = vec!["src/lib.rs".to_string()];
-    let e = trust::evaluate(&facts, &policy, " ", &paths, "change", 0).unwrap_err();
+    let e = trust::evaluate(
+        &facts,
+        &policy,
+        " ",
+        &paths,
+        "change",
+        &Default::default(),
+        0,
+    )
+    .unwrap_err();
     assert_eq!(invalid_what(&e), "actor");
-    let e = trust::evaluate(&facts, &policy, "alice", &[], "change", 0).unwrap_err();
+    let e = trust::evaluate(
+        &facts,
+        &policy,
+        "alice",
+        &[],
+        "change",
+        &Default::default(),
+        0,
+    )
+    .unwrap_err();
     assert_eq!(invalid_what(&e), "paths");
 }

@@ -464,6 +464,9 @@ scope = "paths"
         &["--at", at.as_str(), "--subject", "PR-7"],
     );
     assert_eq!(code, 1);
+    // Approvals name the change: here its change id (author and paths), as the gate prints it.
+    let change = v["change"].as_str().unwrap().to_string();
+    assert!(change.starts_with("change:alice:"), "{change}");
     assert!(
         v["reasons"]
             .to_string()
@@ -511,6 +514,8 @@ scope = "paths"
             who,
             "--subject",
             "PR-7",
+            "--change",
+            &change,
             "--decision",
             "allow",
             "--reason",
@@ -526,7 +531,7 @@ scope = "paths"
     let (code, _) = gate(
         &env,
         "alice",
-        &["auth/login.rs"],
+        &["auth/login.rs", "src/x.rs"],
         &["--at", &rfc3339_in(2), "--subject", "PR-7"],
     );
     assert_eq!(code, 1, "an author's own approval does not count");

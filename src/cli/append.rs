@@ -92,10 +92,11 @@ pub struct FieldFlags {
     /// merge: source ref.
     #[arg(long)]
     pub source: Option<String>,
-    /// merge: target ref.
+    /// merge: target ref; approval: the branch the approved commit goes to.
     #[arg(long)]
     pub target: Option<String>,
-    /// merge: source commit.
+    /// merge: source commit; approval: the commit approved (full id): the approval counts
+    /// for that commit's merge only.
     #[arg(long)]
     pub source_commit: Option<String>,
     /// merge: target commit.
@@ -107,9 +108,17 @@ pub struct FieldFlags {
     /// merge: changed path (repeatable).
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<String>,
-    /// approval: what is approved.
+    /// approval: a label for people (e.g. PR-42); what counts is the change it names
+    /// (--source-commit [--target], --diff-sha256 or --change).
     #[arg(long)]
     pub subject: Option<String>,
+    /// approval: the change id a gate printed (`change:<author>:<digest>`), for a change
+    /// known by its author and paths only.
+    #[arg(long, value_name = "ID")]
+    pub change: Option<String>,
+    /// approval: SHA-256 of the archived diff approved (DIR/merges/<sha256>.diff).
+    #[arg(long, value_name = "HEX")]
+    pub diff_sha256: Option<String>,
     /// approval: allow or deny.
     #[arg(long)]
     pub decision: Option<String>,
@@ -128,7 +137,7 @@ impl FieldFlags {
     /// The flags that were given, as (field, value) pairs.
     fn given(&self) -> Result<Vec<(&'static str, Value)>> {
         let mut out: Vec<(&'static str, Value)> = Vec::new();
-        let strs: [(&'static str, &Option<String>); 18] = [
+        let strs: [(&'static str, &Option<String>); 20] = [
             ("env", &self.env),
             ("version", &self.version_),
             ("commit", &self.commit),
@@ -145,6 +154,8 @@ impl FieldFlags {
             ("target_commit", &self.target_commit),
             ("merge_commit", &self.merge_commit),
             ("subject", &self.subject),
+            ("change", &self.change),
+            ("diff_sha256", &self.diff_sha256),
             ("decision", &self.decision),
             ("type", &self.type_),
         ];

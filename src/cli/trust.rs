@@ -58,9 +58,13 @@ pub struct GateArgs {
     /// Source ref (with --repo).
     #[arg(long, value_name = "REF")]
     pub source: Option<String>,
-    /// Target ref (with --repo).
+    /// Target ref (with --repo); without --repo, the branch --source-commit goes to.
     #[arg(long, value_name = "REF")]
     pub target: Option<String>,
+    /// The change's commit (full id), when the asker knows it (a pull request's head):
+    /// approvals bound to it count. With --repo the source commit is known.
+    #[arg(long, value_name = "SHA", conflicts_with = "repo")]
+    pub source_commit: Option<String>,
     /// What people approve, e.g. a PR id (default with --repo: merge:<source commit>).
     #[arg(long)]
     pub subject: Option<String>,
@@ -247,6 +251,11 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
         paths: a.paths.clone(),
         subject: a.subject.clone(),
         now_ms: now,
+        change: audit_ledger::trust::gate::ChangeRef {
+            source_commit: a.source_commit.clone(),
+            target: a.target.clone(),
+            diff_sha256: None,
+        },
     };
     let (ledger, first) = if a.repo.is_some() {
         (ctx.verified()?.0, None)

@@ -46,6 +46,8 @@ pub struct GateQuery {
     pub subject: Option<String>,
     /// Evaluation time, ms since the epoch; later entries are ignored.
     pub now_ms: i64,
+    /// What the change is beyond author and paths (a commit), for the approvals bound to it.
+    pub change: trust::gate::ChangeRef,
 }
 
 /// A decision, not yet recorded.
@@ -93,12 +95,23 @@ pub fn evaluate(ledger: &Ledger, q: &GateQuery) -> Result<Evaluation> {
         .unwrap_or_else(|| default_subject(&q.actor, &paths));
     let policy = trust::Policy::from_config(ledger.config())?;
     // One author and one subject: the slice answers without reading the whole cache.
-    if let Some((facts, cache)) = trust::cache::query(ledger, &policy, &q.actor, &subject)? {
-        let decision = trust::evaluate(&facts, &policy, &q.actor, &paths, &subject, q.now_ms)?;
+    let keys = trust::model::change_keys(
+        &q.actor,
+        &paths,
+        q.change.source_commit.as_deref(),
+        q.change.target.as_deref(),
+        q.change.diff_sha256.as_deref(),
+    );
+    if let Some((facts, cache)) = trust::cache::query(ledger, &policy, &q.actor, &keys)? {
+        let decision = trust::evaluate(
+            &facts, &policy, &q.actor, &paths, &subject, &q.change, q.now_ms,
+        )?;
         return Ok(Evaluation { decision, cache });
     }
     let (agg, cache) = trust::cache::load(ledger, &policy)?;
-    let decision = trust::evaluate(&agg.facts, &policy, &q.actor, &paths, &subject, q.now_ms)?;
+    let decision = trust::evaluate(
+        &agg.facts, &policy, &q.actor, &paths, &subject, &q.change, q.now_ms,
+    )?;
     Ok(Evaluation { decision, cache })
 }
 
@@ -226,11 +239,5 @@ pub fn gate(rec: &Recorder<'_>, q: &GateQuery, recorder: &str) -> Result<GateOut
 /// Subject of a gate decision without an explicit one: `change:<actor>:<first 16 hex of
 /// SHA-256 of the sorted paths, one per line>`, so the same change gets the same subject.
 pub fn default_subject(actor: &str, paths: &[String]) -> String {
-    let mut sorted = paths.to_vec();
-    sorted.sort();
-    let digest = sha2::Sha256::digest(sorted.join("\n").as_bytes());
-    format!(
-        "change:{actor}:{}",
-        hex::encode(digest).get(..16).unwrap_or_default()
-    )
+    trust::model::change_id(actor, paths)
 }

@@ -168,12 +168,18 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
     let (decision, diff) = if preview.conflicts.is_empty() {
         let diff = archive_diff(ledger.dir(), &preview.diff)?;
         extra["diff_sha256"] = json!(diff.sha256);
+        let change = trust::gate::ChangeRef {
+            source_commit: Some(source_commit.clone()),
+            target: Some(req.target.clone()),
+            diff_sha256: Some(diff.sha256.clone()),
+        };
         let d = trust::evaluate(
             &agg.facts,
             &policy,
             &actor,
             &preview.paths,
             &subject,
+            &change,
             req.now_ms,
         )?;
         (d, Some(diff))
@@ -182,6 +188,7 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
         let d = Decision {
             allow: false,
             actor: actor.clone(),
+            change: format!("commit:{source_commit}@{}", req.target),
             subject,
             paths: preview.conflicts.clone(),
             reasons: vec![format!(

@@ -579,6 +579,10 @@ struct GateBody {
     subject: Option<String>,
     #[serde(default)]
     record: bool,
+    /// The commit the change is (full id), and the branch it goes to: approvals bound to it
+    /// count.
+    source_commit: Option<String>,
+    target: Option<String>,
     /// With `record`: the `approval` a gate recorder signed (the `record` of a query's answer).
     submission: Option<Value>,
 }
@@ -590,6 +594,11 @@ async fn gate(State(app): State<App>, body: Bytes) -> ApiResult {
         actor: g.actor,
         paths: g.paths,
         subject: g.subject,
+        change: crate::trust::gate::ChangeRef {
+            source_commit: g.source_commit,
+            target: g.target,
+            diff_sha256: None,
+        },
     };
     let svc = app.svc.clone();
     if g.record {

@@ -114,6 +114,8 @@ pub struct GateAsk {
     pub paths: Vec<String>,
     /// What people approve (default: [`crate::flow::gate::default_subject`]).
     pub subject: Option<String>,
+    /// The commit the change is, when the asker knows it: approvals bound to it count.
+    pub change: crate::trust::gate::ChangeRef,
 }
 
 struct Inner {
@@ -1012,7 +1014,15 @@ fn gate_with(t: &TrustView, q: &GateAsk, now_ms: i64) -> Result<(Value, Value)> 
         .subject
         .clone()
         .unwrap_or_else(|| crate::flow::gate::default_subject(&q.actor, &paths));
-    let d = crate::trust::evaluate(&t.agg.facts, &t.policy, &q.actor, &paths, &subject, now_ms)?;
+    let d = crate::trust::evaluate(
+        &t.agg.facts,
+        &t.policy,
+        &q.actor,
+        &paths,
+        &subject,
+        &q.change,
+        now_ms,
+    )?;
     let mut body = d.entry_body();
     if let Some(b) = body.as_object_mut() {
         b.insert("policy_sha256".into(), json!(t.policy_applied.0));

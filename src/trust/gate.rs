@@ -4,7 +4,9 @@
 //! [`crate::trust::policy`]). Every governing gate must hold: the author's score (scoped to the
 //! gate's paths when the gate says `scope = "paths"`) at least its `min_score`, at least
 //! `min_history` merges with a known outcome, and at least `approvals` distinct people other
-//! than the author with an `allow` approval entry on the change's subject.
+//! than the author whose latest word on this very change ([`ChangeRef`], the keys of
+//! [`model::change_keys`]) within the policy's approval TTL is `allow`; one such person whose
+//! latest word is `deny` vetoes.
 
 use serde_json::{json, Value};
 
@@ -21,8 +23,11 @@ pub struct GateCheck {
     pub paths: Vec<String>,
     /// The score it used.
     pub score: Score,
-    /// People who approved the subject (other than the author).
+    /// People who approved the change (other than the author).
     pub approvers: Vec<String>,
+    /// People whose latest word on the change is `deny`, with the seq of that approval entry:
+    /// each one vetoes.
+    pub vetoed_by: Vec<(String, u64)>,
     /// Why it failed (empty: it holds).
     pub failures: Vec<String>,
     /// Required values.
@@ -33,6 +38,19 @@ pub struct GateCheck {
     pub approvals: u64,
 }
 
+/// What a change is beyond its author and paths: the commit merged and where to, and the
+/// archived diff (what `ledger merge` knows). Approvals naming any of these, or the change id
+/// of the author and paths, count for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeRef {
+    /// The source commit (full id).
+    pub source_commit: Option<String>,
+    /// The target branch.
+    pub target: Option<String>,
+    /// SHA-256 of the archived diff.
+    pub diff_sha256: Option<String>,
+}
+
 /// The decision on a change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -40,8 +58,10 @@ pub struct Decision {
     pub allow: bool,
     /// The change's author.
     pub actor: String,
-    /// The subject approvals were looked up for.
+    /// The subject: a label for people (a PR id, or the change id by default).
     pub subject: String,
+    /// The change id approvals can name ([`model::change_id`]).
+    pub change: String,
     /// Every path of the change.
     pub paths: Vec<String>,
     /// Reasons, in order: why denied, or why allowed; plus a note for an unknown author.
@@ -67,6 +87,7 @@ impl Decision {
         let d = self.deciding();
         let mut body = json!({
             "subject": self.subject,
+            "change": self.change,
             "decision": if self.allow { "allow" } else { "deny" },
             "reasons": self.reasons,
             "actor": self.actor,
@@ -97,18 +118,20 @@ fn check(
     gate: &Gate,
     index: Option<usize>,
     actor: &str,
-    subject: &str,
+    keys: &[String],
     paths: Vec<String>,
     now_ms: i64,
 ) -> GateCheck {
     let scope = if gate.scoped { index } else { None };
     let score = model::score(facts, policy, actor, scope, now_ms);
-    let approvers = if subject.is_empty() {
-        Vec::new()
-    } else {
-        facts.approvers(subject, actor, now_ms)
-    };
+    let (approvers, vetoed_by) = facts.verdicts(keys, actor, now_ms, policy.approval_ttl_ms);
     let mut failures = Vec::new();
+    for (who, seq) in &vetoed_by {
+        failures.push(format!(
+            "gate `{}`: denied by {who} (approval entry seq {seq})",
+            gate.name
+        ));
+    }
     let pm = score.permille();
     let scope_note = if gate.scoped {
         format!(" (merges touching {})", gate.patterns.join(", "))
@@ -140,18 +163,14 @@ fn check(
         gate.approvals
     };
     if (approvers.len() as u64) < required {
-        let on = if subject.is_empty() {
-            "no subject given (--subject)".to_string()
-        } else {
-            format!("subject `{subject}`")
-        };
+        let on = format!("bound to {}", keys.join(" or "));
         let why = if unproven && gate.approvals == 0 {
             " (no merge of known outcome yet, so the prior alone does not pass; [trust] prior_alone = true allows it)"
         } else {
             ""
         };
         failures.push(format!(
-            "gate `{}`: needs {} recorded approval(s) by other actors, found {} ({on}){why}",
+            "gate `{}`: needs {} recorded approval(s) by other people, found {} ({on}){why}",
             gate.name,
             required,
             approvers.len()
@@ -162,6 +181,7 @@ fn check(
         paths,
         score,
         approvers,
+        vetoed_by,
         failures,
         min_score_permille: gate.min_score_permille,
         min_history: gate.min_history,
@@ -221,14 +241,17 @@ pub fn normalize_paths(paths: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Decide on `actor`'s change to `paths` at `now_ms`; `subject` names the change for approvals.
-/// Paths are normalised first ([`normalize_path`]); the decision carries the normal forms.
+/// Decide on `actor`'s change to `paths` at `now_ms`. `subject` is a label for people (a PR
+/// id); approvals count when bound to the change itself: its change id, or what `change` says
+/// it is. Paths are normalised first ([`normalize_path`]); the decision carries the normal
+/// forms.
 pub fn evaluate(
     facts: &Facts,
     policy: &Policy,
     actor: &str,
     paths: &[String],
     subject: &str,
+    change: &ChangeRef,
     now_ms: i64,
 ) -> Result<Decision> {
     if actor.trim().is_empty() {
@@ -238,6 +261,13 @@ pub fn evaluate(
         return Err(Error::invalid("paths", "no paths to gate"));
     }
     let paths = &normalize_paths(paths)?[..];
+    let keys = model::change_keys(
+        actor,
+        paths,
+        change.source_commit.as_deref(),
+        change.target.as_deref(),
+        change.diff_sha256.as_deref(),
+    );
     let mut by_gate: Vec<Vec<String>> = vec![Vec::new(); policy.gates.len() + 1];
     for p in paths {
         let i = policy.gate_for(p).unwrap_or(policy.gates.len());
@@ -255,7 +285,7 @@ pub fn evaluate(
             None => (&policy.default, None),
         };
         checks.push(check(
-            facts, policy, gate, index, actor, subject, governed, now_ms,
+            facts, policy, gate, index, actor, &keys, governed, now_ms,
         ));
     }
     let allow = checks.iter().all(|c| c.failures.is_empty());
@@ -290,6 +320,7 @@ pub fn evaluate(
         allow,
         actor: actor.to_string(),
         subject: subject.to_string(),
+        change: keys.first().cloned().unwrap_or_default(),
         paths: paths.to_vec(),
         reasons,
         checks,
@@ -337,7 +368,12 @@ mod tests {
         let mut f = Facts::default();
         let now = 1_700_000_000_000;
         let paths = vec!["auth/login.rs".to_string(), "README.md".to_string()];
-        let d = evaluate(&f, &p, "new", &paths, "S", now).unwrap();
+        let pr = ChangeRef {
+            source_commit: Some("c1".into()),
+            target: Some("main".into()),
+            diff_sha256: None,
+        };
+        let d = evaluate(&f, &p, "new", &paths, "S", &pr, now).unwrap();
         assert!(!d.allow);
         assert!(
             d.reasons[0].contains("no recorded merges: scored with the prior 0.500"),
@@ -351,15 +387,31 @@ mod tests {
             &ms_ts(now - 1),
             Kind::Approval,
             "rev",
-            &json!({"subject": "S", "decision": "allow", "reasons": []}),
+            &json!({"subject": "S", "source_commit": "c1", "target": "main", "decision": "allow", "reasons": []}),
             &|_| 0,
         );
-        let d = evaluate(&f, &p, "new", &paths, "S", now).unwrap();
+        let d = evaluate(&f, &p, "new", &paths, "S", &pr, now).unwrap();
         assert!(d.allow, "{:?}", d.reasons);
+        // The same approval says nothing of another change (another commit, or the same paths
+        // without the commit).
+        let other = ChangeRef {
+            source_commit: Some("c2".into()),
+            ..pr.clone()
+        };
+        assert!(
+            !evaluate(&f, &p, "new", &paths, "S", &other, now)
+                .unwrap()
+                .allow
+        );
+        assert!(
+            !evaluate(&f, &p, "new", &paths, "S", &ChangeRef::default(), now)
+                .unwrap()
+                .allow
+        );
         let body = d.entry_body();
         assert_eq!(body["gate"], "auth");
         assert_eq!(body["score_permille"], 500);
         assert!(crate::canonical::check(&body).is_ok());
-        assert!(evaluate(&f, &p, "new", &[], "S", now).is_err());
+        assert!(evaluate(&f, &p, "new", &[], "S", &pr, now).is_err());
     }
 }

@@ -20,10 +20,11 @@ pub fn decision_json(d: &Decision, entry: Option<&Entry>, status: CacheStatus) -
         .map(|c| {
             json!({"gate": c.gate, "paths": c.paths, "score_permille": c.score.permille(), "breakdown": c.score.breakdown(),
                    "min_score_permille": c.min_score_permille, "min_history": c.min_history, "approvals_required": c.approvals,
-                   "approvers": c.approvers, "failures": c.failures})
+                   "approvers": c.approvers, "failures": c.failures,
+                   "vetoed_by": c.vetoed_by.iter().map(|(who, seq)| json!({"identity": who, "seq": seq})).collect::<Vec<_>>()})
         })
         .collect();
-    json!({"ok": d.allow, "decision": if d.allow {"allow"} else {"deny"}, "actor": d.actor, "subject": d.subject,
+    json!({"ok": d.allow, "decision": if d.allow {"allow"} else {"deny"}, "actor": d.actor, "subject": d.subject, "change": d.change,
            "paths": d.paths, "reasons": d.reasons, "gates": gates, "gate": d.deciding().map(|c| c.gate.clone()),
            "approval_seq": entry.map(|e| e.seq), "approval_hash": entry.map(Entry::hash_hex),
            "recorded": entry.is_some(), "cache": status.as_str()})

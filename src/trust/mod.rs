@@ -33,7 +33,7 @@ pub fn score_of(
     scope: Option<usize>,
     now_ms: i64,
 ) -> Result<(Score, CacheStatus)> {
-    if let Some((facts, status)) = cache::query(ledger, policy, actor, "")? {
+    if let Some((facts, status)) = cache::query(ledger, policy, actor, &[])? {
         return Ok((score(&facts, policy, actor, scope, now_ms), status));
     }
     let (agg, status) = cache::load(ledger, policy)?;

@@ -101,14 +101,14 @@ pub struct DeployFact {
     pub rollback: Option<(u64, i64)>,
 }
 
-/// A person's approval of a subject.
+/// A person's approval (or denial) of a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalFact {
     /// Seq of the entry.
     pub seq: u64,
     /// Time of the entry (ms).
     pub ts_ms: i64,
-    /// What was approved.
+    /// The change it is bound to: one of its [`approval_keys`].
     pub subject: String,
     /// Who approved (index into [`Facts::actors`]).
     pub approver: u32,
@@ -218,6 +218,12 @@ pub struct BodyView<'a> {
     source_commit: Option<&'a str>,
     #[serde(default)]
     approval_seq: Option<u64>,
+    #[serde(default)]
+    target: Option<&'a str>,
+    #[serde(default)]
+    diff_sha256: Option<&'a str>,
+    #[serde(default)]
+    change: Option<&'a str>,
 }
 
 /// One item of a deploy's `merges`.
@@ -265,7 +271,20 @@ impl<'a> BodyView<'a> {
             actor: s("actor"),
             source_commit: s("source_commit"),
             approval_seq: v.get("approval_seq").and_then(Value::as_u64),
+            target: s("target"),
+            diff_sha256: s("diff_sha256"),
+            change: s("change"),
         }
+    }
+
+    /// The changes a person's approval with this body is bound to ([`approval_keys`]).
+    pub fn approval_keys(&self) -> Vec<String> {
+        approval_keys(
+            self.source_commit,
+            self.target,
+            self.diff_sha256,
+            self.change,
+        )
     }
 
     /// An `approval` body written by a gate (it has a `gate` field): a decision, not a
@@ -287,6 +306,9 @@ impl<'a> BodyView<'a> {
             "decision" => self.decision,
             "actor" => self.actor,
             "source_commit" => self.source_commit,
+            "target" => self.target,
+            "diff_sha256" => self.diff_sha256,
+            "change" => self.change,
             _ => None,
         };
         f.unwrap_or("")
@@ -564,14 +586,23 @@ impl Facts {
                     }
                     return;
                 }
-                let approver = self.intern_actor(actor);
-                self.approvals.push(ApprovalFact {
-                    seq,
-                    ts_ms: t,
-                    subject: body.get("subject").to_string(),
-                    approver,
-                    allow: body.get("decision") == "allow",
-                });
+                // Bound to the change it names; an approval that names none (a bare
+                // subject) counts for nothing.
+                let allow = body.get("decision") == "allow";
+                let keys = body.approval_keys();
+                if keys.is_empty() {
+                    return;
+                }
+                let approver = self.intern_actor(&normalize_identity(actor));
+                for subject in keys {
+                    self.approvals.push(ApprovalFact {
+                        seq,
+                        ts_ms: t,
+                        subject,
+                        approver,
+                        allow,
+                    });
+                }
             }
             _ => {}
         }
@@ -616,21 +647,120 @@ impl Facts {
         i
     }
 
-    /// Distinct actors other than `author` with an `allow` approval of `subject` at or before
-    /// `now_ms`, sorted.
-    pub fn approvers(&self, subject: &str, author: &str, now_ms: i64) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .approvals
-            .iter()
-            .filter(|a| a.allow && a.ts_ms <= now_ms && a.subject == subject)
-            .filter_map(|a| self.actors.get(a.approver as usize))
-            .filter(|n| n.as_str() != author)
-            .cloned()
-            .collect();
-        out.sort();
-        out.dedup();
-        out
+    /// The people's verdicts on a change known by `keys` ([`change_keys`]) as of `now_ms`:
+    /// for each approver whose identity is not `author`'s ([`normalize_identity`]), their
+    /// latest approval bound to one of `keys`, not newer than `now_ms` and not older than
+    /// `ttl_ms`. Returns the approvers whose latest word is `allow` and those whose latest
+    /// word is `deny` (with its seq), each sorted.
+    pub fn verdicts(
+        &self,
+        keys: &[String],
+        author: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> (Vec<String>, Vec<(String, u64)>) {
+        let author = normalize_identity(author);
+        let mut latest: HashMap<u32, &ApprovalFact> = HashMap::new();
+        for a in &self.approvals {
+            let fresh = a.ts_ms <= now_ms && now_ms.saturating_sub(a.ts_ms) <= ttl_ms;
+            if !fresh || !keys.iter().any(|k| *k == a.subject) {
+                continue;
+            }
+            let e = latest.entry(a.approver).or_insert(a);
+            if a.seq > e.seq {
+                *e = a;
+            }
+        }
+        let mut allow = Vec::new();
+        let mut deny = Vec::new();
+        for (who, a) in latest {
+            let Some(name) = self.actors.get(who as usize) else {
+                continue;
+            };
+            if normalize_identity(name) == author {
+                continue;
+            }
+            if a.allow {
+                allow.push(name.clone());
+            } else {
+                deny.push((name.clone(), a.seq));
+            }
+        }
+        allow.sort();
+        deny.sort();
+        (allow, deny)
     }
+}
+
+/// An identity as compared: surrounding white space removed and lower-cased (`" Alice "`,
+/// `"ALICE"` and `"alice"` are one person). Key identities and authors are compared in this
+/// form, never as typed.
+pub fn normalize_identity(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// The changes an approval body is bound to: `commit:<source_commit>@<target>` (or
+/// `commit:<source_commit>` without a target) when it names `source_commit`;
+/// `diff:<diff_sha256>` when it names the archived diff; `change` as given when it names a
+/// change id ([`change_id`]). Empty for an approval that names none of them: it counts for
+/// nothing.
+pub fn approval_keys(
+    source_commit: Option<&str>,
+    target: Option<&str>,
+    diff_sha256: Option<&str>,
+    change: Option<&str>,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(sc) = source_commit.filter(|s| !s.is_empty()) {
+        keys.push(match target.filter(|t| !t.is_empty()) {
+            Some(t) => format!("commit:{sc}@{t}"),
+            None => format!("commit:{sc}"),
+        });
+    }
+    if let Some(d) = diff_sha256.filter(|s| !s.is_empty()) {
+        keys.push(format!("diff:{d}"));
+    }
+    if let Some(c) = change.filter(|s| !s.is_empty()) {
+        keys.push(c.to_string());
+    }
+    keys
+}
+
+/// The id of `author`'s change to `paths` (normalised, in any order): `change:<author>:<first
+/// 16 hex of SHA-256 of the sorted paths joined by newlines>`. What an approval names with
+/// `change` when there is no commit to name.
+pub fn change_id(author: &str, paths: &[String]) -> String {
+    use sha2::Digest as _;
+    let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let digest = sha2::Sha256::digest(sorted.join("\n").as_bytes());
+    format!(
+        "change:{author}:{}",
+        hex::encode(digest.get(..8).unwrap_or_default())
+    )
+}
+
+/// The keys a gate looks approvals up by, for `author`'s change to `paths`: the change id,
+/// and, when the change is a commit, `commit:<source>` and `commit:<source>@<target>`, and
+/// `diff:<sha256>` of its archived diff.
+pub fn change_keys(
+    author: &str,
+    paths: &[String],
+    source_commit: Option<&str>,
+    target: Option<&str>,
+    diff_sha256: Option<&str>,
+) -> Vec<String> {
+    let mut keys = vec![change_id(author, paths)];
+    if let Some(sc) = source_commit.filter(|s| !s.is_empty()) {
+        keys.push(format!("commit:{sc}"));
+        if let Some(t) = target.filter(|t| !t.is_empty()) {
+            keys.push(format!("commit:{sc}@{t}"));
+        }
+    }
+    if let Some(d) = diff_sha256.filter(|s| !s.is_empty()) {
+        keys.push(format!("diff:{d}"));
+    }
+    keys
 }
 
 /// What became of a merge, as of some time.
@@ -1059,29 +1189,69 @@ mod tests {
         assert_eq!((db.successes, db.failures), (1, 0));
         let all = score(&f, &p, "ann", None, now);
         assert_eq!((all.successes, all.failures), (1, 1));
-        for (seq, who, dec) in [
-            (4, "ann", "allow"),
-            (5, "bob", "deny"),
-            (6, "cat", "allow"),
-            (7, "cat", "allow"),
-        ] {
-            f.apply(
-                seq,
-                &ts(1),
-                Kind::Approval,
-                who,
-                &json!({"subject": "S", "decision": dec, "reasons": []}),
-                &|_| 0,
-            );
-        }
+        let keys = change_keys(
+            "ann",
+            &["db/x.sql".to_string()],
+            Some("c1"),
+            Some("main"),
+            None,
+        );
+        let approve = |f: &mut Facts, seq: u64, day: i64, who: &str, dec: &str, bind: Value| {
+            let mut body = json!({"subject": "S", "decision": dec, "reasons": []});
+            if let (Some(b), Some(x)) = (body.as_object_mut(), bind.as_object()) {
+                b.extend(x.clone());
+            }
+            f.apply(seq, &ts(day), Kind::Approval, who, &body, &|_| 0);
+        };
+        let c1 = json!({"source_commit": "c1", "target": "main"});
+        approve(&mut f, 4, 1, "ann", "allow", c1.clone()); // the author herself
+        approve(&mut f, 5, 1, " ANN ", "allow", c1.clone()); // herself, spelled otherwise
+        approve(&mut f, 6, 1, "cat", "allow", c1.clone());
+        approve(&mut f, 7, 1, "cat", "allow", json!({"source_commit": "c1"})); // any target
+        approve(&mut f, 8, 1, "dan", "allow", json!({"source_commit": "c2"})); // another change
+        approve(&mut f, 9, 1, "eve", "allow", json!({})); // a bare subject: bound to nothing
+        approve(
+            &mut f,
+            10,
+            1,
+            "fay",
+            "allow",
+            json!({"source_commit": "c1", "target": "dev"}),
+        );
         f.apply(
-            8,
+            11,
             &ts(1),
             Kind::Approval,
             "gate",
-            &json!({"subject": "S", "decision": "allow", "reasons": [], "gate": "db"}),
+            &json!({"subject": "S", "decision": "allow", "reasons": [], "gate": "db", "source_commit": "c1"}),
             &|_| 0,
         );
-        assert_eq!(f.approvers("S", "ann", now), vec!["cat".to_string()]);
+        let day = 86_400_000;
+        assert_eq!(
+            f.verdicts(&keys, "ann", now, 7 * day),
+            (vec!["cat".to_string()], vec![])
+        );
+        // Expired: older than the TTL.
+        assert_eq!(f.verdicts(&keys, "ann", now, day / 2), (vec![], vec![]));
+        // Not yet: after `now`.
+        assert_eq!(
+            f.verdicts(&keys, "ann", now - 2 * day, 7 * day),
+            (vec![], vec![])
+        );
+        // A person's latest word counts: bob denies, then cat changes her mind.
+        approve(&mut f, 12, 1, "bob", "deny", c1.clone());
+        approve(&mut f, 13, 1, "cat", "deny", c1.clone());
+        assert_eq!(
+            f.verdicts(&keys, "ann", now, 7 * day),
+            (
+                vec![],
+                vec![("bob".to_string(), 12), ("cat".to_string(), 13)]
+            )
+        );
+        approve(&mut f, 14, 1, "cat", "allow", c1);
+        assert_eq!(
+            f.verdicts(&keys, "ann", now, 7 * day),
+            (vec!["cat".to_string()], vec![("bob".to_string(), 12)])
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! prior_alone = false      # false (default, fail-closed): an author with no merge of known
 //!                          # outcome needs ≥ 1 approval by someone else on every gate; true:
 //!                          # the prior alone may pass them
+//! approval_ttl_hours = 168 # a person's approval or denial counts for this long (> 0)
 //! count_ungated = false    # false (default): only gated merges (recorded by `ledger merge`
 //!                          # through an allowing gate) count; a merge pushed past the gate
 //!                          # and shipped earns nothing. true: every merge counts (wave 1)
@@ -58,6 +59,7 @@ struct RawPolicy {
     window_hours: Option<f64>,
     prior_alone: Option<bool>,
     count_ungated: Option<bool>,
+    approval_ttl_hours: Option<f64>,
     default: Option<RawGate>,
     #[serde(default)]
     gates: Vec<RawGate>,
@@ -119,6 +121,8 @@ pub struct Policy {
     /// earns trust only when its `merge` entry names the allowing gate decision on its source
     /// commit.
     pub count_ungated: bool,
+    /// How long a person's approval (or denial) counts, in milliseconds.
+    pub approval_ttl_ms: i64,
     /// Gates in file order.
     pub gates: Vec<Gate>,
     /// Gate for paths no other gate matches.
@@ -221,6 +225,13 @@ impl Policy {
             ));
         }
         let window_hours = number("window_hours", raw.window_hours, 72.0, 0.0, 1e6)?;
+        let approval_ttl_hours = number(
+            "approval_ttl_hours",
+            raw.approval_ttl_hours,
+            168.0,
+            1e-3,
+            1e6,
+        )?;
         if raw.gates.len() > MAX_GATES {
             return Err(bad(
                 "gates",
@@ -250,6 +261,7 @@ impl Policy {
             window_ms: (window_hours * HOUR_MS).round() as i64,
             prior_alone: raw.prior_alone.unwrap_or(false),
             count_ungated: raw.count_ungated.unwrap_or(false),
+            approval_ttl_ms: (approval_ttl_hours * HOUR_MS).round() as i64,
             gates,
             default,
         })

@@ -137,6 +137,8 @@ const APPROVAL: &[Field] = &[
     opt("source_commit", Text),
     opt("target_commit", Text),
     opt("fast_forward", Bool),
+    opt("change", Text),
+    opt("tree_size", UINT),
 ];
 
 const DEPLOY: &[Field] = &[

@@ -165,7 +165,7 @@ pub fn query(
     ledger: &Ledger,
     policy: &Policy,
     author: &str,
-    subject: &str,
+    keys: &[String],
 ) -> Result<Option<(Facts, CacheStatus)>> {
     let Some(dir) = ledger.state_dir() else {
         return Ok(None);
@@ -174,7 +174,7 @@ pub fn query(
         &dir.join(slice::SLICE_FILE),
         &policy.scope_key(),
         author,
-        subject,
+        keys,
     ) else {
         return Ok(None);
     };
@@ -546,7 +546,7 @@ mod tests {
                 .record(vec![Draft {
                     kind: Kind::Approval,
                     actor: "whoever".into(),
-                    body: json!({"subject": subject, "decision": "allow", "reasons": ["ok"]}),
+                    body: json!({"subject": subject, "source_commit": subject, "decision": "allow", "reasons": ["ok"]}),
                 }])
                 .unwrap();
         };
@@ -562,12 +562,27 @@ mod tests {
                 for subject in ["S1", "S2"] {
                     let paths = vec!["src/x.rs".to_string(), "README".to_string()];
                     let (full, _) = load(&l, &p).unwrap();
-                    let a = crate::trust::evaluate(&full.facts, &p, author, &paths, subject, now)
-                        .unwrap();
-                    let (facts, status) = query(&l, &p, author, subject).unwrap().unwrap();
+                    let change = crate::trust::gate::ChangeRef {
+                        source_commit: Some(subject.to_string()),
+                        ..Default::default()
+                    };
+                    let keys =
+                        crate::trust::model::change_keys(author, &paths, Some(subject), None, None);
+                    let a = crate::trust::evaluate(
+                        &full.facts,
+                        &p,
+                        author,
+                        &paths,
+                        subject,
+                        &change,
+                        now,
+                    )
+                    .unwrap();
+                    let (facts, status) = query(&l, &p, author, &keys).unwrap().unwrap();
                     assert_eq!(status, want, "{author} {subject}");
                     let b =
-                        crate::trust::evaluate(&facts, &p, author, &paths, subject, now).unwrap();
+                        crate::trust::evaluate(&facts, &p, author, &paths, subject, &change, now)
+                            .unwrap();
                     assert_eq!(a, b, "{author} {subject}");
                 }
             }
@@ -580,7 +595,7 @@ mod tests {
             .record(vec![Draft {
                 kind: Kind::Approval,
                 actor: "rev".into(),
-                body: json!({"subject": "S2", "decision": "allow", "reasons": []}),
+                body: json!({"subject": "S2", "source_commit": "S2", "decision": "allow", "reasons": []}),
             }])
             .unwrap();
         check(CacheStatus::Extended(2));
@@ -588,7 +603,9 @@ mod tests {
         crate::ledger::Recorder::new(&l, None)
             .record(vec![draft(60)])
             .unwrap();
-        assert!(query(&l, &p, "dev0", "S1").unwrap().is_none());
+        assert!(query(&l, &p, "dev0", &["commit:S1".to_string()])
+            .unwrap()
+            .is_none());
     }
 
     /// The fold fed by the verified view (a first run) gives the cold fold's aggregate.
@@ -631,7 +648,7 @@ mod tests {
         let approval = |who: &str, subject: &str| Draft {
             kind: Kind::Approval,
             actor: who.into(),
-            body: json!({"subject": subject, "decision": "allow", "reasons": ["ok"]}),
+            body: json!({"subject": subject, "change": subject, "decision": "allow", "reasons": ["ok"]}),
         };
         // Before alice's key names her, after it, and by the root key (no identity).
         by_root.record((0..30).map(draft).collect()).unwrap();

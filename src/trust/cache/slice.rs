@@ -245,7 +245,7 @@ fn unseal(buf: &[u8]) -> Option<&[u8]> {
 
 /// Read what a query about `author` and `subject` needs from the slice at `path`, if it
 /// matches `scope_key`. `None` for anything missing, malformed or damaged.
-pub fn read(path: &Path, scope_key: &str, author: &str, subject: &str) -> Option<Sliced> {
+pub fn read(path: &Path, scope_key: &str, author: &str, keys: &[String]) -> Option<Sliced> {
     let mut f = crate::fsutil::open_regular(path).ok()?;
     let file_len = f.metadata().ok()?.len();
     // Header: read a first chunk, then all of it if the identities make it longer.
@@ -348,21 +348,52 @@ pub fn read(path: &Path, scope_key: &str, author: &str, subject: &str) -> Option
             return None;
         }
     }
-    let bdir_off = dir_off + dir_len + u64::from(bucket_of(subject, buckets)) * 12;
-    let slot = open_part(&mut f, bdir_off, 12)?;
-    let mut d = Dec(&slot);
-    let (off, n) = (d.u64()?, u64::from(d.u32()?));
-    let blob = open_part(&mut f, off, n)?;
-    let blob = unseal(&blob)?;
-    let mut d = Dec(blob);
+    // The buckets of the change's keys (each read once).
+    let mut wanted: Vec<u32> = keys.iter().map(|k| bucket_of(k, buckets)).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let mut approvals = Vec::new();
+    for b in wanted {
+        let bdir_off = dir_off + dir_len + u64::from(b) * 12;
+        let slot = open_part(&mut f, bdir_off, 12)?;
+        let mut d = Dec(&slot);
+        let (off, n) = (d.u64()?, u64::from(d.u32()?));
+        let blob = open_part(&mut f, off, n)?;
+        let blob = unseal(&blob)?;
+        read_bucket(blob, keys, &mut actors, &mut approvals)?;
+    }
+    let facts = Facts::from_parts(
+        actors,
+        Vec::new(),
+        merges,
+        deploys,
+        approvals,
+        identities,
+        Vec::new(),
+    );
+    Some(Sliced {
+        len,
+        next_seq,
+        head,
+        facts,
+    })
+}
+
+/// The approvals of one bucket bound to one of `keys`, their approvers interned in `actors`.
+fn read_bucket(
+    blob: &[u8],
+    keys: &[String],
+    actors: &mut Vec<String>,
+    approvals: &mut Vec<ApprovalFact>,
+) -> Option<()> {
+    let mut d = Dec(blob);
     for _ in 0..d.count()? {
         let seq = d.u64()?;
         let ts_ms = d.u64()? as i64;
         let subj = d.str()?;
         let who = d.str()?;
         let allow = d.u8()? == 1;
-        if subj != subject {
+        if !keys.contains(&subj) {
             continue;
         }
         let approver = match actors.iter().position(|a| *a == who) {
@@ -380,21 +411,7 @@ pub fn read(path: &Path, scope_key: &str, author: &str, subject: &str) -> Option
             allow,
         });
     }
-    let facts = Facts::from_parts(
-        actors,
-        Vec::new(),
-        merges,
-        deploys,
-        approvals,
-        identities,
-        Vec::new(),
-    );
-    Some(Sliced {
-        len,
-        next_seq,
-        head,
-        facts,
-    })
+    d.0.is_empty().then_some(())
 }
 
 /// The whole sealed header (its length is known once the identities are read).
