@@ -663,7 +663,7 @@ impl Facts {
         let mut latest: HashMap<u32, &ApprovalFact> = HashMap::new();
         for a in &self.approvals {
             let fresh = a.ts_ms <= now_ms && now_ms.saturating_sub(a.ts_ms) <= ttl_ms;
-            if !fresh || !keys.iter().any(|k| *k == a.subject) {
+            if !fresh || !keys.contains(&a.subject) {
                 continue;
             }
             let e = latest.entry(a.approver).or_insert(a);
