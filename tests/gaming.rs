@@ -333,3 +333,144 @@ fn no_time_travel_where_a_decision_acts() {
     assert_eq!(c, Some(0), "{v}");
     assert_eq!(v["recorded"], false);
 }
+
+/// A key for `name`, bound to `identity` by the release key.
+fn person(w: &World, name: &str, identity: &str) -> PathBuf {
+    let k = w.env.keygen(name);
+    let public = format!("{}.pub", k.display());
+    w.ok(&["keys", "add", &public, "--identity", identity]);
+    k
+}
+
+/// `who` (signing with `key`) says `decision` on the change named by `bind` (flags).
+fn approve(w: &World, key: &Path, decision: &str, bind: &[&str]) {
+    let mut args = vec![
+        "--key",
+        key.to_str().unwrap(),
+        "append",
+        "approval",
+        "--actor",
+        "reviewer",
+        "--subject",
+        "PR-1",
+        "--decision",
+        decision,
+        "--reason",
+        "read it",
+    ];
+    args.extend_from_slice(bind);
+    let out = w.env.run(&args);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn approvals_count_for_the_change_they_name_by_someone_else_while_fresh() {
+    let w = World::new(
+        "window_hours = 0\nprior_alone = true\napproval_ttl_hours = 1\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 1",
+    );
+    let bob = person(&w, "bob", "bob@example.org");
+    let alice_again = person(&w, "alice2", "ALICE");
+    let carol = person(&w, "carol", "carol@example.org");
+    let ask = |paths: &[&str], extra: &[&str]| {
+        let mut args = vec![
+            "trust",
+            "gate",
+            "--dry-run",
+            "--actor",
+            "alice",
+            "--subject",
+            "PR-1",
+        ];
+        args.extend_from_slice(extra);
+        args.push("--paths");
+        args.extend_from_slice(paths);
+        let (c, v, err) = w.ledger(&args);
+        assert!(matches!(c, Some(0 | 1)), "{err}");
+        v
+    };
+    let v = ask(&["auth/login.rs"], &[]);
+    assert_eq!(v["decision"], "deny");
+    let change = v["change"].as_str().unwrap().to_string();
+    let other = ask(&["auth/other.rs"], &[])["change"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(change, other);
+
+    // An approval of another change, and one that names no change (a bare subject, PR-1 as
+    // asked): neither counts.
+    approve(&w, &bob, "allow", &["--change", &other]);
+    approve(&w, &bob, "allow", &[]);
+    assert_eq!(ask(&["auth/login.rs"], &[])["decision"], "deny");
+    // The author approving herself under another spelling of her name: not a second person.
+    approve(&w, &alice_again, "allow", &["--change", &change]);
+    let v = ask(&["auth/login.rs"], &[]);
+    assert_eq!(v["decision"], "deny", "{v}");
+    assert_eq!(v["gates"][0]["approvers"], serde_json::json!([]));
+    // Bob approves this change: it passes, for the next hour only.
+    approve(&w, &bob, "allow", &["--change", &change]);
+    let v = ask(&["auth/login.rs"], &[]);
+    assert_eq!(v["decision"], "allow", "{v}");
+    assert_eq!(v["gates"][0]["approvers"][0], "bob@example.org");
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(90)).to_rfc3339();
+    let v = ask(&["auth/login.rs"], &["--at", &later]);
+    assert_eq!(v["decision"], "deny", "expired: {v}");
+    // The same paths by another author: bob's approval is not for them.
+    let (_, v, _) = w.ledger(&[
+        "trust",
+        "gate",
+        "--dry-run",
+        "--actor",
+        "mallory",
+        "--paths",
+        "auth/login.rs",
+    ]);
+    assert_eq!(v["decision"], "deny", "{v}");
+    // Carol denies: one eligible deny vetoes, whoever allowed.
+    approve(&w, &carol, "deny", &["--change", &change]);
+    let v = ask(&["auth/login.rs"], &[]);
+    assert_eq!(v["decision"], "deny", "{v}");
+    assert_eq!(
+        v["gates"][0]["vetoed_by"][0]["identity"],
+        "carol@example.org"
+    );
+    assert!(
+        v["reasons"]
+            .to_string()
+            .contains("denied by carol@example.org"),
+        "{v}"
+    );
+    // Carol changes her mind: her latest word counts.
+    approve(&w, &carol, "allow", &["--change", &change]);
+    assert_eq!(ask(&["auth/login.rs"], &[])["decision"], "allow");
+
+    // A change known by its commit: approvals bound to that commit (and branch) count, and
+    // only for it.
+    let sha = w.branch("alice", "feature", "auth/login.rs");
+    let by_commit = |sc: &str| {
+        ask(
+            &["auth/login.rs", "auth/x.rs"],
+            &["--source-commit", sc, "--target", "main"],
+        )
+    };
+    assert_eq!(by_commit(&sha)["decision"], "deny");
+    approve(
+        &w,
+        &bob,
+        "allow",
+        &["--source-commit", &sha, "--target", "main"],
+    );
+    assert_eq!(by_commit(&sha)["decision"], "allow");
+    assert_eq!(by_commit(&"0".repeat(40))["decision"], "deny");
+    approve(
+        &w,
+        &carol,
+        "allow",
+        &["--source-commit", &sha, "--target", "release"],
+    );
+    let v = by_commit(&sha);
+    assert_eq!(
+        v["gates"][0]["approvers"],
+        serde_json::json!(["bob@example.org"])
+    );
+}
