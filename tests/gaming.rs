@@ -474,3 +474,39 @@ fn approvals_count_for_the_change_they_name_by_someone_else_while_fresh() {
         serde_json::json!(["bob@example.org"])
     );
 }
+
+#[test]
+fn merge_paths_are_stored_sorted_and_once() {
+    let w = World::new("");
+    let c = "a".repeat(40);
+    let v = w.ok(&[
+        "append",
+        "merge",
+        "--actor",
+        "bot",
+        "--author",
+        "ann",
+        "--source",
+        "f",
+        "--target",
+        "main",
+        "--source-commit",
+        &c,
+        "--target-commit",
+        &c,
+        "--merge-commit",
+        &c,
+        "--path",
+        "src/b.rs",
+        "--path",
+        "db/a.sql",
+        "--path",
+        "src/b.rs",
+    ]);
+    let seq = v["seq"].as_u64().unwrap().to_string();
+    let (_, e, _) = w.ledger(&["show", &seq]);
+    assert_eq!(
+        e["body"]["paths"],
+        serde_json::json!(["db/a.sql", "src/b.rs"])
+    );
+}

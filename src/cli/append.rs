@@ -168,7 +168,11 @@ impl FieldFlags {
             out.push(("percent", json!(p)));
         }
         if !self.paths.is_empty() {
-            out.push(("paths", json!(self.paths)));
+            // Stored sorted, each once (docs/trust.md).
+            let mut paths = self.paths.clone();
+            paths.sort();
+            paths.dedup();
+            out.push(("paths", json!(paths)));
         }
         if !self.reasons.is_empty() {
             out.push(("reasons", json!(self.reasons)));

@@ -920,7 +920,9 @@ pub fn score(
     };
     let mut evidence: Vec<u64> = Vec::new();
     for m in facts.merges.iter().filter(|m| m.author == who) {
-        if m.seq.is_some_and(|_| m.ts_ms > now_ms) {
+        // Not yet recorded at `now_ms`: a merge entry after it, or a merge that only a deploy
+        // after it names (its time is that deploy's).
+        if m.ts_ms > now_ms {
             continue;
         }
         sc.known = true;
@@ -1012,6 +1014,47 @@ mod tests {
     ) {
         let body = json!({"author": author, "merge_commit": commit, "source_commit": source, "approval_seq": approval, "paths": ["a"]});
         f.apply(seq, &ts(0), Kind::Merge, "bot", &body, &|_| 0);
+    }
+
+    #[test]
+    fn window_boundaries_to_the_millisecond_and_merges_a_later_deploy_names() {
+        // W = 24 h, rounded to whole milliseconds (24.0000000001 h is 86,400,000 ms).
+        let p = policy("");
+        let q = Policy::from_toml("window_hours = 24.0000000001").unwrap();
+        assert_eq!((p.window_ms, q.window_ms), (DAY, DAY));
+        let mut f = Facts::default();
+        merge(&mut f, 0, 0, "ann", "m1", &[], &p);
+        deploy(&mut f, 1, 0, "v1", "succeeded", &["m1"]);
+        let t0 = 1_700_000_000_000;
+        // One millisecond short of W: pending; exactly W after the deploy: a success.
+        let s = score(&f, &p, "ann", None, t0 + DAY - 1);
+        assert_eq!((s.successes, s.pending), (0, 1));
+        let s = score(&f, &p, "ann", None, t0 + DAY);
+        assert_eq!((s.successes, s.pending), (1, 0));
+        // A rollback exactly W after its deploy still undoes it (a failure); 1 ms later not.
+        let rollback = |f: &mut Facts, seq: u64, at: i64, version: &str| {
+            f.apply(
+                seq,
+                &ms_ts(at),
+                Kind::Rollback,
+                "ops",
+                &json!({"env": "prod", "from_version": version, "to_version": "v0", "trigger": "x"}),
+                &|_| 0,
+            );
+        };
+        let mut g = f.clone();
+        rollback(&mut g, 2, t0 + DAY, "v1");
+        assert_eq!(score(&g, &p, "ann", None, t0 + 2 * DAY).failures, 1);
+        let mut h = f.clone();
+        rollback(&mut h, 2, t0 + DAY + 1, "v1");
+        assert_eq!(score(&h, &p, "ann", None, t0 + 2 * DAY).successes, 1);
+        // A merge that only a deploy on day 5 names does not exist before day 5.
+        let list = vec![json!({"merge_commit": "m9", "author": "eve"})];
+        let body = json!({"env": "prod", "version": "v9", "commit": "x", "status": "succeeded", "merges": list});
+        f.apply(3, &ts(5), Kind::Deploy, "ci", &body, &|_| 0);
+        let before = score(&f, &p, "eve", None, t0 + 3 * DAY);
+        assert!(!before.known && before.pending == 0, "{before:?}");
+        assert!(score(&f, &p, "eve", None, t0 + 5 * DAY).known);
     }
 
     #[test]
