@@ -510,3 +510,57 @@ fn merge_paths_are_stored_sorted_and_once() {
         serde_json::json!(["db/a.sql", "src/b.rs"])
     );
 }
+
+#[test]
+fn policy_check_finds_dead_shadowed_and_order_dependent_gates() {
+    let w = World::new(
+        "[[trust.gates]]\nname = \"src\"\npaths = [\"src/**\"]\nmin_score = 0.6\n[[trust.gates]]\nname = \"auth\"\npaths = [\"src/auth/**\"]\napprovals = 1\n[[trust.gates]]\nname = \"db\"\npaths = [\"db/*\"]",
+    );
+    w.branch("t", "layout", "src/auth/login.rs");
+    git(&w.repo, "t", &["checkout", "-q", "layout"]);
+    std::fs::create_dir_all(w.repo.join("db/migrations")).unwrap();
+    std::fs::write(w.repo.join("db/migrations/001.sql"), "create table t();\n").unwrap();
+    git(&w.repo, "t", &["add", "."]);
+    git(&w.repo, "t", &["commit", "-q", "-m", "db"]);
+    let (c, v, err) = w.ledger(&["policy", "check", "--repo", w.repo(), "--rev", "layout"]);
+    assert_eq!(c, Some(1), "{v} {err}");
+    let codes: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["gate"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("shadowed", "auth"),
+            ("matches-nothing", "db"),
+            ("order-matters", "auth")
+        ],
+        "{v}"
+    );
+    assert_eq!(v["findings"][0]["examples"][0], "src/auth/login.rs");
+    let schema = common::schema_validator("output/policy-check.schema.json");
+    assert!(schema.is_valid(&v), "{v}");
+    // A fixed policy, checked before it is signed: nothing found.
+    let fixed = w.env.path().join("fixed.toml");
+    std::fs::write(
+        &fixed,
+        "[trust]\n[[trust.gates]]\nname = \"auth\"\npaths = [\"src/auth/**\"]\napprovals = 1\n[[trust.gates]]\nname = \"db\"\npaths = [\"db/**\"]\n",
+    )
+    .unwrap();
+    let (c, v, err) = w.ledger(&[
+        "policy",
+        "check",
+        "--repo",
+        w.repo(),
+        "--rev",
+        "layout",
+        "--settings",
+        fixed.to_str().unwrap(),
+    ]);
+    assert_eq!(c, Some(0), "{v} {err}");
+    // Bad input: exit 2.
+    let (c, _, _) = w.ledger(&["policy", "check", "--repo", w.repo(), "--rev", "nope"]);
+    assert_eq!(c, Some(2));
+}

@@ -37,6 +37,23 @@ pub enum PolicyCmd {
     /// Show the settings in force: the newest signed policy, or config.toml's if there is none.
     #[command(after_help = "Examples:\n  ledger policy show\n  ledger policy show --json")]
     Show,
+    /// Check the trust policy in force against a repository's files: gates that match no
+    /// file, gates an earlier gate shadows, overlapping gates whose order decides, and a
+    /// default gate that lets new authors through on the prior alone.
+    #[command(
+        after_help = "Examples:\n  ledger policy check --repo .\n  ledger policy check --repo /srv/git/app.git --rev main --json\n  ledger policy check --repo . --settings new-policy.toml    # before signing it\n\nExit 0: nothing found; 1: findings (each names the gate, with example files); 2: bad input."
+    )]
+    Check {
+        /// The repository (work tree or bare).
+        #[arg(long, value_name = "R")]
+        repo: PathBuf,
+        /// The revision whose files are matched.
+        #[arg(long, default_value = "HEAD", value_name = "REV")]
+        rev: String,
+        /// Check the [trust] table of this TOML file instead of the policy in force.
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+    },
 }
 
 pub fn policy(ctx: &Ctx, cmd: &PolicyCmd) -> Result<i32> {
@@ -107,6 +124,58 @@ pub fn policy(ctx: &Ctx, cmd: &PolicyCmd) -> Result<i32> {
                         "require_signatures": cfg.require_signatures, "settings": settings,
                         "trust_sha256": gate_sha}),
             );
+        }
+        PolicyCmd::Check {
+            repo,
+            rev,
+            settings,
+        } => {
+            let policy = match settings {
+                Some(p) => {
+                    let text = audit_ledger::input::read_text_bounded(
+                        p,
+                        flow::policy::MAX_SETTINGS as u64,
+                        "settings",
+                    )?;
+                    let table = audit_ledger::config::parse_settings(&text).map_err(|r| {
+                        audit_ledger::error::Error::malformed(p.display().to_string(), r)
+                    })?;
+                    let trust = table
+                        .get("trust")
+                        .map(toml::to_string)
+                        .transpose()
+                        .map_err(|e| audit_ledger::error::Error::internal(e.to_string()))?
+                        .unwrap_or_default();
+                    audit_ledger::trust::Policy::from_toml(&trust)?
+                }
+                None => {
+                    let (ledger, _view) = ctx.verified()?;
+                    audit_ledger::trust::Policy::from_config(ledger.config())?
+                }
+            };
+            let c = flow::policy_check::check(&policy, repo, rev)?;
+            let mut human = format!(
+                "{} finding(s) for {} file(s) at {}",
+                c.findings.len(),
+                c.files,
+                c.commit
+            );
+            for f in &c.findings {
+                human.push_str(&format!("\n  {}: {}", f.code, f.message));
+                if !f.examples.is_empty() {
+                    human.push_str(&format!(" (e.g. {})", f.examples.join(", ")));
+                }
+            }
+            let list: Vec<_> = c
+                .findings
+                .iter()
+                .map(|f| json!({"code": f.code, "gate": f.gate, "message": f.message, "examples": f.examples}))
+                .collect();
+            ctx.print(
+                human,
+                &json!({"ok": c.findings.is_empty(), "commit": c.commit, "files": c.files, "findings": list}),
+            );
+            return Ok(if c.findings.is_empty() { 0 } else { 1 });
         }
     }
     Ok(0)

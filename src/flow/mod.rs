@@ -28,6 +28,7 @@ pub mod gate;
 pub mod keys;
 pub mod merge;
 pub mod policy;
+pub mod policy_check;
 pub mod proof;
 pub mod verify;
 

@@ -64,6 +64,40 @@ pub fn is_bad_spec(e: &git2::Error) -> bool {
     )
 }
 
+/// Every file (blob) path in the tree of commit `id`, `/`-separated, sorted. At most
+/// `MAX_FILES` (more is an error: a policy check reads every path).
+pub fn files_at(repo: &Repository, id: Oid) -> Result<Vec<String>> {
+    const MAX_FILES: usize = 2_000_000;
+    let tree = repo
+        .find_commit(id)
+        .and_then(|c| c.tree())
+        .map_err(|e| git_err(id, e))?;
+    let mut out = Vec::new();
+    let mut too_many = false;
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() == Some(git2::ObjectType::Blob) {
+            if out.len() >= MAX_FILES {
+                too_many = true;
+                return git2::TreeWalkResult::Abort;
+            }
+            if let Ok(name) = entry.name() {
+                out.push(format!("{dir}{name}"));
+            }
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(|e| git_err(id, e))
+    .or_else(|e| if too_many { Ok(()) } else { Err(e) })?;
+    if too_many {
+        return Err(Error::invalid(
+            "repo",
+            format!("more than {MAX_FILES} files at {id}"),
+        ));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Seconds since the Unix epoch of a commit's committer time.
 pub fn commit_time(repo: &Repository, id: Oid) -> Result<i64> {
     let c = repo
