@@ -91,6 +91,21 @@ fn valid_object(node: &Value, root: &Value, rng: &mut Rng) -> Value {
     if node.get("properties").is_none() && rng.below(2) == 0 {
         m.insert("n".into(), json!(1));
     }
+    // `if`/`then` (key.schema.json: identity with add-git-signer): an object whose members
+    // have the `if`'s `const` values also gets the `then`'s required members.
+    if let (Some(cond), Some(then)) = (node.get("if"), node.get("then")) {
+        let holds = cond["properties"].as_object().is_some_and(|ps| {
+            ps.iter()
+                .all(|(name, c)| m.get(name).is_some_and(|v| Some(v) == c.get("const")))
+        });
+        if holds {
+            for name in required(then) {
+                if !m.contains_key(&name) {
+                    m.insert(name.clone(), valid(&node["properties"][&name], root, rng));
+                }
+            }
+        }
+    }
     Value::Object(m)
 }
 

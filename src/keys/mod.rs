@@ -10,6 +10,7 @@
 //! * Public key file (`PATH.pub`): one line, the 32-byte public key in lowercase hex, then `\n`.
 
 pub mod history;
+pub mod openssh;
 
 use std::path::{Path, PathBuf};
 

@@ -490,6 +490,12 @@ fn submission_form(
             "not trusted by this ledger to submit entries",
         ));
     };
+    if !key.signs_submissions() {
+        return Err(Error::untrusted(
+            &s.signer,
+            "a git-signer key: it signs git commits, never submissions",
+        ));
+    }
     let msg = crate::ledger::entry::submission_message(&d.actor, &body_c, &s.id, d.kind, &sub.ts);
     Ok((key.public, msg))
 }
@@ -508,6 +514,12 @@ pub(super) fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) 
             return Err(Error::untrusted(
                 signer.id(),
                 "a writer key: it signs submissions, never entries or checkpoints",
+            ))
+        }
+        Some(k) if k.git_signer.is_some() => {
+            return Err(Error::untrusted(
+                signer.id(),
+                "a git-signer key: it signs git commits, never entries, checkpoints or submissions",
             ))
         }
         Some(_) => return Ok(()),
