@@ -785,8 +785,17 @@ fn gate_decisions_are_recorded_for_the_recorders_the_signed_policy_names() {
     let before = s.env.read_log();
     let mut no_sub = q.clone();
     no_sub["record"] = json!(true);
-    let (st, v) = http(&s.url, "POST", "/v1/gate", Some(no_sub.to_string().as_bytes()));
-    assert_eq!((st, v["error"]["code"].as_str()), (400, Some("invalid")), "{v}");
+    let (st, v) = http(
+        &s.url,
+        "POST",
+        "/v1/gate",
+        Some(no_sub.to_string().as_bytes()),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid")),
+        "{v}"
+    );
     let (st, v) = http(
         &s.url,
         "POST",
@@ -796,8 +805,17 @@ fn gate_decisions_are_recorded_for_the_recorders_the_signed_policy_names() {
     assert_eq!(st, 400, "{v}");
     let mut flipped = rec["body"].clone();
     flipped["decision"] = json!("allow");
-    let (st, v) = http(&s.url, "POST", "/v1/gate", Some(&signed(flipped, ts, Kind::Approval)));
-    assert_eq!((st, v["error"]["code"].as_str()), (409, Some("stale")), "{v}");
+    let (st, v) = http(
+        &s.url,
+        "POST",
+        "/v1/gate",
+        Some(&signed(flipped, ts, Kind::Approval)),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("stale")),
+        "{v}"
+    );
     let old = audit_ledger::time::format_ts(
         audit_ledger::trust::model::ts_ms(ts).unwrap() - 5 * 60 * 1000,
     );
@@ -807,7 +825,11 @@ fn gate_decisions_are_recorded_for_the_recorders_the_signed_policy_names() {
         "/v1/gate",
         Some(&signed(rec["body"].clone(), &old, Kind::Approval)),
     );
-    assert_eq!((st, v["error"]["code"].as_str()), (409, Some("stale")), "{v}");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("stale")),
+        "{v}"
+    );
     assert_eq!(s.env.read_log(), before, "a refused record wrote something");
 
     // The proposal itself, signed as is: recorded (201), and once only (200 on replay).
@@ -865,8 +887,16 @@ fn a_runners_approval_never_counts_as_the_log_keys_identity() {
     );
     // The CLI's own fold agrees.
     let out = s.env.run(&[
-        "--json", "trust", "gate", "--dry-run", "--actor", "alice", "--paths", "src/a.rs",
-        "--subject", "PR-1",
+        "--json",
+        "trust",
+        "gate",
+        "--dry-run",
+        "--actor",
+        "alice",
+        "--paths",
+        "src/a.rs",
+        "--subject",
+        "PR-1",
     ]);
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     assert!(!common::stdout(&out).contains("ci/log"));

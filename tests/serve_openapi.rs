@@ -837,7 +837,11 @@ fn every_route_answers_what_the_document_says() {
     let again = post("/v1/gate", &signed(&s.writer, &rec["body"], "gate-1"), 200);
     assert_eq!(again["results"][0]["status"], "existing");
     assert_eq!(again["approval_seq"], recorded["approval_seq"]);
-    let v = post("/v1/gate", &signed(&s.writer, &rec["body"], "run-1.step-1"), 409);
+    let v = post(
+        "/v1/gate",
+        &signed(&s.writer, &rec["body"], "run-1.step-1"),
+        409,
+    );
     assert_eq!(error_code(&v), "conflict");
     post("/v1/gate", &big, 413);
 

@@ -524,7 +524,9 @@ fn check_submissions(lines: &[(u64, Entry)], bundle_key: &str) -> Result<()> {
                     ),
                 ))
             }
-            Some(Added { git_signer: true, .. }) => {
+            Some(Added {
+                git_signer: true, ..
+            }) => {
                 return Err(fail_line(
                     f,
                     *n,

@@ -104,17 +104,18 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
                     e.seq,
                     signer.id()
                 ),
-                None => format!("key {id} trusted (seq {}, signed by {})", e.seq, signer.id()),
+                None => format!(
+                    "key {id} trusted (seq {}, signed by {})",
+                    e.seq,
+                    signer.id()
+                ),
             };
             let mut out = json!({"ok": true, "key_id": id, "seq": e.seq, "hash": e.hash_hex(), "signer": signer.id(), "role": role});
             if let (Some(who), Some(m)) = (identity.as_deref(), out.as_object_mut()) {
                 m.insert("identity".into(), json!(who));
             }
             if let (true, Some(m)) = (*git_signer, out.as_object_mut()) {
-                m.insert(
-                    "fingerprint".into(),
-                    json!(keys::openssh::fingerprint(&vk)),
-                );
+                m.insert("fingerprint".into(), json!(keys::openssh::fingerprint(&vk)));
             }
             ctx.print(human, &out);
         }

@@ -220,8 +220,8 @@ mod tests {
     /// the signed-data layout comes from the crate, the signature from the key.
     fn sign(key: &Signer, namespace: &str, hash: HashAlg, payload: &[u8]) -> Vec<u8> {
         let data = SshSig::signed_data(namespace, hash, payload).unwrap();
-        let sig = ssh_key::Signature::new(ssh_key::Algorithm::Ed25519, key.sign(&data).to_vec())
-            .unwrap();
+        let sig =
+            ssh_key::Signature::new(ssh_key::Algorithm::Ed25519, key.sign(&data).to_vec()).unwrap();
         let pk = ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(
             key.public().to_bytes(),
         ));
@@ -275,10 +275,7 @@ mod tests {
             CommitAuthor::UnknownKey { fingerprint: fp }
         });
         let pgp = b"-----BEGIN PGP SIGNATURE-----\n\niQ==\n-----END PGP SIGNATURE-----\n";
-        assert_eq!(
-            verify_payload(pgp, payload, &signers),
-            CommitAuthor::NotSsh
-        );
+        assert_eq!(verify_payload(pgp, payload, &signers), CommitAuthor::NotSsh);
         assert!(matches!(
             verify_payload(&[0xff, 0xfe], payload, &signers),
             CommitAuthor::BadSignature(_)

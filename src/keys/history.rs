@@ -604,7 +604,10 @@ mod tests {
         // A history restored from its states keeps the role.
         let r = KeyHistory::restore(&h.states());
         assert_eq!(r.git_signer(&g), Some("alice@example.org"));
-        assert_eq!(r.signer_key(3, &g, None).unwrap_err().code, "git-signer-signed-entry");
+        assert_eq!(
+            r.signer_key(3, &g, None).unwrap_err().code,
+            "git-signer-signed-entry"
+        );
     }
 
     #[test]

@@ -84,9 +84,8 @@ pub fn load_public_any(path: &Path) -> Result<VerifyingKey> {
 /// The OpenSSH public key line of an Ed25519 key (`ssh-ed25519 AAAA…`, no comment): what an
 /// `allowed_signers` file or `authorized_keys` holds.
 pub fn openssh_line(public: &VerifyingKey) -> String {
-    let data = ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(
-        public.to_bytes(),
-    ));
+    let data =
+        ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(public.to_bytes()));
     // Encoding an Ed25519 key cannot fail; an empty string would be refused by any reader.
     ssh_key::PublicKey::from(data)
         .to_openssh()
@@ -126,7 +125,10 @@ mod tests {
     fn round_trip_and_both_formats() {
         let s = Signer::new(SigningKey::from_bytes(&[7u8; 32]));
         let line = openssh_line(&s.public());
-        assert!(line.starts_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"), "{line}");
+        assert!(
+            line.starts_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"),
+            "{line}"
+        );
         assert_eq!(parse_openssh_public(&line).unwrap(), s.public());
         let with_comment = format!("{line} alice@laptop\n");
         assert_eq!(parse_public_text(&with_comment).unwrap(), s.public());

@@ -236,8 +236,8 @@ impl<'a> Recorder<'a> {
     /// Append runners' submissions as version-2 entries, signed by this recorder's key (the
     /// log key), in one lock, one write, one fsync and one checkpoint. Under the lock each
     /// submission's signature is checked against the ledger's own key history: its key must
-    /// be trusted now (any role). Those that fail are refused and reported; the rest are
-    /// written in order.
+    /// be trusted now (any role but a git-signer key's). Those that fail are refused and
+    /// reported; the rest are written in order.
     pub fn record_submissions(&self, subs: Vec<Submitted>) -> Result<SubmissionsRecorded> {
         if self.signer.is_none() {
             return Err(Error::invalid(

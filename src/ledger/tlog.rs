@@ -133,7 +133,10 @@ pub(crate) fn write_checkpoint(
 ) -> Result<Issued> {
     // Only a key the ledger's own key history trusts may speak for it: anyone else's
     // checkpoint would be rejected by every verifier anyway, so refuse to write it.
-    if !view.trusted(signer.id()).is_some_and(KeyState::signs_entries) {
+    if !view
+        .trusted(signer.id())
+        .is_some_and(KeyState::signs_entries)
+    {
         return Err(Error::untrusted(
             signer.id(),
             "not trusted by this ledger to sign checkpoints; they are signed by ledger keys (not writer or git-signer keys)",

@@ -202,7 +202,10 @@ const DRILL: &[Field] = &[
 const BUNDLE: &[Field] = &[req("version", Text), req("manifest_sha256", SHA256)];
 
 const KEY: &[Field] = &[
-    req("action", Enum(&["add", "add-writer", "add-git-signer", "revoke"])),
+    req(
+        "action",
+        Enum(&["add", "add-writer", "add-git-signer", "revoke"]),
+    ),
     req("key_id", Hex(16)),
     req("public_key", Hex(64)),
     opt("identity", Text),

@@ -414,7 +414,11 @@ mod tests {
         assert_eq!(a.facts.git_signer_identity_at("2222222222222222", 7), None);
         assert_eq!(a.facts.git_signer_identity_at("1111111111111111", 4), None);
         assert_eq!(a.facts.git_signers_at(7).count(), 1);
-        assert_eq!(a.facts.identity_of("1111111111111111"), None, "no approver identity");
+        assert_eq!(
+            a.facts.identity_of("1111111111111111"),
+            None,
+            "no approver identity"
+        );
         a.next_seq = 4;
         a.len = 999;
         let bytes = encode(&a);
