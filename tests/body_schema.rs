@@ -80,10 +80,10 @@ fn valid(node: &Value, root: &Value, rng: &mut Rng) -> Value {
 /// An object with every required property of `node` and about half of the optional ones.
 fn valid_object(node: &Value, root: &Value, rng: &mut Rng) -> Value {
     let mut m = Map::new();
-    let required = required(node);
+    let must = required(node);
     if let Some(props) = node.get("properties").and_then(Value::as_object) {
         for (name, sub) in props {
-            if required.contains(name) || rng.below(2) == 0 {
+            if must.contains(name) || rng.below(2) == 0 {
                 m.insert(name.clone(), valid(sub, root, rng));
             }
         }

@@ -1,5 +1,6 @@
 //! Ed25519 keys: generation, key ids, key files; [`history`] holds the rules of which key is
-//! trusted at which point of a log.
+//! trusted at which point of a log, and [`openssh`] reads OpenSSH public keys (`ssh-ed25519`,
+//! the git-signer keys' format).
 //!
 //! # Formats (DESIGN §2)
 //!
