@@ -24,7 +24,7 @@ pub enum TrustCmd {
     #[command(
         after_help = "Examples:\n  ledger trust gate --actor alice --paths src/lib.rs db/schema.sql --subject PR-42\n  ledger trust gate --actor alice --repo . --source feature --target main --json\n  ledger trust gate --actor alice --paths src/lib.rs --subject PR-42 --dry-run --json\n\nExit 0 allow, 1 deny (reasons on stdout), 2 bad input. Every decision appends an\n`approval` entry (actor ledger/trust-gate) with the score, breakdown and gate used, except\nwith --dry-run, which needs no key and writes nothing to the ledger. An author with no merge\nof known outcome needs an approval by someone else unless [trust] prior_alone = true."
     )]
-    Gate(GateArgs),
+    Gate(Box<GateArgs>),
     /// Scores of every author with merges in the ledger.
     #[command(after_help = "Examples:\n  ledger trust summary\n  ledger trust summary --json")]
     Summary(SummaryArgs),

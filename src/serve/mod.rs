@@ -929,7 +929,7 @@ impl Service {
         }
         let t = self.trust_view()?;
         let signer = sub.submission.signer.clone();
-        if !t.recorders.iter().any(|r| *r == signer) {
+        if !t.recorders.contains(&signer) {
             return Err(Error::untrusted(
                 signer,
                 "may not record gate decisions: the signed policy's [serve].gate_recorders does not name it",

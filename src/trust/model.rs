@@ -570,10 +570,10 @@ impl Facts {
     pub fn note_key(&mut self, seq: u64, body: &Value) {
         let field = |k: &str| body.get(k).and_then(Value::as_str);
         match (field("action"), field("key_id"), field("identity")) {
-            (Some("add"), Some(id), Some(who)) => {
-                if !who.is_empty() && self.identity_of(id).is_none() {
-                    self.identities.push((id.to_string(), who.to_string()));
-                }
+            (Some("add"), Some(id), Some(who))
+                if !who.is_empty() && self.identity_of(id).is_none() =>
+            {
+                self.identities.push((id.to_string(), who.to_string()));
             }
             (Some("add-git-signer"), Some(id), Some(who)) => {
                 let mut public_key = [0u8; 32];
