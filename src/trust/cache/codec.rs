@@ -3,7 +3,7 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x04                           magic and version (8 bytes)
+//! "ALTRUST" 0x05                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
@@ -21,7 +21,8 @@
 //! u64                                       checksum of everything above (see `checksum`)
 //! ```
 //!
-//! Version 4 added the git-signer keys; a cache of an older version is rebuilt.
+//! Version 5 added the git-signer keys (4 is taken by another line of work: gated merges);
+//! a cache of any other version is rebuilt.
 //!
 //! Decoding is total: anything malformed (wrong magic or version, a checksum mismatch, a count
 //! larger than the bytes left, bytes after the end) gives `None`, and the caller rebuilds the
@@ -32,7 +33,7 @@ use crate::trust::model::{
     ApprovalFact, DeployFact, DeployStatus, Facts, GitSignerFact, MergeFact,
 };
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x04";
+const MAGIC: &[u8; 8] = b"ALTRUST\x05";
 
 /// Encode an aggregate (see the module docs).
 pub fn encode(a: &Aggregate) -> Vec<u8> {

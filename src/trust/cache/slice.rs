@@ -11,7 +11,7 @@
 //! # Format (integers little-endian; `str` = u32 length ‖ UTF-8)
 //!
 //! ```text
-//! "ALSLICE" 0x02                                   magic and version
+//! "ALSLICE" 0x03                                   magic and version
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head ‖ str scope_key   the cache position it matches
 //! u32 buckets ‖ u64 dir_len                        approval buckets; author directory bytes
 //! u32 n ‖ n × (str key_id ‖ str identity)          identities
@@ -35,7 +35,7 @@ use super::codec::{checksum, decode_git_signers, encode_git_signers, Dec, Enc};
 use super::Aggregate;
 use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
 
-const MAGIC: &[u8; 8] = b"ALSLICE\x02";
+const MAGIC: &[u8; 8] = b"ALSLICE\x03";
 /// File name beside `trust.cache`.
 pub const SLICE_FILE: &str = "trust.slice";
 /// Largest header, directory or record read (a larger one means: take the full path).
