@@ -296,7 +296,10 @@ fn signed_commits_verify_in_process_as_the_bound_identity_and_git_agrees() {
         "ssh-keygen -l agrees"
     );
     add_git_signer(&env, &root, &bob.public, "bob@example.org");
-    env.ok(&["verify"]);
+    let verified: Value = serde_json::from_str(&env.ok(&["--json", "verify"])).unwrap();
+    let schema = common::schema_validator("output/verify.schema.json");
+    assert!(schema.is_valid(&verified), "{verified}");
+    assert_eq!(verified["keys"][1]["git_signer"], "alice@example.org");
     let listed: Value = serde_json::from_str(&env.ok(&["--json", "keys", "list"])).unwrap();
     let rows = listed["keys"].as_array().unwrap();
     assert_eq!(rows.len(), 3);

@@ -26,7 +26,8 @@ pub enum KeysCmd {
         #[arg(long)]
         name: Option<String>,
         /// Whose key it is (e.g. alice@example.org): approvals signed with it count as that
-        /// identity's, and only such approvals count towards a gate.
+        /// identity's, and only such approvals count towards a gate. With --git-signer
+        /// (required): whose git commits its signatures establish.
         #[arg(long, value_name = "ID", conflicts_with = "writer")]
         identity: Option<String>,
         /// A writer key (`add-writer`): it signs a runner's submissions to `ledger serve` and
