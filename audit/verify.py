@@ -14,7 +14,8 @@ signature, the DSSE envelope (PAE, signature, statement subjects = manifest), th
 checkpoint note's signature, every entry in entries.jsonl (canonical form, fields, leaf hash)
 and its RFC 9162 inclusion proof into the checkpoint, the runner's submission signature of every
 version-2 entry (by a key that an earlier `key` entry in entries.jsonl added and no earlier one
-revoked; submission ids unique), no entry and not the bundle signed by a writer key,
+revoked; submission ids unique), no entry and not the bundle signed by a writer key, no
+entry, submission or bundle signed by a git-signer key (whose key entry names an identity),
 metadata.json (canonical) against the checkpoint and the SBOM. JSON with duplicate keys or
 floats, and non-canonical base64, fail.
 Exit 0 when everything holds, 1 on the first failure (one line naming the file), 2 on usage.
@@ -409,11 +410,13 @@ def submission_message(e):
 class Submissions:
     """The bundle's own `key` entries, read in seq order, and the checks that need them: each
     submission is signed by a key added (and not revoked) by an earlier line, ids are unique,
-    and no writer key (added with the action `add-writer`) signs an entry."""
+    no writer key (added with the action `add-writer`) signs an entry, and no git-signer key
+    (action `add-git-signer`, which signs git commits outside the ledger) signs anything."""
 
     def __init__(self):
         self.adds = {}  # key id -> (line, public_key) of its first add
         self.writers = {}  # key id -> line of the entry that added it as a writer key
+        self.git_signers = {}  # key id -> line of the entry that added it as a git-signer key
         self.revoked = {}  # key id -> seq of its first revoke
         self.ids = {}  # submission id -> line
         self.signers = []  # (line, signer) of every signed entry
@@ -431,6 +434,8 @@ class Submissions:
             self.ids[sub["id"]] = n
             if kid not in self.adds:
                 fail(name, "line %d: submission signer %s: no key entry for it in the bundle" % (n, kid))
+            if kid in self.git_signers:
+                fail(name, "line %d: submission signer %s: a git-signer key, which signs git commits only" % (n, kid))
             kline, pub = self.adds[kid]
             if not isinstance(pub, str) or not re.fullmatch(r"[0-9a-f]{64}", pub):
                 fail(name, "line %d: body.public_key: expected 64 lowercase hex" % kline)
@@ -448,20 +453,29 @@ class Submissions:
         kid = body.get("key_id")
         if not isinstance(kid, str) or not KEY_ID_RE.fullmatch(kid):
             return
-        if body.get("action") in ("add", "add-writer"):
+        if body.get("action") in ("add", "add-writer", "add-git-signer"):
             if body["action"] == "add-writer":
                 self.writers.setdefault(kid, n)
+            if body["action"] == "add-git-signer":
+                who = body.get("identity")
+                if not isinstance(who, str) or who == "":
+                    fail(name, "line %d: body.identity: required with action add-git-signer (a non-empty string)" % n)
+                self.git_signers.setdefault(kid, n)
             self.adds.setdefault(kid, (n, body.get("public_key")))
         elif body.get("action") == "revoke":
             self.revoked.setdefault(kid, e["seq"])
 
     def finish(self, bundle_kid):
-        """After the last line: no entry, and not the bundle, signed by a writer key."""
+        """After the last line: no entry, and not the bundle, signed by a writer or git-signer key."""
         for n, signer in self.signers:
             if signer in self.writers:
                 fail("entries.jsonl", "line %d: signer: signed by writer key %s, which may sign submissions only" % (n, signer))
+            if signer in self.git_signers:
+                fail("entries.jsonl", "line %d: signer: signed by git-signer key %s, which signs git commits only" % (n, signer))
         if bundle_kid in self.writers:
             fail("signer.pub", "signer %s is a writer key (entries.jsonl line %d), which may sign submissions only" % (bundle_kid, self.writers[bundle_kid]))
+        if bundle_kid in self.git_signers:
+            fail("signer.pub", "signer %s is a git-signer key (entries.jsonl line %d), which signs git commits only" % (bundle_kid, self.git_signers[bundle_kid]))
 
 
 # ---------------------------------------------------------------------------------------------

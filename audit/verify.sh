@@ -18,7 +18,8 @@
 #   entry's canonical form, leaf hash and RFC 9162 inclusion proof into the checkpoint, the
 #   runner's submission signature of every version-2 entry (by a key an earlier `key` entry in
 #   entries.jsonl added and none revoked; ids unique), no entry and not the bundle signed by a
-#   writer key, metadata.json (canonical) against the checkpoint, the attestation and the SBOM's
+#   writer key, no entry, submission or bundle signed by a git-signer key (whose key entry
+#   names an identity), metadata.json (canonical) against the checkpoint, the attestation and the SBOM's
 #   file components. Every JSON file is read by a strict parser (below): duplicate keys, floats,
 #   invalid UTF-8 and non-canonical spellings fail. SBOM schema validation needs
 #   `ledger bundle verify` or a CycloneDX tool.
@@ -422,7 +423,8 @@ case "$ORIGIN" in *'"'*|*'\'*) fail "$C: origin: quotes and backslashes are not 
 # A version-2 line also carries submission {id, sig, signer}: the runner's Ed25519 signature
 # over "ledger-submission-v1:" and hex SHA-256 of the canonical {actor, body, id, kind, ts},
 # by a key that an earlier key entry of this file added ($T/keys: "add KID LINE PUBLIC_KEY",
-# "writer KID LINE", "revoke KID SEQ"); $T/sids holds "ID LINE", $T/signers "LINE SIGNER".
+# "writer KID LINE", "gitsigner KID LINE", "revoke KID SEQ"); $T/sids holds "ID LINE",
+# $T/signers "LINE SIGNER".
 node() { { printf '\001'; hex2bin "$1"; hex2bin "$2"; } | sha256sum | cut -c1-64; }
 E=entries.jsonl
 [ ! -s "$E" ] || last_byte_is_newline "$E" || fail "$E: last line does not end in a newline"
@@ -492,6 +494,8 @@ while IFS= read -r line; do
     printf '%s %s\n' "$sid" "$n" >> "$T/sids"
     kadd=$(awk -v k="$skid" '$1 == "add" && $2 == k { print; exit }' "$T/keys")
     [ -n "$kadd" ] || fail "$E: line $n: submission signer $skid: no key entry for it in the bundle"
+    kgs=$(awk -v k="$skid" '$1 == "gitsigner" && $2 == k { print; exit }' "$T/keys")
+    [ -z "$kgs" ] || fail "$E: line $n: submission signer $skid: a git-signer key, which signs git commits only"
     kline=$(printf '%s\n' "$kadd" | cut -d ' ' -f3)
     kpub=$(printf '%s\n' "$kadd" | cut -d ' ' -f4- | sed -n 's|^"\([0-9a-f]\{64\}\)"$|\1|p')
     [ -n "$kpub" ] || fail "$E: line $kline: body.public_key: expected 64 lowercase hex"
@@ -519,9 +523,15 @@ while IFS= read -r line; do
     kkid=$(jget "$T/e" '/"body"/"key_id"' | sed -n 's|^"\([0-9a-f]\{16\}\)"$|\1|p')
     if [ -n "$kkid" ]; then
       case "$kact" in
-        '"add"'|'"add-writer"')
+        '"add"'|'"add-writer"'|'"add-git-signer"')
           if [ "$kact" = '"add-writer"' ]; then
             printf 'writer %s %s\n' "$kkid" "$n" >> "$T/keys"
+          fi
+          if [ "$kact" = '"add-git-signer"' ]; then
+            # A non-empty JSON string (the line is canonical: a string token is "…").
+            jget "$T/e" '/"body"/"identity"' | grep -q '^"..*"$' \
+              || fail "$E: line $n: body.identity: required with action add-git-signer (a non-empty string)"
+            printf 'gitsigner %s %s\n' "$kkid" "$n" >> "$T/keys"
           fi
           printf 'add %s %s %s\n' "$kkid" "$n" "$(jget "$T/e" '/"body"/"public_key"')" >> "$T/keys" ;;
         '"revoke"') printf 'revoke %s %s\n' "$kkid" "$seq" >> "$T/keys" ;;
@@ -557,12 +567,19 @@ while IFS= read -r line; do
   proved="$proved${proved:+,}$seq"
   count=$((count + 1))
 done < "$E"
-# No entry signed by a writer key (one that signs submissions only), nor the bundle.
-w=$(awk 'FILENAME == ARGV[1] { if ($1 == "writer") wr[$2] = 1; next }
-  { t = substr($0, length($1) + 2); k = substr(t, 2, length(t) - 2); if (t ~ /^"[0-9a-f]+"$/ && (k in wr)) { print $1, k; exit } }' "$T/keys" "$T/signers")
-[ -z "$w" ] || fail "$E: line ${w%% *}: signer: signed by writer key ${w#* }, which may sign submissions only"
+# No entry signed by a writer key (one that signs submissions only) or a git-signer key (one
+# that signs git commits only), nor the bundle.
+w=$(awk 'FILENAME == ARGV[1] { if ($1 == "writer" || $1 == "gitsigner") role[$2] = $1; next }
+  { t = substr($0, length($1) + 2); k = substr(t, 2, length(t) - 2); if (t ~ /^"[0-9a-f]+"$/ && (k in role)) { print $1, k, role[k]; exit } }' "$T/keys" "$T/signers")
+case "$w" in
+  '') ;;
+  *' writer') w=${w% writer}; fail "$E: line ${w%% *}: signer: signed by writer key ${w#* }, which may sign submissions only" ;;
+  *) w=${w% gitsigner}; fail "$E: line ${w%% *}: signer: signed by git-signer key ${w#* }, which signs git commits only" ;;
+esac
 wl=$(awk -v k="$KID" '$1 == "writer" && $2 == k { print $3; exit }' "$T/keys")
 [ -z "$wl" ] || fail "signer.pub: signer $KID is a writer key ($E line $wl), which may sign submissions only"
+gl=$(awk -v k="$KID" '$1 == "gitsigner" && $2 == k { print $3; exit }' "$T/keys")
+[ -z "$gl" ] || fail "signer.pub: signer $KID is a git-signer key ($E line $gl), which signs git commits only"
 nproofs=$(grep -c '  proofs/inclusion-' "$M")
 [ "$nproofs" -eq "$count" ] || fail "$E: a proof has no matching line in $E"
 [ "$count" -gt 0 ] || fail "$E: no entries: the checkpoint is not tied to any entry"

@@ -80,16 +80,31 @@ fn valid(node: &Value, root: &Value, rng: &mut Rng) -> Value {
 /// An object with every required property of `node` and about half of the optional ones.
 fn valid_object(node: &Value, root: &Value, rng: &mut Rng) -> Value {
     let mut m = Map::new();
-    let required = required(node);
+    let must = required(node);
     if let Some(props) = node.get("properties").and_then(Value::as_object) {
         for (name, sub) in props {
-            if required.contains(name) || rng.below(2) == 0 {
+            if must.contains(name) || rng.below(2) == 0 {
                 m.insert(name.clone(), valid(sub, root, rng));
             }
         }
     }
     if node.get("properties").is_none() && rng.below(2) == 0 {
         m.insert("n".into(), json!(1));
+    }
+    // `if`/`then` (key.schema.json: identity with add-git-signer): an object whose members
+    // have the `if`'s `const` values also gets the `then`'s required members.
+    if let (Some(cond), Some(then)) = (node.get("if"), node.get("then")) {
+        let holds = cond["properties"].as_object().is_some_and(|ps| {
+            ps.iter()
+                .all(|(name, c)| m.get(name).is_some_and(|v| Some(v) == c.get("const")))
+        });
+        if holds {
+            for name in required(then) {
+                if !m.contains_key(&name) {
+                    m.insert(name.clone(), valid(&node["properties"][&name], root, rng));
+                }
+            }
+        }
     }
     Value::Object(m)
 }

@@ -132,11 +132,14 @@ pub fn create(rec: &Recorder<'_>, opts: &CreateOptions) -> Result<Created> {
     let trusted = verified
         .keys
         .iter()
-        .any(|k| k.id == signer.id() && k.revoked_at.is_none());
+        .any(|k| k.id == signer.id() && k.revoked_at.is_none() && k.signs_entries());
     if !trusted {
         return Err(Error::untrusted(
             signer.id(),
-            format!("not trusted by the ledger in {}", ledger.dir().display()),
+            format!(
+                "not trusted by the ledger in {} to sign (a writer or git-signer key signs no bundle)",
+                ledger.dir().display()
+            ),
         ));
     }
     let entries = ledger.read_entries()?;

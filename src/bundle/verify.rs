@@ -427,47 +427,77 @@ pub fn decode_sig_file(bytes: &[u8]) -> Option<[u8; 64]> {
 
 /// The runners' submissions of version-2 entries, with the bundle's own `key` entries: each
 /// is signed by a key added by an earlier line of the bundle and not revoked before its entry,
-/// ids are unique, and no writer key signs an entry or the bundle.
+/// ids are unique, no writer key signs an entry or the bundle, and no git-signer key signs
+/// anything (entry, submission, bundle); a git-signer key's entry names its identity.
 fn check_submissions(lines: &[(u64, Entry)], bundle_key: &str) -> Result<()> {
     use std::collections::HashMap;
     let f = files::ENTRIES;
-    // key id → (line, seq, public key, writer); key id → seq of its revocation.
-    let mut adds: HashMap<String, (u64, u64, Option<ed25519_dalek::VerifyingKey>, bool)> =
-        HashMap::new();
+    // key id → its first add; key id → seq of its revocation.
+    let mut adds: HashMap<String, Added> = HashMap::new();
     let mut revoked: HashMap<String, u64> = HashMap::new();
     for (n, e) in lines {
         if e.kind != crate::ledger::Kind::Key {
             continue;
         }
         let c = crate::keys::history::KeyChange::from_body(&e.body);
+        if c.add && c.git_signer && c.identity.is_empty() {
+            return Err(fail_line(
+                f,
+                *n,
+                "bad-key",
+                "body.identity: required with action add-git-signer (a non-empty string)",
+            ));
+        }
         if c.add {
             let vk = crate::keys::parse_public_hex(&c.public_key)
                 .ok()
                 .filter(|vk| crate::keys::key_id(vk) == c.key_id);
-            adds.entry(c.key_id).or_insert((*n, e.seq, vk, c.writer));
+            adds.entry(c.key_id).or_insert(Added {
+                line: *n,
+                seq: e.seq,
+                vk,
+                writer: c.writer,
+                git_signer: c.git_signer,
+            });
         } else {
             revoked.entry(c.key_id).or_insert(e.seq);
         }
     }
-    if let Some((n, ..)) = adds.get(bundle_key).filter(|a| a.3) {
+    if let Some(a) = adds.get(bundle_key).filter(|a| a.writer) {
         return Err(fail(
             files::SIGNER_PUB,
             "writer-key",
-            format!("signer {bundle_key} is a writer key (entries.jsonl line {n}), which may sign submissions only"),
+            format!("signer {bundle_key} is a writer key (entries.jsonl line {}), which may sign submissions only", a.line),
         ));
+    }
+    if let Some(a) = adds.get(bundle_key).filter(|a| a.git_signer) {
+        return Err(fail(
+            files::SIGNER_PUB,
+            "git-signer-key",
+            format!("signer {bundle_key} is a git-signer key (entries.jsonl line {}), which signs git commits only", a.line),
+        ));
+    }
+    for (n, e) in lines {
+        let Some(id) = &e.signer else { continue };
+        if adds.get(id).is_some_and(|a| a.writer) {
+            return Err(fail_line(
+                f,
+                *n,
+                "writer-signed-entry",
+                format!("signer: signed by writer key {id}, which may sign submissions only"),
+            ));
+        }
+        if adds.get(id).is_some_and(|a| a.git_signer) {
+            return Err(fail_line(
+                f,
+                *n,
+                "git-signer-signed-entry",
+                format!("signer: signed by git-signer key {id}, which signs git commits only"),
+            ));
+        }
     }
     let mut ids: HashMap<&str, u64> = HashMap::new();
     for (n, e) in lines {
-        if let Some(id) = &e.signer {
-            if adds.get(id).is_some_and(|a| a.3) {
-                return Err(fail_line(
-                    f,
-                    *n,
-                    "writer-signed-entry",
-                    format!("signer: signed by writer key {id}, which may sign submissions only"),
-                ));
-            }
-        }
         let (Some(sub), Some(msg)) = (&e.submission, e.submission_message()) else {
             continue;
         };
@@ -483,10 +513,10 @@ fn check_submissions(lines: &[(u64, Entry)], bundle_key: &str) -> Result<()> {
             ));
         }
         let key = match adds.get(&sub.signer) {
-            Some((kn, _, None, _)) => {
+            Some(Added { line, vk: None, .. }) => {
                 return Err(fail_line(
                     f,
-                    *kn,
+                    *line,
                     "bad-key",
                     format!(
                         "body.key_id: {} is not the key id of body.public_key",
@@ -494,7 +524,24 @@ fn check_submissions(lines: &[(u64, Entry)], bundle_key: &str) -> Result<()> {
                     ),
                 ))
             }
-            Some((_, at, Some(vk), _)) if *at < e.seq => vk,
+            Some(Added {
+                git_signer: true, ..
+            }) => {
+                return Err(fail_line(
+                    f,
+                    *n,
+                    "git-signer-signed-submission",
+                    format!(
+                        "submission signer {}: a git-signer key, which signs git commits only",
+                        sub.signer
+                    ),
+                ))
+            }
+            Some(Added {
+                seq: at,
+                vk: Some(vk),
+                ..
+            }) if *at < e.seq => vk,
             _ => {
                 return Err(fail_line(
                     f,
@@ -528,6 +575,17 @@ fn check_submissions(lines: &[(u64, Entry)], bundle_key: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first `key` entry of the bundle that added a key.
+struct Added {
+    /// Line of `entries.jsonl`.
+    line: u64,
+    seq: u64,
+    /// The public key, when it parses and its id is `body.key_id`.
+    vk: Option<ed25519_dalek::VerifyingKey>,
+    writer: bool,
+    git_signer: bool,
 }
 
 /// Check `entries.jsonl` against the proofs and the checkpoint; returns the seqs proved.

@@ -16,22 +16,29 @@ use super::Ctx;
 pub enum KeysCmd {
     /// Trust a public key (appends a `key add` entry signed with --key).
     #[command(
-        after_help = "Examples:\n  ledger keys add ci.key.pub --key release.key\n  ledger keys add bob.key.pub --identity bob@example.org --key release.key\n  ledger keys add runner.key.pub --writer --key release.key   # a CI runner's key for `ledger serve`\n\nThe first key of a ledger signs its own entry: --key is its private key."
+        after_help = "Examples:\n  ledger keys add ci.key.pub --key release.key\n  ledger keys add bob.key.pub --identity bob@example.org --key release.key\n  ledger keys add runner.key.pub --writer --key release.key   # a CI runner's key for `ledger serve`\n  ledger keys add ~/.ssh/id_ed25519.pub --git-signer --identity alice@example.org --key release.key\n\nThe first key of a ledger signs its own entry: --key is its private key.\nA git-signer key is a person's SSH key (ssh-ed25519) that signs their git commits\n(git -c gpg.format=ssh commit -S); it signs nothing in the ledger."
     )]
     Add {
-        /// Public key file (one line of hex).
+        /// Public key file: one line of hex, or (with --git-signer) an OpenSSH public key line
+        /// (`ssh-ed25519 AAAA… comment`, as in id_ed25519.pub).
         path: PathBuf,
         /// Name for the key (defaults to the ledger's origin).
         #[arg(long)]
         name: Option<String>,
         /// Whose key it is (e.g. alice@example.org): approvals signed with it count as that
-        /// identity's, and only such approvals count towards a gate.
+        /// identity's, and only such approvals count towards a gate. With --git-signer
+        /// (required): whose git commits its signatures establish.
         #[arg(long, value_name = "ID", conflicts_with = "writer")]
         identity: Option<String>,
         /// A writer key (`add-writer`): it signs a runner's submissions to `ledger serve` and
         /// never an entry or a checkpoint.
         #[arg(long)]
         writer: bool,
+        /// A git-signer key (`add-git-signer`, needs --identity): an SSH key whose signatures
+        /// on git commits establish that they are the identity's. It signs nothing in the
+        /// ledger. Only ssh-ed25519 keys.
+        #[arg(long, requires = "identity", conflicts_with_all = ["writer", "name"])]
+        git_signer: bool,
         /// Actor recorded in the entry.
         #[arg(long, default_value = "ledger/keys")]
         actor: String,
@@ -68,22 +75,50 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
             name,
             identity,
             writer,
+            git_signer,
             actor,
         } => {
-            let vk = keys::load_public(path)?;
+            let vk = if *git_signer {
+                keys::openssh::load_public_any(path)?
+            } else {
+                keys::load_public(path)?
+            };
             let signer = ctx.require_signer("keys add")?;
             let rec = ctx.recorder(&l, Some(&signer))?;
-            let r = if *writer {
-                rec.add_writer_key(&vk, actor)?
-            } else {
-                flow::keys::add_for(&rec, &vk, name.as_deref(), identity.as_deref(), actor)?
+            let r = match (identity.as_deref(), *writer, *git_signer) {
+                (_, true, _) => rec.add_writer_key(&vk, actor)?,
+                (Some(who), _, true) => flow::keys::add_git_signer(&rec, &vk, who, actor)?,
+                (who, _, _) => flow::keys::add_for(&rec, &vk, name.as_deref(), who, actor)?,
             };
             ctx.notices(&r);
             let e = last_of(&r)?;
-            ctx.print(
-                format!("key {} trusted (seq {}, signed by {})", keys::key_id(&vk), e.seq, signer.id()),
-                &json!({"ok": true, "key_id": keys::key_id(&vk), "seq": e.seq, "hash": e.hash_hex(), "signer": signer.id()}),
-            );
+            let id = keys::key_id(&vk);
+            let role = match (*writer, *git_signer) {
+                (true, _) => "writer",
+                (_, true) => "git-signer",
+                _ => "ledger",
+            };
+            let human = match identity.as_deref().filter(|_| *git_signer) {
+                Some(who) => format!(
+                    "git-signer key {id} ({}) trusted for {who}'s commits (seq {}, signed by {})",
+                    keys::openssh::fingerprint(&vk),
+                    e.seq,
+                    signer.id()
+                ),
+                None => format!(
+                    "key {id} trusted (seq {}, signed by {})",
+                    e.seq,
+                    signer.id()
+                ),
+            };
+            let mut out = json!({"ok": true, "key_id": id, "seq": e.seq, "hash": e.hash_hex(), "signer": signer.id(), "role": role});
+            if let (Some(who), Some(m)) = (identity.as_deref(), out.as_object_mut()) {
+                m.insert("identity".into(), json!(who));
+            }
+            if let (true, Some(m)) = (*git_signer, out.as_object_mut()) {
+                m.insert("fingerprint".into(), json!(keys::openssh::fingerprint(&vk)));
+            }
+            ctx.print(human, &out);
         }
         KeysCmd::List => {
             // The verified key history, not config.toml's list (which only names the keys).
@@ -100,9 +135,15 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
             let rows: Vec<Value> = view
                 .keys
                 .iter()
-                .map(|k| json!({"id": k.id, "public_key": hex::encode(k.public.as_bytes()), "name": name_of(&k.id),
-                                 "revoked": k.revoked_at.is_some(), "added_at": k.added_at, "revoked_at": k.revoked_at,
-                                 "root": root.as_deref() == Some(k.id.as_str())}))
+                .map(|k| {
+                    let mut row = json!({"id": k.id, "public_key": hex::encode(k.public.as_bytes()), "name": name_of(&k.id),
+                                         "revoked": k.revoked_at.is_some(), "added_at": k.added_at, "revoked_at": k.revoked_at,
+                                         "root": root.as_deref() == Some(k.id.as_str()), "role": role_of(k)});
+                    if let (Some(who), Some(m)) = (&k.git_signer, row.as_object_mut()) {
+                        m.insert("identity".into(), json!(who));
+                    }
+                    row
+                })
                 .collect();
             let mut human = String::new();
             for k in &view.keys {
@@ -115,7 +156,12 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
                     Some(at) => format!("revoked at seq {at}"),
                     None => format!("trusted since seq {}", k.added_at),
                 };
-                human.push_str(&format!("{}  {state}{is_root}  {}\n", k.id, name_of(&k.id)));
+                let label = match &k.git_signer {
+                    Some(who) => format!("git-signer for {who}"),
+                    None if k.writer => format!("writer ({})", name_of(&k.id)),
+                    None => name_of(&k.id),
+                };
+                human.push_str(&format!("{}  {state}{is_root}  {label}\n", k.id));
             }
             if view.keys.is_empty() {
                 human.push_str("no keys (add one with `ledger keys add KEY.pub --key KEY`)\n");
@@ -144,4 +190,15 @@ pub fn keys(ctx: &Ctx, cmd: &KeysCmd) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The role of a key as `keys list` and `keys add` name it.
+fn role_of(k: &keys::history::KeyState) -> &'static str {
+    if k.writer {
+        "writer"
+    } else if k.git_signer.is_some() {
+        "git-signer"
+    } else {
+        "ledger"
+    }
 }

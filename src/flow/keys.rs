@@ -32,3 +32,15 @@ pub fn add_for(
 pub fn revoke(rec: &Recorder<'_>, id: &str, actor: &str) -> Result<Recorded> {
     rec.revoke_key(id, actor)
 }
+
+/// Add a git-signer key bound to `identity` (an `ssh-ed25519` key, read with
+/// [`crate::keys::openssh`]): its SSH signatures on git commits establish that a commit is
+/// `identity`'s ([`crate::git::sshsig`]); it signs nothing in the ledger.
+pub fn add_git_signer(
+    rec: &Recorder<'_>,
+    public: &VerifyingKey,
+    identity: &str,
+    actor: &str,
+) -> Result<Recorded> {
+    rec.add_git_signer_key(public, identity, actor)
+}

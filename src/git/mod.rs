@@ -1,5 +1,5 @@
 //! Git access (libgit2 through `git2`): merge previews that never touch the repository,
-//! executing an allowed merge, and what a deploy ships.
+//! executing an allowed merge, what a deploy ships, and who signed a commit ([`sshsig`]).
 //!
 //! # No writes on a preview
 //!
@@ -14,6 +14,8 @@
 //!
 //! [`shipped`] walks the commits reachable from the deployed commit and not from the previous
 //! successful deploy's commit (`git log PREV..COMMIT`), newest first.
+
+pub mod sshsig;
 
 use std::path::Path;
 

@@ -17,6 +17,12 @@
 //! * Revoking the last trusted key is accepted here: the log stays valid, but nothing can sign
 //!   after it. Refusing to write such an entry is the write path's policy
 //!   ([`KeyHistory::trusted_count`] tells it how many keys remain).
+//! * Two restricted roles, each its own `action` (so that a verifier that does not know the role
+//!   refuses the ledger instead of trusting the key for everything): a **writer** key
+//!   (`add-writer`) signs runners' submissions only; a **git-signer** key (`add-git-signer`,
+//!   with a required non-empty `identity`) signs git commits outside the ledger and nothing in
+//!   it — no entry, no checkpoint, no submission. Neither can be the first key, and neither can
+//!   add or revoke keys (that takes an entry). Both are revoked like any other key.
 //!
 //! Failures carry the entry's seq and no line: the caller, who knows the line, adds it.
 
@@ -28,8 +34,8 @@ use serde_json::Value;
 use crate::error::Failure;
 use crate::keys;
 
-/// The fields of a `key` entry's body: `{"action": "add"|"add-writer"|"revoke", "key_id",
-/// "public_key"}`.
+/// The fields of a `key` entry's body: `{"action": "add"|"add-writer"|"add-git-signer"|"revoke",
+/// "key_id", "public_key", "identity"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyChange {
     /// `true` for `add`, `false` for `revoke`.
@@ -42,12 +48,18 @@ pub struct KeyChange {
     /// a new field, so that verifiers older than writer keys refuse such a ledger instead of
     /// trusting the key for everything.)
     pub writer: bool,
+    /// `body.action` is `add-git-signer`: the key signs git commits (SSH signatures checked by
+    /// [`crate::git::sshsig`]) and nothing in the ledger.
+    pub git_signer: bool,
+    /// `body.identity`, empty when absent or not a string. Required (non-empty) for a
+    /// git-signer key: whose commits it signs.
+    pub identity: String,
 }
 
 impl KeyChange {
     /// Read the fields from a `key` entry's body. Missing or mistyped fields become empty
-    /// strings, which [`KeyHistory::apply`] then refuses; any `action` other than `add` reads
-    /// as a revocation (the body schema allows only the two).
+    /// strings, which [`KeyHistory::apply`] then refuses; any `action` other than the three
+    /// adds reads as a revocation (the body schema allows only those four).
     pub fn from_body(body: &Value) -> KeyChange {
         let field = |k: &str| {
             body.get(k)
@@ -55,11 +67,14 @@ impl KeyChange {
                 .unwrap_or_default()
                 .to_string()
         };
+        let action = field("action");
         KeyChange {
-            add: matches!(field("action").as_str(), "add" | "add-writer"),
+            add: matches!(action.as_str(), "add" | "add-writer" | "add-git-signer"),
             key_id: field("key_id"),
             public_key: field("public_key"),
-            writer: field("action") == "add-writer",
+            writer: action == "add-writer",
+            git_signer: action == "add-git-signer",
+            identity: field("identity"),
         }
     }
 }
@@ -80,14 +95,37 @@ pub struct KeyState {
     /// checkpoints.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub writer: bool,
+    /// Added with `"action": "add-git-signer"`: the identity its `key` entry binds it to. Such a
+    /// key signs git commits and nothing in the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_signer: Option<String>,
 }
 
 impl KeyState {
-    /// Whether this key may sign a checkpoint of `size` entries: its `key add` entry is inside
-    /// the tree, and a revocation, if any, is not (a key that revoked itself no longer speaks
-    /// for the ledger after that entry).
+    /// Whether this key may sign a checkpoint of `size` entries: it signs for the ledger (not a
+    /// writer or git-signer key), its `key add` entry is inside the tree, and a revocation, if
+    /// any, is not (a key that revoked itself no longer speaks for the ledger after that entry).
     pub fn may_sign_tree(&self, size: u64) -> bool {
-        !self.writer && self.added_at < size && self.revoked_at.is_none_or(|r| size <= r)
+        self.signs_entries() && self.added_at < size && self.revoked_at.is_none_or(|r| size <= r)
+    }
+
+    /// Whether this key's role lets it sign entries, checkpoints and bundles: neither a writer
+    /// nor a git-signer key. (Whether it is trusted at some point is another question.)
+    pub fn signs_entries(&self) -> bool {
+        !self.writer && self.git_signer.is_none()
+    }
+
+    /// Whether this key's role lets it sign a runner's submission: any key but a git-signer.
+    pub fn signs_submissions(&self) -> bool {
+        self.git_signer.is_none()
+    }
+
+    /// The identity of a git-signer key trusted for entry `seq` of the log: added by an earlier
+    /// entry and not revoked by an earlier one. `None` for any other key, or at any other point.
+    /// With `seq` = the log's size, the git-signer keys trusted now (for the next entry).
+    pub fn git_signer_at(&self, seq: u64) -> Option<&str> {
+        let trusted = self.added_at < seq && self.revoked_at.is_none_or(|r| seq <= r);
+        self.git_signer.as_deref().filter(|_| trusted)
     }
 }
 
@@ -96,6 +134,7 @@ struct Record {
     added_at: u64,
     revoked_at: Option<u64>,
     writer: bool,
+    git_signer: Option<String>,
 }
 
 /// The keys of a log replayed up to some entry: who is trusted for the next one.
@@ -144,6 +183,11 @@ impl KeyHistory {
                 "writer-signed-entry",
                 format!("signed by writer key {signer}, which may sign submissions only"),
             )),
+            Some(k) if k.git_signer.is_some() => Err(failure(
+                seq,
+                "git-signer-signed-entry",
+                format!("signed by git-signer key {signer}, which signs git commits only"),
+            )),
             Some(k) => match k.revoked_at {
                 None => Ok(k.vk),
                 Some(at) => Err(failure(
@@ -188,6 +232,22 @@ impl KeyHistory {
                 "the first key is the ledger's root of trust and cannot be a writer key",
             ));
         }
+        if change.add && change.git_signer {
+            if self.keys.is_empty() {
+                return Err(failure(
+                    seq,
+                    "bad-key",
+                    "the first key is the ledger's root of trust and cannot be a git-signer key",
+                ));
+            }
+            if change.identity.is_empty() {
+                return Err(failure(
+                    seq,
+                    "bad-key",
+                    "body.identity: required with action add-git-signer (a non-empty string)",
+                ));
+            }
+        }
         if keys::key_id(&vk) != *id {
             return Err(failure(
                 seq,
@@ -213,6 +273,7 @@ impl KeyHistory {
                     added_at: seq,
                     revoked_at: None,
                     writer: change.writer,
+                    git_signer: change.git_signer.then(|| change.identity.clone()),
                 },
             );
             return Ok(());
@@ -248,6 +309,12 @@ impl KeyHistory {
     #[inline]
     pub fn known(&self, id: &str) -> Option<&VerifyingKey> {
         self.keys.get(id).map(|k| &k.vk)
+    }
+
+    /// The identity of key `id` if it was added as a git-signer key (revoked or not): such a
+    /// key signs nothing in the ledger.
+    pub fn git_signer(&self, id: &str) -> Option<&str> {
+        self.keys.get(id).and_then(|k| k.git_signer.as_deref())
     }
 
     /// The key with id `id` if it was trusted to sign entry `seq` of the replayed part of the
@@ -297,6 +364,7 @@ impl KeyHistory {
                     added_at: s.added_at,
                     revoked_at: s.revoked_at,
                     writer: s.writer,
+                    git_signer: s.git_signer.clone(),
                 },
             );
         }
@@ -323,6 +391,7 @@ impl KeyHistory {
                 revoked_at: k.revoked_at,
                 public: k.vk,
                 writer: k.writer,
+                git_signer: k.git_signer.clone(),
             })
             .collect();
         out.sort_by_key(|k| k.added_at);
@@ -348,6 +417,8 @@ mod tests {
             key_id: id,
             public_key: hex::encode(vk.as_bytes()),
             writer: false,
+            git_signer: false,
+            identity: String::new(),
         }
     }
 
@@ -410,6 +481,7 @@ mod tests {
                     revoked_at: None,
                     public: key(1).1,
                     writer: false,
+                    git_signer: None,
                 },
                 KeyState {
                     id: b,
@@ -417,6 +489,7 @@ mod tests {
                     revoked_at: Some(3),
                     public: vb,
                     writer: false,
+                    git_signer: None,
                 },
             ]
         );
@@ -491,6 +564,52 @@ mod tests {
         assert!(replay(&mut h, 2, 3, &change(true, 3)).is_err());
     }
 
+    fn git_signer(n: u8, who: &str) -> KeyChange {
+        KeyChange {
+            git_signer: true,
+            identity: who.into(),
+            ..change(true, n)
+        }
+    }
+
+    #[test]
+    fn git_signer_keys_sign_nothing_in_the_ledger() {
+        let mut h = KeyHistory::new();
+        let (g, vg) = key(3);
+        // Not the first key, and not without an identity.
+        let f = replay(&mut h, 0, 3, &git_signer(3, "alice@example.org")).unwrap_err();
+        assert_eq!(f.code, "bad-key");
+        assert!(f.reason.contains("root of trust"), "{}", f.reason);
+        replay(&mut h, 0, 1, &change(true, 1)).unwrap();
+        let f = replay(&mut h, 1, 1, &git_signer(3, "")).unwrap_err();
+        assert!(f.reason.contains("body.identity"), "{}", f.reason);
+        replay(&mut h, 1, 1, &git_signer(3, "alice@example.org")).unwrap();
+        assert_eq!(h.git_signer(&g), Some("alice@example.org"));
+        assert_eq!(h.trusted(&g), Some(&vg), "trusted, in its role");
+        // It signs no entry, key entries included.
+        let f = h.signer_key(2, &g, None).unwrap_err();
+        assert_eq!(f.code, "git-signer-signed-entry");
+        let f = replay(&mut h, 2, 3, &change(true, 4)).unwrap_err();
+        assert_eq!(f.code, "git-signer-signed-entry");
+        // Its identity, at each point of the log; revoked like any key.
+        replay(&mut h, 2, 1, &change(false, 3)).unwrap();
+        let st = h.states().into_iter().find(|k| k.id == g).unwrap();
+        assert!(!st.signs_entries() && !st.signs_submissions());
+        assert!(!st.may_sign_tree(10));
+        assert_eq!(st.git_signer_at(1), None, "not yet added");
+        assert_eq!(st.git_signer_at(2), Some("alice@example.org"));
+        assert_eq!(st.git_signer_at(3), None, "revoked at seq 2");
+        let root = h.states().into_iter().next().unwrap();
+        assert_eq!(root.git_signer_at(5), None, "not a git-signer key");
+        // A history restored from its states keeps the role.
+        let r = KeyHistory::restore(&h.states());
+        assert_eq!(r.git_signer(&g), Some("alice@example.org"));
+        assert_eq!(
+            r.signer_key(3, &g, None).unwrap_err().code,
+            "git-signer-signed-entry"
+        );
+    }
+
     #[test]
     fn change_from_body() {
         let body = serde_json::json!({"action": "add", "key_id": "ab", "public_key": "cd"});
@@ -501,6 +620,8 @@ mod tests {
                 key_id: "ab".into(),
                 public_key: "cd".into(),
                 writer: false,
+                git_signer: false,
+                identity: String::new(),
             }
         );
         assert!(!KeyChange::from_body(&serde_json::json!({})).add);
@@ -508,5 +629,9 @@ mod tests {
             &serde_json::json!({"action": "add-writer", "key_id": "ab", "public_key": "cd"}),
         );
         assert!(w.add && w.writer);
+        let g = KeyChange::from_body(&serde_json::json!({"action": "add-git-signer",
+            "key_id": "ab", "public_key": "cd", "identity": "alice@example.org"}));
+        assert!(g.add && g.git_signer && !g.writer);
+        assert_eq!(g.identity, "alice@example.org");
     }
 }

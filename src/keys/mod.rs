@@ -1,5 +1,6 @@
 //! Ed25519 keys: generation, key ids, key files; [`history`] holds the rules of which key is
-//! trusted at which point of a log.
+//! trusted at which point of a log, and [`openssh`] reads OpenSSH public keys (`ssh-ed25519`,
+//! the git-signer keys' format).
 //!
 //! # Formats (DESIGN §2)
 //!
@@ -10,6 +11,7 @@
 //! * Public key file (`PATH.pub`): one line, the 32-byte public key in lowercase hex, then `\n`.
 
 pub mod history;
+pub mod openssh;
 
 use std::path::{Path, PathBuf};
 

@@ -169,7 +169,10 @@ pub fn required_fields(kind: Kind) -> &'static [(&'static str, FieldType)] {
         ],
         Kind::Bundle => &[("version", Str), ("manifest_sha256", Hex(64))],
         Kind::Key => &[
-            ("action", Enum(&["add", "add-writer", "revoke"])),
+            (
+                "action",
+                Enum(&["add", "add-writer", "add-git-signer", "revoke"]),
+            ),
             ("key_id", Hex(16)),
             ("public_key", Hex(64)),
         ],

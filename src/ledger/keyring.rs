@@ -39,14 +39,28 @@ impl Recorder<'_> {
         identity: Option<&str>,
         actor: &str,
     ) -> Result<Recorded> {
-        self.add_key_as(public, name, identity, false, actor)
+        self.add_key_as(public, name, identity, Role::Ledger, actor)
     }
 
     /// Add a writer key (`"action": "add-writer"`): a runner's key that signs its submissions
     /// to `ledger serve` and nothing else (never an entry, never a checkpoint). The ledger's
     /// first key cannot be one.
     pub fn add_writer_key(&self, public: &VerifyingKey, actor: &str) -> Result<Recorded> {
-        self.add_key_as(public, None, None, true, actor)
+        self.add_key_as(public, None, None, Role::Writer, actor)
+    }
+
+    /// Add a git-signer key (`"action": "add-git-signer"`) bound to `identity`: a person's SSH
+    /// key (`ssh-ed25519`, its raw 32-byte public key) whose signatures on git commits
+    /// establish that the commit is `identity`'s ([`crate::git::sshsig`]). It signs nothing
+    /// in the ledger (no entry, checkpoint or submission), is revoked like any key, and the
+    /// ledger's first key cannot be one.
+    pub fn add_git_signer_key(
+        &self,
+        public: &VerifyingKey,
+        identity: &str,
+        actor: &str,
+    ) -> Result<Recorded> {
+        self.add_key_as(public, None, Some(identity), Role::GitSigner, actor)
     }
 
     fn add_key_as(
@@ -54,7 +68,7 @@ impl Recorder<'_> {
         public: &VerifyingKey,
         name: Option<&str>,
         identity: Option<&str>,
-        writer: bool,
+        role: Role,
         actor: &str,
     ) -> Result<Recorded> {
         if let Some(who) = identity {
@@ -84,13 +98,16 @@ impl Recorder<'_> {
                     format!("the first key of a ledger signs its own entry: sign with the private key of {id}"),
                 ));
             }
-            if keys.is_empty() && writer {
+            if keys.is_empty() && role != Role::Ledger {
                 return Err(Error::invalid(
                     "key",
-                    "the ledger's first key is its root of trust and cannot be a writer key",
+                    format!(
+                        "the ledger's first key is its root of trust and cannot be a {} key",
+                        role.name()
+                    ),
                 ));
             }
-            let action = if writer { "add-writer" } else { "add" };
+            let action = role.action();
             let mut body = json!({"action": action, "key_id": id, "public_key": public_hex});
             if let (Some(who), Some(m)) = (identity, body.as_object_mut()) {
                 m.insert("identity".into(), json!(who));
@@ -100,8 +117,9 @@ impl Recorder<'_> {
                 actor: actor.to_string(),
                 body,
             };
-            if writer {
-                // config.toml lists the keys that sign for the ledger; a writer key does not.
+            if role != Role::Ledger {
+                // config.toml lists the keys that sign for the ledger; a writer or git-signer
+                // key does not.
                 return Ok((vec![draft], None, ()));
             }
             let (id, public_hex) = (id.clone(), public_hex.clone());
@@ -135,9 +153,15 @@ impl Recorder<'_> {
                     "key {id} is not a trusted key of this ledger"
                 )));
             };
-            if view.keys.iter().filter(|k| k.revoked_at.is_none()).count() == 1 {
+            // Writer and git-signer keys sign no entry: the last key that does must stay.
+            let signing = view
+                .keys
+                .iter()
+                .filter(|k| k.revoked_at.is_none() && k.signs_entries())
+                .count();
+            if rec.signs_entries() && signing == 1 {
                 return Err(Error::Conflict(format!(
-                    "key {id} is the last trusted key; add another before revoking it"
+                    "key {id} is the last trusted key that signs entries; add another before revoking it"
                 )));
             }
             let draft = Draft {
@@ -154,5 +178,34 @@ impl Recorder<'_> {
             Ok((vec![draft], Some(change as _), ()))
         })
         .map(|(r, ())| r)
+    }
+}
+
+/// What a key added through [`Recorder`] may sign, and the `action` of its `key` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `add`: entries, checkpoints, bundles.
+    Ledger,
+    /// `add-writer`: runners' submissions only.
+    Writer,
+    /// `add-git-signer`: git commits only, nothing in the ledger.
+    GitSigner,
+}
+
+impl Role {
+    fn action(self) -> &'static str {
+        match self {
+            Role::Ledger => "add",
+            Role::Writer => "add-writer",
+            Role::GitSigner => "add-git-signer",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::Ledger => "ledger",
+            Role::Writer => "writer",
+            Role::GitSigner => "git-signer",
+        }
     }
 }

@@ -236,8 +236,8 @@ impl<'a> Recorder<'a> {
     /// Append runners' submissions as version-2 entries, signed by this recorder's key (the
     /// log key), in one lock, one write, one fsync and one checkpoint. Under the lock each
     /// submission's signature is checked against the ledger's own key history: its key must
-    /// be trusted now (any role). Those that fail are refused and reported; the rest are
-    /// written in order.
+    /// be trusted now (any role but a git-signer key's). Those that fail are refused and
+    /// reported; the rest are written in order.
     pub fn record_submissions(&self, subs: Vec<Submitted>) -> Result<SubmissionsRecorded> {
         if self.signer.is_none() {
             return Err(Error::invalid(
@@ -490,6 +490,12 @@ fn submission_form(
             "not trusted by this ledger to submit entries",
         ));
     };
+    if !key.signs_submissions() {
+        return Err(Error::untrusted(
+            &s.signer,
+            "a git-signer key: it signs git commits, never submissions",
+        ));
+    }
     let msg = crate::ledger::entry::submission_message(&d.actor, &body_c, &s.id, d.kind, &sub.ts);
     Ok((key.public, msg))
 }
@@ -508,6 +514,12 @@ pub(super) fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) 
             return Err(Error::untrusted(
                 signer.id(),
                 "a writer key: it signs submissions, never entries or checkpoints",
+            ))
+        }
+        Some(k) if k.git_signer.is_some() => {
+            return Err(Error::untrusted(
+                signer.id(),
+                "a git-signer key: it signs git commits, never entries, checkpoints or submissions",
             ))
         }
         Some(_) => return Ok(()),

@@ -62,12 +62,12 @@ pub fn note_signer(config: &Config, signer: &Signer) -> Result<SignerKey> {
     })
 }
 
-/// Verifier keys of every key of a verified key history that is trusted now (not revoked),
-/// under their note names. The keys come from the ledger's own `key` entries
+/// Verifier keys of every key of a verified key history that is trusted now (not revoked) to
+/// sign checkpoints (not a writer or git-signer key), under their note names. The keys come from the ledger's own `key` entries
 /// ([`crate::ledger::view::View::keys`]), never from config.toml's list.
 pub fn log_verifiers(config: &Config, keys: &[KeyState]) -> Vec<VerifierKey> {
     keys.iter()
-        .filter(|k| k.revoked_at.is_none())
+        .filter(|k| k.revoked_at.is_none() && k.signs_entries())
         .filter_map(|k| VerifierKey::new(&note_name(config, &k.id), k.public).ok())
         .collect()
 }
@@ -133,10 +133,13 @@ pub(crate) fn write_checkpoint(
 ) -> Result<Issued> {
     // Only a key the ledger's own key history trusts may speak for it: anyone else's
     // checkpoint would be rejected by every verifier anyway, so refuse to write it.
-    if view.trusted(signer.id()).is_none() {
+    if !view
+        .trusted(signer.id())
+        .is_some_and(KeyState::signs_entries)
+    {
         return Err(Error::untrusted(
             signer.id(),
-            "not trusted by this ledger; checkpoints are signed by ledger keys",
+            "not trusted by this ledger to sign checkpoints; they are signed by ledger keys (not writer or git-signer keys)",
         ));
     }
     let latest = ledger.dir().join(CHECKPOINT_FILE);

@@ -14,7 +14,9 @@
 //! {"format": "ledger-client-state-v1", "origin": "example.org/app", "root_key": "1f2e…",
 //!  "size": 1204, "bytes": 493211, "last_line": 492801, "head": "<64 hex>",
 //!  "root": "<64 hex>", "subtrees": ["<64 hex>", …],
-//!  "keys": [{"id": "1f2e…", "public_key": "<64 hex>", "added_at": 0, "revoked_at": null}],
+//!  "keys": [{"id": "1f2e…", "public_key": "<64 hex>", "added_at": 0, "revoked_at": null},
+//!           {"id": "77ab…", "public_key": "<64 hex>", "added_at": 9, "revoked_at": null,
+//!            "git_signer": "alice@example.org"}],
 //!  "checked_at": "2026-12-02T04:00:00.000Z"}
 //! ```
 //!
@@ -22,7 +24,8 @@
 //! hashes, chain, signatures and key history. `head` is the last entry's hash, `root` the
 //! RFC 6962 root of the `size` leaves and `subtrees` the hashes of the perfect subtrees that
 //! cover them, largest first (the frontier, so the next root costs only the new leaves).
-//! `keys` is the key history at the end of the prefix.
+//! `keys` is the key history at the end of the prefix; a key's role, when it has one, is
+//! `"writer": true` or `"git_signer": "<identity>"` (absent in older files: false, none).
 //!
 //! # The check
 //!
@@ -79,6 +82,10 @@ struct KeyRow {
     /// A writer key (submissions only); absent means false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     writer: bool,
+    /// A git-signer key: the identity it is bound to; absent means not one (state files
+    /// written before git-signer keys existed have none, as their ledgers have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    git_signer: Option<String>,
 }
 
 /// The newest `policy` entry, as the state file keeps it.
@@ -147,6 +154,13 @@ impl View {
             .iter()
             .min_by_key(|k| k.added_at)
             .map(|k| k.id.as_str())
+    }
+
+    /// The git-signer keys trusted now (for the next entry), with the identities the key
+    /// history binds them to: what [`crate::git::sshsig::verify_commit`] checks a commit
+    /// against. For an earlier point of the log, [`crate::git::sshsig::GitSigner::trusted_at`].
+    pub fn git_signers(&self) -> Vec<crate::git::sshsig::GitSigner> {
+        crate::git::sshsig::GitSigner::trusted_at(&self.keys, self.size)
     }
 
     /// The key `id` if it is trusted for the next entry.
@@ -486,6 +500,7 @@ fn resume_of(s: &StateFile, path: &Option<PathBuf>) -> Result<Resume> {
             revoked_at: k.revoked_at,
             public,
             writer: k.writer,
+            git_signer: k.git_signer.clone(),
         });
     }
     Ok(Resume {
@@ -668,6 +683,7 @@ fn save_state(path: &Path, origin: &str, v: &View) -> Result<()> {
                 added_at: k.added_at,
                 revoked_at: k.revoked_at,
                 writer: k.writer,
+                git_signer: k.git_signer.clone(),
             })
             .collect(),
         policy: v.policy.as_ref().map(|p| PolicyRow {

@@ -290,10 +290,10 @@ impl Service {
     pub fn open(ledger: Ledger, signer: Signer) -> Result<Service> {
         let served = Served::load(&ledger)?;
         match served.keys.iter().find(|k| k.id == signer.id()) {
-            Some(k) if k.writer => {
+            Some(k) if !k.signs_entries() => {
                 return Err(Error::untrusted(
                     signer.id(),
-                    "a writer key cannot be the log key of a service",
+                    "a writer or git-signer key cannot be the log key of a service",
                 ))
             }
             Some(k) if k.revoked_at.is_none() => {}

@@ -16,7 +16,7 @@ pub mod policy;
 
 pub use cache::{Aggregate, CacheStatus};
 pub use gate::{evaluate, Decision};
-pub use model::{score, scores_of_authors, Facts, Score};
+pub use model::{score, scores_of_authors, Facts, GitSignerFact, Score};
 pub use policy::Policy;
 
 pub mod json;

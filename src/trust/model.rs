@@ -116,6 +116,29 @@ pub struct ApprovalFact {
     pub allow: bool,
 }
 
+/// A git-signer key as the fold learned it from the ledger's `key` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSignerFact {
+    /// Key id (16 hex).
+    pub key_id: String,
+    /// The raw Ed25519 public key (the `ssh-ed25519` key's 32 bytes).
+    pub public_key: [u8; 32],
+    /// The identity the `add-git-signer` entry binds it to.
+    pub identity: String,
+    /// seq of the `add-git-signer` entry.
+    pub added_at: u64,
+    /// seq of its `revoke` entry, if any.
+    pub revoked_at: Option<u64>,
+}
+
+impl GitSignerFact {
+    /// Whether the key is trusted for entry `seq`: added by an earlier entry and not revoked
+    /// by an earlier one (the rule of [`crate::keys::history::KeyState::git_signer_at`]).
+    pub fn trusted_at(&self, seq: u64) -> bool {
+        self.added_at < seq && self.revoked_at.is_none_or(|r| seq <= r)
+    }
+}
+
 /// Everything scoring needs, folded from the ledger.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
@@ -134,6 +157,12 @@ pub struct Facts {
     pub identities: Vec<(String, String)>,
     /// Allowing gate decisions on source commits, in seq order.
     pub gate_allows: Vec<GateAllow>,
+    /// Every git-signer key (`add-git-signer` entries) with its identity and the seqs of its
+    /// `add` and `revoke` entries, in the order they were added: whose commits a key's SSH
+    /// signature establishes, at any point of the log ([`Facts::git_signers_at`]). Kept apart
+    /// from `identities` on purpose: a git-signer key signs nothing in the ledger, so it must
+    /// never make an approval count.
+    pub git_signers: Vec<GitSignerFact>,
     index: Option<Index>,
     // Built only when a merge must be found by commit (decoding a cache does not need it).
     commits: Option<HashMap<String, u32>>,
@@ -334,6 +363,7 @@ impl Facts {
             approvals,
             identities,
             gate_allows,
+            git_signers: Vec::new(),
             index: None,
             commits: None,
         }
@@ -620,16 +650,55 @@ impl Facts {
         merges.chain(deploys).chain(approvals).max()
     }
 
-    /// Record the identity a `key add` entry binds to its key.
-    pub fn note_key(&mut self, body: &Value) {
+    /// Fold the `key` entry `seq` in: the identity a `key add` entry binds to its key, a
+    /// git-signer key added (`add-git-signer`, with its identity) or revoked.
+    pub fn note_key(&mut self, seq: u64, body: &Value) {
         let field = |k: &str| body.get(k).and_then(Value::as_str);
-        if let (Some("add"), Some(id), Some(who)) =
-            (field("action"), field("key_id"), field("identity"))
-        {
-            if !who.is_empty() && self.identity_of(id).is_none() {
+        match (field("action"), field("key_id"), field("identity")) {
+            (Some("add"), Some(id), Some(who))
+                if !who.is_empty() && self.identity_of(id).is_none() =>
+            {
                 self.identities.push((id.to_string(), who.to_string()));
             }
+            (Some("add-git-signer"), Some(id), Some(who)) => {
+                let mut public_key = [0u8; 32];
+                let parsed = field("public_key")
+                    .is_some_and(|h| hex::decode_to_slice(h, &mut public_key).is_ok());
+                let known = self.git_signers.iter().any(|g| g.key_id == id);
+                if parsed && !who.is_empty() && !known {
+                    self.git_signers.push(GitSignerFact {
+                        key_id: id.to_string(),
+                        public_key,
+                        identity: who.to_string(),
+                        added_at: seq,
+                        revoked_at: None,
+                    });
+                }
+            }
+            (Some("revoke"), Some(id), _) => {
+                if let Some(g) = self
+                    .git_signers
+                    .iter_mut()
+                    .find(|g| g.key_id == id && g.revoked_at.is_none())
+                {
+                    g.revoked_at = Some(seq);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// The git-signer keys trusted for entry `seq` (added before it, not revoked before it),
+    /// with their identities. With `seq` = the number of entries folded: those trusted now.
+    pub fn git_signers_at(&self, seq: u64) -> impl Iterator<Item = &GitSignerFact> {
+        self.git_signers.iter().filter(move |g| g.trusted_at(seq))
+    }
+
+    /// The identity of git-signer key `id` if it is trusted for entry `seq`.
+    pub fn git_signer_identity_at(&self, id: &str, seq: u64) -> Option<&str> {
+        self.git_signers_at(seq)
+            .find(|g| g.key_id == id)
+            .map(|g| g.identity.as_str())
     }
 
     /// The identity of key `id`, if its `key add` entry named one.

@@ -204,7 +204,10 @@ const DRILL: &[Field] = &[
 const BUNDLE: &[Field] = &[req("version", Text), req("manifest_sha256", SHA256)];
 
 const KEY: &[Field] = &[
-    req("action", Enum(&["add", "add-writer", "revoke"])),
+    req(
+        "action",
+        Enum(&["add", "add-writer", "add-git-signer", "revoke"]),
+    ),
     req("key_id", Hex(16)),
     req("public_key", Hex(64)),
     opt("identity", Text),
@@ -247,7 +250,19 @@ pub fn validate_draft(kind: Kind, body: &Value) -> Result<(), BodyError> {
             format!("expected a JSON object for kind `{kind}`"),
         ));
     }
-    check_object(body, fields(kind), &Path::Body, Some(kind))
+    check_object(body, fields(kind), &Path::Body, Some(kind))?;
+    // The one conditional rule of the schemas (key.schema.json's `if`/`then`): a git-signer
+    // key is added with the identity whose commits it signs.
+    if kind == Kind::Key
+        && body.get("action").and_then(Value::as_str) == Some("add-git-signer")
+        && body.get("identity").is_none()
+    {
+        return Err(BodyError::new(
+            "body.identity",
+            "missing (required with action add-git-signer)",
+        ));
+    }
+    Ok(())
 }
 
 /// Where a value sits in the body; only spelled out when a check fails, so the append path

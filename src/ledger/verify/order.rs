@@ -222,8 +222,8 @@ impl State {
         }
     }
 
-    /// A version-2 entry's submission: signed by a key trusted at this entry (any role), with
-    /// a valid signature, and an id no earlier entry carries.
+    /// A version-2 entry's submission: signed by a key trusted at this entry (any role but a
+    /// git-signer key's), with a valid signature, and an id no earlier entry carries.
     fn check_submission(
         &mut self,
         p: &Parsed,
@@ -244,6 +244,14 @@ impl State {
                 format!("submission signed by key {id}, {why}"),
             ));
         };
+        if self.keys.git_signer(id).is_some() {
+            return Err(fail(
+                p.line,
+                Some(seq),
+                "git-signer-signed-submission",
+                format!("submission signed by git-signer key {id}, which signs git commits only"),
+            ));
+        }
         let good = match p.sub_sig {
             SigStatus::Good => true,
             SigStatus::Bad => false,

@@ -3,7 +3,7 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x04                           magic and version (8 bytes)
+//! "ALTRUST" 0x05                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
@@ -16,17 +16,25 @@
 //! u32 n ‖ n × approval    approval = u64 seq ‖ i64 ts_ms ‖ str subject ‖ u32 approver ‖ u8 allow
 //! u32 n ‖ n × identity    identity = str key_id ‖ str identity   (from `key add` entries)
 //! u32 n ‖ n × gate_allow  gate_allow = u64 seq ‖ u32 author ‖ str source_commit
+//! u32 n ‖ n × git_signer  git_signer = str key_id ‖ 32 bytes public key ‖ str identity
+//!                                   ‖ u64 added_at ‖ u8 revoked ‖ u64 revoked_at
+//!                                   (from `add-git-signer` entries and their revocations)
 //! u64                                       checksum of everything above (see `checksum`)
 //! ```
+//!
+//! Version 5 added the git-signer keys (4 is taken by another line of work: gated merges);
+//! a cache of any other version is rebuilt.
 //!
 //! Decoding is total: anything malformed (wrong magic or version, a checksum mismatch, a count
 //! larger than the bytes left, bytes after the end) gives `None`, and the caller rebuilds the
 //! cache from the ledger.
 
 use super::Aggregate;
-use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
+use crate::trust::model::{
+    ApprovalFact, DeployFact, DeployStatus, Facts, GitSignerFact, MergeFact,
+};
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x04";
+const MAGIC: &[u8; 8] = b"ALTRUST\x05";
 
 /// Encode an aggregate (see the module docs).
 pub fn encode(a: &Aggregate) -> Vec<u8> {
@@ -84,6 +92,7 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
         e.u32(g.author);
         e.str(&g.source_commit);
     }
+    encode_git_signers(&mut e, &f.git_signers);
     let sum = checksum(&e.0);
     e.0.extend_from_slice(&sum.to_le_bytes());
     e.0
@@ -129,7 +138,55 @@ fn encoded_len(a: &Aggregate) -> usize {
             .iter()
             .map(|g| 8 + 4 + 4 + g.source_commit.len())
             .sum::<usize>()
+        + git_signers_len(&f.git_signers)
         + 8
+}
+
+/// `u32 n ‖ n × git_signer` (see the module docs); shared with the slice file's header.
+pub(super) fn encode_git_signers(e: &mut Enc, list: &[GitSignerFact]) {
+    e.u32(list.len() as u32);
+    for g in list {
+        e.str(&g.key_id);
+        e.0.extend_from_slice(&g.public_key);
+        e.str(&g.identity);
+        e.u64(g.added_at);
+        e.u8(u8::from(g.revoked_at.is_some()));
+        e.u64(g.revoked_at.unwrap_or(0));
+    }
+}
+
+/// The length of [`encode_git_signers`]'s output.
+pub(super) fn git_signers_len(list: &[GitSignerFact]) -> usize {
+    4 + list
+        .iter()
+        .map(|g| 4 + g.key_id.len() + 32 + 4 + g.identity.len() + 8 + 1 + 8)
+        .sum::<usize>()
+}
+
+/// Read what [`encode_git_signers`] wrote.
+pub(super) fn decode_git_signers(d: &mut Dec<'_>) -> Option<Vec<GitSignerFact>> {
+    let n = d.count()?;
+    let mut out = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let key_id = d.str()?;
+        let public_key: [u8; 32] = d.take(32)?.try_into().ok()?;
+        let identity = d.str()?;
+        let added_at = d.u64()?;
+        let revoked = d.u8()?;
+        let at = d.u64()?;
+        out.push(GitSignerFact {
+            key_id,
+            public_key,
+            identity,
+            added_at,
+            revoked_at: match revoked {
+                0 => None,
+                1 => Some(at),
+                _ => return None,
+            },
+        });
+    }
+    Some(out)
 }
 
 /// Decode a cache file; `None` for anything malformed (the cache is then rebuilt).
@@ -232,6 +289,7 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
             source_commit,
         });
     }
+    f.git_signers = decode_git_signers(&mut d)?;
     if !d.0.is_empty() {
         return None;
     }
@@ -361,6 +419,34 @@ mod tests {
         a.facts
             .identities
             .push(("0123456789abcdef".into(), "ann@example.org".into()));
+        let pk = hex::encode([7u8; 32]);
+        a.facts.note_key(
+            4,
+            &json!({"action": "add-git-signer", "key_id": "1111111111111111", "public_key": pk,
+                    "identity": "ann@example.org"}),
+        );
+        a.facts.note_key(
+            5,
+            &json!({"action": "add-git-signer", "key_id": "2222222222222222", "public_key": pk,
+                    "identity": "bob@example.org"}),
+        );
+        a.facts.note_key(
+            6,
+            &json!({"action": "revoke", "key_id": "2222222222222222", "public_key": pk}),
+        );
+        assert_eq!(a.facts.git_signers[1].revoked_at, Some(6));
+        assert_eq!(
+            a.facts.git_signer_identity_at("2222222222222222", 6),
+            Some("bob@example.org")
+        );
+        assert_eq!(a.facts.git_signer_identity_at("2222222222222222", 7), None);
+        assert_eq!(a.facts.git_signer_identity_at("1111111111111111", 4), None);
+        assert_eq!(a.facts.git_signers_at(7).count(), 1);
+        assert_eq!(
+            a.facts.identity_of("1111111111111111"),
+            None,
+            "no approver identity"
+        );
         a.next_seq = 4;
         a.len = 999;
         let bytes = encode(&a);
@@ -374,6 +460,7 @@ mod tests {
         assert_eq!(back.facts.deploys, a.facts.deploys);
         assert_eq!(back.facts.deploys[0].rollback, Some((2, 1_767_225_602_000)));
         assert_eq!(back.facts.approvals, a.facts.approvals);
+        assert_eq!(back.facts.git_signers, a.facts.git_signers);
         assert_eq!(back.facts.merge_by_commit("c1").unwrap().ships, vec![0]);
         for i in [0, 8, 40, bytes.len() / 2, bytes.len() - 1] {
             let mut bad = bytes.clone();

@@ -337,7 +337,7 @@ fn apply_item(facts: &mut Facts, item: Option<Relevant<'_>>, mask: &dyn Fn(&[&st
         Some(Relevant::View(seq, kind, l)) => {
             facts.apply_view(seq, l.ts, kind, l.actor, &l.body, mask)
         }
-        Some(Relevant::Owned(e)) if e.kind == Kind::Key => facts.note_key(&e.body),
+        Some(Relevant::Owned(e)) if e.kind == Kind::Key => facts.note_key(e.seq, &e.body),
         Some(Relevant::Owned(e))
             if e.kind == Kind::Approval && e.body.get("gate").is_some_and(|g| !g.is_null()) =>
         {
@@ -540,6 +540,8 @@ mod tests {
             .unwrap();
         rec.add_key_for(&rev.public(), None, Some("rev"), "k")
             .unwrap();
+        let git = Signer::generate().unwrap();
+        rec.add_git_signer_key(&git.public(), "dev0", "k").unwrap();
         rec.record((0..60).map(draft).collect()).unwrap();
         let approve = |signer: &Signer, subject: &str| {
             crate::ledger::Recorder::new(&l, Some(signer))
@@ -580,6 +582,8 @@ mod tests {
                     .unwrap();
                     let (facts, status) = query(&l, &p, author, &keys).unwrap().unwrap();
                     assert_eq!(status, want, "{author} {subject}");
+                    assert_eq!(facts.git_signers, full.facts.git_signers);
+                    assert_eq!(full.facts.git_signer_identity_at(git.id(), 3), Some("dev0"));
                     let b =
                         crate::trust::evaluate(&facts, &p, author, &paths, subject, &change, now)
                             .unwrap();

@@ -11,10 +11,11 @@
 //! # Format (integers little-endian; `str` = u32 length ‖ UTF-8)
 //!
 //! ```text
-//! "ALSLICE" 0x02                                   magic and version
+//! "ALSLICE" 0x03                                   magic and version
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head ‖ str scope_key   the cache position it matches
 //! u32 buckets ‖ u64 dir_len                        approval buckets; author directory bytes
 //! u32 n ‖ n × (str key_id ‖ str identity)          identities
+//! u32 n ‖ n × git_signer                           git-signer keys, as in `trust.cache` (codec)
 //! u64 checksum of everything above
 //! dir: u32 n ‖ n × (str author ‖ u64 offset ‖ u32 length)   sorted by author; then its u64 checksum
 //! buckets × (u64 offset ‖ u32 length)              bucket directory
@@ -30,11 +31,11 @@
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::Path;
 
-use super::codec::{checksum, Dec, Enc};
+use super::codec::{checksum, decode_git_signers, encode_git_signers, Dec, Enc};
 use super::Aggregate;
 use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
 
-const MAGIC: &[u8; 8] = b"ALSLICE\x02";
+const MAGIC: &[u8; 8] = b"ALSLICE\x03";
 /// File name beside `trust.cache`.
 pub const SLICE_FILE: &str = "trust.slice";
 /// Largest header, directory or record read (a larger one means: take the full path).
@@ -175,6 +176,7 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
         h.str(id);
         h.str(who);
     }
+    encode_git_signers(&mut h, &f.git_signers);
     let header = sealed(h);
     let bucket_dir_len = buckets as usize * 12;
     let mut out = Enc(Vec::with_capacity(
@@ -222,7 +224,7 @@ pub struct Sliced {
     /// Hash of the last entry folded.
     pub head: [u8; 32],
     /// The facts one query needs: the author's merges and their deploys, the subject's
-    /// approvals, the identities.
+    /// approvals, the identities and the git-signer keys.
     pub facts: Facts,
 }
 
@@ -263,7 +265,8 @@ pub fn read(path: &Path, scope_key: &str, author: &str, keys: &[String]) -> Opti
     }
     let buckets = d.u32()?;
     let dir_len = d.u64()?;
-    // The header's end is only known after the identities; re-read it whole if needed.
+    // The header's end is only known after the identities and git-signer keys; re-read it
+    // whole if needed.
     let header = header_bytes(&mut f, &first, file_len)?;
     let body = unseal(&header)?;
     let mut d = Dec(body);
@@ -277,6 +280,7 @@ pub fn read(path: &Path, scope_key: &str, author: &str, keys: &[String]) -> Opti
         let who = d.str()?;
         identities.push((id, who));
     }
+    let git_signers = decode_git_signers(&mut d)?;
     let dir_off = header.len() as u64;
     let dir = open_part(&mut f, dir_off, dir_len)?;
     let dir = unseal(&dir)?;
@@ -362,7 +366,7 @@ pub fn read(path: &Path, scope_key: &str, author: &str, keys: &[String]) -> Opti
         let blob = unseal(&blob)?;
         read_bucket(blob, keys, &mut actors, &mut approvals)?;
     }
-    let facts = Facts::from_parts(
+    let mut facts = Facts::from_parts(
         actors,
         Vec::new(),
         merges,
@@ -371,6 +375,7 @@ pub fn read(path: &Path, scope_key: &str, author: &str, keys: &[String]) -> Opti
         identities,
         Vec::new(),
     );
+    facts.git_signers = git_signers;
     Some(Sliced {
         len,
         next_seq,
@@ -414,7 +419,8 @@ fn read_bucket(
     d.0.is_empty().then_some(())
 }
 
-/// The whole sealed header (its length is known once the identities are read).
+/// The whole sealed header (its length is known once the identities and git-signer keys are
+/// read).
 fn header_bytes(f: &mut std::fs::File, first: &[u8], file_len: u64) -> Option<Vec<u8>> {
     let end = |buf: &[u8]| -> Option<usize> {
         let mut d = Dec(buf);
@@ -426,6 +432,7 @@ fn header_bytes(f: &mut std::fs::File, first: &[u8], file_len: u64) -> Option<Ve
             d.str()?;
             d.str()?;
         }
+        decode_git_signers(&mut d)?;
         Some(buf.len() - d.0.len() + 8)
     };
     if let Some(n) = end(first).filter(|&n| n <= first.len()) {

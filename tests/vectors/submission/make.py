@@ -16,7 +16,8 @@ deterministic, so the output is the same on every run.
 vectors.json:
   "keys": [{"name", "seed", "public_key", "key_id"}]: seeds and public keys in hex. "log" signs
       entries, checkpoints and bundles; "writer" is a writer key (signs submissions only);
-      "other" is in no key entry.
+      "other" is in no key entry; "git-signer" is added as a git-signer key (action
+      "add-git-signer", signs git commits only, nothing in the ledger) by the cases about it.
   "entries": the valid ledger, one canonical entry line each (no newline), seq 0 to 4:
       0 key add of "log", self-signed; 1 key add of "writer" with "action":"add-writer", signed by
       "log"; 2 v2 event, submission by "writer"; 3 v1 deploy; 4 v2 deploy, submission by
@@ -79,8 +80,8 @@ class Key:
         return self.sk.sign(msg)
 
 
-LOG, WRITER, OTHER = Key("log"), Key("writer"), Key("other")
-KEYS = {k.name: k for k in (LOG, WRITER, OTHER)}
+LOG, WRITER, OTHER, GIT = Key("log"), Key("writer"), Key("other"), Key("git-signer")
+KEYS = {k.name: k for k in (LOG, WRITER, OTHER, GIT)}
 
 
 def submission_s(e, sub_id):
@@ -225,6 +226,26 @@ def c_add_writer_signed():
     return {"1": c_add_writer_valid()["1"], "3": reseal(entry(3), WRITER)}
 
 
+def git_signer_add(identity="alice@example.org"):
+    """Seq 3 replaced by a key entry adding GIT as a git-signer key (signed by "log")."""
+    body = {"action": "add-git-signer", "key_id": GIT.id, "public_key": GIT.public.hex()}
+    if identity is not None:
+        body["identity"] = identity
+    return seal(base(3, "key", "admin", body, "2024-05-01T12:00:03.000Z"), LOG, entry(3)["prev"])
+
+
+def c_git_signer_valid():
+    return {"3": git_signer_add()}
+
+
+def c_git_signer_signed():
+    return {"3": git_signer_add(), "4": reseal(entry(4), GIT)}
+
+
+def c_git_signer_submitted():
+    return {"3": git_signer_add(), "4": reseal(submit(entry(4), "run-1001:deploy_prod", GIT))}
+
+
 def case(name, replace, expect, omit=(), signer="log"):
     return {"name": name, "replace": replace, "omit": list(omit), "bundle_signer": signer, "expect": expect}
 
@@ -248,6 +269,17 @@ def cases():
         case("writer key revoked before the submission", c_revoked(), "submission signer %s: revoked at seq 3" % WRITER.id),
         case("key_id of the writer key entry is not its public key's", c_wrong_key_id(), "is not the key id of body.public_key"),
         case("bundle signed by the writer key", {}, "signer %s is a writer key" % WRITER.id, signer="writer"),
+        case("valid, git-signer key added with action add-git-signer", c_git_signer_valid(), None),
+        case("entry signed by a git-signer key", c_git_signer_signed(),
+             "signed by git-signer key %s, which signs git commits only" % GIT.id),
+        case("submission signed by a git-signer key", c_git_signer_submitted(),
+             "submission signer %s: a git-signer key, which signs git commits only" % GIT.id),
+        case("bundle signed by a git-signer key", c_git_signer_valid(), "signer %s is a git-signer key" % GIT.id,
+             signer="git-signer"),
+        case("git-signer key added without an identity", {"3": git_signer_add(None)},
+             "body.identity: required with action add-git-signer"),
+        case("git-signer key added with an empty identity", {"3": git_signer_add("")},
+             "body.identity: required with action add-git-signer"),
     ]
 
 
@@ -265,7 +297,7 @@ def vectors():
             "s": s.decode("utf-8"), "s_sha256": hashlib.sha256(s).hexdigest(),
             "message": msg.decode("ascii"), "message_hex": msg.hex(),
         })
-    keys = [{"name": k.name, "seed": k.seed.hex(), "public_key": k.public.hex(), "key_id": k.id} for k in (LOG, WRITER, OTHER)]
+    keys = [{"name": k.name, "seed": k.seed.hex(), "public_key": k.public.hex(), "key_id": k.id} for k in (LOG, WRITER, OTHER, GIT)]
     messages = {str(x["seq"]): x["message"] for x in subs}
     return {"keys": keys, "entries": VALID, "messages": messages, "submissions": subs, "cases": cases()}
 
