@@ -853,6 +853,8 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
     assert!(snapshot(&env) == before, "a dry run wrote to the ledger");
     // An approval by someone else on the change's subject lets it through.
     let subject = "PR-7";
+    // Approvals name the change (its id, as the gate printed it), not the subject.
+    let change = v["change"].as_str().unwrap().to_string();
     let kk = k.to_str().unwrap();
     // An approval signed by a key bound to no identity is nobody's (unsigned ones cannot be
     // written to this ledger; the trust scenario shows they count for nobody either).
@@ -869,6 +871,8 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
             "bob",
             "--subject",
             subject,
+            "--change",
+            &change,
             "--decision",
             "allow",
             "--reason",
@@ -909,6 +913,8 @@ fn a_dry_run_gate_needs_no_key_writes_nothing_and_an_unproven_author_needs_an_ap
         "anyone",
         "--subject",
         subject,
+        "--change",
+        &change,
         "--decision",
         "allow",
         "--reason",

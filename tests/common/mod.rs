@@ -9,6 +9,9 @@ pub mod serve;
 /// A temp directory holding `audit/` and key files.
 pub struct Env {
     pub tmp: tempfile::TempDir,
+    /// Batches appended by [`Env::fill`] so far: each gets other merge commits (a merge
+    /// commit is recorded once per ledger).
+    fills: std::cell::Cell<usize>,
 }
 
 pub fn bin() -> &'static str {
@@ -19,6 +22,7 @@ impl Env {
     pub fn new() -> Env {
         Env {
             tmp: tempfile::tempdir().unwrap(),
+            fills: std::cell::Cell::new(0),
         }
     }
 
@@ -101,7 +105,11 @@ impl Env {
 
     /// Append `n` varied entries in one batch, signed with `key`.
     pub fn fill(&self, key: &Path, n: usize) {
-        let batch = batch_lines(n, 0);
+        // A multiple of 5 keeps the mix of kinds; the merge commits differ from every
+        // earlier batch's.
+        let round = self.fills.get();
+        self.fills.set(round + 1);
+        let batch = batch_lines(n, round * 5_000_000);
         let out = self.run_stdin(
             &["--key", key.to_str().unwrap(), "append", "--batch", "-"],
             batch.as_bytes(),
