@@ -420,7 +420,7 @@ fn a_path_spelled_differently_meets_the_same_gate() {
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     let base = text.split("\n[trust]").next().unwrap().to_string();
     text = format!(
-        "{base}\n[trust]\nprior_alone = true\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 1\n"
+        "{base}\n[trust]\nprior_alone = true\nallow_unverified = true\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 1\n"
     );
     std::fs::write(&cfg, text).unwrap();
     let gate = |path: &str| {
@@ -1085,7 +1085,7 @@ fn the_signed_trust_policy_wins_over_config_toml_and_gates_record_it() {
     let policy = env.path().join("policy.toml");
     std::fs::write(
         &policy,
-        "[trust]\nprior_alone = true\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 2\n",
+        "[trust]\nprior_alone = true\nallow_unverified = true\n[trust.default]\nmin_score = 0.0\n[[trust.gates]]\nname = \"auth\"\npaths = [\"auth/**\"]\nmin_score = 0.0\napprovals = 2\n",
     )
     .unwrap();
     // An invalid policy is refused before it is signed.

@@ -150,6 +150,11 @@ fn set_policy(env: &Env, policy: &str) {
     if !policy.contains("count_ungated") {
         opt_out.push_str("count_ungated = true\n");
     }
+    // Likewise their authors are named by hand (unsigned commits, no attestor): the default
+    // (allow_unverified = false) denies every recorded decision; tests/gaming.rs pins it.
+    if !policy.contains("allow_unverified") {
+        opt_out.push_str("allow_unverified = true\n");
+    }
     std::fs::write(&path, format!("{base}\n[trust]\n{opt_out}{policy}")).unwrap();
 }
 

@@ -256,6 +256,7 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
             target: a.target.clone(),
             diff_sha256: None,
         },
+        vouch: Default::default(),
     };
     let (ledger, first) = if a.repo.is_some() {
         (ctx.verified()?.0, None)

@@ -35,6 +35,18 @@ pub fn require_present(now_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// Who stands behind the author a gate query names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Vouch {
+    /// A query (`--dry-run`): the author as named; nothing is recorded or merged on it.
+    #[default]
+    Query,
+    /// A decision recorded with this key (none: unsigned): the author counts as established
+    /// only when the key's identity is one of the policy's `attestors`
+    /// ([`trust::gate::Authorship::of_recorder`]).
+    Recorder(Option<String>),
+}
+
 /// A change to decide on.
 #[derive(Debug, Clone)]
 pub struct GateQuery {
@@ -48,6 +60,15 @@ pub struct GateQuery {
     pub now_ms: i64,
     /// What the change is beyond author and paths (a commit), for the approvals bound to it.
     pub change: trust::gate::ChangeRef,
+    /// Who vouches for the author named ([`gate`] sets its recorder).
+    pub vouch: Vouch,
+}
+
+fn vouched(facts: &trust::Facts, policy: &trust::Policy, q: &GateQuery, d: &mut Decision) {
+    if let Vouch::Recorder(key) = &q.vouch {
+        let a = trust::gate::Authorship::of_recorder(facts, policy, key.as_deref());
+        d.apply_authorship(policy, &a);
+    }
 }
 
 /// A decision, not yet recorded.
@@ -103,15 +124,17 @@ pub fn evaluate(ledger: &Ledger, q: &GateQuery) -> Result<Evaluation> {
         q.change.diff_sha256.as_deref(),
     );
     if let Some((facts, cache)) = trust::cache::query(ledger, &policy, &q.actor, &keys)? {
-        let decision = trust::evaluate(
+        let mut decision = trust::evaluate(
             &facts, &policy, &q.actor, &paths, &subject, &q.change, q.now_ms,
         )?;
+        vouched(&facts, &policy, q, &mut decision);
         return Ok(Evaluation { decision, cache });
     }
     let (agg, cache) = trust::cache::load(ledger, &policy)?;
-    let decision = trust::evaluate(
+    let mut decision = trust::evaluate(
         &agg.facts, &policy, &q.actor, &paths, &subject, &q.change, q.now_ms,
     )?;
+    vouched(&agg.facts, &policy, q, &mut decision);
     Ok(Evaluation { decision, cache })
 }
 
@@ -225,7 +248,12 @@ pub fn policy_applied(ledger: &Ledger) -> (String, Option<u64>) {
 /// Evaluate and record: the gate as `ledger trust gate` runs it.
 pub fn gate(rec: &Recorder<'_>, q: &GateQuery, recorder: &str) -> Result<GateOutcome> {
     require_present(q.now_ms)?;
-    let Evaluation { decision, cache } = evaluate(rec.ledger(), q)?;
+    // A recorded decision: its recorder vouches for the author, or nobody does.
+    let q = GateQuery {
+        vouch: Vouch::Recorder(rec.signer().map(|s| s.id().to_string())),
+        ..q.clone()
+    };
+    let Evaluation { decision, cache } = evaluate(rec.ledger(), &q)?;
     let (approval, recorded) =
         record(rec, &decision, &Value::Object(Default::default()), recorder)?;
     Ok(GateOutcome {

@@ -29,7 +29,10 @@ pub struct MergeRequest {
     pub source: String,
     /// Branch to merge into.
     pub target: String,
-    /// The change's author (default: the author name of the source commit).
+    /// The change's author, named by the caller. The author is established by the source
+    /// commit's SSH signature when it has one by a git-signer key (naming another person is
+    /// then refused), else by the recording key when its identity is a policy attestor; a
+    /// name alone (this, or the commit's author name) establishes nothing.
     pub actor: Option<String>,
     /// What people approve (default: `merge:<source commit>`).
     pub subject: Option<String>,
@@ -121,6 +124,95 @@ fn archive_diff(ledger_dir: &Path, diff: &[u8]) -> Result<ArchivedDiff> {
     Ok(ArchivedDiff { sha256, path })
 }
 
+/// Who the author of the merge is, and what establishes it: the source commit's SSH signature
+/// by a git-signer key the ledger binds to an identity (naming someone else is refused), else
+/// the recording key when the policy names its identity an attestor, else nothing (the
+/// caller's name, or the commit's author name, unverified).
+fn author_of(
+    rec: &Recorder<'_>,
+    facts: &trust::Facts,
+    policy: &trust::Policy,
+    repo: &git2::Repository,
+    preview: &git::Preview,
+    req: &MergeRequest,
+) -> Result<(String, trust::gate::Authorship)> {
+    use crate::git::sshsig::{verify_commit, CommitAuthor, GitSigner};
+    use trust::gate::Authorship;
+    let now = rec.ledger().tail()?.next_seq;
+    let signers: Vec<GitSigner> = facts
+        .git_signers_at(now)
+        .filter_map(|g| {
+            ed25519_dalek::VerifyingKey::from_bytes(&g.public_key)
+                .ok()
+                .map(|public| GitSigner {
+                    key_id: g.key_id.clone(),
+                    identity: g.identity.clone(),
+                    public,
+                })
+        })
+        .collect();
+    let why = match verify_commit(repo, preview.source_commit, &signers)? {
+        CommitAuthor::Verified { identity, key_id } => {
+            if let Some(named) = &req.actor {
+                if trust::model::normalize_identity(named)
+                    != trust::model::normalize_identity(&identity)
+                {
+                    return Err(Error::invalid(
+                        "actor",
+                        format!(
+                            "{named}: the source commit is signed by git-signer key {key_id} of {identity}, so its author is {identity}"
+                        ),
+                    ));
+                }
+            }
+            return Ok((identity, Authorship::Signed { key_id }));
+        }
+        CommitAuthor::Unsigned => "the source commit is not signed".to_string(),
+        CommitAuthor::BadSignature(r) => format!("the source commit's signature is bad: {r}"),
+        CommitAuthor::UnknownKey { fingerprint } => format!(
+            "the source commit is signed by key {fingerprint}, which no git-signer key of the ledger is"
+        ),
+        CommitAuthor::NotSsh => {
+            "the source commit is signed, but not with SSH (only SSH signatures are checked)"
+                .to_string()
+        }
+    };
+    match &req.actor {
+        Some(named) => {
+            let a = match trust::gate::Authorship::of_recorder(
+                facts,
+                policy,
+                rec.signer().map(|s| s.id()),
+            ) {
+                Authorship::Unverified { why: recorder } => Authorship::Unverified {
+                    why: format!("{why}, and {recorder}"),
+                },
+                a => a,
+            };
+            Ok((named.clone(), a))
+        }
+        None => {
+            let name = repo
+                .find_commit(preview.source_commit)
+                .ok()
+                .and_then(|c| c.author().name().ok().map(str::to_string))
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "actor",
+                        format!("{why}, and it has no author name: name the author"),
+                    )
+                })?;
+            Ok((
+                name,
+                Authorship::Unverified {
+                    why: format!("{why}; the commit's author name proves nothing"),
+                },
+            ))
+        }
+    }
+}
+
 /// Preview, gate, record, and (on request and allow) execute a merge.
 pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcome> {
     gate::require_present(req.now_ms)?;
@@ -142,20 +234,7 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
             target_commit,
         });
     }
-    let actor = match &req.actor {
-        Some(a) => a.clone(),
-        None => repo
-            .find_commit(preview.source_commit)
-            .ok()
-            .and_then(|c| c.author().name().ok().map(str::to_string))
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "actor",
-                    "the source commit has no author name: name the author",
-                )
-            })?,
-    };
+    let (actor, authorship) = author_of(rec, &agg.facts, &policy, &repo, &preview, req)?;
     let subject = req
         .subject
         .clone()
@@ -173,7 +252,7 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
             target: Some(req.target.clone()),
             diff_sha256: Some(diff.sha256.clone()),
         };
-        let d = trust::evaluate(
+        let mut d = trust::evaluate(
             &agg.facts,
             &policy,
             &actor,
@@ -182,6 +261,7 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
             &change,
             req.now_ms,
         )?;
+        d.apply_authorship(&policy, &authorship);
         (d, Some(diff))
     } else {
         extra["conflicts"] = json!(preview.conflicts);
@@ -196,6 +276,7 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
                 preview.conflicts.join(", ")
             )],
             checks: Vec::new(),
+            author_verification: authorship.label(),
         };
         (d, None)
     };
@@ -215,6 +296,9 @@ pub fn gated_merge(rec: &Recorder<'_>, req: &MergeRequest) -> Result<MergeOutcom
         });
         if let Some(d) = &diff {
             body["diff_sha256"] = json!(d.sha256);
+        }
+        if let Some(v) = &decision.author_verification {
+            body["author_verification"] = json!(v);
         }
         let draft = Draft {
             kind: Kind::Merge,

@@ -1023,7 +1023,15 @@ fn gate_with(t: &TrustView, q: &GateAsk, now_ms: i64) -> Result<(Value, Value)> 
         &q.change,
         now_ms,
     )?;
-    let mut body = d.entry_body();
+    // Recorded, the decision is vouched for by the gate recorder the signed policy names.
+    let mut recorded = d.clone();
+    recorded.apply_authorship(
+        &t.policy,
+        &crate::trust::gate::Authorship::Attested {
+            by: "gate-recorder".into(),
+        },
+    );
+    let mut body = recorded.entry_body();
     if let Some(b) = body.as_object_mut() {
         b.insert("policy_sha256".into(), json!(t.policy_applied.0));
         if let Some(seq) = t.policy_applied.1 {

@@ -51,6 +51,68 @@ pub struct ChangeRef {
     pub diff_sha256: Option<String>,
 }
 
+/// How the author of a change was established. A name alone is never proof: a decision that
+/// is recorded or merged on needs the author [`Authorship::Signed`] or
+/// [`Authorship::Attested`], unless the policy says `allow_unverified = true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorship {
+    /// A query: the author as the asker named them (nothing is recorded or merged on it).
+    Claimed,
+    /// The change's commit carries a valid SSH signature by git-signer key `key_id`, which the
+    /// ledger binds to the author's identity.
+    Signed {
+        /// The git-signer key.
+        key_id: String,
+    },
+    /// A key whose identity the policy names in `[trust] attestors` (or a gate recorder of
+    /// `ledger serve`) vouched for the author it named.
+    Attested {
+        /// Who vouched.
+        by: String,
+    },
+    /// Nothing established the author.
+    Unverified {
+        /// Why not (unsigned commit, a key bound to nobody, a recorder that is no attestor).
+        why: String,
+    },
+}
+
+impl Authorship {
+    /// The `author_verification` recorded: `ssh-signature:<key id>` or `attested:<identity>`.
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Authorship::Signed { key_id } => Some(format!("ssh-signature:{key_id}")),
+            Authorship::Attested { by } => Some(format!("attested:{by}")),
+            _ => None,
+        }
+    }
+
+    /// How a decision recorded with key `key_id` establishes its author given by name: attested
+    /// when the key's identity is one of the policy's `attestors`, unverified otherwise.
+    pub fn of_recorder(facts: &Facts, policy: &Policy, key_id: Option<&str>) -> Authorship {
+        let Some(k) = key_id else {
+            return Authorship::Unverified {
+                why: "the decision is recorded without a key".into(),
+            };
+        };
+        match facts.identity_of(k) {
+            Some(who) if policy.attestors.contains(&model::normalize_identity(who)) => {
+                Authorship::Attested {
+                    by: who.to_string(),
+                }
+            }
+            Some(who) => Authorship::Unverified {
+                why: format!(
+                    "it is named by key {k} ({who}), which [trust] attestors does not name"
+                ),
+            },
+            None => Authorship::Unverified {
+                why: format!("it is named by key {k}, which has no identity"),
+            },
+        }
+    }
+}
+
 /// The decision on a change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -68,9 +130,33 @@ pub struct Decision {
     pub reasons: Vec<String>,
     /// Verdict of each governing gate, in policy order (default last).
     pub checks: Vec<GateCheck>,
+    /// How the author was established (`ssh-signature:<key>`, `attested:<identity>`), when
+    /// something did.
+    pub author_verification: Option<String>,
 }
 
 impl Decision {
+    /// Apply how the author was established: recorded as `author_verification`; an
+    /// unverified author makes the decision a deny (first reason, and a failure of the first
+    /// gate) unless the policy says `allow_unverified = true`.
+    pub fn apply_authorship(&mut self, policy: &Policy, a: &Authorship) {
+        self.author_verification = a.label();
+        if let Authorship::Unverified { why } = a {
+            if policy.allow_unverified {
+                return;
+            }
+            let reason = format!(
+                "author `{}` is unverified: {why} (a commit signed by a git-signer key bound to the author, or an attestor, establishes it; [trust] allow_unverified = true lets it pass)",
+                self.actor
+            );
+            self.allow = false;
+            if let Some(c) = self.checks.first_mut() {
+                c.failures.insert(0, reason.clone());
+            }
+            self.reasons.insert(0, reason);
+        }
+    }
+
     /// The gate that decided: the first failing one on a deny; on an allow the first governing
     /// gate in policy order (the default gate last), i.e. the most specific one when, as
     /// advised, specific gates come first.
@@ -94,6 +180,9 @@ impl Decision {
             "paths": self.paths,
             "gates": self.checks.iter().map(|c| c.gate.clone()).collect::<Vec<_>>(),
         });
+        if let Some(v) = &self.author_verification {
+            body["author_verification"] = json!(v);
+        }
         if let Some(d) = d {
             body["gate"] = json!(d.gate);
             body["score_permille"] = json!(d.score.permille());
@@ -324,6 +413,7 @@ pub fn evaluate(
         paths: paths.to_vec(),
         reasons,
         checks,
+        author_verification: None,
     })
 }
 

@@ -27,5 +27,5 @@ pub fn decision_json(d: &Decision, entry: Option<&Entry>, status: CacheStatus) -
     json!({"ok": d.allow, "decision": if d.allow {"allow"} else {"deny"}, "actor": d.actor, "subject": d.subject, "change": d.change,
            "paths": d.paths, "reasons": d.reasons, "gates": gates, "gate": d.deciding().map(|c| c.gate.clone()),
            "approval_seq": entry.map(|e| e.seq), "approval_hash": entry.map(Entry::hash_hex),
-           "recorded": entry.is_some(), "cache": status.as_str()})
+           "recorded": entry.is_some(), "cache": status.as_str(), "author_verification": d.author_verification})
 }

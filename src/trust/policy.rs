@@ -10,6 +10,10 @@
 //!                          # outcome needs ≥ 1 approval by someone else on every gate; true:
 //!                          # the prior alone may pass them
 //! approval_ttl_hours = 168 # a person's approval or denial counts for this long (> 0)
+//! attestors = []           # identities whose keys may vouch for an author named by hand
+//!                          # (a merge bot that read the pull request's author from the forge)
+//! allow_unverified = false # false (default): a decision recorded or merged on for an author
+//!                          # neither a signed commit nor an attestor establishes is a deny
 //! count_ungated = false    # false (default): only gated merges (recorded by `ledger merge`
 //!                          # through an allowing gate) count; a merge pushed past the gate
 //!                          # and shipped earns nothing. true: every merge counts (wave 1)
@@ -60,6 +64,9 @@ struct RawPolicy {
     prior_alone: Option<bool>,
     count_ungated: Option<bool>,
     approval_ttl_hours: Option<f64>,
+    #[serde(default)]
+    attestors: Vec<String>,
+    allow_unverified: Option<bool>,
     default: Option<RawGate>,
     #[serde(default)]
     gates: Vec<RawGate>,
@@ -123,6 +130,10 @@ pub struct Policy {
     pub count_ungated: bool,
     /// How long a person's approval (or denial) counts, in milliseconds.
     pub approval_ttl_ms: i64,
+    /// Identities (normalised) whose keys may vouch for an author given by name.
+    pub attestors: Vec<String>,
+    /// Let a recorded decision go ahead for an author nobody established (wave 1's rule).
+    pub allow_unverified: bool,
     /// Gates in file order.
     pub gates: Vec<Gate>,
     /// Gate for paths no other gate matches.
@@ -232,6 +243,14 @@ impl Policy {
             1e-3,
             1e6,
         )?;
+        let mut attestors = Vec::with_capacity(raw.attestors.len());
+        for (i, a) in raw.attestors.iter().enumerate() {
+            let n = crate::trust::model::normalize_identity(a);
+            if n.is_empty() {
+                return Err(bad(&format!("attestors[{i}]"), "an empty identity"));
+            }
+            attestors.push(n);
+        }
         if raw.gates.len() > MAX_GATES {
             return Err(bad(
                 "gates",
@@ -262,6 +281,8 @@ impl Policy {
             prior_alone: raw.prior_alone.unwrap_or(false),
             count_ungated: raw.count_ungated.unwrap_or(false),
             approval_ttl_ms: (approval_ttl_hours * HOUR_MS).round() as i64,
+            attestors,
+            allow_unverified: raw.allow_unverified.unwrap_or(false),
             gates,
             default,
         })

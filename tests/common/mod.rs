@@ -11,7 +11,7 @@ pub struct Env {
     pub tmp: tempfile::TempDir,
     /// Batches appended by [`Env::fill`] so far: each gets other merge commits (a merge
     /// commit is recorded once per ledger).
-    fills: std::cell::Cell<usize>,
+    fills: std::sync::atomic::AtomicUsize,
 }
 
 pub fn bin() -> &'static str {
@@ -22,7 +22,7 @@ impl Env {
     pub fn new() -> Env {
         Env {
             tmp: tempfile::tempdir().unwrap(),
-            fills: std::cell::Cell::new(0),
+            fills: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -107,8 +107,9 @@ impl Env {
     pub fn fill(&self, key: &Path, n: usize) {
         // A multiple of 5 keeps the mix of kinds; the merge commits differ from every
         // earlier batch's.
-        let round = self.fills.get();
-        self.fills.set(round + 1);
+        let round = self
+            .fills
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let batch = batch_lines(n, round * 5_000_000);
         let out = self.run_stdin(
             &["--key", key.to_str().unwrap(), "append", "--batch", "-"],
