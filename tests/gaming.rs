@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::ssh::SshKey;
 use common::{code, stderr, stdout, Env};
 use serde_json::Value;
 
@@ -563,4 +564,290 @@ fn policy_check_finds_dead_shadowed_and_order_dependent_gates() {
     // Bad input: exit 2.
     let (c, _, _) = w.ledger(&["policy", "check", "--repo", w.repo(), "--rev", "nope"]);
     assert_eq!(c, Some(2));
+}
+
+/// A commit on a new branch `name` off `main`, changing `file`, written with author
+/// `name <email>` and signed with `key` (an ssh-keygen key) when given.
+fn commit_as(w: &World, branch: &str, file: &str, author: (&str, &str), key: Option<&SshKey>) {
+    let repo = &w.repo;
+    git(repo, "t", &["checkout", "-q", "-b", branch, "main"]);
+    let path = repo.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, format!("{branch}\n")).unwrap();
+    git(repo, "t", &["add", "."]);
+    let who = format!("{} <{}>", author.0, author.1);
+    let mut args: Vec<String> = Vec::new();
+    if let Some(k) = key {
+        args.extend([
+            "-c".into(),
+            "gpg.format=ssh".into(),
+            "-c".into(),
+            format!("user.signingkey={}", k.private.display()),
+        ]);
+    }
+    args.extend([
+        "commit".into(),
+        "-q".into(),
+        "--author".into(),
+        who,
+        "-m".into(),
+        branch.into(),
+    ]);
+    if key.is_some() {
+        args.push("-S".into());
+    }
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    git(repo, "t", &a);
+    git(repo, "t", &["checkout", "-q", "scratch"]);
+}
+
+#[test]
+fn authors_are_established_by_a_signed_commit_or_an_attestor_never_by_a_name() {
+    let w = World::new(
+        "window_hours = 0\nprior_alone = true\nattestors = [\"ci/merge-bot\"]\n[trust.default]\nmin_score = 0.0",
+    );
+    let keys = w.env.path().join("ssh");
+    std::fs::create_dir_all(&keys).unwrap();
+    let alice = SshKey::new(&keys, "alice");
+    let mallory = SshKey::new(&keys, "mallory");
+    let stranger = SshKey::new(&keys, "stranger");
+    for (k, who) in [
+        (&alice, "alice@example.org"),
+        (&mallory, "mallory@example.org"),
+    ] {
+        w.ok(&[
+            "keys",
+            "add",
+            k.public.to_str().unwrap(),
+            "--git-signer",
+            "--identity",
+            who,
+        ]);
+    }
+    let merge = |branch: &str, extra: &[&str]| {
+        let mut args = vec![
+            "merge",
+            "--repo",
+            w.repo(),
+            "--source",
+            branch,
+            "--target",
+            "main",
+            "--execute",
+        ];
+        args.extend_from_slice(extra);
+        w.ledger(&args)
+    };
+    let merges = |w: &World| -> usize {
+        let (_, v, _) = w.ledger(&["log", "--kind", "merge"]);
+        v["entries"].as_array().map_or(0, Vec::len)
+    };
+
+    // A spoofed author name on an unsigned commit: unverified, denied, nothing merged.
+    commit_as(
+        &w,
+        "spoof",
+        "src/a.rs",
+        ("alice", "mallory@evil.example"),
+        None,
+    );
+    let main0 = w.main_tip();
+    let (c, v, err) = merge("spoof", &[]);
+    assert_eq!(c, Some(1), "{v} {err}");
+    assert!(
+        v["reasons"][0].as_str().unwrap().contains("unverified"),
+        "{v}"
+    );
+    assert!(
+        v["reasons"][0].as_str().unwrap().contains("not signed"),
+        "{v}"
+    );
+    assert_eq!(v["author_verification"], Value::Null);
+    assert_eq!(w.main_tip(), main0, "nothing merged");
+    assert_eq!(merges(&w), 0, "no merge entry");
+    // Naming alice by hand changes nothing without an attestor's key.
+    let (c, v, _) = merge("spoof", &["--actor", "alice@example.org"]);
+    assert_eq!(c, Some(1), "{v}");
+    assert_eq!(w.main_tip(), main0);
+
+    // Signed by a key bound to nobody, with alice's name on it: unverified.
+    commit_as(
+        &w,
+        "stranger",
+        "src/b.rs",
+        ("alice", "alice@example.org"),
+        Some(&stranger),
+    );
+    let (c, v, _) = merge("stranger", &[]);
+    assert_eq!(c, Some(1), "{v}");
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains(&stranger.fingerprint()),
+        "{v}"
+    );
+    assert_eq!(w.main_tip(), main0);
+
+    // Signed by mallory's bound key, claimed for alice: refused (exit 2), nothing written.
+    commit_as(
+        &w,
+        "claim",
+        "src/c.rs",
+        ("alice", "alice@example.org"),
+        Some(&mallory),
+    );
+    let before = w.log();
+    let (c, _, err) = merge("claim", &["--actor", "alice@example.org"]);
+    assert_eq!(c, Some(2), "{err}");
+    assert!(err.contains("mallory@example.org"), "{err}");
+    assert_eq!(w.log(), before);
+    // Without the claim it is mallory's change: her decision, not alice's.
+    let (c, v, _) = merge("claim", &[]);
+    assert_eq!(c, Some(0), "{v}");
+    assert_eq!(v["actor"], "mallory@example.org");
+
+    // Signed by alice's bound key: her change, established; merged and recorded as such.
+    commit_as(
+        &w,
+        "good",
+        "src/d.rs",
+        ("Alice Liddell", "alice@example.org"),
+        Some(&alice),
+    );
+    let (c, v, err) = merge("good", &[]);
+    assert_eq!(c, Some(0), "{v} {err}");
+    assert_eq!(v["actor"], "alice@example.org");
+    let seq = v["merge_seq"].as_u64().unwrap().to_string();
+    let (_, e, _) = w.ledger(&["show", &seq]);
+    assert_eq!(e["body"]["author"], "alice@example.org");
+    let how = e["body"]["author_verification"].as_str().unwrap();
+    assert!(how.starts_with("ssh-signature:"), "{e}");
+
+    // A tampered signed commit (message changed after signing): unverified.
+    commit_as(
+        &w,
+        "tamper",
+        "src/e.rs",
+        ("alice", "alice@example.org"),
+        Some(&alice),
+    );
+    let tip = git(&w.repo, "t", &["rev-parse", "tamper"]);
+    let raw = git(&w.repo, "t", &["cat-file", "commit", &tip]).replace("tamper", "harmless");
+    let forged = {
+        let mut c = Command::new("git")
+            .current_dir(&w.repo)
+            .args(["hash-object", "-t", "commit", "-w", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{raw}\n").as_bytes())
+            .unwrap();
+        String::from_utf8(c.wait_with_output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    git(&w.repo, "t", &["branch", "-f", "tamper", &forged]);
+    let tip = w.main_tip();
+    let (c, v, _) = merge("tamper", &[]);
+    assert_eq!(c, Some(1), "{v}");
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("signature is bad"),
+        "{v}"
+    );
+    assert_eq!(w.main_tip(), tip);
+
+    // An attestor (the merge bot, whose key the policy names) vouches for an unsigned commit's
+    // author it read from the forge.
+    let bot = w.env.keygen("bot");
+    w.ok(&[
+        "keys",
+        "add",
+        &format!("{}.pub", bot.display()),
+        "--identity",
+        "ci/merge-bot",
+    ]);
+    let out = w.env.run(&[
+        "--json",
+        "--key",
+        bot.to_str().unwrap(),
+        "merge",
+        "--repo",
+        w.repo(),
+        "--source",
+        "spoof",
+        "--target",
+        "main",
+        "--execute",
+        "--actor",
+        "alice@example.org",
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(v["author_verification"], "attested:ci/merge-bot");
+}
+
+#[test]
+fn a_recorded_gate_decision_needs_its_recorder_to_vouch_for_the_author() {
+    let w = World::new(
+        "prior_alone = true\nattestors = [\"ci/merge-bot\"]\n[trust.default]\nmin_score = 0.0",
+    );
+    let gate = |key: &Path| {
+        let out = w.env.run(&[
+            "--json",
+            "--key",
+            key.to_str().unwrap(),
+            "trust",
+            "gate",
+            "--actor",
+            "alice",
+            "--paths",
+            "src/a.rs",
+        ]);
+        let v: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+        (code(&out), v)
+    };
+    // The release key has no identity: it vouches for nobody. The decision is recorded as a
+    // deny naming why.
+    let (c, v) = gate(&w.key);
+    assert_eq!(c, Some(1), "{v}");
+    assert_eq!(v["recorded"], true);
+    assert!(
+        v["reasons"][0].as_str().unwrap().contains("unverified"),
+        "{v}"
+    );
+    // A query answers for the author as named (nothing is recorded or merged on it).
+    let (c, v, _) = w.ledger(&[
+        "trust",
+        "gate",
+        "--dry-run",
+        "--actor",
+        "alice",
+        "--paths",
+        "src/a.rs",
+    ]);
+    assert_eq!(c, Some(0), "{v}");
+    // The merge bot, an attestor: allowed, and the record says who vouched.
+    let bot = w.env.keygen("bot");
+    w.ok(&[
+        "keys",
+        "add",
+        &format!("{}.pub", bot.display()),
+        "--identity",
+        "CI/Merge-Bot",
+    ]);
+    let (c, v) = gate(&bot);
+    assert_eq!(c, Some(0), "{v}");
+    let seq = v["approval_seq"].as_u64().unwrap().to_string();
+    let (_, e, _) = w.ledger(&["show", &seq]);
+    assert_eq!(e["body"]["author_verification"], "attested:CI/Merge-Bot");
 }

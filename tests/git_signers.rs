@@ -11,7 +11,7 @@
 mod common;
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use audit_ledger::git::sshsig::{self, CommitAuthor, GitSigner};
@@ -20,54 +20,14 @@ use audit_ledger::ledger::entry::{self, Entry};
 use audit_ledger::ledger::view::{StateLocation, View, ViewOptions};
 use audit_ledger::ledger::Submitted;
 use audit_ledger::{flow, Draft, Error, Kind, Ledger, Recorder, Signer};
+use common::ssh::SshKey;
 use common::{code, stderr, Env};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
 // SSH keys and git, as a person uses them.
 
-/// An `ssh-keygen -t ed25519` key pair (no passphrase) in `dir`.
-struct SshKey {
-    private: PathBuf,
-    public: PathBuf,
-}
-
 impl SshKey {
-    fn new(dir: &Path, name: &str) -> SshKey {
-        SshKey::of_type(dir, name, &["-t", "ed25519"])
-    }
-
-    fn of_type(dir: &Path, name: &str, kind: &[&str]) -> SshKey {
-        let private = dir.join(name);
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-N", "", "-C", &format!("{name}@laptop"), "-f"])
-            .arg(&private)
-            .args(kind)
-            .stdin(Stdio::null())
-            .output()
-            .expect("ssh-keygen must be installed (openssh-client)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        SshKey {
-            public: PathBuf::from(format!("{}.pub", private.display())),
-            private,
-        }
-    }
-
-    /// The SHA-256 fingerprint `ssh-keygen -l` prints.
-    fn fingerprint(&self) -> String {
-        let out = Command::new("ssh-keygen")
-            .args(["-l", "-E", "sha256", "-f"])
-            .arg(&self.public)
-            .output()
-            .unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        text.split_whitespace().nth(1).unwrap().to_string()
-    }
-
     /// The key as the ledger stores it (the raw Ed25519 key of the `.pub` line).
     fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
         openssh::load_public_any(&self.public).unwrap()

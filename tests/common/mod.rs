@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub mod serve;
+pub mod ssh;
 
 /// A temp directory holding `audit/` and key files.
 pub struct Env {
