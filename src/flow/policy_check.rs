@@ -11,6 +11,8 @@
 //! * `admits-new-authors`: the default gate lets an author with no merge of known outcome
 //!   through on the prior alone (`prior_alone = true` and a `min_score` the prior meets, with no
 //!   approval required).
+//! * `admits-unverified`: `allow_unverified = true` lets a recorded or merged-on decision go
+//!   ahead for an author that neither a signed commit nor an attestor established.
 //!
 //! A finding is advice, never an error: the policy stays valid. The CLI exits 1 when there is
 //! one, so a CI job can hold a policy change back.
@@ -27,7 +29,8 @@ pub const EXAMPLES: usize = 3;
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// `matches-nothing`, `shadowed`, `order-matters` or `admits-new-authors`.
+    /// `matches-nothing`, `shadowed`, `order-matters`, `admits-new-authors` or
+    /// `admits-unverified`.
     pub code: &'static str,
     /// The gate it is about.
     pub gate: String,
@@ -170,6 +173,14 @@ pub fn findings(policy: &Policy, files: &[String]) -> Vec<Finding> {
             examples: Vec::new(),
         });
     }
+    if policy.allow_unverified {
+        out.push(Finding {
+            code: "admits-unverified",
+            gate: d.name.clone(),
+            message: "allow_unverified = true: a decision recorded or merged on goes ahead for an author named by hand, whom no signed commit or attestor established".into(),
+            examples: Vec::new(),
+        });
+    }
     out
 }
 
@@ -225,5 +236,7 @@ min_score = 0.6
         assert!(findings(&ok, &f).is_empty());
         let open = Policy::from_toml("prior_alone = true").unwrap();
         assert_eq!(findings(&open, &f)[0].code, "admits-new-authors");
+        let names = Policy::from_toml("allow_unverified = true").unwrap();
+        assert_eq!(findings(&names, &f)[0].code, "admits-unverified");
     }
 }
