@@ -851,3 +851,56 @@ fn a_recorded_gate_decision_needs_its_recorder_to_vouch_for_the_author() {
     let (_, e, _) = w.ledger(&["show", &seq]);
     assert_eq!(e["body"]["author_verification"], "attested:CI/Merge-Bot");
 }
+
+#[test]
+fn a_signed_merge_pushed_past_the_gate_still_answers_for_its_failure() {
+    let w = World::new("window_hours = 0");
+    let keys = w.env.path().join("ssh");
+    std::fs::create_dir_all(&keys).unwrap();
+    let mallory = SshKey::new(&keys, "mallory");
+    let k = mallory.public.to_str().unwrap();
+    w.ok(&[
+        "keys",
+        "add",
+        k,
+        "--git-signer",
+        "--identity",
+        "mallory@example.org",
+    ]);
+    // Two merge commits mallory signs and pushes to main herself, as "alice".
+    for (i, status) in [(0, "succeeded"), (1, "failed")] {
+        let b = format!("p{i}");
+        w.branch("alice", &b, &format!("src/p{i}.rs"));
+        git(&w.repo, "alice", &["checkout", "-q", "main"]);
+        git(
+            &w.repo,
+            "alice",
+            &[
+                "-c",
+                "gpg.format=ssh",
+                "-c",
+                &format!("user.signingkey={}", mallory.private.display()),
+                "merge",
+                "-q",
+                "--no-ff",
+                "-S",
+                "-m",
+                &b,
+                &b,
+            ],
+        );
+        git(&w.repo, "alice", &["checkout", "-q", "scratch"]);
+        let d = w.deploy(&format!("v{i}"), status);
+        let (_, e, _) = w.ledger(&["show", &d["seq"].as_u64().unwrap().to_string()]);
+        assert_eq!(
+            e["body"]["merges"][0]["author"], "mallory@example.org",
+            "{e}"
+        );
+    }
+    // Her success earns nothing (not gated); her failure counts against her, not alice.
+    let s = w.score("mallory@example.org");
+    assert_eq!(s["breakdown"]["successes"], 0, "{s}");
+    assert_eq!(s["breakdown"]["failures"], 1, "{s}");
+    assert_eq!(s["breakdown"]["ungated"], 1, "{s}");
+    assert_eq!(w.score("alice")["known"], false);
+}

@@ -81,6 +81,23 @@ pub(crate) fn attribute_deploy(
     if shipped.len() > MAX_CHANGES {
         extra.insert("changes_truncated".into(), json!(true));
     }
+    // Merge commits pushed past the gate: their author is who signed them, if a git-signer
+    // key trusted now did (then a failure counts against them); else the name git recorded,
+    // which proves nothing.
+    let signers: Vec<crate::git::sshsig::GitSigner> = facts
+        .git_signers
+        .iter()
+        .filter(|g| g.revoked_at.is_none())
+        .filter_map(|g| {
+            ed25519_dalek::VerifyingKey::from_bytes(&g.public_key)
+                .ok()
+                .map(|public| crate::git::sshsig::GitSigner {
+                    key_id: g.key_id.clone(),
+                    identity: g.identity.clone(),
+                    public,
+                })
+        })
+        .collect();
     let mut merges = Vec::new();
     for c in &shipped {
         let hex = c.id.to_string();
@@ -96,8 +113,17 @@ pub(crate) fn attribute_deploy(
                 v["seq"] = json!(s);
             }
             merges.push(v);
-        } else if c.parents >= 2 && !c.author.is_empty() {
-            merges.push(json!({"merge_commit": hex, "author": c.author}));
+        } else if c.parents >= 2 {
+            match crate::git::sshsig::verify_commit(&repo, c.id, &signers)? {
+                crate::git::sshsig::CommitAuthor::Verified { identity, key_id } => {
+                    merges.push(json!({"merge_commit": hex, "author": identity,
+                        "author_verification": format!("ssh-signature:{key_id}")}));
+                }
+                _ if !c.author.is_empty() => {
+                    merges.push(json!({"merge_commit": hex, "author": c.author}));
+                }
+                _ => {}
+            }
         }
     }
     // An entry line is at most 1 MiB: keep the newest MAX_MERGES (≈ 100 bytes each).

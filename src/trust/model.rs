@@ -67,6 +67,9 @@ pub struct MergeFact {
     /// decision on the same source commit for the same author. Only gated merges earn
     /// successes (unless `[trust] count_ungated = true`).
     pub gated: bool,
+    /// Its author was established (`author_verification`: a signed commit, or an attestor),
+    /// so a failure of an ungated merge still counts against them.
+    pub verified: bool,
 }
 
 /// An allowing gate decision on a source commit: an `approval` entry written by a gate (it has
@@ -253,6 +256,8 @@ pub struct BodyView<'a> {
     diff_sha256: Option<&'a str>,
     #[serde(default)]
     change: Option<&'a str>,
+    #[serde(default)]
+    author_verification: Option<&'a str>,
 }
 
 /// One item of a deploy's `merges`.
@@ -262,6 +267,8 @@ pub struct MergeRef<'a> {
     merge_commit: Option<&'a str>,
     #[serde(default)]
     author: Option<&'a str>,
+    #[serde(default)]
+    author_verification: Option<&'a str>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -292,6 +299,7 @@ impl<'a> BodyView<'a> {
                     .map(|m| MergeRef {
                         merge_commit: m.get("merge_commit").and_then(Value::as_str),
                         author: m.get("author").and_then(Value::as_str),
+                        author_verification: m.get("author_verification").and_then(Value::as_str),
                     })
                     .collect()
             }),
@@ -303,6 +311,7 @@ impl<'a> BodyView<'a> {
             target: s("target"),
             diff_sha256: s("diff_sha256"),
             change: s("change"),
+            author_verification: s("author_verification"),
         }
     }
 
@@ -527,6 +536,7 @@ impl Facts {
                     scope,
                     ships: Vec::new(),
                     gated,
+                    verified: body.author_verification.is_some_and(|v| !v.is_empty()),
                 });
             }
             Kind::Deploy => {
@@ -570,6 +580,9 @@ impl Facts {
                                         scope: 0,
                                         ships: Vec::new(),
                                         gated: false,
+                                        verified: m
+                                            .author_verification
+                                            .is_some_and(|v| !v.is_empty()),
                                     })
                                 }
                             };
@@ -1002,9 +1015,12 @@ pub fn score(
         }
         let weight =
             |t: i64| 0.5f64.powf(now_ms.saturating_sub(t).max(0) as f64 / policy.half_life_ms);
+        // Gated merges count both ways; an ungated one never earns a success, and its failure
+        // counts only against an established author (count_ungated: wave 1, all count).
         let counts = m.gated || policy.count_ungated;
         match outcome(facts, m, policy.window_ms, now_ms) {
-            Outcome::Success { .. } | Outcome::Failure { .. } if !counts => sc.ungated += 1,
+            Outcome::Success { .. } if !counts => sc.ungated += 1,
+            Outcome::Failure { .. } if !counts && !m.verified => sc.ungated += 1,
             Outcome::Success { seq, ts_ms } => {
                 sc.successes += 1;
                 sc.success_weight += weight(ts_ms);
@@ -1162,6 +1178,15 @@ mod tests {
         // Its failure is ungated: it counts for nobody.
         let e = score(&f, &p, "eve", None, day2);
         assert_eq!((e.failures, e.ungated), (0, 1));
+        // An ungated merge whose author was established (the deploy found its merge commit
+        // signed by her git-signer key): its failure counts against her, a success would not.
+        let list = vec![
+            json!({"merge_commit": "m6", "author": "mal", "author_verification": "ssh-signature:0123456789abcdef"}),
+        ];
+        let body = json!({"env": "prod", "version": "v3", "commit": "y", "status": "failed", "merges": list});
+        f.apply(10, &ts(1), Kind::Deploy, "ci", &body, &|_| 0);
+        let m = score(&f, &p, "mal", None, day2);
+        assert_eq!((m.successes, m.failures, m.ungated), (0, 1, 1));
         // With count_ungated (wave 1's rule) every merge counts.
         let w1 = Policy::from_toml("window_hours = 24\ncount_ungated = true").unwrap();
         let s = score(&f, &w1, "ann", None, day2);

@@ -102,9 +102,11 @@ const SHIPPED_MERGE: &[Field] = &[
     req("merge_commit", Text),
     req("author", AnyText),
     opt("seq", UINT),
+    opt("author_verification", Text),
 ];
 
 const MERGE: &[Field] = &[
+    opt("author_verification", Text),
     req("author", Text),
     req("source", Text),
     req("target", Text),
@@ -139,6 +141,7 @@ const APPROVAL: &[Field] = &[
     opt("fast_forward", Bool),
     opt("change", Text),
     opt("tree_size", UINT),
+    opt("author_verification", Text),
 ];
 
 const DEPLOY: &[Field] = &[

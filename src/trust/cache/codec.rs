@@ -3,12 +3,12 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x05                           magic and version (8 bytes)
+//! "ALTRUST" 0x06                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
 //! u32 n ‖ n × str                           environments
-//! u32 n ‖ n × merge       merge   = u8 flags (1 has_seq, 2 gated) ‖ u64 seq ‖ i64 ts_ms ‖ u32 author ‖ str commit
+//! u32 n ‖ n × merge       merge   = u8 flags (1 has_seq, 2 gated, 4 verified) ‖ u64 seq ‖ i64 ts_ms ‖ u32 author ‖ str commit
 //!                                   ‖ u64 scope ‖ u32 k ‖ k × u32 deploy index
 //! u32 n ‖ n × deploy      deploy  = u64 seq ‖ i64 ts_ms ‖ u32 env ‖ str version ‖ str commit
 //!                                   ‖ u8 status (0 succeeded, 1 failed) ‖ u8 rolled_back
@@ -34,7 +34,7 @@ use crate::trust::model::{
     ApprovalFact, DeployFact, DeployStatus, Facts, GitSignerFact, MergeFact,
 };
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x05";
+const MAGIC: &[u8; 8] = b"ALTRUST\x06";
 
 /// Encode an aggregate (see the module docs).
 pub fn encode(a: &Aggregate) -> Vec<u8> {
@@ -51,7 +51,7 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
     f.envs.iter().for_each(|s| e.str(s));
     e.u32(f.merges.len() as u32);
     for m in &f.merges {
-        e.u8(u8::from(m.seq.is_some()) | (u8::from(m.gated) << 1));
+        e.u8(u8::from(m.seq.is_some()) | (u8::from(m.gated) << 1) | (u8::from(m.verified) << 2));
         e.u64(m.seq.unwrap_or(0));
         e.u64(m.ts_ms as u64);
         e.u32(m.author);
@@ -213,7 +213,7 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
     }
     for _ in 0..d.count()? {
         let flags = d.u8()?;
-        if flags > 3 {
+        if flags > 7 {
             return None;
         }
         let has_seq = flags & 1 == 1;
@@ -234,6 +234,7 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
             scope,
             ships,
             gated: flags & 2 == 2,
+            verified: flags & 4 == 4,
         });
     }
     for _ in 0..d.count()? {

@@ -11,7 +11,7 @@
 //! # Format (integers little-endian; `str` = u32 length ‖ UTF-8)
 //!
 //! ```text
-//! "ALSLICE" 0x03                                   magic and version
+//! "ALSLICE" 0x04                                   magic and version
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head ‖ str scope_key   the cache position it matches
 //! u32 buckets ‖ u64 dir_len                        approval buckets; author directory bytes
 //! u32 n ‖ n × (str key_id ‖ str identity)          identities
@@ -20,7 +20,7 @@
 //! dir: u32 n ‖ n × (str author ‖ u64 offset ‖ u32 length)   sorted by author; then its u64 checksum
 //! buckets × (u64 offset ‖ u32 length)              bucket directory
 //! records and buckets, each followed by its u64 checksum:
-//!   author record = u32 merges ‖ merges × (u8 flags (1 has_seq, 2 gated) ‖ u64 seq ‖ i64 ts ‖ u64 scope ‖
+//!   author record = u32 merges ‖ merges × (u8 flags (1 has_seq, 2 gated, 4 verified) ‖ u64 seq ‖ i64 ts ‖ u64 scope ‖
 //!                   u32 k ‖ k × u32 deploy) ‖ u32 deploys ‖ deploys × (u64 seq ‖ i64 ts ‖
 //!                   u8 failed ‖ u8 rolled_back ‖ u64 rollback_seq ‖ i64 rollback_ts)
 //!   bucket        = u32 n ‖ n × (u64 seq ‖ i64 ts ‖ str subject ‖ str approver ‖ u8 allow)
@@ -35,7 +35,7 @@ use super::codec::{checksum, decode_git_signers, encode_git_signers, Dec, Enc};
 use super::Aggregate;
 use crate::trust::model::{ApprovalFact, DeployFact, DeployStatus, Facts, MergeFact};
 
-const MAGIC: &[u8; 8] = b"ALSLICE\x03";
+const MAGIC: &[u8; 8] = b"ALSLICE\x04";
 /// File name beside `trust.cache`.
 pub const SLICE_FILE: &str = "trust.slice";
 /// Largest header, directory or record read (a larger one means: take the full path).
@@ -88,7 +88,9 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
         body.u32(merges.len() as u32);
         for &i in merges {
             let Some(m) = f.merges.get(i) else { continue };
-            body.u8(u8::from(m.seq.is_some()) | (u8::from(m.gated) << 1));
+            body.u8(u8::from(m.seq.is_some())
+                | (u8::from(m.gated) << 1)
+                | (u8::from(m.verified) << 2));
             body.u64(m.seq.unwrap_or(0));
             body.u64(m.ts_ms as u64);
             body.u64(m.scope);
@@ -303,7 +305,7 @@ pub fn read(path: &Path, scope_key: &str, author: &str, keys: &[String]) -> Opti
         let mut d = Dec(rec);
         for _ in 0..d.count()? {
             let flags = d.u8()?;
-            if flags > 3 {
+            if flags > 7 {
                 return None;
             }
             let seq = d.u64()?;
@@ -321,6 +323,7 @@ pub fn read(path: &Path, scope_key: &str, author: &str, keys: &[String]) -> Opti
                 scope,
                 ships,
                 gated: flags & 2 == 2,
+                verified: flags & 4 == 4,
             });
         }
         for _ in 0..d.count()? {
