@@ -235,6 +235,12 @@ fn metrics_table(out: &mut String, m: &Metrics) {
         );
     }
     out.push_str("</table>\n");
+    let g = &m.merges;
+    let _ = writeln!(
+        out,
+        "<p class=\"merges\">Merges shipped in the window: {}; past the gate (no merge entry, earning no trust): {}.</p>",
+        g.shipped, g.ungated
+    );
 }
 
 /// A bar chart as inline SVG. `None` values are drawn as a grey "–".

@@ -180,6 +180,17 @@ fn merges_pushed_straight_to_main_earn_nothing() {
     assert_eq!(c, Some(1), "{v}");
     assert_eq!(v["decision"], "deny");
     assert_eq!(w.log(), before, "a query appends nothing");
+    // Visible beyond the score: metrics and the report count merges past the gate.
+    let m = w.ok(&["metrics"]);
+    assert_eq!(m["merges"]["shipped"], 6, "{m}");
+    assert_eq!(m["merges"]["ungated"], 6, "{m}");
+    let html = w.env.path().join("report.html");
+    w.ok(&["report", "--out", html.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("past the gate (no merge entry, earning no trust): 6"),
+        "report"
+    );
     // Under wave 1's rule the same history would have made her trusted: the rule is the
     // difference, not the setup.
     let cfg = w.env.dir().join("config.toml");

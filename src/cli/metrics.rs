@@ -127,6 +127,12 @@ fn human(m: &Metrics) -> String {
             mark(r.status)
         ));
     }
+    if m.merges.ungated > 0 {
+        out.push_str(&format!(
+            "  {} of {} merges shipped went past the gate (no merge entry): they earn no trust\n",
+            m.merges.ungated, m.merges.shipped
+        ));
+    }
     out.trim_end().to_string()
 }
 

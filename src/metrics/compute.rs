@@ -21,6 +21,8 @@ struct Fact {
     /// Time to restore of this failure; `None` while open or when not a failure.
     restore_ms: Option<i64>,
     lead_ms: Vec<i64>,
+    merges: u64,
+    ungated_merges: u64,
 }
 
 /// [`History`] digested for windowed aggregation.
@@ -92,6 +94,8 @@ impl Analysis {
                 failure,
                 restore_ms,
                 lead_ms,
+                merges: d.merges,
+                ungated_merges: d.ungated_merges,
             });
         }
         let first_deploy_ts = facts.iter().map(|f| f.ts).min();
@@ -189,6 +193,17 @@ pub struct Drills {
     pub duration: Timing,
 }
 
+/// Merges shipped in the window by succeeded or failed deploys (`merges` of `append deploy
+/// --repo`), and those that went past the gate: no `merge` entry records them (pushed to the
+/// branch directly). They earn no trust (docs/trust.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Merges {
+    /// Merges shipped.
+    pub shipped: u64,
+    /// Of those, not recorded by a `merge` entry.
+    pub ungated: u64,
+}
+
 /// Every metric for one env (or all) and one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
@@ -208,6 +223,8 @@ pub struct Metrics {
     pub time_to_restore: Restore,
     /// Drills.
     pub drills: Drills,
+    /// Merges shipped, and those past the gate.
+    pub merges: Merges,
 }
 
 /// Compute the metrics of `env` (all envs when `None`) over `window`.
@@ -222,8 +239,14 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
     let mut open = 0u64;
     let mut lead = Vec::new();
     let mut restore = Vec::new();
+    let mut merges = Merges {
+        shipped: 0,
+        ungated: 0,
+    };
     for f in a.facts.iter().filter(|f| in_window(f.ts, &f.env)) {
         deploys += 1;
+        merges.shipped += f.merges;
+        merges.ungated += f.ungated_merges;
         if f.succeeded {
             succeeded += 1;
             lead.extend_from_slice(&f.lead_ms);
@@ -307,6 +330,7 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
                 status: status_under(dur.median_ms, t.max_drill_duration_ms),
             },
         },
+        merges,
     }
 }
 

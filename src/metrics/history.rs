@@ -44,6 +44,10 @@ pub struct Deploy {
     pub status: DeployStatus,
     /// (commit, time in ms) of each change shipped, from `changes` or `commit_time`.
     pub changes: Vec<(String, i64)>,
+    /// Merges it shipped (its `merges` list, written by `append deploy --repo`).
+    pub merges: u64,
+    /// Of those, merges that no `merge` entry records: pushed to the branch past the gate.
+    pub ungated_merges: u64,
 }
 
 /// The facts of one `rollback` entry.
@@ -151,6 +155,11 @@ impl History {
                         .map(|t| vec![(commit.clone(), t)])
                         .unwrap_or_default(),
                 };
+                let list = b.get("merges").and_then(Value::as_array);
+                let merges = list.map_or(0, |l| l.len() as u64);
+                let ungated_merges = list.map_or(0, |l| {
+                    l.iter().filter(|m| m.get("seq").is_none()).count() as u64
+                });
                 self.deploys.push(Deploy {
                     seq: e.seq,
                     ts,
@@ -160,6 +169,8 @@ impl History {
                     commit,
                     status,
                     changes,
+                    merges,
+                    ungated_merges,
                 });
             }
             Kind::Rollback => self.rollbacks.push(Rollback {
@@ -246,6 +257,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, &t)| (format!("{version}-{i}"), t))
                 .collect(),
+            merges: 0,
+            ungated_merges: 0,
         }
     }
 
