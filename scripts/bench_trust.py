@@ -115,7 +115,8 @@ def bench(tmp):
     cache = glob.glob(os.path.join(tmp, "state", "*", "*", "state.json"))[0].replace("state.json", "trust.cache")
     # Four days on, every deploy is past the 72 h window: successes count too.
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4 * 86400))
-    gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9", "--at", at]
+    # A recorded decision is made at the present time (no --at); queries look four days on.
+    gate = [LEDGER, "--dir", d, "--json", "trust", "gate", "--actor", "dev7", "--paths", "src/mod1/file1.rs", "db/schema.sql", "--subject", "PR-9"]
     score = [LEDGER, "--dir", d, "--json", "trust", "score", "--actor", "dev7", "--at", at]
 
     def drop_cache():
@@ -139,10 +140,31 @@ def bench(tmp):
     print(f"trust score, warm cache: median {warm_score * 1000:8.1f} ms wall, {score_cpu * 1000:6.1f} ms CPU")
     missed = cold >= 1.0 or warm >= 0.05
 
+    # A merge entry: append checks under the lock that no earlier record names its merge
+    # commit, from the trust facts (warm cache). Baseline: the O(1) event append above.
+    n_merge = [0]
+
+    def merge_cmd():
+        n_merge[0] += 1
+        c = f"{0xfeed0000 + n_merge[0] + int(time.time()):040x}"
+        return [LEDGER, "--dir", d, "append", "merge", "--actor", "bench", "--author", "dev1", "--source", "f", "--target", "main",
+                "--source-commit", c, "--target-commit", c, "--merge-commit", c, "--path", "src/x.rs"]
+
+    ms = []
+    for _ in range(7):
+        cmd = merge_cmd()
+        t = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True)
+        ms.append(time.perf_counter() - t)
+        if p.returncode != 0:
+            sys.exit(f"append merge failed: {p.stderr.decode()}")
+    merge_t = statistics.median(ms)
+    print(f"append merge (warm)    : median {merge_t * 1000:8.1f} ms wall  = {merge_t / append:.2f} × an O(1) append")
+
     # `trust gate --dry-run` through the verified view (issue 11): a first run on a machine
     # with no client state verifies the whole ledger; a warm run checks one line; after one
     # new entry it verifies that entry. Baselines from the same run: `verify` and an append.
-    dry = gate + ["--dry-run"]
+    dry = gate + ["--at", at, "--dry-run"]
     fresh = [0]
 
     def new_state():
