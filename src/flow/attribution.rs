@@ -84,20 +84,7 @@ pub(crate) fn attribute_deploy(
     // Merge commits pushed past the gate: their author is who signed them, if a git-signer
     // key trusted now did (then a failure counts against them); else the name git recorded,
     // which proves nothing.
-    let signers: Vec<crate::git::sshsig::GitSigner> = facts
-        .git_signers
-        .iter()
-        .filter(|g| g.revoked_at.is_none())
-        .filter_map(|g| {
-            ed25519_dalek::VerifyingKey::from_bytes(&g.public_key)
-                .ok()
-                .map(|public| crate::git::sshsig::GitSigner {
-                    key_id: g.key_id.clone(),
-                    identity: g.identity.clone(),
-                    public,
-                })
-        })
-        .collect();
+    let signers = crate::git::sshsig::GitSigner::from_facts(facts.git_signers_at(u64::MAX));
     let mut merges = Vec::new();
     for c in &shipped {
         let hex = c.id.to_string();

@@ -139,18 +139,7 @@ fn author_of(
     use crate::git::sshsig::{verify_commit, CommitAuthor, GitSigner};
     use trust::gate::Authorship;
     let now = rec.ledger().tail()?.next_seq;
-    let signers: Vec<GitSigner> = facts
-        .git_signers_at(now)
-        .filter_map(|g| {
-            ed25519_dalek::VerifyingKey::from_bytes(&g.public_key)
-                .ok()
-                .map(|public| GitSigner {
-                    key_id: g.key_id.clone(),
-                    identity: g.identity.clone(),
-                    public,
-                })
-        })
-        .collect();
+    let signers = GitSigner::from_facts(facts.git_signers_at(now));
     let why = match verify_commit(repo, preview.source_commit, &signers)? {
         CommitAuthor::Verified { identity, key_id } => {
             if let Some(named) = &req.actor {

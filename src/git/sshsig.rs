@@ -76,6 +76,23 @@ impl GitSigner {
             })
             .collect()
     }
+
+    /// The git-signer keys the trust fold learned ([`crate::trust::Facts::git_signers_at`]),
+    /// for [`verify_commit`].
+    pub fn from_facts<'a>(
+        keys: impl Iterator<Item = &'a crate::trust::model::GitSignerFact>,
+    ) -> Vec<GitSigner> {
+        keys.filter_map(|g| {
+            VerifyingKey::from_bytes(&g.public_key)
+                .ok()
+                .map(|public| GitSigner {
+                    key_id: g.key_id.clone(),
+                    identity: g.identity.clone(),
+                    public,
+                })
+        })
+        .collect()
+    }
 }
 
 /// Who signed a commit, as far as its SSH signature and the given signers tell.
