@@ -17,7 +17,7 @@ use super::Ctx;
 /// `ledger append`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n  ledger append event --actor ci/job-9 --type test --git origin --key ci.key   # on the ref refs/audit/ledger (docs/git.md)\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
 )]
 pub struct AppendArgs {
     /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
@@ -41,6 +41,8 @@ pub struct AppendArgs {
     pub id: Option<String>,
     #[command(flatten)]
     pub remote: super::remote::RemoteArgs,
+    #[command(flatten)]
+    pub git: super::sync::GitArgs,
     #[command(flatten)]
     pub fields: FieldFlags,
 }
@@ -252,7 +254,20 @@ pub fn draft_from_args(
 }
 
 pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
-    let ledger = if a.remote.remote.as_deref().is_some_and(|r| !r.is_empty()) {
+    let git = a.git.git.as_deref().is_some_and(|r| !r.is_empty());
+    if git {
+        if a.remote.remote.as_deref().is_some_and(|r| !r.is_empty()) {
+            return Err(super::usage(
+                "--git and --remote are two ways to reach a ledger: give one",
+            ));
+        }
+        if a.fields.repo.is_some() || a.fields.undoes.is_some() {
+            return Err(super::usage(
+                "--repo and --undoes read the ledger's history as of the append: not available with --git (give the merges or the deploy undone in the body)",
+            ));
+        }
+    }
+    let ledger = if git || a.remote.remote.as_deref().is_some_and(|r| !r.is_empty()) {
         None
     } else {
         Some(ctx.ledger()?)
@@ -270,6 +285,9 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         }
         _ => return Err(super::usage("give KIND and --actor, or --batch FILE")),
     };
+    if git {
+        return super::sync::append_git(ctx, &a.git, drafts);
+    }
     if let Some(remote) = a.remote.client(ctx)? {
         return append_remote(ctx, a, &remote, drafts);
     }

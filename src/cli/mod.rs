@@ -13,6 +13,7 @@ mod output;
 mod policy;
 mod remote;
 mod serve;
+mod sync;
 mod tlog;
 mod trust;
 mod verifiers;
@@ -119,6 +120,10 @@ pub enum Command {
     Bundle(bundle::BundleCmd),
     /// Serve the ledger over HTTP to CI runners and merge bots (DESIGN §9).
     Serve(serve::ServeArgs),
+    /// Sync with the ledger on a git ref: verify what others pushed, push what is queued.
+    Sync(sync::SyncArgs),
+    /// Write the ledger on a git ref as an ordinary ledger directory, and verify it.
+    Export(sync::ExportArgs),
     /// The standalone verifiers embedded in this binary: export them, print their SHA-256.
     #[command(subcommand)]
     Verifiers(verifiers::VerifiersCmd),
@@ -174,6 +179,8 @@ pub fn main() -> i32 {
         Command::Policy(a) => policy::policy(&ctx, a),
         Command::Verifiers(a) => verifiers::run(&ctx, a),
         Command::Serve(a) => serve::serve(&ctx, a),
+        Command::Sync(a) => sync::sync_cmd(&ctx, a),
+        Command::Export(a) => sync::export(&ctx, a),
     };
     match result {
         Ok(code) => code,

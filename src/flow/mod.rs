@@ -30,6 +30,7 @@ pub mod merge;
 pub mod policy;
 pub mod policy_check;
 pub mod proof;
+pub mod sync;
 pub mod verify;
 
 /// An outcome that can say no: a gate's deny, a failed drill. Errors are not verdicts.

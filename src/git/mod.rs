@@ -15,6 +15,7 @@
 //! [`shipped`] walks the commits reachable from the deployed commit and not from the previous
 //! successful deploy's commit (`git log PREV..COMMIT`), newest first.
 
+pub mod refstore;
 pub mod sshsig;
 
 use std::path::Path;

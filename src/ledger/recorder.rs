@@ -508,7 +508,7 @@ fn change_applied(config: &mut Config, file: &Config) {
 
 /// The signer must be trusted by the ledger's own key history (verified under the lock), or
 /// be bootstrapping the ledger's first key with its own `key add` entry.
-pub(super) fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) -> Result<()> {
+pub(crate) fn check_signer_trusted(view: &View, signer: &Signer, first: &Draft) -> Result<()> {
     match view.trusted(signer.id()) {
         Some(k) if k.writer => {
             return Err(Error::untrusted(

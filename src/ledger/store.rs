@@ -90,12 +90,15 @@ impl Submitted {
 pub(crate) enum Item {
     Draft(Draft),
     Submitted(Submitted),
+    /// A draft with the timestamp it was first written at (an entry re-chained on top of
+    /// entries another writer published first keeps its time: `crate::flow::sync`).
+    Timed(Draft, String),
 }
 
 impl Item {
     pub(crate) fn draft(&self) -> &Draft {
         match self {
-            Item::Draft(d) => d,
+            Item::Draft(d) | Item::Timed(d, _) => d,
             Item::Submitted(s) => &s.draft,
         }
     }
@@ -264,6 +267,22 @@ impl Ledger {
         })
     }
 
+    /// Cut the log back to `len` bytes under the append lock, whatever its tail looks like: for
+    /// the git sync's recovery of lines it was adopting when it was killed (a torn line
+    /// included). Lines before `len` are never touched.
+    pub(crate) fn cut_back(&self, len: u64) -> Result<()> {
+        let path = self.log_path();
+        let file =
+            crate::fsutil::open_regular_with(&path, OpenOptions::new().read(true).write(true))?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
+        let now = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if now > len {
+            file.set_len(len).map_err(|e| Error::io(&path, e))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(())
+    }
+
     /// Read the tail without locking (a snapshot; may be stale a moment later).
     pub fn tail(&self) -> Result<Tail> {
         let path = self.log_path();
@@ -315,6 +334,34 @@ impl Locked<'_> {
         self.tail
     }
 
+    /// Set the tail after lines this process appended and verified.
+    pub(crate) fn set_tail(&mut self, tail: Tail) {
+        self.tail = tail;
+    }
+
+    /// Append whole lines sealed elsewhere (entries published on a git ref) with one write
+    /// and one fsync; the tail becomes `after`. The caller verifies them under this lock and
+    /// cuts them off with [`Locked::cut`] when they fail.
+    pub(crate) fn append_raw(&mut self, bytes: &[u8], after: Tail) -> Result<()> {
+        let path = self.ledger.log_path();
+        self.file
+            .write_all(bytes)
+            .map_err(|e| Error::io(&path, e))?;
+        self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+        self.tail = after;
+        Ok(())
+    }
+
+    /// Cut the log back to `to` (a tail this lock saw), and fsync: only for lines
+    /// [`Locked::append_raw`] wrote that did not verify.
+    pub(crate) fn cut(&mut self, to: Tail) -> Result<()> {
+        let path = self.ledger.log_path();
+        self.file.set_len(to.len).map_err(|e| Error::io(&path, e))?;
+        self.file.sync_all().map_err(|e| Error::io(&path, e))?;
+        self.tail = to;
+        Ok(())
+    }
+
     /// Seal, sign and write `drafts` while holding the lock. Only the write path
     /// ([`crate::ledger::Recorder`]) calls this, after it has checked the signer against the
     /// settings read under this lock.
@@ -325,106 +372,19 @@ impl Locked<'_> {
     /// written unless every entry is valid; then whole lines are written and synced once.
     pub(super) fn write(&mut self, drafts: Vec<Item>, signer: Option<&Signer>) -> Result<Written> {
         let before = self.tail;
-        if drafts.is_empty() {
+        let Sealed {
+            entries,
+            chunks,
+            lens,
+            prev,
+        } = seal_items(&before, drafts, signer)?;
+        if entries.is_empty() {
             return Ok(Written {
-                entries: Vec::new(),
+                entries,
                 leaves: Vec::new(),
                 before,
-                chunks: Vec::new(),
+                chunks,
             });
-        }
-        let ts = now_ts();
-        let signer_id = signer.map(|s| s.id().to_string());
-        let par = drafts.len() >= 64;
-        let prepare = |(i, d): (usize, &Item)| {
-            let d = d.draft();
-            let body_c = Entry::check_draft(d.kind, &d.actor, &d.body).map_err(|le| {
-                Error::malformed_at(
-                    format!("entry {} ({})", i + 1, d.kind),
-                    None,
-                    None,
-                    le.reason,
-                )
-            })?;
-            let head = entry::begin_seal(&d.actor, &body_c, d.kind);
-            Ok((body_c, head))
-        };
-        let prepared: Vec<(Vec<u8>, sha2::Sha256)> = if par {
-            drafts
-                .par_iter()
-                .enumerate()
-                .map(prepare)
-                .collect::<Result<_>>()?
-        } else {
-            drafts
-                .iter()
-                .enumerate()
-                .map(prepare)
-                .collect::<Result<_>>()?
-        };
-        // The chain: the only sequential step.
-        let mut prev = self.tail.prev;
-        let mut entries = Vec::with_capacity(drafts.len());
-        for (i, (item, (_, head))) in drafts.into_iter().zip(&prepared).enumerate() {
-            let seq = self.tail.next_seq + i as u64;
-            let (d, ts, submission) = match item {
-                Item::Draft(d) => (d, ts.clone(), None),
-                Item::Submitted(s) => (s.draft, s.ts, Some(s.submission)),
-            };
-            let hash = entry::finish_seal(
-                head,
-                &prev,
-                seq,
-                signer_id.as_deref(),
-                submission.as_ref(),
-                &ts,
-            );
-            entries.push(Entry {
-                seq,
-                ts,
-                kind: d.kind,
-                actor: d.actor,
-                signer: signer_id.clone(),
-                body: d.body,
-                prev,
-                hash,
-                sig: None,
-                submission,
-            });
-            prev = hash;
-        }
-        // Sign and encode, a chunk of lines per buffer.
-        let encode = |(es, ps): (&mut [Entry], &[(Vec<u8>, sha2::Sha256)])| {
-            let mut buf = Vec::with_capacity(ps.iter().map(|(b, _)| b.len() + 400).sum());
-            let mut lens = Vec::with_capacity(es.len());
-            for (e, (body_c, _)) in es.iter_mut().zip(ps) {
-                if let Some(s) = signer {
-                    e.sig = Some(s.sign(&e.signing_message()));
-                }
-                let start = buf.len();
-                e.write_line(body_c, &mut buf);
-                buf.push(b'\n');
-                lens.push(buf.len() - start);
-            }
-            (buf, lens)
-        };
-        let chunks: Vec<(Vec<u8>, Vec<usize>)> = if par {
-            entries
-                .par_chunks_mut(APPEND_CHUNK)
-                .zip(prepared.par_chunks(APPEND_CHUNK))
-                .map(encode)
-                .collect()
-        } else {
-            vec![encode((&mut entries[..], &prepared[..]))]
-        };
-        drop(prepared);
-        let (chunks, lens): (Vec<Vec<u8>>, Vec<Vec<usize>>) = chunks.into_iter().unzip();
-        let lens: Vec<usize> = lens.into_iter().flatten().collect();
-        if let Some(i) = lens.iter().position(|&n| n - 1 > MAX_LINE) {
-            return Err(Error::malformed(
-                format!("entry {}", i + 1),
-                format!("line would be {} bytes, more than 1 MiB", lens[i] - 1),
-            ));
         }
         let path = self.ledger.log_path();
         for buf in &chunks {
@@ -454,6 +414,141 @@ impl Locked<'_> {
             chunks,
         })
     }
+}
+
+/// Entries sealed and signed in memory, on top of a tail: what [`seal_items`] makes.
+#[derive(Debug)]
+pub(crate) struct Sealed {
+    /// The entries, in seq order.
+    pub entries: Vec<Entry>,
+    /// Their lines, with newlines, in one or more buffers (in order).
+    pub chunks: Vec<Vec<u8>>,
+    /// Each line's length, newline included.
+    pub lens: Vec<usize>,
+    /// The hash of the last entry (the tail's `prev` when there are none).
+    pub prev: [u8; 32],
+}
+
+/// Seal, sign and encode `drafts` as the entries that follow `tail`, in memory: the one way
+/// entries are made, whether they are written here ([`Locked::write`]) or published first
+/// (`crate::flow::sync`). Nothing is made unless every entry is valid.
+///
+/// Everything that does not depend on the chain runs in parallel for larger batches: body
+/// checks and canonical encoding, hashing of each entry up to its `prev`, signing and line
+/// encoding. Only finishing each hash (prev, seq, signer, ts) is sequential.
+pub(crate) fn seal_items(
+    tail: &Tail,
+    drafts: Vec<Item>,
+    signer: Option<&Signer>,
+) -> Result<Sealed> {
+    if drafts.is_empty() {
+        return Ok(Sealed {
+            entries: Vec::new(),
+            chunks: Vec::new(),
+            lens: Vec::new(),
+            prev: tail.prev,
+        });
+    }
+    let ts = now_ts();
+    let signer_id = signer.map(|s| s.id().to_string());
+    let par = drafts.len() >= 64;
+    let prepare = |(i, d): (usize, &Item)| {
+        let d = d.draft();
+        let body_c = Entry::check_draft(d.kind, &d.actor, &d.body).map_err(|le| {
+            Error::malformed_at(
+                format!("entry {} ({})", i + 1, d.kind),
+                None,
+                None,
+                le.reason,
+            )
+        })?;
+        let head = entry::begin_seal(&d.actor, &body_c, d.kind);
+        Ok((body_c, head))
+    };
+    let prepared: Vec<(Vec<u8>, sha2::Sha256)> = if par {
+        drafts
+            .par_iter()
+            .enumerate()
+            .map(prepare)
+            .collect::<Result<_>>()?
+    } else {
+        drafts
+            .iter()
+            .enumerate()
+            .map(prepare)
+            .collect::<Result<_>>()?
+    };
+    // The chain: the only sequential step.
+    let mut prev = tail.prev;
+    let mut entries = Vec::with_capacity(drafts.len());
+    for (i, (item, (_, head))) in drafts.into_iter().zip(&prepared).enumerate() {
+        let seq = tail.next_seq + i as u64;
+        let (d, ts, submission) = match item {
+            Item::Draft(d) => (d, ts.clone(), None),
+            Item::Timed(d, at) => (d, at, None),
+            Item::Submitted(s) => (s.draft, s.ts, Some(s.submission)),
+        };
+        let hash = entry::finish_seal(
+            head,
+            &prev,
+            seq,
+            signer_id.as_deref(),
+            submission.as_ref(),
+            &ts,
+        );
+        entries.push(Entry {
+            seq,
+            ts,
+            kind: d.kind,
+            actor: d.actor,
+            signer: signer_id.clone(),
+            body: d.body,
+            prev,
+            hash,
+            sig: None,
+            submission,
+        });
+        prev = hash;
+    }
+    // Sign and encode, a chunk of lines per buffer.
+    let encode = |(es, ps): (&mut [Entry], &[(Vec<u8>, sha2::Sha256)])| {
+        let mut buf = Vec::with_capacity(ps.iter().map(|(b, _)| b.len() + 400).sum());
+        let mut lens = Vec::with_capacity(es.len());
+        for (e, (body_c, _)) in es.iter_mut().zip(ps) {
+            if let Some(s) = signer {
+                e.sig = Some(s.sign(&e.signing_message()));
+            }
+            let start = buf.len();
+            e.write_line(body_c, &mut buf);
+            buf.push(b'\n');
+            lens.push(buf.len() - start);
+        }
+        (buf, lens)
+    };
+    let chunks: Vec<(Vec<u8>, Vec<usize>)> = if par {
+        entries
+            .par_chunks_mut(APPEND_CHUNK)
+            .zip(prepared.par_chunks(APPEND_CHUNK))
+            .map(encode)
+            .collect()
+    } else {
+        vec![encode((&mut entries[..], &prepared[..]))]
+    };
+    drop(prepared);
+    let (chunks, lens): (Vec<Vec<u8>>, Vec<Vec<usize>>) = chunks.into_iter().unzip();
+    let lens: Vec<usize> = lens.into_iter().flatten().collect();
+    if let Some(i) = lens.iter().position(|&n| n - 1 > MAX_LINE) {
+        return Err(Error::malformed(
+            format!("entry {}", i + 1),
+            format!("line would be {} bytes, more than 1 MiB", lens[i] - 1),
+        ));
+    }
+    Ok(Sealed {
+        entries,
+        chunks,
+        lens,
+        prev,
+    })
 }
 
 /// What [`Locked::write`] wrote: the entries, and for the layer above (the index) each new
