@@ -443,6 +443,8 @@ pub fn sync(
                         ),
                     ));
                 }
+                refstore::check_only_added(repo, k, h)
+                    .map_err(|e| refused(e, h, &out.remote, &opts.refname))?;
             }
             _ => {}
         }
@@ -546,12 +548,8 @@ pub fn sync(
                 state_path(ledger).display()
             )));
         }
-        let signer = signer.ok_or_else(|| {
-            Error::invalid(
-                "key",
-                "publishing entries needs a signing key (--key or LEDGER_KEY)",
-            )
-        })?;
+        let signer = signer
+            .ok_or_else(|| Error::invalid("key", "publishing entries needs a signing key"))?;
         let config = settings(ledger, &view)?;
         let items: Vec<Item> = st
             .outbox
@@ -574,7 +572,17 @@ pub fn sync(
             })
             .collect::<Result<_>>()?;
         if let Some(first) = items.first() {
-            crate::ledger::recorder::check_signer_trusted(&view, signer, first.draft())?;
+            if let Err(e) =
+                crate::ledger::recorder::check_signer_trusted(&view, signer, first.draft())
+            {
+                // What this run queued was never acknowledged and cannot be published with
+                // this key: it leaves the outbox rather than wait for another key to sign it.
+                if !ids.is_empty() {
+                    st.outbox.retain(|q| !ids.contains(&q.id));
+                    save_state(ledger, &st)?;
+                }
+                return Err(e);
+            }
         }
         let sealed = seal_items(&tail, items, Some(signer))?;
         // Lines already in the local ledger and not on the ref (written here before the first

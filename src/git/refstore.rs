@@ -318,6 +318,41 @@ fn single_hex(name: &str) -> Option<u64> {
     }
 }
 
+/// Between two commits of the ref (`new` descending from `old`), segments may only be added:
+/// a segment changed or removed, or a changed `format`, is history rewritten on top of a
+/// valid-looking commit (an entry dropped), refused naming the path. Only the subtrees that
+/// differ are compared, so the cost follows the change, not the ref.
+pub fn check_only_added(repo: &Repository, old: Oid, new: Oid) -> Result<()> {
+    let a = commit_tree(repo, old)?;
+    let b = commit_tree(repo, new)?;
+    let diff = repo
+        .diff_tree_to_tree(Some(&a), Some(&b), None)
+        .map_err(|e| git_err(format!("comparing {old} with {new}"), e))?;
+    for d in diff.deltas() {
+        let path = d
+            .old_file()
+            .path()
+            .or_else(|| d.new_file().path())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let guarded = path.starts_with("entries/") || path == "format";
+        if guarded && d.status() != git2::Delta::Added {
+            return Err(bad_ref(
+                new,
+                "dropped-entries",
+                format!(
+                    "{path} was {} after commit {old}, which was verified: segments are never changed or removed",
+                    match d.status() {
+                        git2::Delta::Deleted => "removed",
+                        _ => "changed",
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A commit to be published: the objects written for it, for the transports that must sync
 /// them.
 #[derive(Debug, Clone)]

@@ -25,6 +25,20 @@ use crate::ledger::body::Kind;
 use crate::ledger::entry::{self, now_ts, Entry, MAX_LINE, ZERO_HASH};
 use crate::ledger::state::StateLocation;
 
+/// The `.gitignore` that [`Ledger::init`] writes: files derived from the log or kept for this
+/// machine only, which a repository must not hold (they differ between clones and would
+/// conflict on every merge). The log, config.toml, keys, checkpoints and archived diffs stay
+/// trackable.
+pub const GITIGNORE: &str =
+    "# Written by `ledger init`: derived or machine-local files, never committed.
+ledger.idx
+trust.cache
+trust.slice
+sync/
+ledger.jsonl.torn-*
+.tmp-*
+";
+
 /// File name of the log inside a ledger directory.
 pub const LEDGER_FILE: &str = "ledger.jsonl";
 
@@ -171,6 +185,10 @@ impl Ledger {
         let log = dir.join(LEDGER_FILE);
         crate::fsutil::open_regular_with(&log, OpenOptions::new().create(true).append(true))?;
         config.save(dir)?;
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            crate::fsutil::write_atomic(&ignore, GITIGNORE.as_bytes())?;
+        }
         crate::fsutil::sync_dir(dir)?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
