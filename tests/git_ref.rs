@@ -519,8 +519,7 @@ fn a_ref_with_an_entry_removed_is_refused() {
     );
     let last = files
         .lines()
-        .filter(|l| l.starts_with("entries/"))
-        .last()
+        .rfind(|l| l.starts_with("entries/"))
         .unwrap()
         .to_string();
     let index = f.path().join("evil.index");
