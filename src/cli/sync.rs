@@ -30,9 +30,25 @@ pub struct GitArgs {
     pub retry_for: u64,
 }
 
+/// libgit2 built with HTTPS support parses the whole system CA bundle when it starts (about
+/// 40 ms, measured: a sync with nothing to do took 71 ms, 16 ms without), whatever the remote.
+/// For a remote that cannot speak TLS (a path, `file://`, `git://`, `ssh://`), no certificate
+/// is ever checked, so OpenSSL is pointed at an empty bundle first. Called on the main thread
+/// before anything else runs.
+fn skip_ca_bundle(spec: &str) {
+    let no_tls = ["file://", "git://", "ssh://", "/", "./", "../"]
+        .iter()
+        .any(|p| spec.starts_with(p))
+        || std::path::Path::new(spec).is_dir();
+    if no_tls {
+        std::env::set_var("SSL_CERT_FILE", "/dev/null");
+    }
+}
+
 impl GitArgs {
     pub fn options(&self) -> Option<SyncOptions> {
         let remote = self.git.as_deref().filter(|r| !r.is_empty())?;
+        skip_ca_bundle(remote);
         let mut o = SyncOptions::new(remote);
         o.refname = self.refname.clone();
         o.attempts = self.attempts.max(1);
