@@ -425,6 +425,17 @@ fn writers_killed_mid_sync_lose_nothing_acknowledged_and_double_nothing() {
     for a in &acks {
         assert!(present.contains(&(a.w, a.n)));
     }
+    // Nothing is left waiting in the remote's spool.
+    let spool = Path::new(&f.remote).join("ledger-spool");
+    let left: Vec<_> = std::fs::read_dir(&spool)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .filter(|n| n.to_string_lossy().ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the spool: {left:?}");
     for w in 0..3 {
         let st: Value = serde_json::from_slice(
             &std::fs::read(f.path().join(format!("w{w}/sync/state.json"))).unwrap(),

@@ -53,7 +53,7 @@ use crate::ledger::entry::{now_ts, Entry};
 use crate::ledger::store::{seal_items, Item, Tail};
 use crate::ledger::tlog;
 use crate::ledger::view::{View, ViewOptions};
-use crate::ledger::{Draft, Ledger};
+use crate::ledger::{Draft, Ledger, Submitted};
 
 /// Directory of the sync files inside a ledger directory.
 pub const SYNC_DIR: &str = "sync";
@@ -389,9 +389,22 @@ pub fn sync(
         )?
     };
     out.notices.append(&mut view.notices);
-    // Queued in memory: saved with the commit that carries them, before it is pushed. A run
-    // killed before that pushed nothing and acknowledged nothing.
-    let ids = queue_into(&mut st, queue)?;
+    let mut remote = Remote::open(&opts.remote, &ledger.dir().join(SYNC_DIR).join("repo.git"))?;
+    // A remote on this file system: entries are signed as submissions and left in its spool,
+    // where the writer holding the queue lock publishes every waiting one in one commit.
+    let spool = match signer {
+        Some(_) => remote.spool_dir(),
+        None => None,
+    };
+    let (ids, mine) = match (&spool, signer) {
+        (Some(dir), Some(sg)) if !queue.is_empty() => {
+            let mine = spool_new(dir, sg, queue)?;
+            (mine.iter().map(|m| m.submission.id.clone()).collect(), mine)
+        }
+        // Queued in memory: saved with the commit that carries them, before it is pushed. A
+        // run killed before that pushed nothing and acknowledged nothing.
+        _ => (queue_into(&mut st, queue)?, Vec::new()),
+    };
     if tail.next_seq < st.size {
         return Err(fork(
             "rollback",
@@ -404,315 +417,587 @@ pub fn sync(
             ),
         ));
     }
-    let mut remote = Remote::open(&opts.remote, &ledger.dir().join(SYNC_DIR).join("repo.git"))?;
-    out.remote = remote.describe();
-    let mut attempt = 0u32;
-    loop {
-        // 2. Read the ref.
-        let known = match &st.commit {
-            Some(c) => Some(oid(c, "commit")?),
-            None => None,
-        };
-        let head = remote.head(&opts.refname, known)?;
-        let repo = remote.repo();
-        match (head, known) {
-            (None, Some(k)) => {
-                return Err(fork(
-                    "ref-deleted",
-                    format!(
-                        "{} no longer has {}; the last verified head was commit {k} ({} entries, head {}); nothing was pushed",
-                        out.remote,
-                        opts.refname,
-                        st.size,
-                        hex_head(&view)
-                    ),
-                ))
-            }
-            (Some(h), Some(k)) if h != k => {
-                let extends = repo.graph_descendant_of(h, k).unwrap_or(false);
-                if !extends {
+    let queued_here = if mine.is_empty() {
+        ids.clone()
+    } else {
+        Vec::new()
+    };
+    // Whatever fails below, entries queued by this call stay queued (saved) for the next sync.
+    let result = (|| -> Result<(Synced, Vec<String>)> {
+        out.remote = remote.describe();
+        let mut attempt = 0u32;
+        let mut adopted_cp: Option<Vec<u8>> = None;
+        let mut locked_pass = spool.is_none() && remote.spool_dir().is_none();
+        // Submission ids seen on the ref during this run, with their entries.
+        let mut seen: std::collections::HashMap<String, Entry> = std::collections::HashMap::new();
+        loop {
+            // Writers on this machine queue here rather than race (a path remote), but only to
+            // publish: reading the ref and adopting what others pushed needs no turn.
+            let queue_guard = if locked_pass {
+                remote.queue_lock()?
+            } else {
+                None
+            };
+            // 2. Read the ref.
+            let known = match &st.commit {
+                Some(c) => Some(oid(c, "commit")?),
+                None => None,
+            };
+            let head = remote.head(&opts.refname, known)?;
+            let repo = remote.repo();
+            match (head, known) {
+                (None, Some(k)) => {
                     return Err(fork(
-                        "fork",
+                        "ref-deleted",
                         format!(
-                            "{} {} at commit {h} does not extend the last verified state, commit {k} ({} entries, head {}): rewritten or force-pushed history; nothing was adopted or pushed",
+                            "{} no longer has {}; the last verified head was commit {k} ({} entries, head {}); nothing was pushed",
                             out.remote,
                             opts.refname,
                             st.size,
                             hex_head(&view)
                         ),
-                    ));
+                    ))
                 }
-                refstore::check_only_added(repo, k, h)
-                    .map_err(|e| refused(e, h, &out.remote, &opts.refname))?;
+                (Some(h), Some(k)) if h != k => {
+                    let extends = repo.graph_descendant_of(h, k).unwrap_or(false);
+                    if !extends {
+                        return Err(fork(
+                            "fork",
+                            format!(
+                                "{} {} at commit {h} does not extend the last verified state, commit {k} ({} entries, head {}): rewritten or force-pushed history; nothing was adopted or pushed",
+                                out.remote,
+                                opts.refname,
+                                st.size,
+                                hex_head(&view)
+                            ),
+                        ));
+                    }
+                    refstore::check_only_added(repo, k, h)
+                        .map_err(|e| refused(e, h, &out.remote, &opts.refname))?;
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        // 3. Adopt what others published.
-        if let Some(h) = head {
-            if Some(h) != known {
-                let segments = refstore::read_segments(repo, h, st.size)?;
-                let head_files = refstore::read_head(repo, h)?;
-                let mut bytes = Vec::new();
-                for (_, s) in &segments {
-                    bytes.extend_from_slice(s);
-                }
-                if tail.next_seq > st.size {
-                    // Lines here that the last sync did not see on the ref: this writer's own,
-                    // pushed by a run killed before it recorded the push (the ref then starts
-                    // with the same bytes), or written locally while another writer pushed.
-                    let local = read_range(ledger, st.bytes, tail.len)?;
-                    if !bytes.starts_with(&local) {
-                        return Err(Error::Conflict(format!(
-                            "{} has {} entries (seq {}..) written here that are not on {}, and the ref has moved (commit {h}); publish entries with `--git` so they can be re-chained, or make a new directory from the ref",
-                            ledger.log_path().display(),
-                            tail.next_seq - st.size,
-                            st.size,
-                            opts.refname
-                        )));
+            // 3. Adopt what others published.
+            if let Some(h) = head {
+                if Some(h) != known {
+                    let segments = refstore::read_segments(repo, h, st.size)?;
+                    let head_files = refstore::read_head(repo, h)?;
+                    let mut bytes = Vec::new();
+                    for (_, s) in &segments {
+                        bytes.extend_from_slice(s);
                     }
-                    bytes.drain(..local.len());
-                    st.size = tail.next_seq;
-                    st.bytes = tail.len;
-                }
-                let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-                let before = tail;
-                let mut adopted = Vec::new();
-                if lines > 0 {
-                    st.adopting = Some(Adopting {
-                        commit: h.to_string(),
-                        from_len: before.len,
-                        to_seq: before.next_seq + lines,
-                    });
-                    save_state(ledger, &st)?;
-                    let after = Tail {
-                        next_seq: before.next_seq + lines,
-                        prev: before.prev,
-                        len: before.len + bytes.len() as u64,
-                    };
-                    locked.append_raw(&bytes, after)?;
-                    match View::open_to(
-                        ledger,
-                        view_opts,
-                        Some(after.len),
-                        &mut |_, _| {},
-                        &mut |_| {},
-                    ) {
-                        Ok(v) => view = v,
-                        Err(e) => {
-                            locked.cut(before)?;
-                            st.adopting = None;
-                            save_state(ledger, &st)?;
-                            return Err(refused(e, h, &out.remote, &opts.refname));
+                    if tail.next_seq > st.size {
+                        // Lines here that the last sync did not see on the ref: this writer's own,
+                        // pushed by a run killed before it recorded the push (the ref then starts
+                        // with the same bytes), or written locally while another writer pushed.
+                        let local = read_range(ledger, st.bytes, tail.len)?;
+                        if !bytes.starts_with(&local) {
+                            return Err(Error::Conflict(format!(
+                                "{} has {} entries (seq {}..) written here that are not on {}, and the ref has moved (commit {h}); publish entries with `--git` so they can be re-chained, or make a new directory from the ref",
+                                ledger.log_path().display(),
+                                tail.next_seq - st.size,
+                                st.size,
+                                opts.refname
+                            )));
                         }
+                        bytes.drain(..local.len());
+                        st.size = tail.next_seq;
+                        st.bytes = tail.len;
                     }
-                    tail = Tail {
-                        next_seq: view.size,
-                        prev: view.head.unwrap_or(before.prev),
-                        len: after.len,
-                    };
-                    locked.set_tail(tail);
-                    st.size = view.size;
-                    st.bytes = tail.len;
-                    st.adopting = None;
-                    out.adopted += lines;
-                    if !st.inflight.is_empty() {
-                        for line in bytes.split_inclusive(|&b| b == b'\n') {
-                            let line = line.strip_suffix(b"\n").unwrap_or(line);
-                            if let Ok(e) = Entry::parse_line(line) {
-                                adopted.push(e);
+                    let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+                    let before = tail;
+                    let mut adopted = Vec::new();
+                    if lines > 0 {
+                        st.adopting = Some(Adopting {
+                            commit: h.to_string(),
+                            from_len: before.len,
+                            to_seq: before.next_seq + lines,
+                        });
+                        save_state(ledger, &st)?;
+                        let after = Tail {
+                            next_seq: before.next_seq + lines,
+                            prev: before.prev,
+                            len: before.len + bytes.len() as u64,
+                        };
+                        locked.append_raw(&bytes, after)?;
+                        match View::open_to(
+                            ledger,
+                            view_opts,
+                            Some(after.len),
+                            &mut |_, _| {},
+                            &mut |_| {},
+                        ) {
+                            Ok(v) => view = v,
+                            Err(e) => {
+                                locked.cut(before)?;
+                                st.adopting = None;
+                                save_state(ledger, &st)?;
+                                return Err(refused(e, h, &out.remote, &opts.refname));
+                            }
+                        }
+                        tail = Tail {
+                            next_seq: view.size,
+                            prev: view.head.unwrap_or(before.prev),
+                            len: after.len,
+                        };
+                        locked.set_tail(tail);
+                        st.size = view.size;
+                        st.bytes = tail.len;
+                        st.adopting = None;
+                        out.adopted += lines;
+                        if !st.inflight.is_empty() || spool.is_some() {
+                            for line in bytes.split_inclusive(|&b| b == b'\n') {
+                                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                                if let Ok(e) = Entry::parse_line(line) {
+                                    adopted.push(e);
+                                }
                             }
                         }
                     }
-                    save_state(ledger, &st)?;
+                    // The ref's checkpoint: this origin, exactly these entries, a ledger key. The
+                    // entries verified on their own and stay; the head is not taken as verified.
+                    let config = settings(ledger, &view)?;
+                    check_ref_checkpoint(&config, &view, &head_files.checkpoint, h)
+                        .map_err(|e| refused(e, h, &out.remote, &opts.refname))?;
+                    // Kept beside the ledger once this run knows it publishes nothing after it.
+                    adopted_cp = Some(head_files.checkpoint);
+                    st.commit = Some(h.to_string());
+                    // 4. Settle earlier pushes. The state is saved with the next commit, or
+                    // below when there is nothing to publish (lines adopted but not recorded
+                    // are recognised on the ref by the next run, byte for byte).
+                    settle(repo, h, &mut st, &mut out, &adopted)?;
+                    for e in adopted {
+                        if let Some(sub) = &e.submission {
+                            seen.insert(sub.id.clone(), e.clone());
+                        }
+                    }
                 }
-                // The ref's checkpoint: this origin, exactly these entries, a ledger key. The
-                // entries verified on their own and stay; the head is not taken as verified.
-                let config = settings(ledger, &view)?;
-                check_ref_checkpoint(&config, &view, &head_files.checkpoint, h)
-                    .map_err(|e| refused(e, h, &out.remote, &opts.refname))?;
-                write_local_checkpoint(ledger, &head_files.checkpoint, view.size)?;
-                st.commit = Some(h.to_string());
-                // 4. Settle earlier pushes.
-                settle(repo, h, &mut st, &mut out, &adopted)?;
-                save_state(ledger, &st)?;
             }
-        }
-        // 5. Publish.
-        let local_tail = tail.next_seq > st.size;
-        if st.outbox.is_empty() && !local_tail {
-            out.commit = st.commit.clone();
-            out.size = view.size;
-            out.root = hex::encode(view.root);
-            out.queued = 0;
-            return Ok((out, ids));
-        }
-        if attempt >= opts.attempts || (attempt > 0 && started.elapsed() >= opts.give_up_after) {
-            out.queued = st.outbox.len();
-            return Err(Error::Conflict(format!(
-                "gave up after {attempt} pushes in {:.1} s ({} lost to other writers): {} entries stay queued in {}; run `ledger sync` again",
-                started.elapsed().as_secs_f64(),
-                out.lost_races,
-                st.outbox.len(),
-                state_path(ledger).display()
-            )));
-        }
-        let signer = signer
-            .ok_or_else(|| Error::invalid("key", "publishing entries needs a signing key"))?;
-        let config = settings(ledger, &view)?;
-        let items: Vec<Item> = st
-            .outbox
-            .iter()
-            .map(|q| -> Result<Item> {
-                let kind = crate::ledger::Kind::parse(&q.kind).ok_or_else(|| {
-                    Error::malformed(
-                        "sync state",
-                        format!("outbox {}: unknown kind {:?}", q.id, q.kind),
-                    )
-                })?;
-                Ok(Item::Timed(
-                    Draft {
-                        kind,
-                        actor: q.actor.clone(),
-                        body: q.body.clone(),
-                    },
-                    q.ts.clone(),
-                ))
-            })
-            .collect::<Result<_>>()?;
-        if let Some(first) = items.first() {
-            if let Err(e) =
-                crate::ledger::recorder::check_signer_trusted(&view, signer, first.draft())
-            {
-                // What this run queued was never acknowledged and cannot be published with
-                // this key: it leaves the outbox rather than wait for another key to sign it.
-                if !ids.is_empty() {
-                    st.outbox.retain(|q| !ids.contains(&q.id));
-                    save_state(ledger, &st)?;
+            // This writer's spooled entries: published by another writer (acknowledged now),
+            // or still to publish; every waiting one goes in this writer's commit.
+            let mut spooled: Vec<Submitted> = Vec::new();
+            let mut claimed: Vec<PathBuf> = Vec::new();
+            let mut mine_waiting = false;
+            if let Some(dir) = &spool {
+                for m in &mine {
+                    if let Some(e) = seen.get(&m.submission.id) {
+                        if !out.published.iter().any(|p| p.id == m.submission.id) {
+                            out.published.push(Published {
+                                id: m.submission.id.clone(),
+                                entry: e.clone(),
+                            });
+                        }
+                    }
                 }
-                return Err(e);
+                let waiting: Vec<&Submitted> = mine
+                    .iter()
+                    .filter(|m| !seen.contains_key(&m.submission.id))
+                    .collect();
+                // A plain sync with a key publishes what killed writers left behind.
+                let drain = mine.is_empty() && spool_has_entries(dir);
+                mine_waiting = !waiting.is_empty() || drain;
+                if mine_waiting && locked_pass {
+                    // Taken by a writer that did not publish it (killed, or its push failed):
+                    // left again.
+                    for m in &waiting {
+                        if !spool_file(dir, &m.submission.id).exists() {
+                            spool_write(dir, m)?;
+                        }
+                    }
+                    for (path, got) in spool_read(dir, refstore::SEGMENT_ENTRIES)? {
+                        let own = mine.iter().any(|m| {
+                            Some(&m.submission.id) == got.as_ref().ok().map(|g| &g.submission.id)
+                        });
+                        match got {
+                            Ok(sub) if seen.contains_key(&sub.submission.id) => {
+                                remove_quietly(&path);
+                            }
+                            Ok(sub) => {
+                                match crate::ledger::recorder::check_submission(&view.keys, &sub) {
+                                    Ok(()) => {
+                                        spooled.push(sub);
+                                        claimed.push(path);
+                                    }
+                                    Err(e) if own => {
+                                        for m in &mine {
+                                            remove_quietly(&spool_file(dir, &m.submission.id));
+                                        }
+                                        return Err(e);
+                                    }
+                                    // Another writer's entry that cannot be published (its key is
+                                    // not trusted): dropped; that writer sees it neither spooled nor
+                                    // on the ref, and is refused when it holds the lock itself.
+                                    Err(_) => remove_quietly(&path),
+                                }
+                            }
+                            Err(_) => remove_quietly(&path),
+                        }
+                    }
+                }
             }
-        }
-        let sealed = seal_items(&tail, items, Some(signer))?;
-        // Lines already in the local ledger and not on the ref (written here before the first
-        // push, or while the ref stood still).
-        let mut local = Vec::new();
-        if local_tail {
-            local = read_range(ledger, st.bytes, tail.len)?;
-        }
-        let mut segments_src: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut all = local.clone();
-        for c in &sealed.chunks {
-            all.extend_from_slice(c);
-        }
-        let mut first = st.size;
-        let mut cur = Vec::new();
-        let mut n = 0usize;
-        for line in all.split_inclusive(|&b| b == b'\n') {
-            cur.extend_from_slice(line);
-            n += 1;
-            if n == refstore::SEGMENT_ENTRIES {
-                segments_src.push((first, std::mem::take(&mut cur)));
-                first += n as u64;
-                n = 0;
+            // 5. Publish.
+            let local_tail = tail.next_seq > st.size;
+            let publish =
+                !st.outbox.is_empty() || local_tail || !spooled.is_empty() || mine_waiting;
+            if publish && !locked_pass {
+                // Something to publish: take a turn, then read the ref again.
+                locked_pass = true;
+                continue;
             }
-        }
-        if n > 0 {
-            segments_src.push((first, cur));
-        }
-        let mut frontier = view.frontier.clone();
-        for e in &sealed.entries {
-            frontier.push(e.hash);
-        }
-        let size = frontier.size();
-        let cp = Checkpoint {
-            origin: config.origin.clone(),
-            size,
-            root: frontier.root(),
-            extensions: Vec::new(),
-        };
-        let note = cp.sign(&tlog::note_signer(&config, signer)?)?;
-        let parent = head;
-        let cfg_bytes = std::fs::read(ledger.dir().join(crate::config::CONFIG_FILE))
-            .map_err(|e| Error::io(ledger.dir().join(crate::config::CONFIG_FILE), e))?;
-        let message = format!(
-            "ledger: seq {}..={} ({} entries)\n",
-            st.size,
-            size.saturating_sub(1),
-            size - st.size
-        );
-        let built = refstore::build_commit(
-            remote.repo(),
-            parent,
-            &segments_src,
-            note.as_bytes(),
-            &cfg_bytes,
-            signer.id(),
-            &message,
-        )?;
-        st.inflight.push(Inflight {
-            commit: built.commit.to_string(),
-            parent: parent.map(|p| p.to_string()),
-            first_seq: tail.next_seq,
-            ids: st.outbox.iter().map(|q| q.id.clone()).collect(),
-        });
-        save_state(ledger, &st)?;
-        attempt += 1;
-        out.attempts = attempt;
-        match remote.publish(&opts.refname, parent, &built)? {
-            Pushed::Done => {
-                out.created = parent.is_none();
-                // The entries are on the ref: adopt them here as they are there.
-                let before = tail;
-                let mut bytes = Vec::new();
-                for c in &sealed.chunks {
-                    bytes.extend_from_slice(c);
+            if !publish {
+                if let Some(cp) = adopted_cp.take() {
+                    write_local_checkpoint(ledger, &cp, view.size)?;
                 }
-                if !sealed.entries.is_empty() {
-                    let after = Tail {
-                        next_seq: before.next_seq + sealed.entries.len() as u64,
-                        prev: sealed.prev,
-                        len: before.len + bytes.len() as u64,
-                    };
-                    // No marker needed: these lines are valid by construction, and the ref
-                    // holds them; a run killed here finds them on the ref, byte for byte.
-                    locked.append_raw(&bytes, after)?;
-                    View::open_to(
-                        ledger,
-                        view_opts,
-                        Some(after.len),
-                        &mut |_, _| {},
-                        &mut |_| {},
-                    )?;
-                    tail = after;
-                }
-                out.published_local = size - st.size - sealed.entries.len() as u64;
-                write_local_checkpoint(ledger, note.as_bytes(), size)?;
-                let published_ids: Vec<String> = st.outbox.iter().map(|q| q.id.clone()).collect();
-                for (id, e) in published_ids.iter().zip(&sealed.entries) {
-                    out.published.push(Published {
-                        id: id.clone(),
-                        entry: e.clone(),
-                    });
-                }
-                st.outbox.clear();
-                st.inflight.retain(|i| i.commit != built.commit.to_string());
-                st.commit = Some(built.commit.to_string());
-                st.size = size;
-                st.bytes = tail.len;
-                st.adopting = None;
                 save_state(ledger, &st)?;
                 out.commit = st.commit.clone();
-                out.size = size;
-                out.root = hex::encode(cp.root);
+                out.size = view.size;
+                out.root = hex::encode(view.root);
                 out.queued = 0;
                 return Ok((out, ids));
             }
-            Pushed::Lost(_) => {
-                out.lost_races += 1;
-                std::thread::sleep(backoff(attempt));
+            if attempt >= opts.attempts || (attempt > 0 && started.elapsed() >= opts.give_up_after)
+            {
+                out.queued = st.outbox.len();
+                return Err(Error::Conflict(format!(
+                    "gave up after {attempt} pushes in {:.1} s ({} lost to other writers): {} entries stay queued in {}; run `ledger sync` again",
+                    started.elapsed().as_secs_f64(),
+                    out.lost_races,
+                    st.outbox.len(),
+                    state_path(ledger).display()
+                )));
+            }
+            let signer = signer
+                .ok_or_else(|| Error::invalid("key", "publishing entries needs a signing key"))?;
+            let config = settings(ledger, &view)?;
+            let mut items: Vec<Item> = st
+                .outbox
+                .iter()
+                .map(|q| -> Result<Item> {
+                    let kind = crate::ledger::Kind::parse(&q.kind).ok_or_else(|| {
+                        Error::malformed(
+                            "sync state",
+                            format!("outbox {}: unknown kind {:?}", q.id, q.kind),
+                        )
+                    })?;
+                    Ok(Item::Timed(
+                        Draft {
+                            kind,
+                            actor: q.actor.clone(),
+                            body: q.body.clone(),
+                        },
+                        q.ts.clone(),
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            if let Some(first) = items.first() {
+                if let Err(e) =
+                    crate::ledger::recorder::check_signer_trusted(&view, signer, first.draft())
+                {
+                    // What this run queued was never acknowledged and cannot be published with
+                    // this key: it leaves the outbox rather than wait for another key to sign it.
+                    if !ids.is_empty() {
+                        st.outbox.retain(|q| !ids.contains(&q.id));
+                        save_state(ledger, &st)?;
+                    }
+                    return Err(e);
+                }
+            }
+            let spooled_ids: Vec<String> =
+                spooled.iter().map(|s| s.submission.id.clone()).collect();
+            let spooled_copy = spooled.clone();
+            items.extend(spooled.into_iter().map(Item::Submitted));
+            let sealed = seal_items(&tail, items, Some(signer))?;
+            // Lines already in the local ledger and not on the ref (written here before the first
+            // push, or while the ref stood still).
+            let mut local = Vec::new();
+            if local_tail {
+                local = read_range(ledger, st.bytes, tail.len)?;
+            }
+            let mut segments_src: Vec<(u64, Vec<u8>)> = Vec::new();
+            let mut all = local.clone();
+            for c in &sealed.chunks {
+                all.extend_from_slice(c);
+            }
+            let mut first = st.size;
+            let mut cur = Vec::new();
+            let mut n = 0usize;
+            for line in all.split_inclusive(|&b| b == b'\n') {
+                cur.extend_from_slice(line);
+                n += 1;
+                if n == refstore::SEGMENT_ENTRIES {
+                    segments_src.push((first, std::mem::take(&mut cur)));
+                    first += n as u64;
+                    n = 0;
+                }
+            }
+            if n > 0 {
+                segments_src.push((first, cur));
+            }
+            let mut frontier = view.frontier.clone();
+            for e in &sealed.entries {
+                frontier.push(e.hash);
+            }
+            let size = frontier.size();
+            let cp = Checkpoint {
+                origin: config.origin.clone(),
+                size,
+                root: frontier.root(),
+                extensions: Vec::new(),
+            };
+            let note = cp.sign(&tlog::note_signer(&config, signer)?)?;
+            let parent = head;
+            let cfg_bytes = std::fs::read(ledger.dir().join(crate::config::CONFIG_FILE))
+                .map_err(|e| Error::io(ledger.dir().join(crate::config::CONFIG_FILE), e))?;
+            let message = format!(
+                "ledger: seq {}..={} ({} entries)\n",
+                st.size,
+                size.saturating_sub(1),
+                size - st.size
+            );
+            let built = refstore::build_commit(
+                remote.repo(),
+                parent,
+                &segments_src,
+                note.as_bytes(),
+                &cfg_bytes,
+                signer.id(),
+                &message,
+            )?;
+            st.inflight.push(Inflight {
+                commit: built.commit.to_string(),
+                parent: parent.map(|p| p.to_string()),
+                first_seq: tail.next_seq,
+                ids: st
+                    .outbox
+                    .iter()
+                    .map(|q| q.id.clone())
+                    .chain(spooled_ids.iter().cloned())
+                    .collect(),
+            });
+            save_state(ledger, &st)?;
+            attempt += 1;
+            out.attempts = attempt;
+            // Claimed: the spooled entries leave the spool before the push, so that no other
+            // writer publishes them too; if this push does not land they are left again (here,
+            // or by their writers, who find them neither spooled nor on the ref).
+            for path in &claimed {
+                remove_quietly(path);
+            }
+            if let Some(dir) = spool.as_ref().filter(|_| !claimed.is_empty()) {
+                crate::fsutil::sync_dir(dir)?;
+            }
+            let respool = |spool: &Option<PathBuf>| {
+                if let Some(dir) = spool {
+                    for sub in &spooled_copy {
+                        let _ = spool_write(dir, sub);
+                    }
+                }
+            };
+            let pushed = match remote.publish(&opts.refname, parent, &built) {
+                Ok(p) => p,
+                Err(e) => {
+                    respool(&spool);
+                    return Err(e);
+                }
+            };
+            drop(queue_guard);
+            match pushed {
+                Pushed::Done => {
+                    out.created = parent.is_none();
+                    // The entries are on the ref: adopt them here as they are there.
+                    let before = tail;
+                    let mut bytes = Vec::new();
+                    for c in &sealed.chunks {
+                        bytes.extend_from_slice(c);
+                    }
+                    if !sealed.entries.is_empty() {
+                        let after = Tail {
+                            next_seq: before.next_seq + sealed.entries.len() as u64,
+                            prev: sealed.prev,
+                            len: before.len + bytes.len() as u64,
+                        };
+                        // No marker needed: these lines are valid by construction, and the ref
+                        // holds them; a run killed here finds them on the ref, byte for byte.
+                        locked.append_raw(&bytes, after)?;
+                        View::open_to(
+                            ledger,
+                            view_opts,
+                            Some(after.len),
+                            &mut |_, _| {},
+                            &mut |_| {},
+                        )?;
+                        tail = after;
+                    }
+                    out.published_local = size - st.size - sealed.entries.len() as u64;
+                    write_local_checkpoint(ledger, note.as_bytes(), size)?;
+                    let published_ids: Vec<String> = st
+                        .outbox
+                        .iter()
+                        .map(|q| q.id.clone())
+                        .chain(spooled_ids.iter().cloned())
+                        .collect();
+                    for (id, e) in published_ids.iter().zip(&sealed.entries) {
+                        out.published.push(Published {
+                            id: id.clone(),
+                            entry: e.clone(),
+                        });
+                    }
+                    st.outbox.clear();
+                    st.inflight.retain(|i| i.commit != built.commit.to_string());
+                    st.commit = Some(built.commit.to_string());
+                    st.size = size;
+                    st.bytes = tail.len;
+                    st.adopting = None;
+                    save_state(ledger, &st)?;
+                    out.commit = st.commit.clone();
+                    out.size = size;
+                    out.root = hex::encode(cp.root);
+                    out.queued = 0;
+                    return Ok((out, ids));
+                }
+                Pushed::Lost(_) => {
+                    respool(&spool);
+                    out.lost_races += 1;
+                    std::thread::sleep(backoff(attempt));
+                }
             }
         }
+    })();
+    if result.is_err() && !queued_here.is_empty() {
+        let keep = st.outbox.iter().any(|q| queued_here.contains(&q.id));
+        if keep {
+            let _ = save_state(ledger, &st);
+        }
     }
+    result
+}
+
+/// A submission left in a spool: `<spool>/<id>.json`, written atomically.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spooled {
+    id: String,
+    ts: String,
+    kind: String,
+    actor: String,
+    body: Value,
+    signer: String,
+    sig: String,
+}
+
+/// Largest spool file read.
+const MAX_SPOOLED: u64 = 2 << 20;
+
+fn spool_file(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.json"))
+}
+
+/// Sign `drafts` as submissions with fresh ids and leave them in the spool.
+fn spool_new(dir: &Path, signer: &Signer, drafts: Vec<Draft>) -> Result<Vec<Submitted>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut out = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let mut r = [0u8; 12];
+        getrandom::fill(&mut r).map_err(|e| Error::internal(format!("random: {e}")))?;
+        let sub = Submitted::sign(signer, d, &format!("q-{}", hex::encode(r)))?;
+        spool_write(dir, &sub)?;
+        out.push(sub);
+    }
+    Ok(out)
+}
+
+fn spool_write(dir: &Path, sub: &Submitted) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let sp = Spooled {
+        id: sub.submission.id.clone(),
+        ts: sub.ts.clone(),
+        kind: sub.draft.kind.as_str().to_string(),
+        actor: sub.draft.actor.clone(),
+        body: sub.draft.body.clone(),
+        signer: sub.submission.signer.clone(),
+        sig: hex::encode(sub.submission.sig),
+    };
+    let bytes = serde_json::to_vec(&sp).map_err(Error::internal)?;
+    crate::fsutil::write_atomic(&spool_file(dir, &sub.submission.id), &bytes)
+}
+
+/// Up to `max` spooled submissions, oldest first (by their `ts`, then id); a file that does
+/// not parse comes back as an error (its path with it, to be removed).
+fn spool_read(dir: &Path, max: usize) -> Result<Vec<(PathBuf, Result<Submitted>)>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| Error::io(dir, e))?;
+        let path = ent.path();
+        let name = ent.file_name().to_string_lossy().to_string();
+        if !name.ends_with(".json") || name.starts_with('.') {
+            continue;
+        }
+        let parsed = crate::fsutil::read_text_bounded(&path, MAX_SPOOLED, "spooled entry")
+            .and_then(|t| {
+                let sp: Spooled = serde_json::from_str(&t)
+                    .map_err(|e| Error::malformed(path.display().to_string(), e.to_string()))?;
+                let kind = crate::ledger::Kind::parse(&sp.kind)
+                    .ok_or_else(|| Error::malformed(path.display().to_string(), "unknown kind"))?;
+                let sig = hex::decode(&sp.sig)
+                    .ok()
+                    .and_then(|v| <[u8; 64]>::try_from(v.as_slice()).ok())
+                    .ok_or_else(|| {
+                        Error::malformed(path.display().to_string(), "sig: not 64 bytes of hex")
+                    })?;
+                if format!("{}.json", sp.id) != name
+                    || !crate::ledger::entry::valid_submission_id(&sp.id)
+                {
+                    return Err(Error::malformed(
+                        path.display().to_string(),
+                        "id does not match the file name",
+                    ));
+                }
+                Ok(Submitted {
+                    draft: Draft {
+                        kind,
+                        actor: sp.actor,
+                        body: sp.body,
+                    },
+                    ts: sp.ts,
+                    submission: crate::ledger::entry::Submission {
+                        id: sp.id,
+                        signer: sp.signer,
+                        sig,
+                    },
+                })
+            });
+        out.push((path, parsed));
+    }
+    out.sort_by(|a, b| {
+        let key = |x: &(PathBuf, Result<Submitted>)| match &x.1 {
+            Ok(s) => (s.ts.clone(), s.submission.id.clone()),
+            Err(_) => (String::new(), x.0.display().to_string()),
+        };
+        key(a).cmp(&key(b))
+    });
+    out.truncate(max);
+    Ok(out)
+}
+
+fn spool_has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut rd| {
+        rd.any(|e| {
+            e.is_ok_and(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.ends_with(".json") && !n.starts_with('.')
+            })
+        })
+    })
+}
+
+fn remove_quietly(path: &Path) {
+    let _ = std::fs::remove_file(path);
 }
 
 /// The view of an empty log.

@@ -558,6 +558,39 @@ impl Remote {
         })
     }
 
+    /// For a repository on this file system: an exclusive lock (`ledger-sync.lock` in its git
+    /// directory) that writers on this machine take from reading the ref to moving it, so
+    /// that they queue instead of racing and redoing their work (the compare-and-swap still
+    /// decides; the lock only saves the lost attempts). `None` for network remotes, where the
+    /// remote's refusal and a backoff order the writers. Released when the handle drops
+    /// (also when the process dies).
+    pub fn queue_lock(&self) -> Result<Option<std::fs::File>> {
+        match self {
+            Remote::Local { repo, .. } => {
+                let path = repo.path().join("ledger-sync.lock");
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io(&path, e))?;
+                f.lock().map_err(|e| Error::io(&path, e))?;
+                Ok(Some(f))
+            }
+            Remote::Network { .. } => Ok(None),
+        }
+    }
+
+    /// For a repository on this file system: the spool directory (`ledger-spool/` in its git
+    /// directory) where writers leave signed submissions for whichever writer holds the queue
+    /// lock next to publish, many in one commit. `None` for network remotes.
+    pub fn spool_dir(&self) -> Option<PathBuf> {
+        match self {
+            Remote::Local { repo, .. } => Some(repo.path().join("ledger-spool")),
+            Remote::Network { .. } => None,
+        }
+    }
+
     /// The repository objects are read from and written to.
     pub fn repo(&self) -> &Repository {
         match self {
