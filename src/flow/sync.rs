@@ -36,6 +36,19 @@
 //!    tree, write one commit, record it as in flight, and push it with compare-and-swap. A
 //!    refusal means another writer won: back off (jittered, exponential, bounded in attempts and
 //!    time) and go to 2. Only after the push succeeded are the entries acknowledged.
+//!
+//! # Writers on the remote's file system: one commit for all who wait
+//!
+//! With a path remote, `append --git` does not queue in `state.json`: it signs each entry as a
+//! submission (version 2, [`crate::ledger::entry`]) and leaves it in the remote's spool
+//! (`<git dir>/ledger-spool/<id>.json`: `id`, `ts`, `kind`, `actor`, `body`, `signer`, `sig` in
+//! hex). Steps 2–4 run without a turn. A writer whose submission is not on the ref takes the
+//! queue lock (`<git dir>/ledger-sync.lock`), reads the ref again, and publishes every waiting
+//! submission that checks under the ledger's keys in one commit, sealed and signed by its own
+//! key; it takes them out of the spool before the push and puts them back if the push does not
+//! land. A writer acknowledges its entry when it finds its id on the ref, whoever pushed it; one
+//! that finds its submission neither spooled nor on the ref leaves it again. So each
+//! submission is published once, and the commits carry as many entries as writers wait.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

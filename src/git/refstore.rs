@@ -35,7 +35,9 @@
 //! compare-and-swap reference update (`git_reference_create_matching`, under git's lock-file
 //! protocol), then the new objects and the ref are fsynced. libgit2's own `file://` push is
 //! not used: it moves the remote ref with a forced update, so two writers racing from the same
-//! parent could both "succeed" and one would lose its entries.
+//! parent could both "succeed" and one would lose its entries. Writers on this file system also
+//! share a queue lock (`ledger-sync.lock`) and a spool of signed submissions (`ledger-spool/`)
+//! in its git directory ([`Remote::queue_lock`], [`Remote::spool_dir`]; `crate::flow::sync`).
 //!
 //! Other remotes (`ssh://`, `https://`, `http://`, `git://`) are fetched into a private bare
 //! repository in the ledger directory (`sync/repo.git`) and pushed to with `git push`'s
