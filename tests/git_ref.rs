@@ -627,3 +627,85 @@ fn init_writes_a_gitignore_for_derived_files() {
     }
     assert!(!text.lines().any(|l| l == "ledger.jsonl"));
 }
+
+/// `tests/support/git_http.py`: `git http-backend` behind basic authentication on a loopback
+/// port.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_server(root: &Path, user: &str, password: &str) -> HttpServer {
+    use std::io::BufRead as _;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/git_http.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args([root.to_str().unwrap(), user, password])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap();
+    HttpServer { child, port }
+}
+
+fn askpass(dir: &Path, name: &str, password: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!("#!/bin/sh\ncase \"$1\" in Username*) echo ci ;; *) echo {password} ;; esac\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn writers_push_over_smart_http_with_credentials_from_git_askpass() {
+    let f = Fleet::new(2);
+    let srv = http_server(f.path(), "ci", "s3cret");
+    let url = format!("http://127.0.0.1:{}/remote.git", srv.port);
+    let good = askpass(f.path(), "askpass.sh", "s3cret");
+    let mut acks = Vec::new();
+    for n in 0..5 {
+        for w in 0..2 {
+            let args = f.append_args(&url, w, n);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = f
+                .cmd(&format!("w{w}"), &args)
+                .env("GIT_ASKPASS", &good)
+                .output()
+                .unwrap();
+            assert_eq!(code(&out), Some(0), "w{w} #{n}: {}", stderr(&out));
+            acks.push(ack_of(&out, w, n));
+        }
+    }
+    let entries = f.export("out");
+    assert_eq!(entries.len() as u64, f.setup + 10);
+    assert_eq!(check_ref(&entries, &acks).len(), 10);
+    // A wrong password: refused by the server, exit 2, nothing pushed.
+    let before = f.head();
+    let bad = askpass(f.path(), "bad.sh", "guess");
+    let args = f.append_args(&url, 1, 99);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = f
+        .cmd("w1", &args)
+        .env("GIT_ASKPASS", &bad)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert_eq!(f.head(), before);
+    drop(srv);
+}
