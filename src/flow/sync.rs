@@ -440,6 +440,7 @@ pub fn sync(
         out.remote = remote.describe();
         let mut attempt = 0u32;
         let mut adopted_cp: Option<Vec<u8>> = None;
+        let mut last_lost: Option<String> = None;
         let mut locked_pass = spool.is_none() && remote.spool_dir().is_none();
         // Submission ids seen on the ref during this run, with their entries.
         let mut seen: std::collections::HashMap<String, Entry> = std::collections::HashMap::new();
@@ -672,10 +673,14 @@ pub fn sync(
             {
                 out.queued = st.outbox.len();
                 return Err(Error::Conflict(format!(
-                    "gave up after {attempt} pushes in {:.1} s ({} lost to other writers): {} entries stay queued in {}; run `ledger sync` again",
+                    "gave up after {attempt} pushes in {:.1} s ({} refused{}): {} entries stay queued in {}; run `ledger sync` again",
                     started.elapsed().as_secs_f64(),
                     out.lost_races,
-                    st.outbox.len(),
+                    match &last_lost {
+                        Some(why) => format!("; the last because: {why}"),
+                        None => String::new(),
+                    },
+                    st.outbox.len() + mine.len(),
                     state_path(ledger).display()
                 )));
             }
@@ -868,7 +873,8 @@ pub fn sync(
                     out.queued = 0;
                     return Ok((out, ids));
                 }
-                Pushed::Lost(_) => {
+                Pushed::Lost(why) => {
+                    last_lost = Some(why);
                     respool(&spool);
                     out.lost_races += 1;
                     std::thread::sleep(backoff(attempt));
