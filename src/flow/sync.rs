@@ -681,7 +681,10 @@ pub fn sync(
                         None => String::new(),
                     },
                     st.outbox.len() + mine.len(),
-                    state_path(ledger).display()
+                    match &spool {
+                        Some(dir) if !mine.is_empty() => dir.display().to_string(),
+                        _ => state_path(ledger).display().to_string(),
+                    }
                 )));
             }
             let signer = signer
