@@ -244,14 +244,7 @@ fn fork(code: &'static str, reason: String) -> Error {
 fn queue_into(st: &mut State, drafts: Vec<Draft>) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(drafts.len());
     for (i, d) in drafts.into_iter().enumerate() {
-        Entry::check_draft(d.kind, &d.actor, &d.body).map_err(|le| {
-            Error::malformed_at(
-                format!("entry {} ({})", i + 1, d.kind),
-                None,
-                None,
-                le.reason,
-            )
-        })?;
+        d.check(i)?;
         let mut r = [0u8; 12];
         getrandom::fill(&mut r).map_err(|e| Error::internal(format!("random: {e}")))?;
         let id = format!("q-{}", hex::encode(r));

@@ -417,25 +417,11 @@ pub fn build_commit(
             None => false,
         })
     };
-    if !has(root, "format")? {
-        let f = blob(FORMAT.as_bytes(), &mut objects)?;
-        root = Some(insert(
-            repo,
-            root,
-            &["format".to_string()],
-            f,
-            &mut objects,
-        )?);
-    }
-    if !has(root, "config.toml")? {
-        let c = blob(config, &mut objects)?;
-        root = Some(insert(
-            repo,
-            root,
-            &["config.toml".to_string()],
-            c,
-            &mut objects,
-        )?);
+    for (name, bytes) in [("format", FORMAT.as_bytes()), ("config.toml", config)] {
+        if !has(root, name)? {
+            let b = blob(bytes, &mut objects)?;
+            root = Some(insert(repo, root, &[name.to_string()], b, &mut objects)?);
+        }
     }
     let root = root.ok_or_else(|| Error::internal("no tree"))?;
     let tree = repo.find_tree(root).map_err(|e| git_err("tree", e))?;

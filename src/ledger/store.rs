@@ -53,6 +53,21 @@ pub struct Draft {
     pub body: Value,
 }
 
+impl Draft {
+    /// Check the draft as entry `i` (0-based) of a batch and return its body's canonical bytes;
+    /// the error names the entry and its kind.
+    pub(crate) fn check(&self, i: usize) -> Result<Vec<u8>> {
+        Entry::check_draft(self.kind, &self.actor, &self.body).map_err(|le| {
+            Error::malformed_at(
+                format!("entry {} ({})", i + 1, self.kind),
+                None,
+                None,
+                le.reason,
+            )
+        })
+    }
+}
+
 /// A runner's submission to be written as a version-2 entry: its draft, the timestamp it
 /// signed and its signature ([`crate::ledger::entry::Submission`]). The write path checks the
 /// signature against the ledger's keys before anything is written.
@@ -472,14 +487,7 @@ pub(crate) fn seal_items(
     let par = drafts.len() >= 64;
     let prepare = |(i, d): (usize, &Item)| {
         let d = d.draft();
-        let body_c = Entry::check_draft(d.kind, &d.actor, &d.body).map_err(|le| {
-            Error::malformed_at(
-                format!("entry {} ({})", i + 1, d.kind),
-                None,
-                None,
-                le.reason,
-            )
-        })?;
+        let body_c = d.check(i)?;
         let head = entry::begin_seal(&d.actor, &body_c, d.kind);
         Ok((body_c, head))
     };
