@@ -790,3 +790,40 @@ fn three_verifiers_accept_a_bundle_of(f: &Fleet, name: &str, seqs: &[u64]) {
         "no version-2 entry in the bundle"
     );
 }
+
+#[test]
+fn an_entry_written_into_the_queue_file_is_never_signed() {
+    let f = Fleet::new(2);
+    let d = daemon(f.path());
+    let url = format!("git://127.0.0.1:{}/remote.git", d.port);
+    let args = f.append_args(&url, 1, 0);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    f.ok("w1", &args);
+    // Someone who can edit the directory queues an entry of their own under w1's key id.
+    let path = f.path().join("w1/sync/state.json");
+    let mut st: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let w1_id = {
+        let pubhex = std::fs::read_to_string(format!("{}.pub", f.keys[1].display())).unwrap();
+        let raw = hex::decode(pubhex.trim()).unwrap();
+        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(&raw)[..8])
+    };
+    st["outbox"] = serde_json::json!([{
+        "id": "q-forged", "ts": "2026-12-07T00:00:00.000Z", "kind": "event", "actor": "mallory",
+        "body": {"type": "approved", "data": {}}, "signer": w1_id, "sig": "00".repeat(64)
+    }]);
+    std::fs::write(&path, serde_json::to_vec(&st).unwrap()).unwrap();
+    let out = f.run(
+        "w1",
+        &["--key", f.keys[1].to_str().unwrap(), "sync", "--git", &url],
+    );
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dropped 1 queued"),
+        "{}",
+        stderr(&out)
+    );
+    let entries = f.export("out");
+    assert!(entries.iter().all(|e| e["actor"] != "mallory"));
+    assert_eq!(entries.len() as u64, f.setup + 1);
+    drop(d);
+}

@@ -153,6 +153,36 @@ struct Queued {
     kind: String,
     actor: String,
     body: Value,
+    /// The key that queued it, and its submission signature over the five fields above: only
+    /// that key publishes it, and only if the signature checks (so an edit of this file cannot
+    /// get an entry signed).
+    signer: String,
+    sig: String,
+}
+
+impl Queued {
+    /// The queued entry as the submission its writer signed.
+    fn submitted(&self) -> Result<Submitted> {
+        let bad = |why: &str| Error::malformed("sync state", format!("outbox {}: {why}", self.id));
+        let kind = crate::ledger::Kind::parse(&self.kind).ok_or_else(|| bad("unknown kind"))?;
+        let sig = hex::decode(&self.sig)
+            .ok()
+            .and_then(|v| <[u8; 64]>::try_from(v.as_slice()).ok())
+            .ok_or_else(|| bad("sig: not 64 bytes of hex"))?;
+        Ok(Submitted {
+            draft: Draft {
+                kind,
+                actor: self.actor.clone(),
+                body: self.body.clone(),
+            },
+            ts: self.ts.clone(),
+            submission: crate::ledger::entry::Submission {
+                id: self.id.clone(),
+                signer: self.signer.clone(),
+                sig,
+            },
+        })
+    }
 }
 
 /// A pushed commit whose fate is not known yet.
@@ -241,19 +271,27 @@ fn fork(code: &'static str, reason: String) -> Error {
 
 /// Queue `drafts` for publication (validated first) and return their ids; the caller holds
 /// nothing: [`sync`] does this under its lock when given drafts.
-fn queue_into(st: &mut State, drafts: Vec<Draft>) -> Result<Vec<String>> {
+fn queue_into(st: &mut State, drafts: Vec<Draft>, signer: Option<&Signer>) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(drafts.len());
+    if drafts.is_empty() {
+        return Ok(ids);
+    }
+    let signer =
+        signer.ok_or_else(|| Error::invalid("key", "queueing entries needs a signing key"))?;
     for (i, d) in drafts.into_iter().enumerate() {
         d.check(i)?;
         let mut r = [0u8; 12];
         getrandom::fill(&mut r).map_err(|e| Error::internal(format!("random: {e}")))?;
         let id = format!("q-{}", hex::encode(r));
+        let sub = Submitted::sign_at(signer, d, &id, now_ts())?;
         st.outbox.push(Queued {
             id: id.clone(),
-            ts: now_ts(),
-            kind: d.kind.as_str().to_string(),
-            actor: d.actor,
-            body: d.body,
+            ts: sub.ts,
+            kind: sub.draft.kind.as_str().to_string(),
+            actor: sub.draft.actor,
+            body: sub.draft.body,
+            signer: sub.submission.signer,
+            sig: hex::encode(sub.submission.sig),
         });
         ids.push(id);
     }
@@ -409,7 +447,7 @@ pub fn sync(
         }
         // Queued in memory: saved with the commit that carries them, before it is pushed. A
         // run killed before that pushed nothing and acknowledged nothing.
-        _ => (queue_into(&mut st, queue)?, Vec::new()),
+        _ => (queue_into(&mut st, queue, signer)?, Vec::new()),
     };
     if tail.next_seq < st.size {
         return Err(fork(
@@ -683,26 +721,51 @@ pub fn sync(
             let signer = signer
                 .ok_or_else(|| Error::invalid("key", "publishing entries needs a signing key"))?;
             let config = settings(ledger, &view)?;
+            // Only what this key queued and signed: an entry put in the file by anyone else is
+            // dropped, never signed.
+            let before_check = st.outbox.len();
+            let public = signer.public();
+            st.outbox.retain(|q| {
+                q.signer == signer.id()
+                    && q.submitted().is_ok_and(|sub| {
+                        let Ok(body_c) = sub.draft.check(0) else {
+                            return false;
+                        };
+                        let msg = crate::ledger::entry::submission_message(
+                            &sub.draft.actor,
+                            &body_c,
+                            &sub.submission.id,
+                            sub.draft.kind,
+                            &sub.ts,
+                        );
+                        let sig = ed25519_dalek::Signature::from_bytes(&sub.submission.sig);
+                        public.verify_strict(&msg, &sig).is_ok()
+                    })
+            });
+            if st.outbox.len() < before_check {
+                out.notices.push(format!(
+                    "dropped {} queued entries of {} whose signature by {} does not check (was the file edited?)",
+                    before_check - st.outbox.len(),
+                    state_path(ledger).display(),
+                    signer.id()
+                ));
+            }
             let mut items: Vec<Item> = st
                 .outbox
                 .iter()
                 .map(|q| -> Result<Item> {
-                    let kind = crate::ledger::Kind::parse(&q.kind).ok_or_else(|| {
-                        Error::malformed(
-                            "sync state",
-                            format!("outbox {}: unknown kind {:?}", q.id, q.kind),
-                        )
-                    })?;
-                    Ok(Item::Timed(
-                        Draft {
-                            kind,
-                            actor: q.actor.clone(),
-                            body: q.body.clone(),
-                        },
-                        q.ts.clone(),
-                    ))
+                    let sub = q.submitted()?;
+                    Ok(Item::Timed(sub.draft, sub.ts))
                 })
                 .collect::<Result<_>>()?;
+            if items.is_empty() && spooled.is_empty() && !local_tail {
+                // Everything queued was dropped above: nothing to publish.
+                save_state(ledger, &st)?;
+                out.commit = st.commit.clone();
+                out.size = view.size;
+                out.root = hex::encode(view.root);
+                return Ok((out, ids));
+            }
             if let Some(first) = items.first() {
                 if let Err(e) =
                     crate::ledger::recorder::check_signer_trusted(&view, signer, first.draft())
