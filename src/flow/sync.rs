@@ -8,7 +8,8 @@
 //!
 //! * `sync/state.json` (format `ledger-git-sync-v1`, written atomically): the remote and ref,
 //!   the commit and size last verified (`commit`, `size`, `bytes`), the **outbox** (entries this
-//!   writer queued and has not seen published: `id`, `ts`, `kind`, `actor`, `body`), the
+//!   writer queued and has not seen published: `id`, `ts`, `kind`, `actor`, `body`, and the
+//!   writer's `signer` and submission `sig` over them, checked before anything is signed), the
 //!   commits pushed whose fate is not yet known (`inflight`: commit, parent, first seq, ids),
 //!   and, while remote lines are being added to `ledger.jsonl`, what is being adopted
 //!   (`adopting`). The file decides nothing about validity: entries are verified by the
