@@ -162,6 +162,19 @@ struct Queued {
 }
 
 impl Queued {
+    /// The record of a signed submission (an outbox row, a spool file).
+    fn of(sub: &Submitted) -> Queued {
+        Queued {
+            id: sub.submission.id.clone(),
+            ts: sub.ts.clone(),
+            kind: sub.draft.kind.as_str().to_string(),
+            actor: sub.draft.actor.clone(),
+            body: sub.draft.body.clone(),
+            signer: sub.submission.signer.clone(),
+            sig: hex::encode(sub.submission.sig),
+        }
+    }
+
     /// The queued entry as the submission its writer signed.
     fn submitted(&self) -> Result<Submitted> {
         let bad = |why: &str| Error::malformed("sync state", format!("outbox {}: {why}", self.id));
@@ -285,15 +298,7 @@ fn queue_into(st: &mut State, drafts: Vec<Draft>, signer: Option<&Signer>) -> Re
         getrandom::fill(&mut r).map_err(|e| Error::internal(format!("random: {e}")))?;
         let id = format!("q-{}", hex::encode(r));
         let sub = Submitted::sign_at(signer, d, &id, now_ts())?;
-        st.outbox.push(Queued {
-            id: id.clone(),
-            ts: sub.ts,
-            kind: sub.draft.kind.as_str().to_string(),
-            actor: sub.draft.actor,
-            body: sub.draft.body,
-            signer: sub.submission.signer,
-            sig: hex::encode(sub.submission.sig),
-        });
+        st.outbox.push(Queued::of(&sub));
         ids.push(id);
     }
     Ok(ids)
@@ -951,20 +956,8 @@ pub fn sync(
     result
 }
 
-/// A submission left in a spool: `<spool>/<id>.json`, written atomically.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Spooled {
-    id: String,
-    ts: String,
-    kind: String,
-    actor: String,
-    body: Value,
-    signer: String,
-    sig: String,
-}
-
-/// Largest spool file read.
+/// A spool file is a [`Queued`] record of a submission: `<spool>/<id>.json`, written
+/// atomically. Largest one read:
 const MAX_SPOOLED: u64 = 2 << 20;
 
 fn spool_file(dir: &Path, id: &str) -> PathBuf {
@@ -987,16 +980,7 @@ fn spool_new(dir: &Path, signer: &Signer, drafts: Vec<Draft>) -> Result<Vec<Subm
 
 fn spool_write(dir: &Path, sub: &Submitted) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let sp = Spooled {
-        id: sub.submission.id.clone(),
-        ts: sub.ts.clone(),
-        kind: sub.draft.kind.as_str().to_string(),
-        actor: sub.draft.actor.clone(),
-        body: sub.draft.body.clone(),
-        signer: sub.submission.signer.clone(),
-        sig: hex::encode(sub.submission.sig),
-    };
-    let bytes = serde_json::to_vec(&sp).map_err(Error::internal)?;
+    let bytes = serde_json::to_vec(&Queued::of(sub)).map_err(Error::internal)?;
     crate::fsutil::write_atomic(&spool_file(dir, &sub.submission.id), &bytes)
 }
 
@@ -1018,16 +1002,8 @@ fn spool_read(dir: &Path, max: usize) -> Result<Vec<(PathBuf, Result<Submitted>)
         }
         let parsed = crate::fsutil::read_text_bounded(&path, MAX_SPOOLED, "spooled entry")
             .and_then(|t| {
-                let sp: Spooled = serde_json::from_str(&t)
+                let sp: Queued = serde_json::from_str(&t)
                     .map_err(|e| Error::malformed(path.display().to_string(), e.to_string()))?;
-                let kind = crate::ledger::Kind::parse(&sp.kind)
-                    .ok_or_else(|| Error::malformed(path.display().to_string(), "unknown kind"))?;
-                let sig = hex::decode(&sp.sig)
-                    .ok()
-                    .and_then(|v| <[u8; 64]>::try_from(v.as_slice()).ok())
-                    .ok_or_else(|| {
-                        Error::malformed(path.display().to_string(), "sig: not 64 bytes of hex")
-                    })?;
                 if format!("{}.json", sp.id) != name
                     || !crate::ledger::entry::valid_submission_id(&sp.id)
                 {
@@ -1036,19 +1012,7 @@ fn spool_read(dir: &Path, max: usize) -> Result<Vec<(PathBuf, Result<Submitted>)
                         "id does not match the file name",
                     ));
                 }
-                Ok(Submitted {
-                    draft: Draft {
-                        kind,
-                        actor: sp.actor,
-                        body: sp.body,
-                    },
-                    ts: sp.ts,
-                    submission: crate::ledger::entry::Submission {
-                        id: sp.id,
-                        signer: sp.signer,
-                        sig,
-                    },
-                })
+                sp.submitted()
             });
         out.push((path, parsed));
     }
