@@ -44,7 +44,9 @@
 //! submission (version 2, [`crate::ledger::entry`]) and leaves it in the remote's spool
 //! (`<git dir>/ledger-spool/<id>.json`: `id`, `ts`, `kind`, `actor`, `body`, `signer`, `sig` in
 //! hex). Steps 2–4 run without a turn. A writer whose submission is not on the ref takes the
-//! queue lock (`<git dir>/ledger-sync.lock`), reads the ref again, and publishes every waiting
+//! queue lock (`<git dir>/ledger-sync.lock`) and reads the ref again. If the ref moved while it
+//! waited, it gives the turn back before adopting (its entry may be in that commit; verifying
+//! and writing its own directory need no turn) and comes back. Otherwise it publishes every waiting
 //! submission that checks under the ledger's keys in one commit, sealed and signed by its own
 //! key; it takes them out of the spool before the push and puts them back if the push does not
 //! land. A writer acknowledges its entry when it finds its id on the ref, whoever pushed it; one
@@ -495,6 +497,16 @@ pub fn sync(
                 None => None,
             };
             let head = remote.head(&opts.refname, known)?;
+            // Others published while this writer waited for its turn: it gives the turn back
+            // and adopts their commit without holding it (their entries may include its own),
+            // so that writers waiting on each other never verify and write under the lock.
+            let mut queue_guard = queue_guard;
+            if queue_guard.is_some() && head.is_some() && head != known {
+                queue_guard = None;
+            }
+            // This pass may claim the spool and publish: the turn is held (a path remote), or
+            // there is no turn to take (a network remote, where the push is the only arbiter).
+            let turn = locked_pass && (queue_guard.is_some() || remote.spool_dir().is_none());
             let repo = remote.repo();
             match (head, known) {
                 (None, Some(k)) => {
@@ -647,7 +659,7 @@ pub fn sync(
                 // A plain sync with a key publishes what killed writers left behind.
                 let drain = mine.is_empty() && spool_has_entries(dir);
                 mine_waiting = !waiting.is_empty() || drain;
-                if mine_waiting && locked_pass {
+                if mine_waiting && turn {
                     // Taken by a writer that did not publish it (killed, or its push failed):
                     // left again.
                     for m in &waiting {
@@ -690,7 +702,7 @@ pub fn sync(
             let local_tail = tail.next_seq > st.size;
             let publish =
                 !st.outbox.is_empty() || local_tail || !spooled.is_empty() || mine_waiting;
-            if publish && !locked_pass {
+            if publish && !turn {
                 // Something to publish: take a turn, then read the ref again.
                 locked_pass = true;
                 continue;

@@ -868,20 +868,46 @@ fn askpass(url: &str, username: Option<&str>) -> Option<git2::Cred> {
 /// fsync the loose objects just written (libgit2 does not by default), and their directories.
 fn sync_objects(repo: &Repository, objects: &[Oid]) -> Result<()> {
     let base = repo.path().join("objects");
+    let mut files = Vec::new();
     let mut dirs = std::collections::BTreeSet::new();
     for oid in objects {
         let hex = oid.to_string();
         let dir = base.join(&hex[..2]);
         let file = dir.join(&hex[2..]);
-        if let Ok(f) = std::fs::File::open(&file) {
-            f.sync_all().map_err(|e| Error::io(&file, e))?;
+        if file.exists() {
+            files.push(file);
             dirs.insert(dir);
         }
     }
-    for d in dirs {
-        crate::fsutil::sync_dir(&d)?;
+    // The files first, then their directories; each group at once (one thread per file), so
+    // that the disk sees a queue of writes rather than one round trip after another.
+    parallel_sync(&files, |f| {
+        std::fs::File::open(f)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(f, e))
+    })?;
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    parallel_sync(&dirs, |d| crate::fsutil::sync_dir(d))
+}
+
+/// Run `f` on every path, each on its own thread; the first error wins.
+fn parallel_sync(paths: &[PathBuf], f: impl Fn(&Path) -> Result<()> + Sync) -> Result<()> {
+    if paths.len() < 2 {
+        return paths.iter().try_for_each(|p| f(p));
     }
-    Ok(())
+    std::thread::scope(|s| {
+        let handles: Vec<_> = paths.iter().map(|p| s.spawn(|| f(p))).collect();
+        let mut first = Ok(());
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::internal("an fsync thread panicked")));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
 }
 
 /// fsync the ref file just moved, and its directory.
