@@ -887,7 +887,7 @@ fn sync_objects(repo: &Repository, objects: &[Oid]) -> Result<()> {
             .map_err(|e| Error::io(f, e))
     })?;
     let dirs: Vec<PathBuf> = dirs.into_iter().collect();
-    parallel_sync(&dirs, |d| crate::fsutil::sync_dir(d))
+    parallel_sync(&dirs, crate::fsutil::sync_dir)
 }
 
 /// Run `f` on every path, each on its own thread; the first error wins.
