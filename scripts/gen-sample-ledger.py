@@ -3,6 +3,9 @@
 
 Usage: gen-sample-ledger.py OUT.jsonl [ENTRIES] [DAYS] [NOW]
 
+Entries: merges, deploys (some failed), rollbacks naming the deploy they undo, gate
+decisions, incidents (opened naming the env's live deploy, then resolved) and drills.
+
 `ledger append` always stamps entries with the current time, so a history spread over weeks
 (for the report's charts and the metrics benchmark) is written here directly, following
 DESIGN §2: canonical JSON (sorted keys, no whitespace; ASCII keys, integers only),
@@ -35,6 +38,8 @@ def main():
     live = {}  # env -> (seq, version) of the last succeeded deploy
     pending = {e: [] for e in envs}  # env -> merges not shipped there yet: (commit, author, time)
     version = 0
+    incidents = {}  # env -> id of the open incident
+    n_incidents = 0
     with open(out, "w", encoding="utf-8") as f:
         for seq in range(n):
             t = start + step * seq
@@ -76,6 +81,16 @@ def main():
                 body = {"subject": "merge %s" % commit[:12], "decision": decision,
                         "reasons": ["score 912 per mille >= 800 for src/**" if decision == "allow"
                                     else "score 410 per mille < 800 for src/db/**"]}
+            elif r < 0.95 and (env in incidents or env in live):
+                kind, actor = "incident", "oncall"
+                if env in incidents:
+                    body = {"incident": incidents.pop(env), "status": "resolved", "env": env}
+                else:
+                    n_incidents += 1
+                    incidents[env] = "INC-%d" % n_incidents
+                    body = {"incident": incidents[env], "status": "opened", "env": env,
+                            "severity": rng.choice(["sev2", "sev3"]), "caused_by_seq": live[env][0],
+                            "external_id": "https://pager.example/incidents/%d" % n_incidents}
             else:
                 kind, actor = "drill", "ops/drill"
                 outcome = "pass" if rng.random() < 0.9 else rng.choice(["fail", "timeout"])

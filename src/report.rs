@@ -58,6 +58,10 @@ pub struct Data {
     pub approvals: VecDeque<Row>,
     /// Recent drill entries, newest last.
     pub drills: VecDeque<Row>,
+    /// Recent incident entries (opened and resolved), newest last.
+    pub incidents: VecDeque<Row>,
+    /// Entries recorded after this time (ms) are left out ("as of"); `None`: none are.
+    pub until: Option<i64>,
     /// Per actor.
     pub actors: BTreeMap<String, ActorRow>,
     /// Entries seen.
@@ -73,6 +77,8 @@ impl Default for Data {
             history: History::default(),
             approvals: VecDeque::new(),
             drills: VecDeque::new(),
+            incidents: VecDeque::new(),
+            until: None,
             actors: BTreeMap::new(),
             entries: 0,
             trust: Ok(BTreeMap::new()),
@@ -109,8 +115,22 @@ fn keep(q: &mut VecDeque<Row>, r: Row) {
 }
 
 impl Data {
+    /// An empty page as of `t` (ms): [`Data::push`] leaves out every entry recorded after it,
+    /// so that the page is the one that would have been rendered then.
+    pub fn as_of(t: i64) -> Data {
+        Data {
+            until: Some(t),
+            ..Data::default()
+        }
+    }
+
     /// Take what the page needs from one entry (in seq order).
     pub fn push(&mut self, e: &Entry) {
+        if let (Some(until), Some(ts)) = (self.until, metrics::parse_time(&e.ts)) {
+            if ts > until {
+                return;
+            }
+        }
         self.entries += 1;
         self.history.push(e);
         let b = &e.body;
@@ -146,6 +166,31 @@ impl Data {
                         ts: e.ts.clone(),
                         actor: e.actor.clone(),
                         cells: vec![field(b, "subject"), decision, reasons],
+                        tone,
+                    },
+                );
+            }
+            Kind::Incident => {
+                let status = field(b, "status");
+                let tone = if status == "resolved" { "ok" } else { "bad" };
+                let cause = match b.get("caused_by_seq").and_then(Value::as_u64) {
+                    Some(n) => format!("deploy seq {n}"),
+                    None => "–".to_string(),
+                };
+                keep(
+                    &mut self.incidents,
+                    Row {
+                        seq: e.seq,
+                        ts: e.ts.clone(),
+                        actor: e.actor.clone(),
+                        cells: vec![
+                            field(b, "incident"),
+                            field(b, "env"),
+                            status,
+                            field(b, "severity"),
+                            cause,
+                            field(b, "external_id"),
+                        ],
                         tone,
                     },
                 );
@@ -368,11 +413,21 @@ pub struct Page<'a> {
     pub targets: Targets,
     /// Number of weekly buckets in the charts.
     pub weeks: u32,
+    /// Lead-time horizon for each env's baseline deploy (ms), see
+    /// [`metrics::Options::lead_time_since`].
+    pub lead_time_since_ms: Option<i64>,
 }
 
 /// Render the page.
 pub fn render(d: &Data, p: &Page<'_>) -> String {
-    let a = Analysis::new(&d.history);
+    // Entries after "now" are left out of the history too (an empty page's `until`, or here).
+    let history = d.history.as_of(p.now_ms);
+    let a = Analysis::with(
+        &history,
+        metrics::Options {
+            lead_time_since: p.lead_time_since_ms,
+        },
+    );
     let m = metrics::compute(
         &a,
         p.env,
@@ -428,7 +483,13 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
         .collect();
     let lead: Vec<Option<f64>> = weeks
         .iter()
-        .map(|w| w.lead_time.spread.median_ms.map(|x| x as f64 / 60_000.0))
+        .map(|w| {
+            w.lead_time
+                .timing
+                .spread
+                .median_ms
+                .map(|x| x as f64 / 60_000.0)
+        })
         .collect();
     let restore: Vec<Option<f64>> = weeks
         .iter()
@@ -468,11 +529,23 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
     ));
     out.push('\n');
     out.push_str(&bar_chart(
-        "Time to restore (median, minutes)",
+        "Failed deployment recovery time (median, minutes; rollbacks, fix deploys, incident resolutions)",
         &labels,
         &restore,
         &mins,
         Some(p.targets.max_time_to_restore_ms as f64 / 60_000.0),
+    ));
+    out.push('\n');
+    let incidents: Vec<Option<f64>> = weeks
+        .iter()
+        .map(|w| Some(w.incidents.opened as f64))
+        .collect();
+    out.push_str(&bar_chart(
+        "Incidents opened per week",
+        &labels,
+        &incidents,
+        &count,
+        None,
     ));
     out.push_str("\n</div>\n</section>\n");
     out.push_str("<section id=\"actors\">\n<h2>Per actor</h2>\n");
@@ -523,6 +596,20 @@ their author; deploys, rollbacks and gate decisions by the actor that recorded t
         &["subject", "decision", "reasons"],
         &d.approvals,
         "No gate decisions recorded.",
+    );
+    out.push_str("</section>\n<section id=\"incidents\">\n<h2>Incidents</h2>\n");
+    rows_table(
+        &mut out,
+        &[
+            "incident",
+            "env",
+            "status",
+            "severity",
+            "caused by",
+            "tracked at",
+        ],
+        &d.incidents,
+        "No incidents recorded.",
     );
     out.push_str("</section>\n<section id=\"drills\">\n<h2>Recent rollback drills</h2>\n");
     rows_table(

@@ -152,6 +152,15 @@ pub fn parse_since(s: &str, now_ms: i64) -> Result<i64> {
         .ok_or_else(|| bad("reaches back before the earliest time that can be written"))
 }
 
+/// A window start as `--since` gives it: [`parse_since`], except that a zero duration (`0s`,
+/// `0d`, …) means "no window": `None`, the window starts where the data does.
+pub fn parse_window_start(s: &str, now_ms: i64) -> Result<Option<i64>> {
+    if instant(s).is_none() && matches!(duration(s), Err(Refusal::NotPositive)) {
+        return Ok(None);
+    }
+    parse_since(s, now_ms).map(Some)
+}
+
 /// The ledger's timestamp layout, `YYYY-MM-DDTHH:MM:SS.mmmZ`, of ms since the epoch; empty for
 /// a time outside chrono's range (about ±262,000 years), which no parser here returns.
 pub fn format_ts(ms: i64) -> String {
@@ -218,6 +227,16 @@ mod tests {
                 "{why}"
             );
         }
+    }
+
+    #[test]
+    fn a_zero_window_start_is_no_window() {
+        for s in ["0s", "0d", "0w", "0h 0m"] {
+            assert_eq!(parse_window_start(s, 1_000_000).unwrap(), None, "{s}");
+        }
+        assert_eq!(parse_window_start("1s", 1_000_000).unwrap(), Some(999_000));
+        assert!(parse_window_start("-1s", 1_000_000).is_err());
+        assert!(parse_window_start("1.5d", 1_000_000).is_err());
     }
 
     #[test]

@@ -543,8 +543,11 @@ fn recorded_deploys_feed_metrics_and_last_good() {
     let out = ledger(&f.dir, &["--json", "metrics", "--env", "prod"]);
     assert_eq!(out.status.code(), Some(0));
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // Two changes shipped (one per deploy); one of two deploys rolled back.
-    assert_eq!(m["lead_time"]["count"], 2, "{m}");
+    // Two changes shipped (one per deploy), but the first deploy of prod is its baseline
+    // (docs/metrics.md): without --lead-time-since its change does not count. One of two
+    // deploys rolled back.
+    assert_eq!(m["lead_time"]["count"], 1, "{m}");
+    assert_eq!(m["lead_time"]["baselines"][0]["excluded"], 1, "{m}");
     assert_eq!(m["change_failure_rate"]["failures"], 1);
     assert_eq!(m["change_failure_rate"]["deploys"], 2);
     assert_eq!(m["time_to_restore"]["count"], 1);

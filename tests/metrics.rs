@@ -42,7 +42,8 @@ fn scenario() -> Vec<(i64, Kind, &'static str, Value)> {
         (10, Kind::Deploy, "ci/prod", {
             // 1: lead 30 and 60 minutes
             let mut b = deploy("prod", "v1", "succeeded");
-            b["changes"] = json!([{"commit": "c1", "time": rfc(-20)}, {"commit": "c2", "time": (T0 - 50 * 60)}]);
+            b["changes"] =
+                json!([{"commit": "c1", "time": rfc(-20)}, {"commit": "c2", "time": rfc(-50)}]);
             b["strategy"] = json!("blue-green");
             b
         }),
@@ -180,7 +181,17 @@ fn ledger(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn metrics(dir: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["--json", "metrics", "--now", NOW];
+    // The baselines (prod's seq 1, staging's seq 9) count from a horizon before every change
+    // time here, so that the worked example's lead times stay as in docs/metrics.md;
+    // `baselines_leave_their_changes_out_without_a_horizon` shows the default.
+    let mut args = vec![
+        "--json",
+        "metrics",
+        "--now",
+        NOW,
+        "--lead-time-since",
+        "2026-10-01",
+    ];
     args.extend_from_slice(extra);
     let out = ledger(dir, &args);
     assert_eq!(
@@ -350,8 +361,13 @@ fn time_windows() {
     close(&n["deployment_frequency"]["days"], 1.0);
     assert_eq!(n["change_failure_rate"]["percent"], Value::Null);
 
+    // A zero duration means no window: the same figures as without --since.
+    let zero = metrics(&dir, &["--since", "0h"]);
+    let all = metrics(&dir, &[]);
+    assert_eq!(zero, all);
+
     // Bad durations are usage errors.
-    for bad in ["2", "2y", "-1d", "0h"] {
+    for bad in ["2", "2y", "-1d", "1.5d"] {
         assert_eq!(
             ledger(&dir, &["metrics", "--since", bad]).status.code(),
             Some(2),
@@ -397,6 +413,8 @@ fn report_is_self_contained_well_formed_html() {
             out_path.to_str().unwrap(),
             "--now",
             NOW,
+            "--lead-time-since",
+            "2026-10-01",
         ],
     );
     assert_eq!(
@@ -432,7 +450,17 @@ fn report_is_self_contained_well_formed_html() {
         .filter(|n| n.has_tag_name("section"))
         .filter_map(|n| n.attribute("id"))
         .collect();
-    assert_eq!(ids, ["metrics", "trends", "actors", "approvals", "drills"]);
+    assert_eq!(
+        ids,
+        [
+            "metrics",
+            "trends",
+            "actors",
+            "approvals",
+            "incidents",
+            "drills"
+        ]
+    );
     assert!(doc.descendants().filter(|n| n.has_tag_name("svg")).count() >= 4);
     // Nothing loaded from elsewhere, nothing executed.
     for n in doc.descendants().filter(|n| n.is_element()) {
@@ -466,7 +494,9 @@ fn report_is_self_contained_well_formed_html() {
     // The metrics table shows the hand-computed change failure rate and the prod deny.
     // The rows are `metrics::table`'s, the same words as `ledger metrics` prints.
     assert!(
-        html.contains("<td>42.9 %</td><td>3 failed or rolled back / 7 deploys</td>"),
+        html.contains(
+            "<td>42.9 %</td><td>3 failed, rolled back or named by an incident / 7 deployments</td>"
+        ),
         "change failure rate"
     );
     assert!(html.contains("score 0.41 &lt; 0.8 for src/db/**"));
@@ -623,8 +653,8 @@ fn metrics_and_trust_agree_on_what_a_rollback_undid() {
     // (entries, deploy seqs rolled back)
     type Case = (Vec<(Kind, Value)>, Vec<u64>);
     let cases: Vec<Case> = vec![
-        // Rolled back from the version that failed: no succeeded deploy of v3 was undone (the
-        // failed one counts as a failure by itself), and v2, still running, was not undone.
+        // Rolled back from the version that failed: the failed v3 is what was undone (one
+        // failure, counted once), never v2, the version rolled back *to*.
         (
             vec![
                 d("prod", "v1", "succeeded"),
@@ -632,7 +662,7 @@ fn metrics_and_trust_agree_on_what_a_rollback_undid() {
                 d("prod", "v3", "failed"),
                 rb("prod", "v3", None),
             ],
-            vec![],
+            vec![2],
         ),
         // From an older version than the newest: the newest deploy of that version.
         (
@@ -721,4 +751,38 @@ fn metrics_and_trust_agree_on_what_a_rollback_undid() {
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(m["change_failure_rate"]["failures"], 1, "{m}");
     assert_eq!(m["change_failure_rate"]["deploys"], 3);
+}
+
+#[test]
+fn baselines_leave_their_changes_out_without_a_horizon() {
+    let (_tmp, dir) = make_ledger();
+    let out = ledger(&dir, &["--json", "metrics", "--now", NOW, "--env", "prod"]);
+    assert_eq!(out.status.code(), Some(0));
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // prod's baseline is seq 1 (c1, c2 left out): 10, 14 and 120 minutes remain.
+    assert_eq!(m["lead_time"]["count"], 3, "{m}");
+    assert_eq!(m["lead_time"]["median_ms"], 14 * MIN);
+    assert_eq!(m["lead_time"]["horizon_ms"], Value::Null);
+    assert_eq!(
+        m["lead_time"]["baselines"],
+        json!([{"env": "prod", "seq": 1, "excluded": 2}])
+    );
+    // A horizon between c2 (-50) and c1 (-20) lets c1 in: lead 30 joins.
+    let out = ledger(
+        &dir,
+        &[
+            "--json",
+            "metrics",
+            "--now",
+            NOW,
+            "--env",
+            "prod",
+            "--lead-time-since",
+            &rfc(-30),
+        ],
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["lead_time"]["count"], 4, "{m}");
+    assert_eq!(m["lead_time"]["baselines"][0]["excluded"], 1);
+    assert_eq!(m["lead_time"]["horizon_ms"], (T0 - 30 * 60) * 1000);
 }

@@ -9,13 +9,16 @@
 //!            "signatures_checked":9,"unsigned":0},
 //!  "release":{"deploys":[{"env":"prod","seq":5,"status":"succeeded"}],
 //!             "drills":{"fail":0,"latest":{"outcome":"pass","seq":7,"target":"prod"},"pass":1,"timeout":0},
+//!             "incidents":[{"caused_by_seq":5,"env":"prod","incident":"INC-7","seq":8,
+//!                           "severity":"sev2","status":"opened"}],
 //!             "rollbacks":[],"version":"1.0.0"}}
 //! ```
 //!
 //! `scores` holds the trust score of every merge author as of the build time, with its
 //! breakdown (DESIGN §4, [`crate::trust`]): `{"actor","score_permille","breakdown"}`, sorted by
 //! actor. Per actor (`actors`): merges authored (`body.author`) and approvals decided about them (`body.subject`
-//! equal to the actor). `release` lists the deploys and rollbacks that name this version and
+//! equal to the actor). `release` lists the deploys and rollbacks that name this version, the
+//! incident entries (opened and resolved) that blame one of its deploys (`caused_by_seq`), and
 //! every drill's outcome. Counts cover every kind, zeros included.
 
 use std::collections::BTreeMap;
@@ -32,6 +35,9 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str, score
     let mut actors: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let mut deploys = Vec::new();
     let mut rollbacks = Vec::new();
+    let mut incidents = Vec::new();
+    // Seqs of this version's succeeded or failed deploys, per env: what an incident blames.
+    let mut shipped: Vec<(u64, String)> = Vec::new();
     let mut drills: BTreeMap<&str, u64> = [("pass", 0), ("fail", 0), ("timeout", 0)]
         .into_iter()
         .collect();
@@ -53,6 +59,22 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str, score
             }
             Kind::Deploy if s(e, "version") == version => {
                 deploys.push(json!({"seq": e.seq, "env": s(e, "env"), "status": s(e, "status")}));
+                if matches!(s(e, "status").as_str(), "succeeded" | "failed") {
+                    shipped.push((e.seq, s(e, "env")));
+                }
+            }
+            Kind::Incident => {
+                // An incident this version caused: it names one of its deploys (as the append
+                // path records it) in the same env.
+                let cause = e.body.get("caused_by_seq").and_then(Value::as_u64);
+                let env = s(e, "env");
+                if cause.is_some_and(|c| shipped.iter().any(|(seq, en)| *seq == c && *en == env)) {
+                    incidents.push(
+                        json!({"seq": e.seq, "env": env, "incident": s(e, "incident"),
+                                          "status": s(e, "status"), "severity": s(e, "severity"),
+                                          "caused_by_seq": cause}),
+                    );
+                }
             }
             Kind::Rollback if s(e, "from_version") == version || s(e, "to_version") == version => {
                 rollbacks.push(json!({"seq": e.seq, "env": s(e, "env"), "from_version": s(e, "from_version"),
@@ -86,7 +108,8 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str, score
         "counts": counts,
         "actors": actors,
         "scores": scores,
-        "release": {"version": version, "deploys": deploys, "rollbacks": rollbacks, "drills": drills_v},
+        "release": {"version": version, "deploys": deploys, "rollbacks": rollbacks,
+                    "incidents": incidents, "drills": drills_v},
     })
 }
 

@@ -17,10 +17,10 @@ use super::Ctx;
 /// `ledger append`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n  ledger append event --actor ci/job-9 --type test --git origin --key ci.key   # on the ref refs/audit/ledger (docs/git.md)\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
+    after_help = "Examples:\n  ledger append deploy --actor ci/build-7 --env production --version v1.2.3 --commit abc123 --status succeeded\n  ledger append deploy --actor ci --env production --version v1.2.3 --commit $(git rev-parse HEAD) --status succeeded --repo . --strategy canary --percent 10\n  ledger append rollback --actor oncall --env production --from-version v1.2.3 --to-version v1.2.2 --trigger error-rate --undoes v1.2.3 --trigger-type manual\n  ledger append incident --actor oncall --env production --incident INC-7 --status opened --severity sev2 --caused-by v1.2.3 --external-id https://pager.example/INC-7\n  ledger append incident --actor oncall --env production --incident INC-7 --status resolved\n  ledger append event --actor ci --body '{\"type\":\"lint\",\"data\":{\"warnings\":0}}'\n  ledger append --batch steps.jsonl      # JSONL of {\"kind\",\"actor\",\"body\"}; one lock, one fsync\n  ledger append event --actor ci/job-9 --type test --git origin --key ci.key   # on the ref refs/audit/ledger (docs/git.md)\n\nFlags set body fields; --body gives the rest (JSON, @FILE or - for stdin). Flags win over --body.\nWith a signing key, DIR/checkpoint is refreshed after the append (unless --no-checkpoint)."
 )]
 pub struct AppendArgs {
-    /// Kind: merge, approval, deploy, rollback, drill, bundle, key, event.
+    /// Kind: merge, approval, deploy, rollback, incident, drill, bundle, key, event.
     #[arg(required_unless_present = "batch", conflicts_with = "batch")]
     pub kind: Option<String>,
     /// Who records the entry (e.g. `ci/build-7`).
@@ -50,7 +50,7 @@ pub struct AppendArgs {
 /// Kind-specific flags; each sets the body field of the same name (dashes become underscores).
 #[derive(Debug, Args, Default)]
 pub struct FieldFlags {
-    /// deploy/rollback: environment.
+    /// deploy/rollback/incident: environment.
     #[arg(long)]
     pub env: Option<String>,
     /// deploy/bundle: version.
@@ -59,7 +59,7 @@ pub struct FieldFlags {
     /// deploy: commit deployed.
     #[arg(long)]
     pub commit: Option<String>,
-    /// deploy: started, succeeded or failed.
+    /// deploy: started, succeeded or failed; incident: opened or resolved.
     #[arg(long)]
     pub status: Option<String>,
     /// deploy: strategy (blue-green, canary, rolling, recreate).
@@ -72,10 +72,23 @@ pub struct FieldFlags {
     /// previous successful deploy of the env).
     #[arg(long, value_name = "R")]
     pub repo: Option<PathBuf>,
-    /// rollback: the deploy undone, by seq or by version (default: the newest succeeded deploy
-    /// of --from-version to --env).
+    /// rollback: the deploy undone, by seq or by version (default: the newest succeeded or
+    /// failed deploy of --from-version to --env).
     #[arg(long, value_name = "SEQ|VERSION")]
     pub undoes: Option<String>,
+    /// incident: its id (e.g. INC-7), shared by its opened and resolved entries.
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// incident: severity (e.g. sev2).
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// incident: the deploy that caused it, by seq or by version (the newest succeeded or
+    /// failed deploy of that version to --env); recorded as caused_by_seq.
+    #[arg(long, value_name = "SEQ|VERSION")]
+    pub caused_by: Option<String>,
+    /// incident: the pager alert or issue tracking it (an id or URL).
+    #[arg(long, value_name = "ID|URL")]
+    pub external_id: Option<String>,
     /// rollback: auto or manual.
     #[arg(long, value_name = "auto|manual")]
     pub trigger_type: Option<String>,
@@ -139,7 +152,7 @@ impl FieldFlags {
     /// The flags that were given, as (field, value) pairs.
     fn given(&self) -> Result<Vec<(&'static str, Value)>> {
         let mut out: Vec<(&'static str, Value)> = Vec::new();
-        let strs: [(&'static str, &Option<String>); 20] = [
+        let strs: [(&'static str, &Option<String>); 23] = [
             ("env", &self.env),
             ("version", &self.version_),
             ("commit", &self.commit),
@@ -160,6 +173,9 @@ impl FieldFlags {
             ("diff_sha256", &self.diff_sha256),
             ("decision", &self.decision),
             ("type", &self.type_),
+            ("incident", &self.incident),
+            ("severity", &self.severity),
+            ("external_id", &self.external_id),
         ];
         for (name, v) in strs {
             if let Some(s) = v {
@@ -261,9 +277,9 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
                 "--git and --remote are two ways to reach a ledger: give one",
             ));
         }
-        if a.fields.repo.is_some() || a.fields.undoes.is_some() {
+        if a.fields.repo.is_some() || a.fields.undoes.is_some() || a.fields.caused_by.is_some() {
             return Err(super::usage(
-                "--repo and --undoes read the ledger's history as of the append: not available with --git (give the merges or the deploy undone in the body)",
+                "--repo, --undoes and --caused-by read the ledger's history as of the append: not available with --git (give the merges or the deploy's seq in the body)",
             ));
         }
     }
@@ -300,6 +316,7 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
     let attr = Attribution {
         repo: a.fields.repo.clone(),
         undoes: a.fields.undoes.clone(),
+        caused_by: a.fields.caused_by.clone(),
     };
     let r = flow::append::append(&rec, drafts, &attr)?;
     ctx.notices(&r);
@@ -315,9 +332,9 @@ fn append_remote(
     remote: &audit_ledger::serve::client::Remote,
     drafts: Vec<Draft>,
 ) -> Result<i32> {
-    if a.fields.repo.is_some() || a.fields.undoes.is_some() {
+    if a.fields.repo.is_some() || a.fields.undoes.is_some() || a.fields.caused_by.is_some() {
         return Err(super::usage(
-            "--repo and --undoes need the ledger's history: not available with --remote",
+            "--repo, --undoes and --caused-by need the ledger's history: not available with --remote",
         ));
     }
     let signer = ctx.require_signer("--remote (the writer key that signs each submission)")?;

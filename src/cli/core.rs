@@ -240,6 +240,13 @@ fn summary_of(e: &Entry) -> String {
         Kind::Bundle => format!("{} manifest {}", f("version"), f("manifest_sha256")),
         Kind::Key => format!("{} {}", f("action"), f("key_id")),
         Kind::Event => f("type"),
+        Kind::Incident => {
+            let cause = match e.body.get("caused_by_seq").and_then(Value::as_u64) {
+                Some(n) => format!(", caused by seq {n}"),
+                None => String::new(),
+            };
+            format!("{} {} in {}{cause}", f("status"), f("incident"), f("env"))
+        }
         Kind::Policy => format!(
             "require_signatures {}",
             e.body

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use audit_ledger::error::Result;
 use audit_ledger::ledger::Ledger;
-use audit_ledger::metrics::{
-    self, Analysis, History, Metrics, Status, Targets, TargetsConfig, Window,
-};
+use audit_ledger::metrics::{self, History, Metrics, Query, Status, Targets, TargetsConfig};
 use audit_ledger::report::{self, Data, Page, TrustRow};
 use audit_ledger::{time, trust};
 use clap::Args;
@@ -22,25 +20,36 @@ use super::Ctx;
   ledger metrics --env production --since 30d
   ledger metrics --since 12h --json
   ledger metrics --since 2026-11-01 --now 2026-12-01
+  ledger metrics --env production --lead-time-since 2026-10-01
 
-Definitions (docs/metrics.md): a deploy is a `deploy` entry with status
-succeeded or failed; change failure rate = (failed + rolled-back
-deploys) / deploys; time to restore runs from the failure to the
-rollback or next succeeded deploy of its env. Targets: [metrics] in
+Definitions (docs/metrics.md): a deployment is a `deploy` entry with
+status succeeded or failed; it failed when it failed, a rollback undid it
+(the rollback's undoes_seq, or the newest deployment of its from-version)
+or an incident names it (caused_by_seq). Change failure rate = failed
+deployments / deployments. Recovery runs from the failure (the deploy, or
+the incident's opening) to the incident's resolution, the rollback, or
+the next succeeded deploy of the env. --now T leaves out every entry
+recorded after T. Each env's first deploy is a baseline: its changes
+count for lead time only from --lead-time-since. Targets: [metrics] in
 config.toml (defaults: >= 2 deploys a day, lead time < 1h, failure rate
-< 5 %, restore < 5m, drills 100 % passing in < 5m). A metric with
+< 5 %, recovery < 5m, drills 100 % passing in < 5m). A metric with
 nothing to measure says \"no data\" (null in JSON).")]
 pub struct MetricsArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
     /// Start of the window: a duration back from --now (30d, 12h, 2w) or a time (YYYY-MM-DD or
-    /// RFC 3339); default: the first deploy.
+    /// RFC 3339); default (and 0s): the first deployment.
     #[arg(long, value_name = "DUR|TIME")]
     pub since: Option<String>,
-    /// Compute as of this time (YYYY-MM-DD or RFC 3339) instead of now; for reproducible output.
+    /// Compute as of this time (YYYY-MM-DD or RFC 3339) instead of now: entries recorded after
+    /// it are left out; for reproducible output.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
+    /// Count the changes of each env's first deploy (its baseline) for lead time only from
+    /// this time (a duration back from --now or a time); default: none of them.
+    #[arg(long, value_name = "DUR|TIME")]
+    pub lead_time_since: Option<String>,
 }
 
 /// `ledger report`.
@@ -67,9 +76,14 @@ pub struct ReportArgs {
     /// Number of weeks in the charts.
     #[arg(long, value_name = "N", default_value_t = 12)]
     pub weeks: u32,
-    /// Render as of this time (YYYY-MM-DD or RFC 3339) instead of now.
+    /// Render as of this time (YYYY-MM-DD or RFC 3339) instead of now: entries recorded after
+    /// it are left out.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
+    /// Count the changes of each env's first deploy (its baseline) for lead time only from
+    /// this time (a duration back from --now or a time); default: none of them.
+    #[arg(long, value_name = "DUR|TIME")]
+    pub lead_time_since: Option<String>,
 }
 
 fn now_ms(now: Option<&str>) -> Result<i64> {
@@ -80,8 +94,14 @@ fn now_ms(now: Option<&str>) -> Result<i64> {
 }
 
 fn since_ms(since: Option<&str>, now: i64) -> Result<Option<i64>> {
-    since
-        .map(|s| time::parse_since(s, now).map_err(super::for_flag("--since")))
+    match since {
+        None => Ok(None),
+        Some(s) => time::parse_window_start(s, now).map_err(super::for_flag("--since")),
+    }
+}
+
+fn horizon_ms(h: Option<&str>, now: i64) -> Result<Option<i64>> {
+    h.map(|s| time::parse_since(s, now).map_err(super::for_flag("--lead-time-since")))
         .transpose()
 }
 
@@ -127,6 +147,29 @@ fn human(m: &Metrics) -> String {
             mark(r.status)
         ));
     }
+    let lt = &m.lead_time;
+    if !lt.baselines.is_empty() {
+        let list: Vec<String> = lt
+            .baselines
+            .iter()
+            .map(|b| format!("{} (seq {}, {} left out)", b.env, b.seq, b.excluded))
+            .collect();
+        let horizon = match lt.horizon_ms {
+            Some(h) => format!("count from {}", when(Some(h))),
+            None => "do not count (no --lead-time-since)".to_string(),
+        };
+        out.push_str(&format!(
+            "  lead time baselines, the first deploy of each env, whose changes {horizon}: {}\n",
+            list.join(", ")
+        ));
+    }
+    let inc = &m.incidents;
+    if inc.opened > 0 {
+        out.push_str(&format!(
+            "  incidents opened: {} ({} resolved, {} open; {} name no deploy and count in no figure)\n",
+            inc.opened, inc.resolved, inc.open, inc.without_cause
+        ));
+    }
     if m.merges.ungated > 0 {
         out.push_str(&format!(
             "  {} of {} merges shipped went past the gate (no merge entry): they earn no trust\n",
@@ -147,17 +190,13 @@ pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
     let (ledger, _view) = ctx.verified()?;
     let t = targets(&ledger)?;
     let now = now_ms(a.now.as_deref())?;
-    let since = since_ms(a.since.as_deref(), now)?;
-    let h = history(&ledger)?;
-    let m = metrics::compute(
-        &Analysis::new(&h),
-        a.env.as_deref(),
-        Window {
-            from: since,
-            to: now,
-        },
-        &t,
-    );
+    let q = Query {
+        env: a.env.as_deref(),
+        since_ms: since_ms(a.since.as_deref(), now)?,
+        now_ms: now,
+        lead_time_since_ms: horizon_ms(a.lead_time_since.as_deref(), now)?,
+    };
+    let m = metrics::of_history(&history(&ledger)?, &q, &t);
     let mut v = serde_json::to_value(&m).map_err(|e| super::usage(format!("metrics: {e}")))?;
     v["ok"] = json!(true);
     v["definitions"] = json!("docs/metrics.md");
@@ -194,7 +233,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     if a.weeks == 0 || a.weeks > 520 {
         return Err(super::usage("--weeks: expected 1 to 520"));
     }
-    let mut d = Data::default();
+    let mut d = Data::as_of(now);
     audit_ledger::history::scan(&ledger, |e| d.push(e))?;
     d.trust = trust_rows(&ledger, now);
     let origin = ledger.config().origin.clone();
@@ -205,6 +244,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
         env: a.env.as_deref(),
         targets: t,
         weeks: a.weeks,
+        lead_time_since_ms: horizon_ms(a.lead_time_since.as_deref(), now)?,
     };
     let html = report::render(&d, &page);
     report::save(&a.out, &html)?;

@@ -7,9 +7,10 @@ use crate::ledger::body::Kind;
 use crate::ledger::{Draft, Recorded, Recorder};
 use crate::trust::{self, Policy};
 
-/// Append `drafts` as one batch. A single deploy or rollback is attributed under the append
-/// lock (`attr.repo` applies to a deploy only, `attr.undoes` to a rollback only); a batch is
-/// written as given.
+/// Append `drafts` as one batch. Under the append lock: a new merge commit is checked against
+/// the ones recorded, a single deploy is attributed (`attr.repo`), and the links rollbacks and
+/// incidents make to earlier deploys are checked and completed ([`attribution::link`];
+/// `attr.undoes` and `attr.caused_by` apply to a single rollback or incident).
 pub fn append(rec: &Recorder<'_>, drafts: Vec<Draft>, attr: &Attribution) -> Result<Recorded> {
     let single = match drafts.as_slice() {
         [d] => Some(d.kind),
@@ -27,44 +28,31 @@ pub fn append(rec: &Recorder<'_>, drafts: Vec<Draft>, attr: &Attribution) -> Res
             "applies to a single rollback entry only",
         ));
     }
-    if drafts.iter().any(|d| d.kind == Kind::Merge) {
-        // The first record of a merge commit fixes its attribution: checked under the lock.
-        return rec
-            .record_with(|s| {
-                let policy = Policy::from_config(s.config())?;
-                let mut facts = trust::cache::load(s.ledger(), &policy)?.0.facts;
-                attribution::check_new_merges(&mut facts, &drafts)?;
-                Ok((drafts, ()))
-            })
-            .map(|(r, ())| r);
+    if attr.caused_by.is_some() && single != Some(Kind::Incident) {
+        return Err(Error::invalid(
+            "caused-by",
+            "applies to a single incident entry only",
+        ));
     }
-    if !matches!(single, Some(Kind::Deploy | Kind::Rollback)) {
+    let links = drafts
+        .iter()
+        .any(|d| matches!(d.kind, Kind::Merge | Kind::Rollback | Kind::Incident));
+    if !links && attr.repo.is_none() {
         return rec.record(drafts);
     }
     rec.record_with(|s| {
+        let policy = Policy::from_config(s.config())?;
+        let mut facts = trust::cache::load(s.ledger(), &policy)?.0.facts;
         let mut drafts = drafts;
-        if let Some(d) = drafts.first_mut() {
-            attribute(s, d, attr)?;
+        if drafts.iter().any(|d| d.kind == Kind::Merge) {
+            // The first record of a merge commit fixes its attribution.
+            attribution::check_new_merges(&mut facts, &drafts)?;
         }
+        if let (Some(d), true) = (drafts.first_mut(), attr.repo.is_some()) {
+            attribution::attribute_deploy(&mut facts, &mut d.body, attr)?;
+        }
+        attribution::link(&facts, &mut drafts, attr, s.tail().next_seq)?;
         Ok((drafts, ()))
     })
     .map(|(r, ())| r)
-}
-
-fn attribute(s: &crate::ledger::Session<'_>, d: &mut Draft, attr: &Attribution) -> Result<()> {
-    // The history is only read when the attribution needs it.
-    let needs_history = d.kind == Kind::Rollback || attr.repo.is_some();
-    let mut facts = if needs_history {
-        let policy = Policy::from_config(s.config())?;
-        trust::cache::load(s.ledger(), &policy)?.0.facts
-    } else {
-        trust::Facts::default()
-    };
-    match d.kind {
-        Kind::Deploy => attribution::attribute_deploy(&mut facts, &mut d.body, attr),
-        Kind::Rollback => {
-            attribution::attribute_rollback(&facts, &mut d.body, attr, s.tail().next_seq)
-        }
-        _ => Ok(()),
-    }
 }

@@ -5,8 +5,8 @@
 //!   previous successful deploy of its env, at most [`MAX_CHANGES`]), `merges` (those commits'
 //!   merge entries or merge commits, at most [`MAX_MERGES`], newest first), and
 //!   `previous_commit`/`previous_seq`.
-//! * A rollback gets `undoes_seq`: the deploy named by the caller (by seq or version), or the
-//!   newest succeeded deploy of its env whose version is the rollback's `from_version`.
+//! * A rollback gets `undoes_seq` and an incident `caused_by_seq`, checked or written by
+//!   [`link`] for every draft of a batch.
 //!
 //! Scoring then needs no git: trust and metrics read these fields.
 
@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::git;
+use crate::ledger::body::Kind;
 use crate::trust::model::ms_ts;
 use crate::trust::Facts;
 
@@ -26,6 +27,8 @@ pub struct Attribution {
     pub repo: Option<PathBuf>,
     /// rollback: the deploy undone, by seq (digits) or by version.
     pub undoes: Option<String>,
+    /// incident: the deploy that caused it, by seq (digits) or by version.
+    pub caused_by: Option<String>,
 }
 
 /// Maximum number of commits listed in a deploy's `changes`.
@@ -166,46 +169,277 @@ pub fn check_new_merges(facts: &mut Facts, drafts: &[crate::ledger::Draft]) -> R
     Ok(())
 }
 
-pub(crate) fn attribute_rollback(
+/// A deployment the links below may name: a succeeded or failed deploy in the ledger, or an
+/// earlier draft of the same batch.
+#[derive(Debug, Clone)]
+struct Deployment {
+    seq: u64,
+    env: String,
+    version: String,
+}
+
+/// The ledger's deployments (from `facts`) and the batch's, as the drafts are checked in order.
+struct Known<'a> {
+    facts: &'a Facts,
+    batch: Vec<Deployment>,
+    /// Incidents opened (true) or resolved (false) by earlier drafts: (env, id) → state.
+    incidents: Vec<((String, String), bool)>,
+}
+
+impl Known<'_> {
+    fn by_seq(&self, seq: u64) -> Option<Deployment> {
+        if let Some(d) = self.batch.iter().find(|d| d.seq == seq) {
+            return Some(d.clone());
+        }
+        self.facts.deploy_by_seq(seq).map(|d| Deployment {
+            seq: d.seq,
+            env: self
+                .facts
+                .envs
+                .get(d.env as usize)
+                .cloned()
+                .unwrap_or_default(),
+            version: d.version.clone(),
+        })
+    }
+
+    /// The newest deployment of `version` to `env` before `before`: what a rollback from that
+    /// version undoes ([`crate::rollback::undone`]) and what an incident naming it blames.
+    fn by_version(&self, env: &str, version: &str, before: u64) -> Option<u64> {
+        if let Some(d) = self
+            .batch
+            .iter()
+            .rev()
+            .find(|d| d.seq < before && d.env == env && d.version == version)
+        {
+            return Some(d.seq);
+        }
+        self.facts
+            .last_success(env, Some(version), before)
+            .map(|d| d.seq)
+    }
+
+    fn is_open(&self, env: &str, id: &str) -> bool {
+        if let Some((_, open)) = self
+            .incidents
+            .iter()
+            .rev()
+            .find(|((e, i), _)| e == env && i == id)
+        {
+            return *open;
+        }
+        self.facts.open_incidents.iter().any(|o| {
+            o.id == id && self.facts.envs.get(o.env as usize).map(String::as_str) == Some(env)
+        })
+    }
+}
+
+/// Check and complete the links new entries make to earlier ones, under the append lock, for
+/// every way entries come in (flags, `--body`, `--batch`, the library): the drafts get seqs
+/// `next_seq`, `next_seq + 1`, … in order.
+///
+/// * A rollback's `undoes_seq`, when given, must name a succeeded or failed deploy of the
+///   rollback's env recorded before it (in the ledger or earlier in the batch); a body's own
+///   value is kept. Without one it is written from [`crate::rollback::undone`]'s rule (the
+///   newest deployment of `from_version` to the env), or from `attr.undoes` (a seq or a
+///   version) for a single rollback.
+/// * An incident's `caused_by_seq` likewise; `caused_by_version` without it (or
+///   `attr.caused_by`) is resolved to the newest deployment of that version to the env, and
+///   refused when there is none. An `opened` incident must not be open already in its env; a
+///   `resolved` one must be.
+///
+/// An error names the field (`entries[2].undoes_seq` in a batch) and changes nothing.
+pub fn link(
     facts: &Facts,
-    body: &mut Value,
+    drafts: &mut [crate::ledger::Draft],
     attr: &Attribution,
     next_seq: u64,
 ) -> Result<()> {
-    let env = field(body, "env")?.to_string();
-    let undone = match attr.undoes.as_deref() {
-        Some(u) => {
-            let d = match u.parse::<u64>() {
-                Ok(seq) => facts.deploy_by_seq(seq).ok_or_else(|| {
-                    Error::invalid(
-                        "undoes",
-                        format!("{seq}: no succeeded or failed deploy entry has seq {seq}"),
-                    )
-                })?,
-                Err(_) => facts.last_success(&env, Some(u), next_seq).ok_or_else(|| {
-                    Error::invalid(
-                        "undoes",
-                        format!("{u}: no succeeded deploy of version `{u}` to `{env}`"),
-                    )
-                })?,
-            };
-            if facts.envs.get(d.env as usize).map(String::as_str) != Some(env.as_str()) {
-                return Err(Error::invalid(
-                    "undoes",
-                    format!("{u}: deploy seq {} is not in env `{env}`", d.seq),
-                ));
-            }
-            Some(d.seq)
-        }
-        None => {
-            let from = field(body, "from_version")?;
-            facts
-                .last_success(&env, Some(from), next_seq)
-                .map(|d| d.seq)
-        }
+    let mut known = Known {
+        facts,
+        batch: Vec::new(),
+        incidents: Vec::new(),
     };
-    if let (Some(seq), Some(b)) = (undone, body.as_object_mut()) {
-        b.insert("undoes_seq".into(), json!(seq));
+    let many = drafts.len() > 1;
+    for (i, d) in drafts.iter_mut().enumerate() {
+        let seq = next_seq + i as u64;
+        let name = |f: &str| {
+            if many {
+                format!("entries[{i}].{f}")
+            } else {
+                f.to_string()
+            }
+        };
+        let text = |body: &Value, f: &str| -> Result<String> {
+            match body.get(f).and_then(Value::as_str) {
+                Some(s) if !s.is_empty() => Ok(s.to_string()),
+                _ => Err(Error::invalid(
+                    name(f),
+                    "missing: a non-empty string is required",
+                )),
+            }
+        };
+        // A seq given in the body: an unsigned integer naming an earlier deployment of `env`.
+        let named = |body: &Value, f: &str, env: &str, known: &Known<'_>| -> Result<Option<u64>> {
+            let Some(v) = body.get(f) else {
+                return Ok(None);
+            };
+            let Some(n) = v.as_u64() else {
+                return Err(Error::invalid(
+                    name(f),
+                    format!("expected the seq of a deploy entry, found {v}"),
+                ));
+            };
+            check_deployment(known, n, seq, env).map_err(|why| Error::invalid(name(f), why))?;
+            Ok(Some(n))
+        };
+        match d.kind {
+            Kind::Deploy => {
+                let status = d.body.get("status").and_then(Value::as_str);
+                if matches!(status, Some("succeeded" | "failed")) {
+                    if let (Some(env), Some(version)) = (
+                        d.body.get("env").and_then(Value::as_str),
+                        d.body.get("version").and_then(Value::as_str),
+                    ) {
+                        known.batch.push(Deployment {
+                            seq,
+                            env: env.to_string(),
+                            version: version.to_string(),
+                        });
+                    }
+                }
+            }
+            Kind::Rollback => {
+                let env = text(&d.body, "env")?;
+                let flag = if many { None } else { attr.undoes.as_deref() };
+                let undone = match flag {
+                    // Flags win over the body.
+                    Some(u) => Some(match u.parse::<u64>() {
+                        Ok(n) => {
+                            check_deployment(&known, n, seq, &env).map_err(|why| {
+                                Error::invalid("undoes", format!("{why} (undoes_seq names the deploy a rollback undid)"))
+                            })?;
+                            n
+                        }
+                        Err(_) => known.by_version(&env, u, seq).ok_or_else(|| {
+                            Error::invalid(
+                                "undoes",
+                                format!("{u}: no succeeded or failed deploy of version `{u}` to `{env}` before this rollback"),
+                            )
+                        })?,
+                    }),
+                    None => match named(&d.body, "undoes_seq", &env, &known)? {
+                        Some(n) => Some(n),
+                        None => {
+                            let from = text(&d.body, "from_version")?;
+                            known.by_version(&env, &from, seq)
+                        }
+                    },
+                };
+                if let (Some(n), Some(b)) = (undone, d.body.as_object_mut()) {
+                    b.insert("undoes_seq".into(), json!(n));
+                }
+            }
+            Kind::Incident => {
+                let env = text(&d.body, "env")?;
+                let id = text(&d.body, "incident")?;
+                let flag = if many {
+                    None
+                } else {
+                    attr.caused_by.as_deref()
+                };
+                let cause = match flag {
+                    Some(c) => Some(match c.parse::<u64>() {
+                        Ok(n) => {
+                            check_deployment(&known, n, seq, &env).map_err(|why| {
+                                Error::invalid("caused-by", format!("{why} (caused_by_seq names the deploy that caused an incident)"))
+                            })?;
+                            (n, None)
+                        }
+                        Err(_) => (
+                            known.by_version(&env, c, seq).ok_or_else(|| {
+                                Error::invalid(
+                                    "caused-by",
+                                    format!("{c}: no succeeded or failed deploy of version `{c}` to `{env}` before this incident"),
+                                )
+                            })?,
+                            Some(c.to_string()),
+                        ),
+                    }),
+                    None => match named(&d.body, "caused_by_seq", &env, &known)? {
+                        Some(n) => Some((n, None)),
+                        None => match d.body.get("caused_by_version") {
+                            None => None,
+                            Some(v) => {
+                                let v = v.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
+                                    Error::invalid(
+                                        name("caused_by_version"),
+                                        "expected a non-empty string",
+                                    )
+                                })?;
+                                let n = known.by_version(&env, v, seq).ok_or_else(|| {
+                                    Error::invalid(
+                                        name("caused_by_version"),
+                                        format!("{v}: no succeeded or failed deploy of version `{v}` to `{env}` before this incident"),
+                                    )
+                                })?;
+                                Some((n, None))
+                            }
+                        },
+                    },
+                };
+                if let (Some((n, version)), Some(b)) = (cause, d.body.as_object_mut()) {
+                    b.insert("caused_by_seq".into(), json!(n));
+                    if let Some(v) = version {
+                        b.insert("caused_by_version".into(), json!(v));
+                    }
+                }
+                let open = known.is_open(&env, &id);
+                match d.body.get("status").and_then(Value::as_str) {
+                    Some("opened") if open => {
+                        return Err(Error::Conflict(format!(
+                            "{}: incident `{id}` is already open in `{env}`; resolve it first, or give the new one another id",
+                            name("incident")
+                        )))
+                    }
+                    Some("resolved") if !open => {
+                        return Err(Error::Conflict(format!(
+                            "{}: no open incident `{id}` in `{env}` to resolve",
+                            name("incident")
+                        )))
+                    }
+                    Some("opened") => known.incidents.push(((env, id), true)),
+                    Some("resolved") => known.incidents.push(((env, id), false)),
+                    // The body check names the bad status.
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
+}
+
+/// Why seq `n` cannot be named by an entry at `seq` of `env`, if it cannot.
+fn check_deployment(
+    known: &Known<'_>,
+    n: u64,
+    seq: u64,
+    env: &str,
+) -> std::result::Result<(), String> {
+    if n >= seq {
+        return Err(format!(
+            "{n}: not recorded before this entry (seq {seq}); a rollback or incident names an earlier deploy"
+        ));
+    }
+    match known.by_seq(n) {
+        None => Err(format!(
+            "{n}: no succeeded or failed deploy entry has seq {n}"
+        )),
+        Some(d) if d.env != env => Err(format!(
+            "{n}: deploy seq {n} is in env `{}`, not `{env}`",
+            d.env
+        )),
+        Some(_) => Ok(()),
+    }
 }

@@ -65,11 +65,13 @@ pub enum Kind {
     Event,
     /// The signed settings in force from the next entry on (a full snapshot).
     Policy,
+    /// An incident opened or resolved, optionally naming the deploy that caused it.
+    Incident,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Merge,
         Kind::Approval,
         Kind::Deploy,
@@ -79,6 +81,7 @@ impl Kind {
         Kind::Key,
         Kind::Event,
         Kind::Policy,
+        Kind::Incident,
     ];
 
     /// The kind's name as written in entries.
@@ -93,6 +96,7 @@ impl Kind {
             Kind::Key => "key",
             Kind::Event => "event",
             Kind::Policy => "policy",
+            Kind::Incident => "incident",
         }
     }
 
@@ -178,6 +182,11 @@ pub fn required_fields(kind: Kind) -> &'static [(&'static str, FieldType)] {
         ],
         Kind::Event => &[("type", Str), ("data", Object)],
         Kind::Policy => &[("require_signatures", Bool), ("settings", AnyStr)],
+        Kind::Incident => &[
+            ("incident", Str),
+            ("status", Enum(&["opened", "resolved"])),
+            ("env", Str),
+        ],
     }
 }
 

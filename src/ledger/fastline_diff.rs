@@ -123,6 +123,8 @@ fn body(r: &mut Rng, kind: Kind, plain: bool) -> Value {
             "outcome": *r.pick(&["pass", "fail", "timeout"]), "duration_ms": below(r, 100000),
             "report_sha256": hex(r, 64)}),
         Kind::Bundle => json!({"version": s(r), "manifest_sha256": hex(r, 64)}),
+        Kind::Incident => json!({"incident": s(r), "env": s(r),
+            "status": *r.pick(&["opened", "resolved"])}),
         Kind::Event | Kind::Key | Kind::Policy => {
             let mut data = Map::new();
             for k in ["a", "b", "c"].iter().take(below(r, 4)) {

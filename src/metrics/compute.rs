@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::history::{DeployStatus, Drill, DrillOutcome, History};
+use super::history::{DeployStatus, Drill, DrillOutcome, History, IncidentSpan};
 use super::stats::{spread, status_at_least, status_under, Spread, Status};
 use super::targets::Targets;
 use super::DAY_MS;
@@ -14,15 +14,27 @@ use super::DAY_MS;
 /// Per-deploy facts computed once over the whole history, then aggregated per window.
 #[derive(Debug, Clone)]
 struct Fact {
+    seq: u64,
     ts: i64,
     env: String,
     succeeded: bool,
+    /// Failed, rolled back, or named by an incident.
     failure: bool,
-    /// Time to restore of this failure; `None` while open or when not a failure.
+    /// Recovery time of this failure; `None` while open or when not a failure.
     restore_ms: Option<i64>,
     lead_ms: Vec<i64>,
+    /// The env's first succeeded deploy: changes left out of its lead time.
+    baseline_excluded: Option<u64>,
     merges: u64,
     ungated_merges: u64,
+}
+
+/// How [`Analysis::new`] reads the history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Lead-time horizon: the changes of each env's first succeeded deploy (its baseline)
+    /// count only from this time (ms); `None`: none of them count.
+    pub lead_time_since: Option<i64>,
 }
 
 /// [`History`] digested for windowed aggregation.
@@ -30,13 +42,31 @@ struct Fact {
 pub struct Analysis {
     facts: Vec<Fact>,
     drills: Vec<Drill>,
-    first_deploy_ts: Option<i64>,
+    incidents: Vec<IncidentSpan>,
+    opts: Options,
 }
 
 impl Analysis {
-    /// Digest a history (O(n log n)).
+    /// Digest a history (O(n log n)) with the default options.
     pub fn new(h: &History) -> Analysis {
+        Analysis::with(h, Options::default())
+    }
+
+    /// Digest a history (O(n log n)); see the definitions in [`crate::metrics`].
+    pub fn with(h: &History, opts: Options) -> Analysis {
         let rolled = h.rolled_back();
+        let spans = h.incident_spans();
+        // Per deploy: (earliest opened, latest resolved or None when one is still open).
+        let mut named: HashMap<u64, (i64, Option<i64>)> = HashMap::new();
+        for sp in &spans {
+            let Some(d) = sp.cause else { continue };
+            let e = named.entry(d).or_insert((sp.opened, Some(i64::MIN)));
+            e.0 = e.0.min(sp.opened);
+            e.1 = match (e.1, sp.resolved) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
         // Times of restoring events (succeeded deploys and rollbacks) per env, in seq order.
         let mut restorers: HashMap<&str, Vec<(u64, i64)>> = HashMap::new();
         for d in h
@@ -59,59 +89,82 @@ impl Analysis {
             v.sort_unstable();
         }
         let mut shipped: HashSet<(&str, &str)> = HashSet::new();
+        let mut baselined: HashSet<&str> = HashSet::new();
         let mut facts = Vec::new();
         for d in &h.deploys {
             if d.status == DeployStatus::Started {
                 continue;
             }
             let succeeded = d.status == DeployStatus::Succeeded;
-            let rolled_ts = if succeeded {
-                rolled.get(&d.seq).copied()
+            let rolled_ts = rolled.get(&d.seq).copied();
+            let incident = named.get(&d.seq).copied();
+            let failure = !succeeded || rolled_ts.is_some() || incident.is_some();
+            let start = match (succeeded && rolled_ts.is_none(), incident) {
+                (true, Some((opened, _))) => opened,
+                _ => d.ts,
+            };
+            let end = match (incident, rolled_ts) {
+                // Incidents, when recorded, say when service came back.
+                (Some((_, resolved)), _) => resolved,
+                (None, Some(t)) => Some(t),
+                (None, None) if !succeeded => restorers.get(d.env.as_str()).and_then(|v| {
+                    let i = v.partition_point(|&(seq, _)| seq <= d.seq);
+                    v.get(i).map(|&(_, t)| t)
+                }),
+                (None, None) => None,
+            };
+            let restore_ms = if failure {
+                end.map(|t| (t - start).max(0))
             } else {
                 None
             };
-            let failure = !succeeded || rolled_ts.is_some();
-            let restore_ms = match (succeeded, rolled_ts) {
-                (true, Some(t)) => Some((t - d.ts).max(0)),
-                (true, None) => None,
-                (false, _) => restorers.get(d.env.as_str()).and_then(|v| {
-                    let i = v.partition_point(|&(seq, _)| seq <= d.seq);
-                    v.get(i).map(|&(_, t)| (t - d.ts).max(0))
-                }),
-            };
             let mut lead_ms = Vec::new();
+            let mut baseline_excluded = None;
             if succeeded {
+                let baseline = baselined.insert(d.env.as_str());
+                let mut excluded = 0u64;
                 for (commit, t) in &d.changes {
-                    if shipped.insert((d.env.as_str(), commit.as_str())) {
-                        lead_ms.push((d.ts - t).max(0));
+                    if !shipped.insert((d.env.as_str(), commit.as_str())) {
+                        continue;
                     }
+                    if baseline && opts.lead_time_since.is_none_or(|h| *t < h) {
+                        excluded += 1;
+                        continue;
+                    }
+                    lead_ms.push((d.ts - t).max(0));
+                }
+                if baseline {
+                    baseline_excluded = Some(excluded);
                 }
             }
             facts.push(Fact {
+                seq: d.seq,
                 ts: d.ts,
                 env: d.env.clone(),
                 succeeded,
                 failure,
                 restore_ms,
                 lead_ms,
+                baseline_excluded,
                 merges: d.merges,
                 ungated_merges: d.ungated_merges,
             });
         }
-        let first_deploy_ts = facts.iter().map(|f| f.ts).min();
         Analysis {
             facts,
             drills: h.drills.clone(),
-            first_deploy_ts,
+            incidents: spans,
+            opts,
         }
     }
 
-    /// Earliest deploy time of `env` (or of any env).
+    /// Earliest deployment time of `env` (or of any env).
     fn first_ts(&self, env: Option<&str>) -> Option<i64> {
-        match env {
-            None => self.first_deploy_ts,
-            Some(e) => self.facts.iter().filter(|f| f.env == e).map(|f| f.ts).min(),
-        }
+        self.facts
+            .iter()
+            .filter(|f| env.is_none_or(|e| f.env == e))
+            .map(|f| f.ts)
+            .min()
     }
 }
 
@@ -151,12 +204,50 @@ pub struct Timing {
     pub status: Status,
 }
 
+/// Lead time for changes, with the baselines it leaves out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadTime {
+    /// Statistics over the changes counted.
+    #[serde(flatten)]
+    pub timing: Timing,
+    /// The horizon given (`--lead-time-since`), ms; `None`: the baselines' changes do not
+    /// count at all.
+    pub horizon_ms: Option<i64>,
+    /// Each env's first succeeded deploy in scope and in the window: changes it shipped
+    /// that were left out (older than the horizon, or all of them without one).
+    pub baselines: Vec<Baseline>,
+}
+
+/// An env's first succeeded deploy, whose changes count for lead time only from the horizon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Baseline {
+    /// Environment.
+    pub env: String,
+    /// Seq of the deploy.
+    pub seq: u64,
+    /// Changes left out.
+    pub excluded: u64,
+}
+
+/// Incidents opened in the window (in scope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Incidents {
+    /// Opened in the window.
+    pub opened: u64,
+    /// Of those, resolved (as of the window's end).
+    pub resolved: u64,
+    /// Of those, still open.
+    pub open: u64,
+    /// Of those, naming no deployment: they count in no figure.
+    pub without_cause: u64,
+}
+
 /// Change failure rate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FailureRate {
     /// Deploys (succeeded + failed) in the window.
     pub deploys: u64,
-    /// Failed or rolled-back deploys among them.
+    /// Deploys among them that failed, were rolled back, or were named by an incident.
     pub failures: u64,
     /// failures / deploys in percent; `None` without deploys.
     pub percent: Option<f64>,
@@ -216,7 +307,7 @@ pub struct Metrics {
     /// Deployment frequency.
     pub deployment_frequency: Frequency,
     /// Lead time for changes.
-    pub lead_time: Timing,
+    pub lead_time: LeadTime,
     /// Change failure rate.
     pub change_failure_rate: FailureRate,
     /// Time to restore.
@@ -225,6 +316,8 @@ pub struct Metrics {
     pub drills: Drills,
     /// Merges shipped, and those past the gate.
     pub merges: Merges,
+    /// Incidents opened in the window.
+    pub incidents: Incidents,
 }
 
 /// Compute the metrics of `env` (all envs when `None`) over `window`.
@@ -243,8 +336,16 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
         shipped: 0,
         ungated: 0,
     };
+    let mut baselines = Vec::new();
     for f in a.facts.iter().filter(|f| in_window(f.ts, &f.env)) {
         deploys += 1;
+        if let Some(excluded) = f.baseline_excluded {
+            baselines.push(Baseline {
+                env: f.env.clone(),
+                seq: f.seq,
+                excluded,
+            });
+        }
         merges.shipped += f.merges;
         merges.ungated += f.ungated_merges;
         if f.succeeded {
@@ -281,6 +382,26 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
         .filter(|d| d.outcome == DrillOutcome::Pass)
         .count() as u64;
     let pass_rate = (!drills.is_empty()).then(|| passed as f64 * 100.0 / drills.len() as f64);
+    let mut incidents = Incidents {
+        opened: 0,
+        resolved: 0,
+        open: 0,
+        without_cause: 0,
+    };
+    for sp in a
+        .incidents
+        .iter()
+        .filter(|sp| in_window(sp.opened, &sp.env))
+    {
+        incidents.opened += 1;
+        match sp.resolved {
+            Some(t) if t <= window.to => incidents.resolved += 1,
+            _ => incidents.open += 1,
+        }
+        if sp.cause.is_none() {
+            incidents.without_cause += 1;
+        }
+    }
     let dur = spread(
         drills
             .iter()
@@ -298,10 +419,14 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
             target: t.min_deploys_per_day,
             status: status_at_least(per_day, t.min_deploys_per_day),
         },
-        lead_time: Timing {
-            spread: lead,
-            target_ms: t.max_lead_time_ms,
-            status: status_under(lead.median_ms, t.max_lead_time_ms),
+        lead_time: LeadTime {
+            timing: Timing {
+                spread: lead,
+                target_ms: t.max_lead_time_ms,
+                status: status_under(lead.median_ms, t.max_lead_time_ms),
+            },
+            horizon_ms: a.opts.lead_time_since,
+            baselines,
         },
         change_failure_rate: FailureRate {
             deploys,
@@ -331,6 +456,7 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
             },
         },
         merges,
+        incidents,
     }
 }
 
@@ -380,7 +506,7 @@ mod tests {
         assert_eq!(m.deployment_frequency.per_day, None);
         assert_eq!(m.deployment_frequency.status, Status::NoData);
         assert_eq!(m.change_failure_rate.percent, None);
-        assert_eq!(m.lead_time.spread.median_ms, None);
+        assert_eq!(m.lead_time.timing.spread.median_ms, None);
         assert_eq!(m.time_to_restore.timing.status, Status::NoData);
         assert_eq!(m.drills.pass_rate, None);
     }

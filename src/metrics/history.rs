@@ -1,9 +1,10 @@
-//! The fold of ledger entries into what the metrics read: deploys, rollbacks and drills with
-//! their times, in seq order, and which deploys were rolled back (see the definitions in
-//! [`crate::metrics`]).
+//! The fold of ledger entries into what the metrics read: deploys, rollbacks, incidents and
+//! drills with their times, in seq order; which deploys were rolled back and which incidents
+//! name them (see the definitions in [`crate::metrics`]).
 //!
-//! A time in an entry body (`changes[].time`, `commit_time`) is an RFC 3339 string or an
-//! integer number of seconds since the Unix epoch; fields of the wrong type are skipped.
+//! A time in an entry body (`changes[].time`, `commit_time`) is an RFC 3339 string; entries
+//! written before 2026-12 may also hold integer seconds since the Unix epoch, which are read
+//! too. Fields of the wrong type are skipped.
 
 use std::collections::HashMap;
 
@@ -65,6 +66,39 @@ pub struct Rollback {
     pub undoes_seq: Option<u64>,
 }
 
+/// Status of an incident entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    /// The incident began (was declared).
+    Opened,
+    /// Service was restored.
+    Resolved,
+}
+
+/// The facts of one `incident` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    /// Entry seq.
+    pub seq: u64,
+    /// Entry time, ms.
+    pub ts: i64,
+    /// Environment.
+    pub env: String,
+    /// The incident's id.
+    pub id: String,
+    /// Opened or resolved.
+    pub status: IncidentStatus,
+    /// Severity, when recorded.
+    pub severity: Option<String>,
+    /// Seq of the deploy that caused it, when recorded.
+    pub caused_by_seq: Option<u64>,
+    /// Version that caused it, when recorded (used when `caused_by_seq` is absent).
+    pub caused_by_version: Option<String>,
+    /// Pager alert or issue tracking it.
+    pub external_id: Option<String>,
+}
+
 /// Outcome of a drill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -92,7 +126,26 @@ pub struct Drill {
     pub duration_ms: u64,
 }
 
-/// Deploys, rollbacks and drills of a ledger, in seq order.
+/// An incident from its `opened` entry to its `resolved` one ([`History::incident_spans`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentSpan {
+    /// Seq of the `opened` entry.
+    pub seq: u64,
+    /// Environment.
+    pub env: String,
+    /// The incident's id.
+    pub id: String,
+    /// Severity, as opened.
+    pub severity: Option<String>,
+    /// When it was opened, ms.
+    pub opened: i64,
+    /// When it was resolved, ms; `None` while open.
+    pub resolved: Option<i64>,
+    /// Seq of the deployment it names.
+    pub cause: Option<u64>,
+}
+
+/// Deploys, rollbacks, drills and incidents of a ledger, in seq order.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     /// Deploy entries.
@@ -101,6 +154,8 @@ pub struct History {
     pub rollbacks: Vec<Rollback>,
     /// Drill entries.
     pub drills: Vec<Drill>,
+    /// Incident entries.
+    pub incidents: Vec<Incident>,
 }
 
 /// Parse an entry timestamp (or any RFC 3339 time) to ms since the epoch.
@@ -180,6 +235,25 @@ impl History {
                 from_version: s(b, "from_version"),
                 undoes_seq: b.get("undoes_seq").and_then(Value::as_u64),
             }),
+            Kind::Incident => {
+                let status = match b.get("status").and_then(Value::as_str) {
+                    Some("opened") => IncidentStatus::Opened,
+                    Some("resolved") => IncidentStatus::Resolved,
+                    _ => return,
+                };
+                let opt = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
+                self.incidents.push(Incident {
+                    seq: e.seq,
+                    ts,
+                    env: s(b, "env"),
+                    id: s(b, "incident"),
+                    status,
+                    severity: opt("severity"),
+                    caused_by_seq: b.get("caused_by_seq").and_then(Value::as_u64),
+                    caused_by_version: opt("caused_by_version"),
+                    external_id: opt("external_id"),
+                });
+            }
             Kind::Drill => {
                 let outcome = match b.get("outcome").and_then(Value::as_str) {
                     Some("pass") => DrillOutcome::Pass,
@@ -198,6 +272,91 @@ impl History {
         }
     }
 
+    /// The history as it stood at `t`: every entry recorded after it (by its `ts`) left out,
+    /// whatever its seq ("as of": the figures `metrics` would have printed at `t`).
+    pub fn as_of(&self, t: i64) -> History {
+        History {
+            deploys: self.deploys.iter().filter(|d| d.ts <= t).cloned().collect(),
+            rollbacks: self
+                .rollbacks
+                .iter()
+                .filter(|r| r.ts <= t)
+                .cloned()
+                .collect(),
+            drills: self.drills.iter().filter(|d| d.ts <= t).cloned().collect(),
+            incidents: self
+                .incidents
+                .iter()
+                .filter(|i| i.ts <= t)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Position in `deploys` of the deployment (succeeded or failed) that entry `seq` of `env`
+    /// names by `named` (a seq) or `version`, by the rule of [`crate::rollback::undone`].
+    fn deployment(&self, seq: u64, env: &str, named: Option<u64>, version: &str) -> Option<usize> {
+        let rb = RollbackRef {
+            seq,
+            env,
+            from_version: version,
+            undoes_seq: named,
+        };
+        rollback::undone(&rb, &self.deploys, |d| DeployRef {
+            seq: d.seq,
+            env: &d.env,
+            version: &d.version,
+            terminal: d.status != DeployStatus::Started,
+        })
+    }
+
+    /// Each incident of this history, its `opened` entry paired with the first later
+    /// `resolved` entry of the same id and env, with the deploy seq it names (its own
+    /// `caused_by_seq` or `caused_by_version`, or else the resolution's), if that names a
+    /// succeeded or failed deploy of its env recorded before it. A `resolved` entry without an
+    /// open incident is ignored.
+    pub fn incident_spans(&self) -> Vec<IncidentSpan> {
+        let mut out: Vec<IncidentSpan> = Vec::new();
+        for i in &self.incidents {
+            match i.status {
+                IncidentStatus::Opened => {
+                    let cause = self.cause_of(i);
+                    out.push(IncidentSpan {
+                        seq: i.seq,
+                        env: i.env.clone(),
+                        id: i.id.clone(),
+                        severity: i.severity.clone(),
+                        opened: i.ts,
+                        resolved: None,
+                        cause,
+                    });
+                }
+                IncidentStatus::Resolved => {
+                    if let Some(open) = out
+                        .iter_mut()
+                        .find(|o| o.resolved.is_none() && o.env == i.env && o.id == i.id)
+                    {
+                        open.resolved = Some(i.ts);
+                        if open.cause.is_none() {
+                            open.cause = self.cause_of(i);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn cause_of(&self, i: &Incident) -> Option<u64> {
+        if i.caused_by_seq.is_none() && i.caused_by_version.is_none() {
+            return None;
+        }
+        let version = i.caused_by_version.as_deref().unwrap_or("");
+        self.deployment(i.seq, &i.env, i.caused_by_seq, version)
+            .and_then(|k| self.deploys.get(k))
+            .map(|d| d.seq)
+    }
+
     /// For each deploy that was rolled back: deploy seq → the time of the first rollback that
     /// undid it (which one is [`crate::rollback::undone`]'s rule).
     pub fn rolled_back(&self) -> HashMap<u64, i64> {
@@ -209,13 +368,9 @@ impl History {
                 from_version: &r.from_version,
                 undoes_seq: r.undoes_seq,
             };
-            let target = rollback::undone(&rb, &self.deploys, |d| DeployRef {
-                seq: d.seq,
-                env: &d.env,
-                version: &d.version,
-                succeeded: d.status == DeployStatus::Succeeded,
-            })
-            .and_then(|i| self.deploys.get(i));
+            let target = self
+                .deployment(rb.seq, rb.env, rb.undoes_seq, rb.from_version)
+                .and_then(|i| self.deploys.get(i));
             if let Some(d) = target {
                 out.entry(d.seq).or_insert(r.ts);
             }
@@ -279,10 +434,41 @@ mod tests {
                 undoes_seq: None,
             }],
             drills: vec![],
+            incidents: vec![],
         };
         assert_eq!(h.rolled_back(), HashMap::from([(1, 30)]));
         assert_eq!(h.last_good("prod").map(|d| d.seq), Some(0));
         assert_eq!(h.last_good("stage").map(|d| d.seq), Some(2));
         assert!(h.last_good("qa").is_none());
+    }
+
+    #[test]
+    fn times_written_before_2026_12_are_still_read() {
+        // Integer seconds and offsets: refused in new entries, read in stored ones.
+        let e = Entry {
+            seq: 0,
+            ts: "2026-11-01T00:00:00.000Z".into(),
+            kind: Kind::Deploy,
+            actor: "ci".into(),
+            signer: None,
+            body: serde_json::json!({"env": "prod", "version": "v1", "commit": "c",
+                "status": "succeeded", "changes": [
+                    {"commit": "a", "time": 1_793_490_000},
+                    {"commit": "b", "time": "2026-11-01T00:30:00+01:00"}]}),
+            prev: crate::ledger::entry::ZERO_HASH,
+            hash: crate::ledger::entry::ZERO_HASH,
+            sig: None,
+            submission: None,
+        };
+        let mut h = History::default();
+        h.push(&e);
+        let t0 = 1_793_491_200_000;
+        assert_eq!(
+            h.deploys[0].changes,
+            vec![
+                ("a".to_string(), t0 - 1_200_000),
+                ("b".to_string(), t0 - 1_800_000)
+            ]
+        );
     }
 }

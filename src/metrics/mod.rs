@@ -9,42 +9,39 @@
 //!   `strategy`, `percent`, `previous_commit`, `merges`.
 //! * `rollback`: `env`, `from_version`, `to_version`, `trigger`; optional `undoes_seq` (seq of
 //!   the deploy undone), `trigger_type` (`auto` / `manual`), `reason`.
+//! * `incident`: `incident` (its id), `status` (`opened` / `resolved`), `env`; optional
+//!   `caused_by_seq` (the deploy that caused it), `caused_by_version`, `severity`,
+//!   `external_id`, `summary`.
 //! * `drill`: `outcome` (`pass` / `fail` / `timeout`), `duration_ms`; optional `env`.
 //!
-//! A time `T` is an RFC 3339 string (`2026-11-22T12:00:00Z`, any offset) or an integer
-//! number of seconds since the Unix epoch. Fields of the wrong type are ignored (the entry
-//! still counts, without that detail); nothing is guessed.
+//! A time `T` is an RFC 3339 string (new entries: UTC with `Z`; older ones any offset) or, in
+//! entries written before 2026-12, an integer number of seconds since the Unix epoch. Fields of
+//! the wrong type are ignored (the entry still counts, without that detail); nothing is guessed.
 //!
-//! # Definitions
+//! # Definitions (docs/metrics.md states them with their DORA sources and worked examples)
 //!
-//! * **Deploy**: a `deploy` entry with status `succeeded` or `failed` (a terminal entry).
-//!   `started` entries open an attempt and are not counted; the attempt counts once, when its
-//!   terminal entry is written.
-//! * **Rolled back**: a succeeded deploy named by a later rollback's `undoes_seq`; for a
-//!   rollback without `undoes_seq`, the newest earlier succeeded deploy of the rollback's env
-//!   whose `version` equals `from_version`, or none. The rule is [`crate::rollback::undone`],
-//!   shared with the trust scores and `append rollback`.
-//! * **Deployment frequency** = succeeded deploys in the window ÷ window length in days. The
-//!   window is `[now − since, now]`; without `--since` it starts at the first deploy in scope.
-//!   Windows shorter than one day count as one day, so a single deploy is not extrapolated to
-//!   hundreds per day.
-//! * **Lead time for changes**: for each succeeded deploy in the window, each change it
-//!   shipped: deploy `ts` − change time. Changes come from `changes`; without it, from
-//!   `commit_time` (one change: the deployed commit); a deploy with neither gives none. A
-//!   change counts once per env, at the first succeeded deploy that shipped it (redeploys and
-//!   roll-forwards do not repeat it). A change time after the deploy (clock skew) counts as 0.
-//! * **Change failure rate** = (failed deploys + rolled-back succeeded deploys) ÷ deploys, in
-//!   the window, in percent.
-//! * **Time to restore**, per failure in the window: for a rolled-back deploy, rollback `ts` −
-//!   deploy `ts`; for a failed deploy, the `ts` of the next succeeded deploy or rollback of the
-//!   same env − failed `ts`. Failures not yet restored are counted as `open`, not in the
-//!   statistics.
+//! * **As of**: [`History::as_of`] leaves out every entry recorded after "now" first.
+//! * **Deployment**: a `deploy` entry with status `succeeded` or `failed`.
+//! * **What a rollback undid**: [`crate::rollback::undone`] (its `undoes_seq`, or the newest
+//!   deployment of its `from_version` to its env), shared with the trust scores and the
+//!   append path.
+//! * **Failed deployment**: failed, undone by a rollback, or named by an incident
+//!   (`caused_by_seq`, [`History::incident_spans`]). **Change failure rate** = failed
+//!   deployments ÷ deployments in the window.
+//! * **Failed deployment recovery time** (`time_to_restore`): from the deploy (or, when only
+//!   incidents name it, the first incident's opening) to the last incident's resolution, else
+//!   the first rollback that undid it, else the next succeeded deploy or rollback of its env;
+//!   clamped at 0; open failures are counted apart.
+//! * **Lead time**: per succeeded deployment in the window, each change first shipped to its
+//!   env: deploy time − change time (clamped at 0); each env's first succeeded deploy is a
+//!   baseline whose changes count only from [`Options::lead_time_since`].
+//! * **Deployment frequency** = succeeded deployments in the window ÷ max(1, window days). The
+//!   window is `[since, now]`; without `since` it starts at the first deployment in scope.
 //! * **Median**: middle value; for an even count the mean of the two middle values (rounded
-//!   down to the millisecond). **p90**: nearest rank, the value at rank ⌈0.9·n⌉ of the sorted
-//!   list.
+//!   down to the millisecond). **p90**: nearest rank ⌈0.9·n⌉.
 //! * **Drill pass rate** = drills with outcome `pass` ÷ drills, in the window; **drill
 //!   duration** median and p90 over all drills in the window.
-//! * With `--env`, only deploys, rollbacks and drills whose `env` equals it count.
+//! * With an env, only entries whose `env` equals it count.
 //! * A statistic over nothing is `None` ("no data"), never a division by zero.
 
 mod compute;
@@ -54,12 +51,51 @@ mod stats;
 mod targets;
 
 pub use compute::{
-    compute, series, Analysis, Drills, FailureRate, Frequency, Metrics, Restore, Timing, Window,
+    compute, series, Analysis, Baseline, Drills, FailureRate, Frequency, Incidents, LeadTime,
+    Metrics, Options, Restore, Timing, Window,
 };
-pub use history::{parse_time, Deploy, DeployStatus, Drill, DrillOutcome, History, Rollback};
+pub use history::{
+    parse_time, Deploy, DeployStatus, Drill, DrillOutcome, History, Incident, IncidentSpan,
+    IncidentStatus, Rollback,
+};
 pub use present::{human_ms, table, Row};
 pub use stats::{spread, Spread, Status};
 pub use targets::{Targets, TargetsConfig};
+
+/// What a caller asks of the metrics: the scope, the window, the lead-time horizon, and the
+/// time they are computed as of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Query<'a> {
+    /// Only this env (`None`: all).
+    pub env: Option<&'a str>,
+    /// Window start (ms); `None`: the first deployment in scope.
+    pub since_ms: Option<i64>,
+    /// "Now" (ms): the window's end, and every entry recorded after it is left out.
+    pub now_ms: i64,
+    /// Lead-time horizon for the baselines (ms), see [`Options::lead_time_since`].
+    pub lead_time_since_ms: Option<i64>,
+}
+
+/// The figures `h` gave as of `q.now_ms`: the history cut at that time ([`History::as_of`]),
+/// digested with the horizon, aggregated over the window.
+pub fn of_history(h: &History, q: &Query<'_>, t: &Targets) -> Metrics {
+    let h = h.as_of(q.now_ms);
+    let a = Analysis::with(
+        &h,
+        Options {
+            lead_time_since: q.lead_time_since_ms,
+        },
+    );
+    compute(
+        &a,
+        q.env,
+        Window {
+            from: q.since_ms,
+            to: q.now_ms,
+        },
+        t,
+    )
+}
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;

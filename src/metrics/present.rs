@@ -53,10 +53,10 @@ fn median_p90(median: Option<i64>, p90: Option<i64>) -> String {
 }
 
 /// The rows of the metrics table, in the order shown: deployment frequency, lead time, change
-/// failure rate, time to restore, drill pass rate, drill duration.
+/// failure rate, (failed deployment) recovery time, drill pass rate, drill duration.
 pub fn table(m: &Metrics) -> [Row; 6] {
     let f = &m.deployment_frequency;
-    let l = &m.lead_time;
+    let l = &m.lead_time.timing;
     let c = &m.change_failure_rate;
     let r = &m.time_to_restore;
     let d = &m.drills;
@@ -79,16 +79,19 @@ pub fn table(m: &Metrics) -> [Row; 6] {
             name: "change failure rate",
             value: opt_f(c.percent, 1, " %"),
             basis: format!(
-                "{} failed or rolled back / {} deploys",
+                "{} failed, rolled back or named by an incident / {} deployments",
                 c.failures, c.deploys
             ),
             target: format!("< {} %", c.target),
             status: c.status,
         },
         Row {
-            name: "time to restore",
+            name: "recovery time",
             value: median_p90(r.timing.spread.median_ms, r.timing.spread.p90_ms),
-            basis: format!("{} restored, {} open", r.timing.spread.count, r.open),
+            basis: format!(
+                "{} failed deployments recovered, {} open",
+                r.timing.spread.count, r.open
+            ),
             target: format!("median < {}", human_ms(r.timing.target_ms)),
             status: r.timing.status,
         },
@@ -135,7 +138,7 @@ mod tests {
                 "deployment frequency",
                 "lead time for changes",
                 "change failure rate",
-                "time to restore",
+                "recovery time",
                 "drill pass rate",
                 "drill duration"
             ]

@@ -104,6 +104,17 @@ pub struct DeployFact {
     pub rollback: Option<(u64, i64)>,
 }
 
+/// An incident opened and not resolved yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIncident {
+    /// Seq of its `opened` entry.
+    pub seq: u64,
+    /// Environment (index into [`Facts::envs`]).
+    pub env: u32,
+    /// Its id (the body's `incident`).
+    pub id: String,
+}
+
 /// A person's approval (or denial) of a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalFact {
@@ -166,6 +177,10 @@ pub struct Facts {
     /// from `identities` on purpose: a git-signer key signs nothing in the ledger, so it must
     /// never make an approval count.
     pub git_signers: Vec<GitSignerFact>,
+    /// Incidents open now (an `incident` entry with status `opened` and no `resolved` one of
+    /// the same id and env yet), in the order they were opened: what the append path checks
+    /// an incident entry against.
+    pub open_incidents: Vec<OpenIncident>,
     index: Option<Index>,
     // Built only when a merge must be found by commit (decoding a cache does not need it).
     commits: Option<HashMap<String, u32>>,
@@ -258,6 +273,8 @@ pub struct BodyView<'a> {
     change: Option<&'a str>,
     #[serde(default)]
     author_verification: Option<&'a str>,
+    #[serde(default)]
+    incident: Option<&'a str>,
 }
 
 /// One item of a deploy's `merges`.
@@ -312,6 +329,7 @@ impl<'a> BodyView<'a> {
             diff_sha256: s("diff_sha256"),
             change: s("change"),
             author_verification: s("author_verification"),
+            incident: s("incident"),
         }
     }
 
@@ -347,6 +365,7 @@ impl<'a> BodyView<'a> {
             "target" => self.target,
             "diff_sha256" => self.diff_sha256,
             "change" => self.change,
+            "incident" => self.incident,
             _ => None,
         };
         f.unwrap_or("")
@@ -373,6 +392,7 @@ impl Facts {
             identities,
             gate_allows,
             git_signers: Vec::new(),
+            open_incidents: Vec::new(),
             index: None,
             commits: None,
         }
@@ -446,9 +466,9 @@ impl Facts {
         self.deploys.get(i)
     }
 
-    /// The newest succeeded deploy of `env` (optionally of `version`) before `before_seq`.
-    /// With a version this is the deploy a rollback from that version undoes
-    /// ([`crate::rollback::undone`]), which `append rollback` records.
+    /// Without a version: the newest succeeded deploy of `env` before `before_seq`. With a
+    /// version: the deploy a rollback from that version undoes ([`crate::rollback::undone`]:
+    /// the newest succeeded *or failed* deploy of that version), which the append path records.
     pub fn last_success(
         &self,
         env: &str,
@@ -477,7 +497,8 @@ impl Facts {
             seq: d.seq,
             env: self.envs.get(d.env as usize).map_or("", String::as_str),
             version: &d.version,
-            succeeded: d.status == DeployStatus::Succeeded,
+            // Only succeeded and failed deploys are folded in.
+            terminal: true,
         })
     }
 
@@ -614,6 +635,24 @@ impl Facts {
                     if d.rollback.is_none() {
                         d.rollback = Some((seq, t));
                     }
+                }
+            }
+            Kind::Incident => {
+                let id = body.get("incident");
+                if id.is_empty() {
+                    return;
+                }
+                let env = self.intern_env(body.get("env"));
+                match body.get("status") {
+                    "opened" => self.open_incidents.push(OpenIncident {
+                        seq,
+                        env,
+                        id: id.to_string(),
+                    }),
+                    "resolved" => self
+                        .open_incidents
+                        .retain(|o| !(o.env == env && o.id == id)),
+                    _ => {}
                 }
             }
             Kind::Approval => {

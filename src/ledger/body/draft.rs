@@ -7,10 +7,11 @@
 //! not name are allowed, as the schemas allow them (`additionalProperties` is not restricted):
 //! a body may carry more than the ledger knows about, e.g. an event's own details.
 //!
-//! A time (`T`, docs/metrics.md) is an RFC 3339 string of the form
-//! `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` or an integer number of seconds since the epoch.
-//! Only the shape is checked, as the schemas' pattern does; the metrics ignore a time they
-//! cannot read.
+//! A time (`T`, docs/metrics.md) in a new entry is an RFC 3339 string in UTC,
+//! `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, as `append deploy --repo` writes it. Only the shape is
+//! checked, as the schemas' pattern does; the metrics ignore a time they cannot read. Entries
+//! written before this rule (format of 2026-12) may also hold integer seconds or another
+//! offset; the metrics still read those.
 //!
 //! These rules apply to drafts only ([`crate::ledger::entry::Entry::check_draft`]). Stored
 //! entries are judged by the older, looser rule of [`super::validate`], forever, so every
@@ -53,7 +54,7 @@ pub enum Rule {
     Object,
     /// Lowercase hex of exactly this many characters.
     Hex(usize),
-    /// A time: an RFC 3339 string or integer seconds since the epoch (see the module doc).
+    /// A time: an RFC 3339 string in UTC (see the module doc).
     Time,
     /// An array of at most `max_items` objects, each checked against `fields`.
     Objects {
@@ -224,6 +225,17 @@ const POLICY: &[Field] = &[
     opt("reason", AnyText),
 ];
 
+const INCIDENT: &[Field] = &[
+    req("incident", Text),
+    req("status", Enum(&["opened", "resolved"])),
+    req("env", Text),
+    opt("severity", Text),
+    opt("caused_by_seq", UINT),
+    opt("caused_by_version", Text),
+    opt("external_id", Text),
+    opt("summary", AnyText),
+];
+
 /// Every field the schema of `kind` names, in the schema's order.
 pub fn fields(kind: Kind) -> &'static [Field] {
     match kind {
@@ -236,6 +248,7 @@ pub fn fields(kind: Kind) -> &'static [Field] {
         Kind::Key => KEY,
         Kind::Event => EVENT,
         Kind::Policy => POLICY,
+        Kind::Incident => INCIDENT,
     }
 }
 
@@ -343,13 +356,7 @@ fn check_value(v: &Value, rule: Rule, path: &Path<'_>) -> Result<(), BodyError> 
         Rule::Hex(n) => expected(&format!("{n} lowercase hex characters")),
         Rule::Time => match v {
             Value::String(s) if is_time_shape(s) => Ok(()),
-            Value::Number(n)
-                if n.as_i64()
-                    .is_some_and(|n| n.unsigned_abs() <= MAX_SAFE_INTEGER) =>
-            {
-                Ok(())
-            }
-            _ => expected("an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ) or integer seconds"),
+            _ => expected("an RFC 3339 time in UTC (YYYY-MM-DDTHH:MM:SS[.fff]Z)"),
         },
         Rule::Objects { fields, max_items } => {
             let Some(items) = v.as_array() else {
@@ -373,8 +380,8 @@ fn check_value(v: &Value, rule: Rule, path: &Path<'_>) -> Result<(), BodyError> 
     }
 }
 
-/// True when `s` has the shape `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, ASCII digits only
-/// (the pattern of the schemas' `time`; the calendar is not checked).
+/// True when `s` has the shape `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, ASCII digits only (the
+/// pattern of the schemas' `time`; the calendar is not checked).
 fn is_time_shape(s: &str) -> bool {
     let b = s.as_bytes();
     let digits =
@@ -402,13 +409,7 @@ fn is_time_shape(s: &str) -> bool {
         }
         rest = &frac[n..];
     }
-    match rest {
-        b"Z" => true,
-        [sign, h1, h2, b':', m1, m2] => {
-            matches!(sign, b'+' | b'-') && [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
-        }
-        _ => false,
-    }
+    rest == b"Z"
 }
 
 #[cfg(test)]
@@ -444,10 +445,19 @@ mod tests {
         assert_eq!(
             err(
                 Kind::Deploy,
-                &deploy(json!({"changes": [{"commit": "a", "time": 1}, {"commit": "b"}]}))
+                &deploy(
+                    json!({"changes": [{"commit": "a", "time": "2026-11-22T12:00:00Z"}, {"commit": "b"}]})
+                )
             ),
             "body.changes[1].time: missing (required)"
         );
+        // Integer seconds and other offsets: read in old entries, refused in new ones.
+        for t in [json!(1_700_000_000), json!("2026-11-01T10:00:00+02:00")] {
+            assert_eq!(
+                err(Kind::Deploy, &deploy(json!({"commit_time": t}))),
+                format!("body.commit_time: expected an RFC 3339 time in UTC (YYYY-MM-DDTHH:MM:SS[.fff]Z), found {}", super::short(&t))
+            );
+        }
         assert_eq!(
             err(Kind::Deploy, &json!({"version": "1"})),
             "body.env: missing (required for kind `deploy`)"
@@ -457,12 +467,7 @@ mod tests {
 
     #[test]
     fn times_have_one_shape() {
-        for ok in [
-            "2026-11-22T12:00:00Z",
-            "2026-11-22T12:00:00.123Z",
-            "2026-11-22T12:00:00.1+02:00",
-            "2026-11-22T12:00:00-05:30",
-        ] {
+        for ok in ["2026-11-22T12:00:00Z", "2026-11-22T12:00:00.123Z"] {
             assert!(is_time_shape(ok), "{ok}");
         }
         for bad in [
@@ -470,6 +475,8 @@ mod tests {
             "2026-11-22T12:00:00",
             "2026-11-22T12:00:00.Z",
             "2026-11-22T12:00:00+0200",
+            "2026-11-22T12:00:00.1+02:00",
+            "2026-11-22T12:00:00-05:30",
             "٢٠٢٦-11-22T12:00:00Z",
             "2026-11-22T12:00:00z",
             "",

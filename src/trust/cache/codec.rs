@@ -3,7 +3,7 @@
 //! All integers little-endian; `str` = u32 byte length ‖ UTF-8 bytes.
 //!
 //! ```text
-//! "ALTRUST" 0x06                           magic and version (8 bytes)
+//! "ALTRUST" 0x07                           magic and version (8 bytes)
 //! u64 len ‖ u64 next_seq ‖ 32 bytes head    ledger size, entries folded, hash of the last one
 //! str scope_key                             the policy's gate patterns (see Policy::scope_key)
 //! u32 n ‖ n × str                           actors
@@ -19,11 +19,13 @@
 //! u32 n ‖ n × git_signer  git_signer = str key_id ‖ 32 bytes public key ‖ str identity
 //!                                   ‖ u64 added_at ‖ u8 revoked ‖ u64 revoked_at
 //!                                   (from `add-git-signer` entries and their revocations)
+//! u32 n ‖ n × incident    incident = u64 seq ‖ u32 env ‖ str id   (incidents open at the end)
 //! u64                                       checksum of everything above (see `checksum`)
 //! ```
 //!
-//! Version 5 added the git-signer keys (4 is taken by another line of work: gated merges);
-//! a cache of any other version is rebuilt.
+//! Version 5 added the git-signer keys (4 is taken by another line of work: gated merges),
+//! version 6 the gated merges, version 7 the open incidents; a cache of any other version is
+//! rebuilt.
 //!
 //! Decoding is total: anything malformed (wrong magic or version, a checksum mismatch, a count
 //! larger than the bytes left, bytes after the end) gives `None`, and the caller rebuilds the
@@ -34,7 +36,7 @@ use crate::trust::model::{
     ApprovalFact, DeployFact, DeployStatus, Facts, GitSignerFact, MergeFact,
 };
 
-const MAGIC: &[u8; 8] = b"ALTRUST\x06";
+const MAGIC: &[u8; 8] = b"ALTRUST\x07";
 
 /// Encode an aggregate (see the module docs).
 pub fn encode(a: &Aggregate) -> Vec<u8> {
@@ -93,6 +95,12 @@ pub fn encode(a: &Aggregate) -> Vec<u8> {
         e.str(&g.source_commit);
     }
     encode_git_signers(&mut e, &f.git_signers);
+    e.u32(f.open_incidents.len() as u32);
+    for i in &f.open_incidents {
+        e.u64(i.seq);
+        e.u32(i.env);
+        e.str(&i.id);
+    }
     let sum = checksum(&e.0);
     e.0.extend_from_slice(&sum.to_le_bytes());
     e.0
@@ -139,6 +147,11 @@ fn encoded_len(a: &Aggregate) -> usize {
             .map(|g| 8 + 4 + 4 + g.source_commit.len())
             .sum::<usize>()
         + git_signers_len(&f.git_signers)
+        + 4
+        + f.open_incidents
+            .iter()
+            .map(|i| 8 + 4 + 4 + i.id.len())
+            .sum::<usize>()
         + 8
 }
 
@@ -291,6 +304,13 @@ pub fn decode(bytes: &[u8]) -> Option<Aggregate> {
         });
     }
     f.git_signers = decode_git_signers(&mut d)?;
+    for _ in 0..d.count()? {
+        let seq = d.u64()?;
+        let env = d.u32()?;
+        let id = d.str()?;
+        f.open_incidents
+            .push(crate::trust::model::OpenIncident { seq, env, id });
+    }
     if !d.0.is_empty() {
         return None;
     }

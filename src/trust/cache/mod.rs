@@ -259,7 +259,7 @@ enum Relevant<'a> {
 fn relevant(k: Kind) -> bool {
     matches!(
         k,
-        Kind::Merge | Kind::Deploy | Kind::Rollback | Kind::Approval | Kind::Key
+        Kind::Merge | Kind::Deploy | Kind::Rollback | Kind::Approval | Kind::Key | Kind::Incident
     )
 }
 
