@@ -22,12 +22,15 @@ step "$LEDGER" append deploy --actor ci/build-41 --env staging --version v1.4.0 
 step "$LEDGER" append deploy --actor ci/build-42 --env production --version v1.4.0 --commit 3333333 --status failed
 step "$LEDGER" append rollback --actor oncall/bob --env production --from-version v1.4.0 --to-version v1.3.9 --trigger error-rate
 step "$LEDGER" append event --actor ci/build-43 --type sast --data '{"findings":0}'
+step "$LEDGER" append incident --actor oncall/bob --env staging --incident INC-1 --status opened --severity sev3 --caused-by v1.4.0
+step "$LEDGER" append incident --actor oncall/bob --env staging --incident INC-1 --status resolved
 step "$LEDGER" log
 step "$LEDGER" verify
 step "$LEDGER" checkpoint
 step "$LEDGER" prove inclusion --seq 3
 step "$LEDGER" trust score --actor alice
 step "$LEDGER" metrics --env production
+step "$LEDGER" metrics --env staging
 
 echo
 echo "Now an attacker edits the failed deploy into a success (without the signing key):"
