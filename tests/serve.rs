@@ -888,3 +888,62 @@ fn a_runners_approval_never_counts_as_the_log_keys_identity() {
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     assert!(!common::stdout(&out).contains("ci/log"));
 }
+
+/// A runner's rollback or incident names the deploy it undid or that caused it by seq: the
+/// service holds it to the rule of the local append path (an earlier succeeded or failed
+/// deploy of the same env) and refuses anything else with 400, writing nothing.
+#[test]
+fn a_rollback_or_incident_naming_no_deploy_of_its_env_is_refused() {
+    let s = setup(Env::new(), &[]);
+    let d = |env: &str, v: &str| Draft {
+        kind: Kind::Deploy,
+        actor: "ci".into(),
+        body: json!({"env": env, "version": v, "commit": "c", "status": "succeeded"}),
+    };
+    let r = s.remote(None);
+    r.append(&[
+        Submitted::sign(&s.writer, d("production", "v1"), "d-1").unwrap(),
+        Submitted::sign(&s.writer, d("staging", "v1"), "d-2").unwrap(),
+    ])
+    .unwrap();
+    let size = verify_entries(&s.env);
+    let (prod, stage) = (size - 2, size - 1);
+    let rb = |n: u64| Draft {
+        kind: Kind::Rollback,
+        actor: "ops".into(),
+        body: json!({"env": "staging", "from_version": "v1", "to_version": "v0", "trigger": "x", "undoes_seq": n}),
+    };
+    let inc = |n: Value| Draft {
+        kind: Kind::Incident,
+        actor: "ops".into(),
+        body: json!({"env": "staging", "incident": "INC-1", "status": "opened", "caused_by_seq": n}),
+    };
+    let before = s.env.read_log();
+    for (what, draft) in [
+        ("another env's deploy", rb(prod)),
+        ("a seq not recorded yet", rb(size + 5)),
+        ("not a deploy (the first key entry)", rb(0)),
+        ("an incident blaming another env", inc(json!(prod))),
+    ] {
+        let wire = wire_of(&Submitted::sign(&s.writer, draft, "bad").unwrap());
+        let (st, v) = http(
+            &s.url,
+            "POST",
+            "/v1/entries",
+            Some(&serde_json::to_vec(&wire).unwrap()),
+        );
+        assert_eq!(st, 400, "{what}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("undoes_seq") || msg.contains("caused_by_seq"),
+            "{what}: {msg}"
+        );
+    }
+    assert_eq!(s.env.read_log(), before, "nothing written");
+    // The same env's deploy is accepted.
+    r.append(&[Submitted::sign(&s.writer, rb(stage), "ok-rb").unwrap()])
+        .unwrap();
+    r.append(&[Submitted::sign(&s.writer, inc(json!(stage)), "ok-inc").unwrap()])
+        .unwrap();
+    assert_eq!(verify_entries(&s.env), size + 2);
+}

@@ -523,9 +523,56 @@ impl Service {
                     ),
                 ));
             }
+            self.check_link(s).map_err(|e| at_index(i, e))?;
             out.push(c);
         }
         Ok(out)
+    }
+
+    /// A rollback's `undoes_seq` or an incident's `caused_by_seq` must name a succeeded or
+    /// failed deploy of the same env that the ledger already holds (the rule of
+    /// [`crate::rollback`]; the local append path checks the same with
+    /// [`crate::flow::attribution::link`]). A submission is signed as it came, so nothing is
+    /// filled in here: a link left out is decided by the read-time rule.
+    fn check_link(&self, s: &Submitted) -> Result<()> {
+        use crate::ledger::body::Kind;
+        let field = match s.draft.kind {
+            Kind::Rollback => "undoes_seq",
+            Kind::Incident => "caused_by_seq",
+            _ => return Ok(()),
+        };
+        let Some(v) = s.draft.body.get(field) else {
+            return Ok(());
+        };
+        let bad = |why: String| Error::invalid(field, why);
+        let n = v
+            .as_u64()
+            .ok_or_else(|| bad(format!("expected the seq of a deploy entry, found {v}")))?;
+        let env = s.draft.body.get("env").and_then(serde_json::Value::as_str);
+        let named = match self.entry(n) {
+            Ok(e) => e.entry,
+            Err(Error::NotFound(_)) => {
+                return Err(bad(format!(
+                    "{n}: not recorded yet; a rollback or incident names an earlier deploy"
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let status = named.body.get("status").and_then(serde_json::Value::as_str);
+        if named.kind != Kind::Deploy || !matches!(status, Some("succeeded" | "failed")) {
+            return Err(bad(format!(
+                "{n}: no succeeded or failed deploy entry has seq {n}"
+            )));
+        }
+        let their = named.body.get("env").and_then(serde_json::Value::as_str);
+        if their != env {
+            return Err(bad(format!(
+                "{n}: deploy seq {n} is in env `{}`, not `{}`",
+                their.unwrap_or(""),
+                env.unwrap_or("")
+            )));
+        }
+        Ok(())
     }
 
     /// Submit a batch: checked, queued to the writer, answered once the group commit that
