@@ -18,7 +18,8 @@
 //! breakdown (DESIGN §4, [`crate::trust`]): `{"actor","score_permille","breakdown"}`, sorted by
 //! actor. Per actor (`actors`): merges authored (`body.author`) and approvals decided about them (`body.subject`
 //! equal to the actor). `release` lists the deploys and rollbacks that name this version, the
-//! incident entries (opened and resolved) that blame one of its deploys (`caused_by_seq`), and
+//! incident entries that blame one of its deploys (`caused_by_seq`) with the entries resolving
+//! them, and
 //! every drill's outcome. Counts cover every kind, zeros included.
 
 use std::collections::BTreeMap;
@@ -36,6 +37,8 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str, score
     let mut deploys = Vec::new();
     let mut rollbacks = Vec::new();
     let mut incidents = Vec::new();
+    // (env, id) of this release's incidents still open: their `resolved` entries are listed too.
+    let mut open_blamed: Vec<(String, String)> = Vec::new();
     // Seqs of this version's succeeded or failed deploys, per env: what an incident blames.
     let mut shipped: Vec<(u64, String)> = Vec::new();
     let mut drills: BTreeMap<&str, u64> = [("pass", 0), ("fail", 0), ("timeout", 0)]
@@ -68,7 +71,16 @@ pub fn trust_summary(entries: &[Entry], verified: &Summary, version: &str, score
                 // path records it) in the same env.
                 let cause = e.body.get("caused_by_seq").and_then(Value::as_u64);
                 let env = s(e, "env");
-                if cause.is_some_and(|c| shipped.iter().any(|(seq, en)| *seq == c && *en == env)) {
+                let key = (env.clone(), s(e, "incident"));
+                let blamed =
+                    cause.is_some_and(|c| shipped.iter().any(|(seq, en)| *seq == c && *en == env));
+                let resolves = s(e, "status") == "resolved" && open_blamed.contains(&key);
+                if s(e, "status") == "opened" && blamed {
+                    open_blamed.push(key);
+                } else if resolves {
+                    open_blamed.retain(|k| *k != key);
+                }
+                if blamed || resolves {
                     incidents.push(
                         json!({"seq": e.seq, "env": env, "incident": s(e, "incident"),
                                           "status": s(e, "status"), "severity": s(e, "severity"),
@@ -125,4 +137,70 @@ pub fn scores_json(
             .map(|s| json!({"actor": s.actor, "score_permille": s.permille(), "breakdown": s.breakdown()}))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::entry::ZERO_HASH;
+
+    fn entry(seq: u64, kind: Kind, body: Value) -> Entry {
+        Entry::seal(
+            seq,
+            "2026-11-01T00:00:00.000Z".into(),
+            kind,
+            "ci".into(),
+            None,
+            body,
+            ZERO_HASH,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_release_lists_the_incidents_its_deploys_caused() {
+        let d = |env: &str, v: &str, status: &str| json!({"env": env, "version": v, "commit": "c", "status": status});
+        let inc = |id: &str, env: &str, status: &str, cause: Option<u64>| {
+            let mut b = json!({"incident": id, "env": env, "status": status});
+            if let Some(c) = cause {
+                b["caused_by_seq"] = json!(c);
+            }
+            b
+        };
+        let entries = vec![
+            entry(0, Kind::Deploy, d("prod", "v1", "succeeded")),
+            entry(1, Kind::Deploy, d("prod", "v2", "succeeded")),
+            entry(2, Kind::Deploy, d("stage", "v2", "started")),
+            // v2's prod deploy: listed, opened and resolved.
+            entry(3, Kind::Incident, inc("INC-1", "prod", "opened", Some(1))),
+            entry(4, Kind::Incident, inc("INC-1", "prod", "resolved", None)),
+            // v1's deploy, a `started` step, or no cause: not this release's.
+            entry(5, Kind::Incident, inc("INC-2", "prod", "opened", Some(0))),
+            entry(6, Kind::Incident, inc("INC-3", "stage", "opened", Some(2))),
+            entry(7, Kind::Incident, inc("INC-4", "prod", "opened", None)),
+            // Another env than the deploy it names: not this release's either.
+            entry(8, Kind::Incident, inc("INC-5", "stage", "opened", Some(1))),
+        ];
+        let verified = Summary {
+            entries: entries.len() as u64,
+            signatures_checked: 0,
+            unsigned: entries.len() as u64,
+            submissions: 0,
+            head: None,
+            root_key: None,
+            keys: Vec::new(),
+            bytes: 0,
+            leaves: Vec::new(),
+            policy: None,
+        };
+        let s = trust_summary(&entries, &verified, "v2", json!([]));
+        let listed: Vec<(u64, &str)> = s["release"]["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["seq"].as_u64().unwrap(), i["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(listed, [(3, "opened"), (4, "resolved")]);
+        assert_eq!(s["counts"]["incident"], 6);
+    }
 }
