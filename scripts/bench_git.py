@@ -7,7 +7,8 @@ repository (file:// remote). Usage: bench_git.py [N] [M]
    latency p50/p99. Every run starts from a fresh remote; afterwards `export --git` must show
    exactly setup + writers x N entries and every append must have exited 0.
 2. M (default 100) single `append --git` from one writer on a ref holding ~1,000 and
-   ~100,000 entries: bytes added to the remote's loose objects per append (must be flat).
+   ~100,000 entries: bytes added to the remote's object files (packs and loose objects) per
+   append (must be flat).
 3. A markdown table on stdout and the same figures as JSON in $OUT (default
    target/bench-git.json).
 
@@ -59,16 +60,24 @@ def pct(xs, p):
     return s[k]
 
 
-def loose_bytes(repo):
-    """Sum of the file sizes under REPO/objects/?? (loose objects), and their count."""
-    total = count = 0
+def object_bytes(repo):
+    """Bytes and count of the object files under REPO/objects: loose objects (objects/??/*)
+    and packs with their indexes (objects/pack/*.pack, *.idx; a path remote gets one pack per
+    push). Returns (bytes, loose objects, pack files)."""
+    total = loose = packs = 0
     objs = os.path.join(repo, "objects")
     for d in os.listdir(objs):
         if len(d) == 2:
             for f in os.listdir(os.path.join(objs, d)):
                 total += os.path.getsize(os.path.join(objs, d, f))
-                count += 1
-    return total, count
+                loose += 1
+    pdir = os.path.join(objs, "pack")
+    if os.path.isdir(pdir):
+        for f in os.listdir(pdir):
+            if f.endswith(".pack") or f.endswith(".idx"):
+                total += os.path.getsize(os.path.join(pdir, f))
+                packs += f.endswith(".pack")
+    return total, loose, packs
 
 
 def tree_bytes(path):
@@ -220,7 +229,7 @@ def bytes_per_append(size):
         t = time.perf_counter()
         run(env, ["--dir", d, "sync", "--git", remote])
         clone_s = time.perf_counter() - t
-        b0, c0 = loose_bytes(remote_path)
+        b0, c0, p0 = object_bytes(remote_path)
         all0 = tree_bytes(remote_path)
         lat = []
         for j in range(M):
@@ -228,7 +237,7 @@ def bytes_per_append(size):
             run(env, ["--dir", d, "append", "event", "--actor", "w1", "--type", "bench", "--data", "{}",
                       "--git", remote, "--key", key, "--quiet"])
             lat.append(time.perf_counter() - t)
-        b1, c1 = loose_bytes(remote_path)
+        b1, c1, p1 = object_bytes(remote_path)
         all1 = tree_bytes(remote_path)
         got = exported(env, tmp, remote, "final")
         if got != setup_n + M:
@@ -237,7 +246,8 @@ def bytes_per_append(size):
             "ref_entries_before": setup_n,
             "appends": M,
             "bytes_per_append": round((b1 - b0) / M, 1),
-            "objects_per_append": round((c1 - c0) / M, 2),
+            "loose_objects_per_append": round((c1 - c0) / M, 2),
+            "packs_per_append": round((p1 - p0) / M, 2),
             "remote_dir_bytes_per_append": round((all1 - all0) / M, 1),
             "p50_ms": round(pct(lat, 50) * 1e3, 2),
             "p99_ms": round(pct(lat, 99) * 1e3, 2),
@@ -332,11 +342,11 @@ def main():
             tgt += f"; >= {TARGET_RATE:g}/s: {mark(r['entries_per_s'] >= TARGET_RATE)}"
         print(f"| {r['writers']} | {r['acknowledged']} | {r['wall_s']} | {r['entries_per_s']} | {r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['lost_races']} | {tgt} |")
     print()
-    print("| ref entries | bytes/append (loose objects) | objects/append | remote dir bytes/append | append p50 ms | p99 ms | first publish s | first clone s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| ref entries | object bytes/append (packs + loose) | packs/append | loose objects/append | remote dir bytes/append | append p50 ms | p99 ms | first publish s | first clone s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in SIZES:
         b = byt[s]
-        print(f"| {b['ref_entries_before']} | {b['bytes_per_append']} | {b['objects_per_append']} | {b['remote_dir_bytes_per_append']} | {b['p50_ms']} | {b['p99_ms']} | {b['first_publish_s']} | {b['first_clone_s']} |")
+        print(f"| {b['ref_entries_before']} | {b['bytes_per_append']} | {b['packs_per_append']} | {b['loose_objects_per_append']} | {b['remote_dir_bytes_per_append']} | {b['p50_ms']} | {b['p99_ms']} | {b['first_publish_s']} | {b['first_clone_s']} |")
     print(f"\nbytes/append ratio {byt[SIZES[1]]['ref_entries_before']} vs {byt[SIZES[0]]['ref_entries_before']} entries: "
           f"{ratio:.3f} (target <= {TARGET_RATIO}: {mark(ratio <= TARGET_RATIO)})")
     print(f"\ncontext: a no-op `sync --git` takes {base['noop_sync_p50_ms']} ms (p50); one fsync in the temp dir {base['fsync_p50_ms']} ms (p50)")

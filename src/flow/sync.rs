@@ -43,10 +43,11 @@
 //! With a path remote, `append --git` does not queue in `state.json`: it signs each entry as a
 //! submission (version 2, [`crate::ledger::entry`]) and leaves it in the remote's spool
 //! (`<git dir>/ledger-spool/<id>.json`: `id`, `ts`, `kind`, `actor`, `body`, `signer`, `sig` in
-//! hex). Steps 2–4 run without a turn. A writer whose submission is not on the ref takes the
-//! queue lock (`<git dir>/ledger-sync.lock`) and reads the ref again. If the ref moved while it
-//! waited, it gives the turn back before adopting (its entry may be in that commit; verifying
-//! and writing its own directory need no turn) and comes back. Otherwise it publishes every waiting
+//! hex). It then waits for its turn, the queue lock (`<git dir>/ledger-sync.lock`): whoever
+//! holds it is about to publish, and its commit is the first that can carry the new entry. With
+//! the turn it reads the ref. If the ref moved, it gives the turn back before adopting (its
+//! entry may be in that commit; verifying and writing its own directory need no turn, and steps
+//! 2–4 run without one) and comes back if its entry is not there. Otherwise it publishes every waiting
 //! submission that checks under the ledger's keys in one commit, sealed and signed by its own
 //! key; it takes them out of the spool before the push and puts them back if the push does not
 //! land. A writer acknowledges its entry when it finds its id on the ref, whoever pushed it; one
@@ -480,7 +481,10 @@ pub fn sync(
         let mut attempt = 0u32;
         let mut adopted_cp: Option<Vec<u8>> = None;
         let mut last_lost: Option<String> = None;
-        let mut locked_pass = spool.is_none() && remote.spool_dir().is_none();
+        // A writer that just left entries in the spool waits for its turn first: whoever holds
+        // the turn is about to publish, and the commit it pushes is the first that can carry
+        // them. Adopting before that would only adopt again after it.
+        let mut locked_pass = (spool.is_none() && remote.spool_dir().is_none()) || !mine.is_empty();
         // Submission ids seen on the ref during this run, with their entries.
         let mut seen: std::collections::HashMap<String, Entry> = std::collections::HashMap::new();
         loop {
@@ -849,7 +853,12 @@ pub fn sync(
                 size.saturating_sub(1),
                 size - st.size
             );
-            let built = refstore::build_commit(
+            let build = if remote.spool_dir().is_some() {
+                refstore::build_commit_packed
+            } else {
+                refstore::build_commit
+            };
+            let built = build(
                 remote.repo(),
                 parent,
                 &segments_src,

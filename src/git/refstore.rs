@@ -363,6 +363,65 @@ pub struct Built {
     pub commit: Oid,
     /// Every object written for it (blobs, trees, the commit).
     pub objects: Vec<Oid>,
+    /// The pack that holds them, when [`build_commit_packed`] wrote one (its name's hex).
+    pub pack: Option<String>,
+}
+
+/// [`build_commit`] into a repository on this file system, with every new object in one pack
+/// file (`objects/pack/pack-<hash>.pack` and its `.idx`) instead of a loose file each: a
+/// push then creates two files, not a dozen, and [`Remote::publish`] syncs two. The objects
+/// are gathered in memory (a libgit2 mempack, on a handle of the repository opened for this
+/// commit alone) and indexed into the repository by libgit2's pack writer, as a fetch would.
+/// The packs accumulate like a server's; `git gc` (or `git repack -d`) merges them.
+#[allow(clippy::too_many_arguments)]
+pub fn build_commit_packed(
+    repo: &Repository,
+    parent: Option<Oid>,
+    segments: &[(u64, Vec<u8>)],
+    checkpoint: &[u8],
+    config: &[u8],
+    author: &str,
+    message: &str,
+) -> Result<Built> {
+    use std::io::Write as _;
+    let own = Repository::open_bare(repo.path())
+        .map_err(|e| git_err(format!("{}: opening", repo.path().display()), e))?;
+    let odb = own.odb().map_err(|e| git_err("object database", e))?;
+    let mempack = odb
+        .add_new_mempack_backend(1000)
+        .map_err(|e| git_err("object database (in memory)", e))?;
+    let mut built = build_commit(&own, parent, segments, checkpoint, config, author, message)?;
+    let mut buf = git2::Buf::new();
+    mempack
+        .dump(&own, &mut buf)
+        .map_err(|e| git_err("packing the new objects", e))?;
+    let _ = mempack.reset();
+    // A pack ends with the SHA-1 of what precedes it, which names it.
+    let name = buf
+        .len()
+        .checked_sub(20)
+        .and_then(|at| buf.get(at..))
+        .map(hex::encode)
+        .ok_or_else(|| Error::internal("libgit2 wrote an empty pack"))?;
+    let mut w = odb
+        .packwriter()
+        .map_err(|e| git_err("writing the pack", e))?;
+    w.write_all(&buf)
+        .map_err(|e| Error::io(repo.path().join("objects/pack"), e))?;
+    w.commit().map_err(|e| git_err("indexing the pack", e))?;
+    drop(w);
+    let dir = repo.path().join("objects").join("pack");
+    for ext in ["pack", "idx"] {
+        let f = dir.join(format!("pack-{name}.{ext}"));
+        if !f.is_file() {
+            return Err(Error::internal(format!(
+                "{}: the pack just written is not there",
+                f.display()
+            )));
+        }
+    }
+    built.pack = Some(name);
+    Ok(built)
 }
 
 /// Write a commit on top of `parent` (none for the first) that adds `segments` (first seq,
@@ -432,7 +491,11 @@ pub fn build_commit(
         .commit(None, &sig, &sig, message, &tree, &parents)
         .map_err(|e| git_err("writing the commit", e))?;
     objects.push(commit);
-    Ok(Built { commit, objects })
+    Ok(Built {
+        commit,
+        objects,
+        pack: None,
+    })
 }
 
 /// Insert `blob` at `path` under the tree `root` (none: an empty tree), writing the new trees.
@@ -645,7 +708,10 @@ impl Remote {
     pub fn publish(&mut self, refname: &str, old: Option<Oid>, built: &Built) -> Result<Pushed> {
         match self {
             Remote::Local { repo, path } => {
-                sync_objects(repo, &built.objects)?;
+                match &built.pack {
+                    Some(name) => sync_pack(repo, name)?,
+                    None => sync_objects(repo, &built.objects)?,
+                }
                 let msg = "ledger sync";
                 let r = match old {
                     Some(o) => repo.reference_matching(refname, built.commit, true, o, msg),
@@ -888,6 +954,21 @@ fn sync_objects(repo: &Repository, objects: &[Oid]) -> Result<()> {
     })?;
     let dirs: Vec<PathBuf> = dirs.into_iter().collect();
     parallel_sync(&dirs, crate::fsutil::sync_dir)
+}
+
+/// fsync a pack and its index (on two threads), then `objects/pack`.
+fn sync_pack(repo: &Repository, name: &str) -> Result<()> {
+    let dir = repo.path().join("objects").join("pack");
+    let files: Vec<PathBuf> = ["pack", "idx"]
+        .iter()
+        .map(|ext| dir.join(format!("pack-{name}.{ext}")))
+        .collect();
+    parallel_sync(&files, |f| {
+        std::fs::File::open(f)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(f, e))
+    })?;
+    crate::fsutil::sync_dir(&dir)
 }
 
 /// Run `f` on every path, each on its own thread; the first error wins.
