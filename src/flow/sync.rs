@@ -240,6 +240,9 @@ struct State {
     adopting: Option<Adopting>,
 }
 
+/// Largest push (bytes of new segment lines) written as one pack to a path remote.
+const PACK_MAX_BYTES: usize = 1 << 20;
+
 fn state_path(ledger: &Ledger) -> PathBuf {
     ledger.dir().join(SYNC_DIR).join(STATE_FILE)
 }
@@ -853,7 +856,11 @@ pub fn sync(
                 size.saturating_sub(1),
                 size - st.size
             );
-            let build = if remote.spool_dir().is_some() {
+            // A path remote gets a small push's objects as one pack (two files instead of a
+            // dozen); a large one (a first publish, a long backlog) as loose objects, which
+            // libgit2 writes without searching for deltas between big segments.
+            let new_bytes: usize = segments_src.iter().map(|(_, b)| b.len()).sum();
+            let build = if remote.spool_dir().is_some() && new_bytes <= PACK_MAX_BYTES {
                 refstore::build_commit_packed
             } else {
                 refstore::build_commit

@@ -371,7 +371,8 @@ pub struct Built {
 /// file (`objects/pack/pack-<hash>.pack` and its `.idx`) instead of a loose file each: a
 /// push then creates two files, not a dozen, and [`Remote::publish`] syncs two. The objects
 /// are gathered in memory (a libgit2 mempack, on a handle of the repository opened for this
-/// commit alone) and indexed into the repository by libgit2's pack writer, as a fetch would.
+/// commit alone), packed (only those the repository lacks) and indexed into the repository by
+/// libgit2's pack writer, as a fetch would.
 /// The packs accumulate like a server's; `git gc` (or `git repack -d`) merges them.
 #[allow(clippy::too_many_arguments)]
 pub fn build_commit_packed(
@@ -391,10 +392,23 @@ pub fn build_commit_packed(
         .add_new_mempack_backend(1000)
         .map_err(|e| git_err("object database (in memory)", e))?;
     let mut built = build_commit(&own, parent, segments, checkpoint, config, author, message)?;
-    let mut buf = git2::Buf::new();
-    mempack
-        .dump(&own, &mut buf)
+    // Exactly the objects the repository does not have yet (libgit2's mempack dump would add
+    // every object a new commit reaches, the whole ledger).
+    let disk = repo.odb().map_err(|e| git_err("object database", e))?;
+    let mut pb = own
+        .packbuilder()
         .map_err(|e| git_err("packing the new objects", e))?;
+    pb.set_threads(1);
+    for oid in &built.objects {
+        if !disk.exists(*oid) {
+            pb.insert_object(*oid, None)
+                .map_err(|e| git_err(format!("packing object {oid}"), e))?;
+        }
+    }
+    let mut buf = git2::Buf::new();
+    pb.write_buf(&mut buf)
+        .map_err(|e| git_err("packing the new objects", e))?;
+    drop(pb);
     let _ = mempack.reset();
     // A pack ends with the SHA-1 of what precedes it, which names it.
     let name = buf
