@@ -288,6 +288,69 @@ fn eight_writers_race_over_file_and_none_is_lost_or_doubled() {
     );
     assert_eq!(merges, "0");
     assert!(commits.parse::<u64>().unwrap() <= 801, "{commits} commits");
+    // One pack per push, merged as they accumulate: a few dozen at most, not one per push,
+    // and git finds every object of the ref intact and connected.
+    let packs = std::fs::read_dir(Path::new(&f.remote).join("objects/pack"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".pack")
+        })
+        .count();
+    assert!(
+        packs <= refstore::MAX_PACKS + 20,
+        "{packs} packs after {commits} pushes"
+    );
+    git(
+        f.path(),
+        &["--git-dir", &f.remote, "fsck", "--strict", "--no-dangling"],
+    );
+}
+
+/// The pack index names read by `refstore::pack_index_names` are those `git show-index` lists.
+#[test]
+fn pack_index_names_match_git_show_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("r");
+    git(tmp.path(), &["init", "-q", repo.to_str().unwrap()]);
+    for i in 0..40 {
+        std::fs::write(repo.join(format!("f{i}")), format!("file {i}\n")).unwrap();
+    }
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "files"]);
+    git(&repo, &["repack", "-q", "-a", "-d"]);
+    let dir = repo.join(".git/objects/pack");
+    let idx = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        .unwrap();
+    let bytes = std::fs::read(&idx).unwrap();
+    let mine: BTreeSet<String> = refstore::pack_index_names(&bytes)
+        .unwrap()
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    let out = Command::new("git")
+        .args(["show-index"])
+        .stdin(std::fs::File::open(&idx).unwrap())
+        .output()
+        .unwrap();
+    let theirs: BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(mine.len(), 42, "40 blobs, a tree and a commit");
+    assert_eq!(mine, theirs);
+    // Cut short, or another version: no names rather than wrong ones.
+    assert!(refstore::pack_index_names(&bytes[..bytes.len() / 2]).is_none());
+    let mut v3 = bytes.clone();
+    v3[7] = 3;
+    assert!(refstore::pack_index_names(&v3).is_none());
 }
 
 /// `git daemon` on a loopback port, serving `base` with pushes enabled.

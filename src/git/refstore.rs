@@ -373,7 +373,8 @@ pub struct Built {
 /// are gathered in memory (a libgit2 mempack, on a handle of the repository opened for this
 /// commit alone), packed (only those the repository lacks) and indexed into the repository by
 /// libgit2's pack writer, as a fetch would.
-/// The packs accumulate like a server's; `git gc` (or `git repack -d`) merges them.
+/// After the push, [`Remote::publish`] merges small packs ([`merge_small_packs`]), so that
+/// their number stays small however many pushes the ref has seen.
 #[allow(clippy::too_many_arguments)]
 pub fn build_commit_packed(
     repo: &Repository,
@@ -394,13 +395,17 @@ pub fn build_commit_packed(
     let mut built = build_commit(&own, parent, segments, checkpoint, config, author, message)?;
     // Exactly the objects the repository does not have yet (libgit2's mempack dump would add
     // every object a new commit reaches, the whole ledger).
+    // One look at the pack directory, then no more: libgit2 reads it again on every object it
+    // does not find, and all of these are new. A pack that appears meanwhile only means an
+    // object is written twice.
     let disk = repo.odb().map_err(|e| git_err("object database", e))?;
+    disk.refresh().map_err(|e| git_err("object database", e))?;
     let mut pb = own
         .packbuilder()
         .map_err(|e| git_err("packing the new objects", e))?;
     pb.set_threads(1);
     for oid in &built.objects {
-        if !disk.exists(*oid) {
+        if !disk.exists_ext(*oid, git2::OdbLookupFlags::NO_REFRESH) {
             pb.insert_object(*oid, None)
                 .map_err(|e| git_err(format!("packing object {oid}"), e))?;
         }
@@ -734,6 +739,11 @@ impl Remote {
                 match r {
                     Ok(_) => {
                         sync_ref(repo, refname)?;
+                        if built.pack.is_some() {
+                            // Upkeep, not part of the push: the ref has moved and is durable,
+                            // and a merge that fails leaves the packs as they were.
+                            let _ = merge_small_packs(repo, MAX_PACKS);
+                        }
                         Ok(Pushed::Done)
                     }
                     Err(e)
@@ -983,6 +993,136 @@ fn sync_pack(repo: &Repository, name: &str) -> Result<()> {
             .map_err(|e| Error::io(f, e))
     })?;
     crate::fsutil::sync_dir(&dir)
+}
+
+/// Most packs a path remote keeps before [`merge_small_packs`] merges some.
+pub const MAX_PACKS: usize = 16;
+
+/// The object names a pack index (`.idx`, version 2) lists.
+///
+/// Format (git's `Documentation/gitformat-pack.txt`): the magic `\xfftOc`, the version (4 bytes,
+/// big-endian, 2), a fan-out table of 256 big-endian counts whose last is the number of
+/// objects N, then the N object names (20 bytes each, sorted), then CRCs, offsets and two
+/// checksums, which are not read here. `None` for anything else (version 1, SHA-256, short).
+pub fn pack_index_names(idx: &[u8]) -> Option<Vec<Oid>> {
+    const HEAD: usize = 8 + 256 * 4;
+    if idx.get(..8)? != b"\xfftOc\x00\x00\x00\x02" {
+        return None;
+    }
+    let at = 8 + 255 * 4;
+    let n = u32::from_be_bytes(idx.get(at..at + 4)?.try_into().ok()?) as usize;
+    let names = idx.get(HEAD..HEAD.checked_add(n.checked_mul(20)?)?)?;
+    // The smallest valid index has, per object, a name, a CRC and an offset, then 40 bytes.
+    if idx.len() < HEAD + n * 28 + 40 {
+        return None;
+    }
+    names
+        .chunks_exact(20)
+        .map(|c| Oid::from_bytes(c).ok())
+        .collect()
+}
+
+/// Merge the small packs of `repo` when it has more than `max`: the packs, smallest first,
+/// are merged while each is at most twice the objects of those before it (git's geometric
+/// repack, factor 2), so sizes grow geometrically and the count stays near `max` plus the log of
+/// the objects, and each object is rewritten a logarithmic number of times. The merged pack
+/// (every object the merged indexes list) is written and fsynced before any old pack is
+/// removed, and a pack with a `.keep` file is never touched, so every object stays readable
+/// throughout; readers with an old pack open keep reading it (POSIX), and libgit2 finds the
+/// new one when an object is missing. Two writers merging at once both write a pack holding
+/// the objects and remove the same files. Returns the number of packs removed.
+pub fn merge_small_packs(repo: &Repository, max: usize) -> Result<usize> {
+    use std::io::Write as _;
+    let dir = repo.path().join("objects").join("pack");
+    let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut packs = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| Error::io(&dir, e))?;
+        let name = ent.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".idx") {
+            if stem.starts_with("pack-") && !dir.join(format!("{stem}.keep")).exists() {
+                packs.push(stem.to_string());
+            }
+        }
+    }
+    if packs.len() <= max {
+        return Ok(0);
+    }
+    let mut sized = Vec::new();
+    for stem in packs {
+        let path = dir.join(format!("{stem}.idx"));
+        // Index files are a few bytes per object; a huge one is a big pack, never merged.
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() <= 64 << 20 => {}
+            _ => continue,
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if let Some(names) = pack_index_names(&bytes) {
+            sized.push((names.len(), stem, names));
+        }
+    }
+    sized.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let mut take = 0;
+    let mut sum = 0usize;
+    for (n, _, _) in &sized {
+        if take >= 2 && *n > 2 * sum {
+            break;
+        }
+        sum += n;
+        take += 1;
+    }
+    if take < 2 {
+        return Ok(0);
+    }
+    let merged = &sized[..take];
+    let odb = repo.odb().map_err(|e| git_err("object database", e))?;
+    let mut pb = repo
+        .packbuilder()
+        .map_err(|e| git_err("merging packs", e))?;
+    pb.set_threads(1);
+    for (_, _, names) in merged {
+        for oid in names {
+            pb.insert_object(*oid, None)
+                .map_err(|e| git_err(format!("merging packs: object {oid}"), e))?;
+        }
+    }
+    let mut buf = git2::Buf::new();
+    pb.write_buf(&mut buf)
+        .map_err(|e| git_err("merging packs", e))?;
+    drop(pb);
+    let name = buf
+        .len()
+        .checked_sub(20)
+        .and_then(|at| buf.get(at..))
+        .map(hex::encode)
+        .ok_or_else(|| Error::internal("libgit2 wrote an empty pack"))?;
+    let mut w = odb
+        .packwriter()
+        .map_err(|e| git_err("writing the pack", e))?;
+    w.write_all(&buf).map_err(|e| Error::io(&dir, e))?;
+    w.commit().map_err(|e| git_err("indexing the pack", e))?;
+    drop(w);
+    sync_pack(repo, &name)?;
+    let mut removed = 0;
+    for (_, stem, _) in merged {
+        if *stem == format!("pack-{name}") {
+            continue;
+        }
+        // The index first: without it the pack is not used, and a pack left behind is only
+        // bytes (git gc removes it).
+        for ext in ["idx", "pack", "rev", "bitmap", "mtimes"] {
+            match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(dir.join(format!("{stem}.{ext}")), e)),
+            }
+        }
+        removed += 1;
+    }
+    crate::fsutil::sync_dir(&dir)?;
+    Ok(removed)
 }
 
 /// Run `f` on every path, each on its own thread; the first error wins.
