@@ -2,7 +2,7 @@
 CARGO ?= cargo
 LEDGER := target/release/ledger
 
-.PHONY: help build release test lint fmt bench demo publish-audit clean
+.PHONY: help build release test lint fmt bench demo publish-audit clean man install-check
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +20,12 @@ lint: ## formatting and clippy (warnings are errors)
 test: lint ## lint, then every test
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+
+man: ## man pages into target/man (ledger.1 and one per subcommand)
+	$(CARGO) run --quiet --bin ledger -- man --out target/man
+
+install-check: ## cargo install into a temp root, then the README quick start with that binary
+	scripts/install-check.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

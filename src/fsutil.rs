@@ -214,6 +214,22 @@ pub fn write_cache(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Create `dir` and its missing parents, each new one with mode 0700 (existing ones are left
+/// as they are), as ssh-keygen does for `~/.ssh`.
+pub fn create_private_dirs(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|e| Error::io(dir, e))
+}
+
 /// fsync a directory so a rename or a new file in it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]

@@ -439,3 +439,109 @@ fn keygen_writes_0600_and_refuses_overwrite() {
     let body: String = secret.lines().filter(|l| !l.starts_with("-----")).collect();
     assert!(!stdout(&out).contains(&body) && !stderr(&out).contains(&body));
 }
+
+#[test]
+fn keygen_creates_missing_parent_directories_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let parent = env.path().join("home/.config/ledger");
+    let k = parent.join("release.key");
+    let out = env.run(&["keygen", "--name", "release", "--out", k.to_str().unwrap()]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    for d in [
+        env.path().join("home"),
+        env.path().join("home/.config"),
+        parent,
+    ] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+    }
+    assert!(k.is_file() && k.with_extension("key.pub").is_file());
+}
+
+#[test]
+fn completion_scripts_parse_in_their_shells() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = env.run(&["completions", shell]);
+        assert_eq!(code(&out), Some(0), "{shell}: {}", stderr(&out));
+        assert!(stdout(&out).contains("ledger"), "{shell}");
+    }
+    // bash checks the syntax of what it would source (bash is on every machine CI runs on).
+    let script = env.run(&["completions", "bash"]).stdout;
+    let mut child = std::process::Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &script).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.run(&["completions", "tcsh"]);
+    assert_eq!(code(&out), Some(2));
+}
+
+#[test]
+fn man_pages_cover_every_command_and_render() {
+    let env = Env::new();
+    let dir = env.path().join("man");
+    let out = env.run(&["--json", "man", "--out", dir.to_str().unwrap()]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages: Vec<&str> = v["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for want in [
+        "ledger.1",
+        "ledger-append.1",
+        "ledger-keys-add.1",
+        "ledger-bundle-verify.1",
+        "ledger-man.1",
+    ] {
+        assert!(pages.contains(&want), "{want} missing from {pages:?}");
+    }
+    // man(1) renders them; global options appear on subcommand pages.
+    let out = std::process::Command::new("man")
+        .arg("-l")
+        .arg(dir.join("ledger-append.1"))
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man(1) is installed (.ci/run installs man-db)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "man -l: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ledger-append") && text.contains("--dir"),
+        "{text}"
+    );
+}
+
+#[test]
+fn version_names_the_commit_and_date() {
+    let env = Env::new();
+    let out = env.run(&["--version"]);
+    assert_eq!(code(&out), Some(0));
+    let v = stdout(&out);
+    assert!(
+        v.starts_with(&format!("ledger {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    let inner = v.trim().rsplit_once(", ").unwrap().1.trim_end_matches(')');
+    assert!(
+        inner == "unknown" || (inner.len() == 10 && inner.as_bytes()[4] == b'-'),
+        "build date {inner:?} in {v}"
+    );
+}

@@ -124,6 +124,10 @@ fn hand_made(rows: &[Row]) -> Env {
 /// `ledger --json metrics [--now NOW] EXTRA`: exit 0, output valid against its schema.
 fn metrics_json(env: &Env, now: Option<&str>, extra: &[&str]) -> Value {
     let mut args = vec!["--json", "metrics"];
+    // Every env unless the test names one (the command's default is production).
+    if !extra.contains(&"--env") {
+        args.extend_from_slice(&["--env", "all"]);
+    }
     if let Some(n) = now {
         args.extend_from_slice(&["--now", n]);
     }
@@ -1204,4 +1208,29 @@ fn percent_is_exact_in_json_and_one_decimal_in_text_and_report() {
         .find(|l| l.contains("recovery time"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(row.contains("median 5m 00s, p90 5m 00s"), "{row}");
+}
+
+#[test]
+fn metrics_measure_production_unless_told_otherwise() {
+    let env = hand_made(&window_ledger());
+    let default = metrics_json(&env, Some(NOW), &["--env", PROD]);
+    let out = env.run(&["--json", "metrics", "--now", NOW]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, default);
+    assert_eq!(v["env"], PROD);
+    let all = metrics_json(&env, Some(NOW), &["--env", "all"]);
+    assert_eq!(all["env"], Value::Null);
+    assert_ne!(
+        all["deployment_frequency"]["count"], v["deployment_frequency"]["count"],
+        "the window ledger deploys to staging too"
+    );
+    // An env without deploys says which envs have some.
+    let out = env.run(&["metrics", "--now", NOW, "--env", "qa"]);
+    assert_eq!(code(&out), Some(0));
+    assert!(
+        stderr(&out).contains("no deploys to qa") && stderr(&out).contains("staging"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -192,6 +192,10 @@ fn metrics(dir: &Path, extra: &[&str]) -> Value {
         "--lead-time-since",
         "2026-10-01",
     ];
+    // Every env unless the test names one (the command's default is production).
+    if !extra.contains(&"--env") {
+        args.extend_from_slice(&["--env", "all"]);
+    }
     args.extend_from_slice(extra);
     let out = ledger(dir, &args);
     assert_eq!(
@@ -747,7 +751,7 @@ fn metrics_and_trust_agree_on_what_a_rollback_undid() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = ledger(&dir, &["--json", "metrics"]);
+    let out = ledger(&dir, &["--json", "metrics", "--env", "prod"]);
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(m["change_failure_rate"]["failures"], 1, "{m}");
     assert_eq!(m["change_failure_rate"]["deploys"], 3);

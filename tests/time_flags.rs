@@ -73,6 +73,10 @@ fn setup() -> (Env, i64) {
 fn json_of(env: &Env, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
+    if args.first() == Some(&"metrics") {
+        // The deploys here are to `prod` (the default env is production).
+        all.extend_from_slice(&["--env", "prod"]);
+    }
     serde_json::from_str(&env.ok(&all)).unwrap()
 }
 

@@ -16,8 +16,9 @@ use super::Ctx;
 /// `ledger metrics`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  ledger metrics
-  ledger metrics --env production --since 30d
+  ledger metrics                               # production (the default env)
+  ledger metrics --env staging --since 30d
+  ledger metrics --env all                     # every env's deploys together
   ledger metrics --since 12h --json
   ledger metrics --since 2026-11-01 --now 2026-12-01
   ledger metrics --env production --lead-time-since 2026-10-01
@@ -35,9 +36,9 @@ config.toml (defaults: >= 2 deploys a day, lead time < 1h, failure rate
 < 5 %, recovery < 5m, drills 100 % passing in < 5m). A metric with
 nothing to measure says \"no data\" (null in JSON).")]
 pub struct MetricsArgs {
-    /// Only this environment.
-    #[arg(long, value_name = "ENV")]
-    pub env: Option<String>,
+    /// The environment measured; `all` mixes every environment's deploys.
+    #[arg(long, value_name = "ENV|all", default_value = "production")]
+    pub env: String,
     /// Start of the window: a duration back from --now (30d, 12h, 2w) or a time (YYYY-MM-DD or
     /// RFC 3339); default (and 0s): the first deployment.
     #[arg(long, value_name = "DUR|TIME")]
@@ -55,8 +56,8 @@ pub struct MetricsArgs {
 /// `ledger report`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  ledger report --out audit-report.html
-  ledger report --env production --since 90d --weeks 13 --out prod.html
+  ledger report --out audit-report.html       # production (the default env)
+  ledger report --env all --since 90d --weeks 13 --out all.html
 
 One self-contained HTML page (inline SVG, no scripts, no network):
 DORA metrics against targets, weekly trends, per-actor merges and
@@ -66,9 +67,9 @@ pub struct ReportArgs {
     /// Where to write the page (written atomically).
     #[arg(long, value_name = "FILE.html")]
     pub out: PathBuf,
-    /// Only this environment.
-    #[arg(long, value_name = "ENV")]
-    pub env: Option<String>,
+    /// The environment shown; `all` mixes every environment's deploys.
+    #[arg(long, value_name = "ENV|all", default_value = "production")]
+    pub env: String,
     /// Start of the metrics table's window: a duration back from --now (30d) or a time
     /// (YYYY-MM-DD or RFC 3339); default: the first deploy.
     #[arg(long, value_name = "DUR|TIME")]
@@ -84,6 +85,29 @@ pub struct ReportArgs {
     /// this time (a duration back from --now or a time); default: none of them.
     #[arg(long, value_name = "DUR|TIME")]
     pub lead_time_since: Option<String>,
+}
+
+/// When `env` has no deploy but others do: which, so that an empty default is not mistaken for
+/// an empty ledger.
+fn empty_env_note(h: &History, env: &str) -> Option<String> {
+    if env == "all" || h.deploys.iter().any(|d| d.env == env) {
+        return None;
+    }
+    let others: std::collections::BTreeSet<&str> =
+        h.deploys.iter().map(|d| d.env.as_str()).collect();
+    if others.is_empty() {
+        return None;
+    }
+    let list: Vec<&str> = others.into_iter().collect();
+    Some(format!(
+        "no deploys to {env}; the ledger has deploys to: {} (choose with --env ENV, or --env all)",
+        list.join(", ")
+    ))
+}
+
+/// `--env`: one environment, or `all` (no filter).
+fn env_filter(env: &str) -> Option<&str> {
+    (env != "all").then_some(env)
 }
 
 fn now_ms(now: Option<&str>) -> Result<i64> {
@@ -191,12 +215,16 @@ pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
     let t = targets(&ledger)?;
     let now = now_ms(a.now.as_deref())?;
     let q = Query {
-        env: a.env.as_deref(),
+        env: env_filter(&a.env),
         since_ms: since_ms(a.since.as_deref(), now)?,
         now_ms: now,
         lead_time_since_ms: horizon_ms(a.lead_time_since.as_deref(), now)?,
     };
-    let m = metrics::of_history(&history(&ledger)?, &q, &t);
+    let h = history(&ledger)?;
+    if let Some(note) = empty_env_note(&h, &a.env) {
+        ctx.note(note);
+    }
+    let m = metrics::of_history(&h, &q, &t);
     let mut v = serde_json::to_value(&m).map_err(|e| super::usage(format!("metrics: {e}")))?;
     v["ok"] = json!(true);
     v["definitions"] = json!("docs/metrics.md");
@@ -241,7 +269,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
         title: &origin,
         now_ms: now,
         since_ms: since,
-        env: a.env.as_deref(),
+        env: env_filter(&a.env),
         targets: t,
         weeks: a.weeks,
         lead_time_since_ms: horizon_ms(a.lead_time_since.as_deref(), now)?,

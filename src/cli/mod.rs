@@ -13,6 +13,7 @@ mod output;
 mod policy;
 mod remote;
 mod serve;
+mod shell;
 mod sync;
 mod tlog;
 mod trust;
@@ -28,7 +29,7 @@ pub use output::{for_flag, Ctx};
 #[derive(Debug, Parser)]
 #[command(
     name = "ledger",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("LEDGER_COMMIT"), ", ", env!("LEDGER_BUILD_DATE"), ")"),
     about = "Tamper-evident, signed record of a codebase's road to production",
     long_about = "Keeps an append-only, hash-chained, Ed25519-signed JSONL ledger of merges, approvals, \
 deploys, rollbacks, drills and releases, and turns it into proofs, trust gates, metrics and \
@@ -127,6 +128,10 @@ pub enum Command {
     /// The standalone verifiers embedded in this binary: export them, print their SHA-256.
     #[command(subcommand)]
     Verifiers(verifiers::VerifiersCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Write man pages (ledger.1 and one per subcommand) into a directory.
+    Man(shell::ManArgs),
 }
 
 /// A usage error of the command line (exit 2), rendered as its message alone.
@@ -153,6 +158,21 @@ pub fn main() -> i32 {
                 _ => 2,
             };
             let _ = e.print();
+            // Under --json a usage error is also a JSON object on stdout, as other errors are.
+            if code == 2 && std::env::args_os().skip(1).any(|a| a == "--json") {
+                // The error's paragraph, on one line (without the usage and the hint).
+                let text = e.render().to_string();
+                let head = text.split("\n\n").next().unwrap_or_default();
+                let msg = head
+                    .trim_start_matches("error: ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "exit": 2, "error": msg, "usage": true})
+                );
+            }
             return code;
         }
     };
@@ -181,6 +201,8 @@ pub fn main() -> i32 {
         Command::Serve(a) => serve::serve(&ctx, a),
         Command::Sync(a) => sync::sync_cmd(&ctx, a),
         Command::Export(a) => sync::export(&ctx, a),
+        Command::Completions(a) => shell::completions(&ctx, a),
+        Command::Man(a) => shell::man(&ctx, a),
     };
     match result {
         Ok(code) => code,
@@ -196,5 +218,35 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command path, e.g. `keys add`, with `--help` snapshots in tests/cmd/help.md.
+    fn paths(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            let p = format!("{prefix}{}", sub.get_name());
+            out.push(p.clone());
+            paths(sub, &format!("{p} "), out);
+        }
+    }
+
+    #[test]
+    fn every_command_has_a_help_snapshot() {
+        let mut all = vec![String::new()];
+        paths(&Cli::command(), "", &mut all);
+        let md = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cmd/help.md"))
+            .unwrap_or_default();
+        let missing: Vec<String> = all
+            .iter()
+            .map(|p| format!("$ ledger {p}{}--help", if p.is_empty() { "" } else { " " }))
+            .filter(|line| !md.lines().any(|l| l == line))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "tests/cmd/help.md lacks (add them, then TRYCMD=overwrite cargo test --test cli_snapshots):\n{}",
+            missing.join("\n")
+        );
     }
 }

@@ -117,9 +117,13 @@ impl Signer {
     }
 
     /// Write the private key to `path` (mode 0600, refusing to overwrite) and the public key to
-    /// `path.pub`. Returns the path of the public key file.
+    /// `path.pub`, creating missing parent directories with mode 0700. Returns the path of the
+    /// public key file.
     pub fn write(&self, path: &Path) -> Result<PathBuf> {
         let pub_path = pub_path_for(path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fsutil::create_private_dirs(dir)?;
+        }
         for p in [path, pub_path.as_path()] {
             if p.exists() {
                 return Err(Error::Conflict(format!(
