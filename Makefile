@@ -2,7 +2,7 @@
 CARGO ?= cargo
 LEDGER := target/release/ledger
 
-.PHONY: help build release test lint fmt bench demo publish-audit clean man install-check
+.PHONY: help build release test lint lint-ci fmt bench demo publish-audit clean man install-check
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,7 +17,7 @@ lint: ## formatting and clippy (warnings are errors)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: lint ## lint, then every test
+test: lint lint-ci ## lint, then every test
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 
@@ -26,6 +26,9 @@ man: ## man pages into target/man (ledger.1 and one per subcommand)
 
 install-check: ## cargo install into a temp root, then the README quick start with that binary
 	scripts/install-check.sh
+
+lint-ci: ## actionlint and check-jsonschema on action.yml and examples/ci/
+	scripts/lint-ci.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

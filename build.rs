@@ -1,7 +1,8 @@
 //! Build metadata for `ledger --version`: the commit built and a build date.
 //!
-//! * `LEDGER_COMMIT`: `git rev-parse --short=12 HEAD`; `unknown` outside a git checkout (a
-//!   crate from crates.io, a source tarball). Uncommitted changes are not tracked: watching
+//! * `LEDGER_COMMIT`: the variable of that name when the build sets it (a container build:
+//!   no .git in its context), else `git rev-parse --short=12 HEAD`, else `unknown` (a crate
+//!   from crates.io, a source tarball). Uncommitted changes are not tracked: watching
 //!   every file would rebuild the crate on each `git add`.
 //! * `LEDGER_BUILD_DATE`: `SOURCE_DATE_EPOCH` (reproducible builds) as a UTC date if set, else
 //!   the commit's date, else `unknown`. Never the wall clock, so two builds of one commit print
@@ -42,7 +43,12 @@ fn main() {
             println!("cargo:rerun-if-changed={dir}/{r}");
         }
     }
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]);
+    // A build without .git (a container, a tarball) can name its commit itself.
+    println!("cargo:rerun-if-env-changed=LEDGER_COMMIT");
+    let commit = std::env::var("LEDGER_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty() && c != "unknown")
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]));
     let date = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())

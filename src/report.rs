@@ -1,15 +1,21 @@
 //! `ledger report`: one self-contained HTML page.
 //!
 //! The page has no scripts, no external style sheets, fonts or images, and no URLs at all:
-//! charts are inline SVG, styles an inline `<style>`. It is written as polyglot markup (every
-//! element closed, attributes quoted, only the entities `&amp; &lt; &gt; &quot; &#39;`), so an
-//! XML parser accepts it — the test suite parses it that way. Sections, each with an `id`:
-//! `metrics` (DORA metrics against targets), `trends` (weekly charts), `actors` (per actor:
-//! merges authored and deploy outcomes recorded), `approvals` (recent gate decisions) and
-//! `drills` (recent drills). Every value from the ledger is escaped.
+//! charts are inline SVG, styles an inline `<style>`. It comes from the askama template
+//! `templates/report.html` ([`page`]), which escapes every value it prints, and is written as
+//! polyglot markup (every element closed, attributes quoted, character references only), so
+//! an XML parser accepts it — the test suite parses it that way. Sections, each with an `id`:
+//! `integrity` (what verification established: entries, head, tree root, signed checkpoint,
+//! keys and what each signed, unsigned entries, signed policy), `metrics` (DORA metrics against
+//! targets, with their DORA 2024 levels, and rework rate), `trends` (weekly charts with axes,
+//! ticks, gridlines, target lines and legends: [`chart`]), `actors` (per actor: merges authored
+//! and deploy outcomes recorded), `approvals` (recent gate decisions), `incidents` and `drills`
+//! (recent drills). Empty sections say so in words.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
+
+mod chart;
+mod page;
 
 use serde_json::Value;
 
@@ -69,6 +75,10 @@ pub struct Data {
     /// Trust scores per merge author, filled by the caller from the trust module; `Err` holds
     /// why they could not be computed (shown on the page instead).
     pub trust: Result<BTreeMap<String, TrustRow>, String>,
+    /// Entries signed, per signing key id.
+    pub signed_by: BTreeMap<String, u64>,
+    /// Key names given by `key` entries (`name`), per key id.
+    pub key_names: BTreeMap<String, String>,
 }
 
 impl Default for Data {
@@ -82,6 +92,8 @@ impl Default for Data {
             actors: BTreeMap::new(),
             entries: 0,
             trust: Ok(BTreeMap::new()),
+            signed_by: BTreeMap::new(),
+            key_names: BTreeMap::new(),
         }
     }
 }
@@ -133,8 +145,19 @@ impl Data {
         }
         self.entries += 1;
         self.history.push(e);
+        if let (Some(id), Some(_)) = (&e.signer, &e.sig) {
+            *self.signed_by.entry(id.clone()).or_default() += 1;
+        }
         let b = &e.body;
         match e.kind {
+            Kind::Key => {
+                if let (Some(id), Some(name)) = (
+                    b.get("key_id").and_then(Value::as_str),
+                    b.get("name").and_then(Value::as_str),
+                ) {
+                    self.key_names.insert(id.to_string(), name.to_string());
+                }
+            }
             Kind::Merge => self.actors.entry(field(b, "author")).or_default().merges += 1,
             Kind::Deploy => {
                 let a = self.actors.entry(e.actor.clone()).or_default();
@@ -224,7 +247,8 @@ impl Data {
     }
 }
 
-/// Escape text for HTML/XML content and attribute values.
+/// Escape text for HTML/XML content and attribute values (for callers that write markup
+/// themselves; the page uses its template's escaping).
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -242,18 +266,27 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#1d2733;background:#fafbfc}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#1d2733;background:#fafbfc;max-width:1280px}\
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}\
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}\
-th{background:#eef2f6}.met{background:#dafbe1}.missed{background:#ffebe9}.no-data{background:#f3f4f6;color:#57606a}\
+th{background:#eef2f6}table.facts th{width:14em}.met{background:#dafbe1}.missed{background:#ffebe9}.no-data{background:#f3f4f6;color:#57606a}\
 tr.ok td:first-child{border-left:4px solid #2da44e}tr.bad td:first-child{border-left:4px solid #cf222e}\
-.muted{color:#57606a}.num{font-weight:600}.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{background:#fff;border:1px solid #d0d7de;padding:.5em}";
+.muted{color:#57606a}.num{font-weight:600}.empty{color:#57606a;font-style:italic}.note{margin:.3em 0}\
+.verdict{font-weight:600;padding:.4em .6em;border-radius:4px;display:inline-block}.verdict.ok{background:#dafbe1}.verdict.bad{background:#ffebe9}\
+.level{font-weight:600;text-transform:capitalize}.level.elite{background:#dafbe1}.level.high{background:#eaf5ff}.level.medium{background:#fff8c5}.level.low{background:#ffebe9}\
+.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{background:#fff;border:1px solid #d0d7de;padding:.5em;margin:0;width:560px}\
+figcaption{font-weight:600;font-size:.95em;margin-bottom:.3em}\
+svg .grid{stroke:#eaeef2}svg .axis{stroke:#8c959f}svg .tick,svg .unit{font-size:10px;fill:#57606a}\
+svg .bar{fill:#3b82c4}svg .bar.over{fill:#d4a72c}svg .target{stroke:#cf222e;stroke-dasharray:5 3;stroke-width:1.5}svg .nodata{font-size:10px;fill:#8c959f}\
+.legend{font-size:.8em;color:#57606a;margin:.2em 0 0}.swatch{display:inline-block;width:.9em;height:.9em;vertical-align:middle;margin-left:.6em}\
+.swatch.bar{background:#3b82c4}.swatch.over{background:#d4a72c}.swatch.target{height:0;border-top:2px dashed #cf222e}.legend .mark{margin-left:.6em;color:#8c959f}";
 
 fn status_cell(s: Status) -> (&'static str, &'static str) {
     match s {
         Status::Met => ("met", "met"),
         Status::Missed => ("missed", "missed"),
         Status::NoData => ("no-data", "no data"),
+        Status::NoTarget => ("no-data", "–"),
     }
 }
 
@@ -266,136 +299,175 @@ fn heading(name: &str) -> String {
     }
 }
 
-fn metrics_table(out: &mut String, m: &Metrics) {
-    out.push_str("<table><tr><th>Metric</th><th>Value</th><th>Based on</th><th>Target</th><th>Status</th></tr>\n");
-    for r in metrics::table(m) {
-        let (class, label) = status_cell(r.status);
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{label}</td></tr>",
-            esc(&heading(r.name)),
-            esc(&r.value),
-            esc(&r.basis),
-            esc(&r.target)
-        );
-    }
-    out.push_str("</table>\n");
-    let g = &m.merges;
-    let _ = writeln!(
-        out,
-        "<p class=\"merges\">Merges shipped in the window: {}; past the gate (no merge entry, earning no trust): {}.</p>",
-        g.shipped, g.ungated
-    );
+/// What the verification before the page established, for its integrity section.
+#[derive(Debug, Clone, Default)]
+pub struct Integrity {
+    /// Entries verified: canonical bytes, hashes, chain, signatures, key history.
+    pub entries: u64,
+    /// Entry signatures checked.
+    pub signatures: u64,
+    /// Entries without a signature.
+    pub unsigned: u64,
+    /// Entries written from runners' signed submissions.
+    pub submissions: u64,
+    /// Hash of the newest entry (hex), `None` for an empty ledger.
+    pub head: Option<String>,
+    /// RFC 6962 root of the verified entries (hex).
+    pub root: String,
+    /// The root key id (the ledger's first key), when it has keys.
+    pub root_key: Option<String>,
+    /// Size of the newest signed checkpoint beside the ledger that verify found signed by a
+    /// ledger key and consistent with the entries (`DIR/checkpoint` or `checkpoints/<N>`).
+    pub checkpoint: Option<u64>,
+    /// The key history: id, added at, revoked at, role.
+    pub keys: Vec<crate::keys::history::KeyState>,
+    /// The signed policy in force: its seq and entry hash (hex).
+    pub policy: Option<(u64, String)>,
+    /// Whether the settings in force require every entry to be signed.
+    pub require_signatures: bool,
 }
 
-/// A bar chart as inline SVG. `None` values are drawn as a grey "–".
-fn bar_chart(
-    title: &str,
-    labels: &[String],
-    values: &[Option<f64>],
-    fmt: &dyn Fn(f64) -> String,
-    target: Option<f64>,
-) -> String {
-    let (w, h, left, bottom, top) = (560.0_f64, 190.0_f64, 56.0_f64, 28.0_f64, 26.0_f64);
-    let max = values
+impl Integrity {
+    /// From a verification of the whole ledger (`flow::verify::verify`).
+    pub fn of(o: &crate::flow::verify::VerifyOutcome, require_signatures: bool) -> Integrity {
+        let s = &o.summary;
+        Integrity {
+            entries: s.entries,
+            signatures: s.signatures_checked,
+            unsigned: s.unsigned,
+            submissions: s.submissions,
+            head: s.head.map(hex::encode),
+            root: hex::encode(crate::merkle::root(&s.leaves)),
+            root_key: s.root_key.clone(),
+            checkpoint: o.beside.iter().map(|b| b.size).max(),
+            keys: s.keys.clone(),
+            policy: s.policy.as_ref().map(|p| (p.seq, hex::encode(p.hash))),
+            require_signatures: s
+                .policy
+                .as_ref()
+                .map_or(require_signatures, |p| p.require_signatures),
+        }
+    }
+}
+
+fn integrity_view(i: &Integrity, d: &Data) -> page::IntegrityView {
+    let short = |h: &str| h.get(..16).unwrap_or(h).to_string();
+    let keys = i
+        .keys
         .iter()
-        .flatten()
-        .copied()
-        .chain(target)
-        .fold(0.0_f64, f64::max);
-    let max = if max <= 0.0 { 1.0 } else { max * 1.1 };
-    let n = values.len().max(1) as f64;
-    let slot = (w - left - 8.0) / n;
-    let plot_h = h - bottom - top;
-    let y = |v: f64| top + plot_h - v / max * plot_h;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>\
-<text x=\"{left}\" y=\"16\" font-size=\"13\" font-weight=\"bold\" fill=\"#1d2733\">{t}</text>\
-<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"#8c959f\"/><line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#8c959f\"/>\
-<text x=\"{lx}\" y=\"{ty}\" font-size=\"10\" text-anchor=\"end\" fill=\"#57606a\">{maxl}</text>\
-<text x=\"{lx}\" y=\"{b}\" font-size=\"10\" text-anchor=\"end\" fill=\"#57606a\">0</text>",
-        t = esc(title),
-        b = top + plot_h,
-        r = w - 4.0,
-        lx = left - 4.0,
-        ty = top + 8.0,
-        maxl = esc(&fmt(max)),
-    );
-    for (i, (label, v)) in labels.iter().zip(values).enumerate() {
-        let x = left + 4.0 + i as f64 * slot;
-        let bw = (slot - 6.0).max(2.0);
-        match v {
-            Some(v) => {
-                let top_y = y(*v);
-                let _ = write!(
-                    s,
-                    "<rect x=\"{x:.1}\" y=\"{top_y:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#3b82c4\"><title>{}: {}</title></rect>",
-                    (top + plot_h - top_y).max(0.0),
-                    esc(label),
-                    esc(&fmt(*v))
-                );
-            }
-            None => {
-                let _ = write!(
-                    s,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#8c959f\">–</text>",
-                    x + bw / 2.0,
-                    top + plot_h - 4.0
-                );
-            }
-        }
-        if i % 2 == 0 || labels.len() <= 8 {
-            let _ = write!(
-                s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\" fill=\"#57606a\">{}</text>",
-                x + bw / 2.0,
-                h - 10.0,
-                esc(label)
-            );
-        }
+        .map(|k| page::KeyView {
+            id: page::clean(&k.id),
+            name: page::clean(d.key_names.get(&k.id).map(String::as_str).unwrap_or("")),
+            role: if k.git_signer.is_some() {
+                "git commit signer"
+            } else if k.writer {
+                "runner (submissions)"
+            } else {
+                "ledger (entries, checkpoints)"
+            },
+            added_at: k.added_at,
+            revoked_at: k
+                .revoked_at
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "–".into()),
+            signed: d.signed_by.get(&k.id).copied().unwrap_or(0),
+        })
+        .collect();
+    let checkpoint = match i.checkpoint {
+        Some(n) if n == i.entries => format!("size {n}: signed by a ledger key, covers every entry"),
+        Some(n) => format!(
+            "size {n}: signed by a ledger key, consistent with the entries; the {} newer entries are in no checkpoint yet (sign one with: ledger checkpoint)",
+            i.entries.saturating_sub(n)
+        ),
+        None => "none beside the ledger (sign one with: ledger checkpoint)".to_string(),
+    };
+    let (tone, verdict) = if i.unsigned > 0 && i.require_signatures {
+        (
+            "bad",
+            format!(
+                "Verified, but {} entries are unsigned although the settings require signatures.",
+                i.unsigned
+            ),
+        )
+    } else if i.entries == 0 {
+        (
+            "ok",
+            "Verified: the ledger is empty (nothing recorded yet).".to_string(),
+        )
+    } else if i.signatures == 0 {
+        ("ok", format!("Verified: all {} entries — canonical bytes, hashes and the chain. None is signed: the history is intact, but nothing shows who wrote it.", i.entries))
+    } else if i.unsigned > 0 {
+        ("ok", format!("Verified: all {} entries — canonical bytes, hashes, the chain and {} signatures under the key history; {} entries are unsigned.", i.entries, i.signatures, i.unsigned))
+    } else {
+        ("ok", format!("Verified: all {} entries — canonical bytes, hashes, the chain and every signature under the key history.", i.entries))
+    };
+    page::IntegrityView {
+        tone,
+        verdict,
+        entries: i.entries,
+        signatures: i.signatures,
+        submissions: i.submissions,
+        head: i
+            .head
+            .as_deref()
+            .map(|h| format!("seq {}: {}", i.entries.saturating_sub(1), h))
+            .unwrap_or_else(|| "(empty ledger)".into()),
+        root: i.root.clone(),
+        checkpoint,
+        root_key: i.root_key.clone().unwrap_or_else(|| "(no keys)".into()),
+        policy: match &i.policy {
+            Some((seq, h)) => format!(
+                "seq {seq}, entry {}…; signatures {}",
+                short(h),
+                if i.require_signatures {
+                    "required"
+                } else {
+                    "optional"
+                }
+            ),
+            None => format!(
+                "none (config.toml's defaults; signatures {})",
+                if i.require_signatures {
+                    "required"
+                } else {
+                    "optional"
+                }
+            ),
+        },
+        unsigned: i.unsigned,
+        unsigned_tone: if i.unsigned > 0 && i.require_signatures {
+            "missed"
+        } else {
+            ""
+        },
+        keys,
     }
-    if let Some(t) = target {
-        let ty = y(t);
-        let _ = write!(
-            s,
-            "<line x1=\"{left}\" y1=\"{ty:.1}\" x2=\"{:.1}\" y2=\"{ty:.1}\" stroke=\"#cf222e\" stroke-dasharray=\"4 3\"/>\
-<text x=\"{:.1}\" y=\"16\" font-size=\"10\" text-anchor=\"end\" fill=\"#cf222e\">- - target {}</text>",
-            w - 4.0,
-            w - 6.0,
-            esc(&fmt(t))
-        );
-    }
-    s.push_str("</svg>");
-    s
 }
 
-fn rows_table(out: &mut String, head: &[&str], rows: &VecDeque<Row>, empty: &str) {
-    if rows.is_empty() {
-        let _ = writeln!(out, "<p class=\"muted\">{}</p>", esc(empty));
-        return;
+fn table_view(
+    id: &'static str,
+    title: &'static str,
+    head: &[&'static str],
+    rows: &VecDeque<Row>,
+    empty: &'static str,
+) -> page::TableView {
+    page::TableView {
+        id,
+        title,
+        head: head.to_vec(),
+        rows: rows
+            .iter()
+            .rev()
+            .map(|r| Row {
+                seq: r.seq,
+                ts: page::clean(&r.ts),
+                actor: page::clean(&r.actor),
+                cells: r.cells.iter().map(|c| page::clean(c)).collect(),
+                tone: r.tone,
+            })
+            .collect(),
+        empty,
     }
-    out.push_str("<table><tr><th>seq</th><th>time</th><th>actor</th>");
-    for h in head {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr>\n");
-    for r in rows.iter().rev() {
-        let _ = write!(
-            out,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td>",
-            r.tone,
-            r.seq,
-            esc(&r.ts),
-            esc(&r.actor)
-        );
-        for c in &r.cells {
-            let _ = write!(out, "<td>{}</td>", esc(c));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
 }
 
 /// Options of the page.
@@ -416,6 +488,8 @@ pub struct Page<'a> {
     /// Lead-time horizon for each env's baseline deploy (ms), see
     /// [`metrics::Options::lead_time_since`].
     pub lead_time_since_ms: Option<i64>,
+    /// What verification established (`None`: the page says it was not checked).
+    pub integrity: Option<Integrity>,
 }
 
 /// Render the page.
@@ -446,127 +520,135 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
                 .unwrap_or_default()
         })
         .collect();
-    let now = chrono::DateTime::from_timestamp_millis(p.now_ms)
+    let as_of = chrono::DateTime::from_timestamp_millis(p.now_ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default();
-    let mut out = String::with_capacity(64 * 1024);
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n");
-    let _ = writeln!(out, "<title>Delivery report — {}</title>", esc(p.title));
-    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
-    let _ = writeln!(out, "<h1>Delivery report — {}</h1>", esc(p.title));
     let scope = match p.env {
         Some(e) => format!("environment {e}"),
         None => "all environments".to_string(),
     };
     let window = match m.from_ms.and_then(chrono::DateTime::from_timestamp_millis) {
-        Some(f) => format!("from {}", f.format("%Y-%m-%d %H:%M UTC")),
-        None => "no deploys yet".to_string(),
+        Some(f) => format!("{} to {as_of}", f.format("%Y-%m-%d %H:%M UTC")),
+        None => "empty (no deploys yet)".to_string(),
     };
-    let _ = writeln!(
-        out,
-        "<p class=\"muted\">As of {} · {} ledger entries · {} · metrics window {} to then. Definitions: docs/metrics.md.</p>",
-        esc(&now),
-        d.entries,
-        esc(&scope),
-        esc(&window)
-    );
-    out.push_str("<section id=\"metrics\">\n<h2>DORA metrics</h2>\n");
-    metrics_table(&mut out, &m);
-    out.push_str("</section>\n<section id=\"trends\">\n<h2>Metrics over time (weekly)</h2>\n<div class=\"charts\">\n");
-    let per_week: Vec<Option<f64>> = weeks
-        .iter()
-        .map(|w| Some(w.deployment_frequency.count as f64))
-        .collect();
-    let cfr: Vec<Option<f64>> = weeks
-        .iter()
-        .map(|w| w.change_failure_rate.percent)
-        .collect();
-    let lead: Vec<Option<f64>> = weeks
-        .iter()
-        .map(|w| {
-            w.lead_time
-                .timing
-                .spread
-                .median_ms
-                .map(|x| x as f64 / 60_000.0)
+    let rows = metrics::table(&m)
+        .into_iter()
+        .map(|r| {
+            let (status_class, status) = status_cell(r.status);
+            page::MetricView {
+                name: heading(r.name),
+                value: r.value,
+                basis: r.basis,
+                target: r.target,
+                status,
+                status_class,
+                level: r.level.map(metrics::Level::as_str).unwrap_or(""),
+            }
         })
         .collect();
-    let restore: Vec<Option<f64>> = weeks
-        .iter()
-        .map(|w| {
-            w.time_to_restore
-                .timing
-                .spread
-                .median_ms
-                .map(|x| x as f64 / 60_000.0)
-        })
-        .collect();
-    let count = |v: f64| format!("{v:.0}");
-    let pct = |v: f64| format!("{v:.1} %");
-    let mins = |v: f64| format!("{v:.1} min");
-    out.push_str(&bar_chart(
-        "Succeeded deploys per week",
-        &labels,
-        &per_week,
-        &count,
-        Some(p.targets.min_deploys_per_day * 7.0),
+    let mut notes = Vec::new();
+    let g = &m.merges;
+    notes.push(format!(
+        "Merges shipped in the window: {}; past the gate (no merge entry, earning no trust): {}.",
+        g.shipped, g.ungated
     ));
-    out.push('\n');
-    out.push_str(&bar_chart(
-        "Change failure rate",
-        &labels,
-        &cfr,
-        &pct,
-        Some(p.targets.max_change_failure_rate),
-    ));
-    out.push('\n');
-    out.push_str(&bar_chart(
-        "Lead time for changes (median, minutes)",
-        &labels,
-        &lead,
-        &mins,
-        Some(p.targets.max_lead_time_ms as f64 / 60_000.0),
-    ));
-    out.push('\n');
-    out.push_str(&bar_chart(
-        "Failed deployment recovery time (median, minutes; rollbacks, fix deploys, incident resolutions)",
-        &labels,
-        &restore,
-        &mins,
-        Some(p.targets.max_time_to_restore_ms as f64 / 60_000.0),
-    ));
-    out.push('\n');
-    let incidents: Vec<Option<f64>> = weeks
-        .iter()
-        .map(|w| Some(w.incidents.opened as f64))
-        .collect();
-    out.push_str(&bar_chart(
-        "Incidents opened per week",
-        &labels,
-        &incidents,
-        &count,
-        None,
-    ));
-    out.push_str("\n</div>\n</section>\n");
-    out.push_str("<section id=\"actors\">\n<h2>Per actor</h2>\n");
-    out.push_str("<p class=\"muted\">Whole ledger, all environments. Trust: the author's score \
-(docs/trust.md) with merges that succeeded / failed / are pending downstream. Merges are counted by \
-their author; deploys, rollbacks and gate decisions by the actor that recorded them.</p>\n");
-    if let Err(why) = &d.trust {
-        let _ = writeln!(
-            out,
-            "<p class=\"muted\">Trust scores unavailable: {}</p>",
-            esc(why)
-        );
+    let inc = &m.incidents;
+    if inc.opened > 0 {
+        notes.push(format!(
+            "Incidents opened in the window: {} ({} resolved, {} open; {} name no deployment and count in no figure).",
+            inc.opened, inc.resolved, inc.open, inc.without_cause
+        ));
     }
+    let count = |v: f64| format!("{v:.0}");
+    let pct = |v: f64| format!("{v:.0} %");
+    let series =
+        |f: &dyn Fn(&Metrics) -> Option<f64>| -> Vec<Option<f64>> { weeks.iter().map(f).collect() };
+    let t = &p.targets;
+    // Durations in minutes, or in hours when a week's median passes three hours.
+    let duration_chart = |title: &str, ms: &dyn Fn(&Metrics) -> Option<i64>, target_ms: i64| {
+        let raw: Vec<Option<i64>> = weeks.iter().map(ms).collect();
+        let peak = raw
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(target_ms);
+        let (div, unit, fmt): (f64, &str, &dyn Fn(f64) -> String) = if peak > 3 * 3_600_000 {
+            (3_600_000.0, "hours", &|v: f64| format!("{v:.0} h"))
+        } else {
+            (60_000.0, "minutes", &|v: f64| format!("{v:.0} min"))
+        };
+        let values: Vec<Option<f64>> = raw.iter().map(|v| v.map(|x| x as f64 / div)).collect();
+        let mut c = chart::bars(
+            title,
+            unit,
+            &labels,
+            &values,
+            fmt,
+            Some(target_ms as f64 / div),
+            chart::Better::Lower,
+        );
+        c.series = "median of the week".to_string();
+        if let Some(t) = &mut c.target {
+            t.label = format!("target {}", human_ms(target_ms));
+        }
+        c
+    };
+    let charts = vec![
+        chart::bars(
+            "Succeeded deploys per week",
+            "deploys",
+            &labels,
+            &series(&|w| Some(w.deployment_frequency.count as f64)),
+            &count,
+            Some(t.min_deploys_per_day * 7.0),
+            chart::Better::Higher,
+        ),
+        chart::bars(
+            "Change failure rate",
+            "% failed",
+            &labels,
+            &series(&|w| w.change_failure_rate.percent),
+            &pct,
+            Some(t.max_change_failure_rate),
+            chart::Better::Lower,
+        ),
+        duration_chart(
+            "Lead time for changes (median)",
+            &|w| w.lead_time.timing.spread.median_ms,
+            t.max_lead_time_ms,
+        ),
+        duration_chart(
+            "Failed deployment recovery time (median)",
+            &|w| w.time_to_restore.timing.spread.median_ms,
+            t.max_time_to_restore_ms,
+        ),
+        chart::bars(
+            "Rework rate",
+            "% rework",
+            &labels,
+            &series(&|w| w.rework.percent),
+            &pct,
+            None,
+            chart::Better::Neither,
+        ),
+        chart::bars(
+            "Incidents opened per week",
+            "incidents",
+            &labels,
+            &series(&|w| Some(w.incidents.opened as f64)),
+            &count,
+            None,
+            chart::Better::Neither,
+        ),
+    ];
     let no_trust = BTreeMap::new();
     let trust = d.trust.as_ref().unwrap_or(&no_trust);
-    if d.actors.is_empty() {
-        out.push_str("<p class=\"muted\">No actors yet.</p>\n");
-    } else {
-        out.push_str("<table><tr><th>actor</th><th>trust</th><th>merges ok / failed / pending</th>\
-<th>merges authored</th><th>deploys succeeded</th><th>deploys failed</th><th>rollbacks</th><th>gate decisions</th></tr>\n");
-        for (name, r) in &d.actors {
+    let actors = d
+        .actors
+        .iter()
+        .map(|(name, r)| {
             let (score, outcomes, class) = match trust.get(name) {
                 Some(t) => (
                     format!("{}.{:03}", t.permille / 1000, t.permille % 1000),
@@ -575,51 +657,73 @@ their author; deploys, rollbacks and gate decisions by the actor that recorded t
                 ),
                 None => ("–".to_string(), "–".to_string(), "no-data"),
             };
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(name),
-                esc(&score),
-                esc(&outcomes),
-                r.merges,
-                r.deploys_succeeded,
-                r.deploys_failed,
-                r.rollbacks,
-                r.approvals
-            );
-        }
-        out.push_str("</table>\n");
-    }
-    out.push_str("</section>\n<section id=\"approvals\">\n<h2>Recent gate decisions</h2>\n");
-    rows_table(
-        &mut out,
-        &["subject", "decision", "reasons"],
-        &d.approvals,
-        "No gate decisions recorded.",
-    );
-    out.push_str("</section>\n<section id=\"incidents\">\n<h2>Incidents</h2>\n");
-    rows_table(
-        &mut out,
-        &[
-            "incident",
-            "env",
-            "status",
-            "severity",
-            "caused by",
-            "tracked at",
-        ],
-        &d.incidents,
-        "No incidents recorded.",
-    );
-    out.push_str("</section>\n<section id=\"drills\">\n<h2>Recent rollback drills</h2>\n");
-    rows_table(
-        &mut out,
-        &["target", "env", "check", "outcome", "duration"],
-        &d.drills,
-        "No drills recorded.",
-    );
-    out.push_str("</section>\n</body>\n</html>\n");
-    out
+            page::ActorView {
+                name: page::clean(name),
+                score,
+                outcomes,
+                class,
+                merges: r.merges,
+                deploys_succeeded: r.deploys_succeeded,
+                deploys_failed: r.deploys_failed,
+                rollbacks: r.rollbacks,
+                approvals: r.approvals,
+            }
+        })
+        .collect();
+    let tables = vec![
+        table_view(
+            "approvals",
+            "Recent gate decisions",
+            &["subject", "decision", "reasons"],
+            &d.approvals,
+            "No gate decisions recorded.",
+        ),
+        table_view(
+            "incidents",
+            "Incidents",
+            &[
+                "incident",
+                "env",
+                "status",
+                "severity",
+                "caused by",
+                "tracked at",
+            ],
+            &d.incidents,
+            "No incidents recorded.",
+        ),
+        table_view(
+            "drills",
+            "Recent rollback drills",
+            &["target", "env", "check", "outcome", "duration"],
+            &d.drills,
+            "No drills recorded.",
+        ),
+    ];
+    let view = page::PageView {
+        style: STYLE,
+        title: page::clean(p.title),
+        as_of,
+        scope: page::clean(&scope),
+        window,
+        entries: d.entries,
+        integrity: p.integrity.as_ref().map(|i| integrity_view(i, d)),
+        no_deploys: m.change_failure_rate.deploys == 0,
+        rows,
+        notes,
+        charts,
+        trust_error: d.trust.as_ref().err().map(|e| page::clean(e)),
+        actors,
+        tables,
+    };
+    // Rendering writes into a String: it fails only on a formatting error of a value, which
+    // these plain strings and numbers do not have; say so on the page if it ever happens.
+    askama::Template::render(&view).unwrap_or_else(|e| {
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>report</title></head><body><p>The report could not be rendered: {}</p></body></html>\n",
+            esc(&e.to_string())
+        )
+    })
 }
 
 /// Write a rendered page to `out` atomically (a reader never sees half a page).

@@ -1234,3 +1234,52 @@ fn metrics_measure_production_unless_told_otherwise() {
         stderr(&out)
     );
 }
+
+/// Rework rate: deployments made while an earlier one of their env was failing, from the
+/// failure's start to its end (both included); and the DORA levels beside the key metrics.
+#[test]
+fn rework_counts_the_deploys_made_while_an_earlier_one_was_failing() {
+    let rows: Vec<Row> = vec![
+        (0, Kind::Deploy, deploy("v1", "succeeded")), // 0: planned
+        (10, Kind::Deploy, deploy("v2", "failed")),   // 1: fails, open until seq 3
+        (20, Kind::Deploy, deploy("v3", "failed")),   // 2: a failed fix: rework
+        (30, Kind::Deploy, deploy("v4", "succeeded")), // 3: fixes forward: rework
+        (40, Kind::Deploy, deploy("v5", "succeeded")), // 4: planned
+        (50, Kind::Deploy, deploy_in("staging", "v6", "failed")), // 5: another env
+        (60, Kind::Deploy, deploy("v6", "succeeded")), // 6: planned (staging's failure is not ours)
+        (70, Kind::Incident, incident("INC-1", "opened", Some(6))), // 7: names seq 6 from min 70
+        (65, Kind::Deploy, deploy("v7", "succeeded")), // 8: before the incident opened: planned
+        (80, Kind::Deploy, deploy("v8", "succeeded")), // 9: during the incident: rework
+        (90, Kind::Incident, incident("INC-1", "resolved", None)), // 10
+        (100, Kind::Deploy, deploy("v9", "succeeded")), // 11: after the resolution: planned
+    ];
+    let env = hand_made(&rows);
+    let m = metrics_json(&env, Some(NOW), &["--env", PROD]);
+    // Production deployments: seqs 0, 1, 2, 3, 4, 6, 8, 9, 11 = 9; rework: 2, 3, 9.
+    assert_eq!(m["rework"]["deploys"], 9, "{m}");
+    assert_eq!(m["rework"]["rework"], 3, "{m}");
+    let p = m["rework"]["percent"].as_f64().unwrap();
+    assert!((p - 100.0 / 3.0).abs() < 1e-9, "{p}");
+    // Levels: 7 succeeded over the 10 days from the first deploy to NOW: 0.7 a day, high
+    // (at least weekly, not more than daily); failures 1, 2, 6 of 9 = 33.3 %: low; recovery
+    // of seq 1 (20 min, to seq 3), seq 2 (10 min), seq 6 (70 -> 90: 20 min): median 20 min,
+    // elite; no lead time data.
+    assert_eq!(m["levels"]["deployment_frequency"], "high", "{m}");
+    assert_eq!(m["levels"]["change_failure_rate"], "low", "{m}");
+    assert_eq!(m["levels"]["time_to_restore"], "elite", "{m}");
+    assert_eq!(m["levels"]["lead_time"], Value::Null);
+    // The text shows the rework row and the levels.
+    let out = env.run(&["metrics", "--now", NOW]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("rework rate") && text.contains("33.3 %"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DORA high") && text.contains("DORA low"),
+        "{text}"
+    );
+    // Staging alone: one failed deploy, nothing after it: no rework.
+    let s = metrics_json(&env, Some(NOW), &["--env", "staging"]);
+    assert_eq!(s["rework"]["rework"], 0);
+}

@@ -890,3 +890,106 @@ fn an_entry_written_into_the_queue_file_is_never_signed() {
     assert_eq!(entries.len() as u64, f.setup + 1);
     drop(d);
 }
+
+/// `drill rollback --git`: the writer's directory is brought up to the ref, `--to last-good`
+/// finds the deploy another writer published there, and the drill entry lands on the ref
+/// with the SHA-256 of the report left in the writer's directory.
+#[test]
+fn a_drill_publishes_its_entry_on_the_ref() {
+    let f = Fleet::new(2);
+    let remote = format!("file://{}", f.remote);
+    // The application: two commits; production runs the first.
+    let app = f.path().join("app");
+    std::fs::create_dir(&app).unwrap();
+    git(&app, &["init", "-q", "-b", "main"]);
+    let mut commits = Vec::new();
+    for n in ["1", "2"] {
+        std::fs::write(app.join("f"), format!("{n}\n")).unwrap();
+        git(&app, &["add", "f"]);
+        git(&app, &["commit", "-q", "-m", n]);
+        commits.push(git(&app, &["rev-parse", "HEAD"]));
+    }
+    let k0 = f.keys[0].to_str().unwrap().to_string();
+    let k1 = f.keys[1].to_str().unwrap().to_string();
+    f.ok(
+        "deployer",
+        &[
+            "--key",
+            &k0,
+            "append",
+            "deploy",
+            "--actor",
+            "ci/deploy",
+            "--env",
+            "production",
+            "--version",
+            "v1",
+            "--commit",
+            &commits[0],
+            "--status",
+            "succeeded",
+            "--git",
+            &remote,
+        ],
+    );
+    let app_s = app.to_str().unwrap().to_string();
+    let out = f.run(
+        "driller",
+        &[
+            "--json",
+            "--key",
+            &k1,
+            "drill",
+            "rollback",
+            "--repo",
+            &app_s,
+            "--env",
+            "production",
+            "--to",
+            "last-good",
+            "--check",
+            "test \"$(cat f)\" = 1",
+            "--git",
+            &remote,
+        ],
+    );
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "pass");
+    assert_eq!(v["git"], true);
+    let entries = f.export("after-drill");
+    let last = entries.last().unwrap();
+    assert_eq!(last["kind"], "drill");
+    assert_eq!(last["seq"], v["seq"]);
+    assert_eq!(last["body"]["target"], commits[0].as_str());
+    assert_eq!(last["body"]["env"], "production");
+    let report = f
+        .path()
+        .join("driller")
+        .join(last["body"]["report"].as_str().unwrap());
+    let bytes = std::fs::read(&report).unwrap();
+    use sha2::Digest as _;
+    assert_eq!(
+        last["body"]["report_sha256"].as_str().unwrap(),
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
+    // Without a key the drill does not run at all.
+    let out = f.run(
+        "driller2",
+        &[
+            "drill",
+            "rollback",
+            "--repo",
+            &app_s,
+            "--env",
+            "production",
+            "--to",
+            "last-good",
+            "--check",
+            "true",
+            "--git",
+            &remote,
+        ],
+    );
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+}

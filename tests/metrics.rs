@@ -457,6 +457,7 @@ fn report_is_self_contained_well_formed_html() {
     assert_eq!(
         ids,
         [
+            "integrity",
             "metrics",
             "trends",
             "actors",
@@ -466,6 +467,35 @@ fn report_is_self_contained_well_formed_html() {
         ]
     );
     assert!(doc.descendants().filter(|n| n.has_tag_name("svg")).count() >= 4);
+    // The integrity section states what verification established.
+    assert!(
+        html.contains("Verified: all 17 entries"),
+        "integrity verdict"
+    );
+    let head = std::fs::read_to_string(dir.join("ledger.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(head.lines().last().unwrap()).unwrap();
+    assert!(
+        html.contains(&format!("seq 16: {}", last["hash"].as_str().unwrap())),
+        "head"
+    );
+    // Charts have axes with ticks and gridlines, a dashed target line, and a legend.
+    let ticks = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text") && n.attribute("class") == Some("tick"))
+        .count();
+    assert!(ticks >= 20, "{ticks} tick labels");
+    assert!(
+        doc.descendants()
+            .any(|n| n.has_tag_name("line") && n.attribute("class") == Some("target")),
+        "target line"
+    );
+    assert!(html.contains("class=\"legend\""));
+    // DORA levels beside the key metrics, and the rework rate row.
+    assert!(
+        html.contains("<td class=\"level low\">low</td>"),
+        "a level cell"
+    );
+    assert!(html.contains("<td>Rework rate</td>"));
     // Nothing loaded from elsewhere, nothing executed.
     for n in doc.descendants().filter(|n| n.is_element()) {
         let tag = n.tag_name().name();
@@ -493,8 +523,17 @@ fn report_is_self_contained_well_formed_html() {
         .collect();
     assert_eq!(urls, ["https://"]);
     assert!(html.contains("see https://example.org/x"));
-    // Ledger text is escaped, not markup.
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // Ledger text is escaped: the XML parser reads it back as text, never as an element.
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("td"))
+        .map(|n| n.text().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t == "<script>alert(1)</script>"),
+        "the author's name as text"
+    );
+    assert!(!html.contains("<script"));
     // The metrics table shows the hand-computed change failure rate and the prod deny.
     // The rows are `metrics::table`'s, the same words as `ledger metrics` prints.
     assert!(
@@ -503,7 +542,9 @@ fn report_is_self_contained_well_formed_html() {
         ),
         "change failure rate"
     );
-    assert!(html.contains("score 0.41 &lt; 0.8 for src/db/**"));
+    assert!(texts
+        .iter()
+        .any(|t| t.contains("score 0.41 < 0.8 for src/db/**")));
     // Trust per actor: the one merge has not shipped, so its author has the prior, 0.500.
     assert!(html.contains("<th>trust</th>"));
     assert!(
@@ -531,6 +572,8 @@ fn report_is_self_contained_well_formed_html() {
     )
     .unwrap();
     assert!(html2.contains("No drills recorded.") && html2.contains("no data"));
+    assert!(html2.contains("No deployments to environment production in this window"));
+    assert!(html2.contains("No data in these weeks."));
 }
 
 #[test]

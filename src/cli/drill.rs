@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_ledger::error::{Error, Result};
-use audit_ledger::flow::{self, drill::DrillRequest};
+use audit_ledger::flow::{self, drill::DrillRequest, sync};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -24,6 +24,8 @@ pub enum DrillCmd {
 #[command(after_help = "Examples:
   ledger drill rollback --repo . --to v1.4.2 --check 'make smoke' --timeout 300
   ledger drill rollback --env production --to last-good --check ./health.sh
+  ledger --dir \"$RUNNER_TEMP/ledger\" drill rollback --env production --to last-good \\
+      --check ./health.sh --git origin --key drill.key   # the entry goes on refs/audit/ledger
 
 The worktree is made with git2 in a temporary directory outside the
 working tree, and always removed with its .git/worktrees admin files:
@@ -56,6 +58,10 @@ pub struct RollbackArgs {
     /// Actor recorded in the entry.
     #[arg(long, default_value = "ledger/drill")]
     pub actor: String,
+    /// Publish the drill entry on a git ref instead of appending locally (docs/git.md): DIR is
+    /// brought up to the ref first, so `--to last-good` sees every deploy on it.
+    #[command(flatten)]
+    pub git: super::sync::GitArgs,
 }
 
 pub fn run(ctx: &Ctx, cmd: &DrillCmd) -> Result<i32> {
@@ -64,19 +70,18 @@ pub fn run(ctx: &Ctx, cmd: &DrillCmd) -> Result<i32> {
     }
 }
 
-fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
-    // Everything that can fail before the drill fails first: nothing is run or written then.
-    let (ledger, _view) = ctx.verified()?;
-    let signer = ctx.signer()?;
-    let rec = ctx.recorder(&ledger, signer.as_ref())?;
-    let req = DrillRequest {
+fn request(a: &RollbackArgs) -> DrillRequest {
+    DrillRequest {
         repo: a.repo.clone(),
         to: a.to.clone(),
         env: a.env.clone(),
         check: a.check.clone(),
         timeout: Duration::from_secs(a.timeout),
-    };
-    let plan = flow::drill::prepare(&rec, &req)?;
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP set the flag: the drill stops its check and records nothing.
+fn cancel_on_signals() -> Result<Arc<AtomicBool>> {
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,
@@ -86,17 +91,91 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
         signal_hook::flag::register(sig, Arc::clone(&cancel))
             .map_err(|e| Error::io("signal handler", e))?;
     }
+    Ok(cancel)
+}
+
+fn announce(ctx: &Ctx, plan: &audit_ledger::drill::Plan, timeout: u64) {
     ctx.note(format!(
         "drill: {} ({}) in a temporary worktree, check `{}`, timeout {} s",
-        plan.target.rev, plan.target.commit, plan.check, a.timeout
+        plan.target.rev, plan.target.commit, plan.check, timeout
     ));
-    let r = flow::drill::run(&rec, plan, &a.actor, &cancel)?;
-    let o = &r.outcome;
-    let exit = match o.exit_code {
+}
+
+fn exit_text(o: &audit_ledger::drill::Outcome) -> String {
+    match o.exit_code {
         Some(c) => format!("exit {c}"),
         None if o.outcome == "timeout" => "killed at the deadline".into(),
         None => "killed by a signal".into(),
-    };
+    }
+}
+
+/// `drill rollback --git REMOTE`: sync DIR with the ref, drill, publish the entry there.
+fn rollback_git(ctx: &Ctx, a: &RollbackArgs, opts: sync::SyncOptions) -> Result<i32> {
+    let signer = ctx.require_signer("--git (the key that signs the drill entry)")?;
+    let (ledger, _) = sync::open_or_clone(&ctx.dir, &opts)?;
+    let ledger = ledger.with_state(ctx.state.clone());
+    let (first, _) = sync::sync(&ledger, ctx.view()?, Some(&signer), &opts, Vec::new())?;
+    for n in &first.notices {
+        ctx.note(n);
+    }
+    let rec = ctx.recorder(&ledger, Some(&signer))?;
+    let plan = flow::drill::prepare(&rec, &request(a))?;
+    let cancel = cancel_on_signals()?;
+    announce(ctx, &plan, a.timeout);
+    let r = flow::drill::rehearse(ledger.dir(), plan, &a.actor, &cancel)?;
+    let (s, ids) = sync::sync(
+        &ledger,
+        ctx.view()?,
+        Some(&signer),
+        &opts,
+        vec![r.draft.clone()],
+    )?;
+    for n in &s.notices {
+        ctx.note(n);
+    }
+    let entry = ids
+        .first()
+        .and_then(|id| s.published.iter().find(|p| &p.id == id))
+        .map(|p| &p.entry)
+        .ok_or_else(|| {
+            Error::internal("the drill entry was not found on the ref after the push")
+        })?;
+    let o = &r.outcome;
+    ctx.print(
+        format!(
+            "drill {}: {} ({}) in {} ms — {}; report {} (sha256 {}), entry seq {} on {} {}",
+            o.outcome,
+            r.plan.target.rev,
+            r.plan.target.commit,
+            o.duration_ms,
+            exit_text(o),
+            r.report.display(),
+            hex::encode(r.report_sha256),
+            entry.seq,
+            s.remote,
+            s.refname
+        ),
+        &json!({"ok": o.outcome == "pass", "outcome": o.outcome, "commit": r.plan.target.commit.to_string(), "rev": r.plan.target.rev,
+                "duration_ms": o.duration_ms, "exit_code": o.exit_code, "report": r.report, "report_sha256": hex::encode(r.report_sha256),
+                "seq": entry.seq, "git": true, "remote": s.remote, "ref": s.refname, "commit_pushed": s.commit}),
+    );
+    Ok(super::verdict_exit(&r))
+}
+
+fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
+    if let Some(opts) = a.git.options() {
+        return rollback_git(ctx, a, opts);
+    }
+    // Everything that can fail before the drill fails first: nothing is run or written then.
+    let (ledger, _view) = ctx.verified()?;
+    let signer = ctx.signer()?;
+    let rec = ctx.recorder(&ledger, signer.as_ref())?;
+    let plan = flow::drill::prepare(&rec, &request(a))?;
+    let cancel = cancel_on_signals()?;
+    announce(ctx, &plan, a.timeout);
+    let r = flow::drill::run(&rec, plan, &a.actor, &cancel)?;
+    let o = &r.outcome;
+    let exit = exit_text(o);
     ctx.print(
         format!(
             "drill {}: {} ({}) in {} ms — {exit}; report {} (sha256 {}), entry seq {}",

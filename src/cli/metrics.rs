@@ -147,6 +147,7 @@ fn mark(s: Status) -> &'static str {
         Status::Met => "met",
         Status::Missed => "MISSED",
         Status::NoData => "no data",
+        Status::NoTarget => "",
     }
 }
 
@@ -162,15 +163,19 @@ fn human(m: &Metrics) -> String {
         when(Some(m.to_ms))
     );
     for r in metrics::table(m) {
-        out.push_str(&format!(
-            "  {:<22} {:<34} {:<40} target {:<16} {}\n",
+        let level = r.level.map(|l| format!("  DORA {l}")).unwrap_or_default();
+        let line = format!(
+            "  {:<22} {:<34} {:<40} target {:<16} {}{level}",
             r.name,
             r.value,
             r.basis,
             r.target,
             mark(r.status)
-        ));
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
+    out.push_str("  (DORA: the 2024 State of DevOps performance cluster of each key metric; docs/metrics.md)\n");
     let lt = &m.lead_time;
     if !lt.baselines.is_empty() {
         let list: Vec<String> = lt
@@ -255,6 +260,16 @@ fn trust_rows(
 
 pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     let (ledger, _view) = ctx.verified()?;
+    // The integrity section: a whole verification (the view above may have checked only the
+    // entries new since the last run), its figures as the page shows them.
+    let opts = audit_ledger::ledger::verify::Options {
+        require_signatures: ledger.config().require_signatures,
+        signatures_from: 0,
+        collect_leaves: true,
+        end: None,
+    };
+    let checked = audit_ledger::flow::verify::verify(&ledger, &opts, None, &mut |_, _| {})?;
+    let integrity = report::Integrity::of(&checked, ledger.config().require_signatures);
     let t = targets(&ledger)?;
     let now = now_ms(a.now.as_deref())?;
     let since = since_ms(a.since.as_deref(), now)?;
@@ -273,6 +288,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
         targets: t,
         weeks: a.weeks,
         lead_time_since_ms: horizon_ms(a.lead_time_since.as_deref(), now)?,
+        integrity: Some(integrity),
     };
     let html = report::render(&d, &page);
     report::save(&a.out, &html)?;

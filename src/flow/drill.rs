@@ -3,16 +3,17 @@
 //! worktree ([`crate::drill`]), save the report and record a `drill` entry.
 //!
 //! [`prepare`] does everything that can fail before the drill runs, so a bad request runs and
-//! writes nothing; [`run`] then runs, saves and records.
+//! writes nothing; [`run`] then runs, saves and records ([`rehearse`] runs and saves, and leaves
+//! the recording to its caller: `drill rollback --git` publishes the entry on a git ref).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::drill::{self, Outcome, Plan};
 use crate::error::{Error, Result};
 use crate::flow::Verdict;
-use crate::ledger::{Entry, Ledger, Recorder};
+use crate::ledger::{Draft, Entry, Ledger, Recorder};
 use crate::metrics::History;
 
 /// What to drill.
@@ -106,22 +107,57 @@ pub fn prepare(rec: &Recorder<'_>, req: &DrillRequest) -> Result<Plan> {
     })
 }
 
-/// Run the drill, save its report and record the `drill` entry (recorded by `actor`). An
-/// interrupt (`cancel` set) removes the worktree and records nothing.
-pub fn run(rec: &Recorder<'_>, plan: Plan, actor: &str, cancel: &AtomicBool) -> Result<DrillRun> {
+/// A drill that ran, its report saved, its entry drafted but not yet recorded.
+#[derive(Debug)]
+pub struct Rehearsal {
+    /// What ran.
+    pub plan: Plan,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The report file.
+    pub report: PathBuf,
+    /// SHA-256 of the report's bytes.
+    pub report_sha256: [u8; 32],
+    /// The `drill` entry to record (by `actor`).
+    pub draft: Draft,
+}
+
+impl Verdict for Rehearsal {
+    fn passed(&self) -> bool {
+        self.outcome.outcome == "pass"
+    }
+}
+
+/// Run the drill and save its report under `dir` (the ledger directory); return the entry to
+/// record, for a caller that records it elsewhere (on a git ref: `flow::sync`). An interrupt
+/// (`cancel` set) removes the worktree and drafts nothing.
+pub fn rehearse(dir: &Path, plan: Plan, actor: &str, cancel: &AtomicBool) -> Result<Rehearsal> {
     let outcome = drill::run(&plan, cancel)?;
-    let (report, report_sha256) = drill::save(rec.ledger().dir(), &outcome)?;
+    let (report, report_sha256) = drill::save(dir, &outcome)?;
     let draft = drill::draft(&plan, &outcome, &report_sha256, actor);
-    let entry = rec
-        .record(vec![draft])?
-        .entries
-        .pop()
-        .ok_or_else(|| Error::internal("the drill entry was not written"))?;
-    Ok(DrillRun {
+    Ok(Rehearsal {
         plan,
         outcome,
         report,
         report_sha256,
+        draft,
+    })
+}
+
+/// Run the drill, save its report and record the `drill` entry (recorded by `actor`). An
+/// interrupt (`cancel` set) removes the worktree and records nothing.
+pub fn run(rec: &Recorder<'_>, plan: Plan, actor: &str, cancel: &AtomicBool) -> Result<DrillRun> {
+    let r = rehearse(rec.ledger().dir(), plan, actor, cancel)?;
+    let entry = rec
+        .record(vec![r.draft])?
+        .entries
+        .pop()
+        .ok_or_else(|| Error::internal("the drill entry was not written"))?;
+    Ok(DrillRun {
+        plan: r.plan,
+        outcome: r.outcome,
+        report: r.report,
+        report_sha256: r.report_sha256,
         entry,
     })
 }

@@ -385,7 +385,6 @@ pub fn build_commit_packed(
     author: &str,
     message: &str,
 ) -> Result<Built> {
-    use std::io::Write as _;
     let own = Repository::open_bare(repo.path())
         .map_err(|e| git_err(format!("{}: opening", repo.path().display()), e))?;
     let odb = own.odb().map_err(|e| git_err("object database", e))?;
@@ -415,20 +414,7 @@ pub fn build_commit_packed(
         .map_err(|e| git_err("packing the new objects", e))?;
     drop(pb);
     let _ = mempack.reset();
-    // A pack ends with the SHA-1 of what precedes it, which names it.
-    let name = buf
-        .len()
-        .checked_sub(20)
-        .and_then(|at| buf.get(at..))
-        .map(hex::encode)
-        .ok_or_else(|| Error::internal("libgit2 wrote an empty pack"))?;
-    let mut w = odb
-        .packwriter()
-        .map_err(|e| git_err("writing the pack", e))?;
-    w.write_all(&buf)
-        .map_err(|e| Error::io(repo.path().join("objects/pack"), e))?;
-    w.commit().map_err(|e| git_err("indexing the pack", e))?;
-    drop(w);
+    let name = write_pack(&odb, repo, &buf)?;
     let dir = repo.path().join("objects").join("pack");
     for ext in ["pack", "idx"] {
         let f = dir.join(format!("pack-{name}.{ext}"));
@@ -995,6 +981,26 @@ fn sync_pack(repo: &Repository, name: &str) -> Result<()> {
     crate::fsutil::sync_dir(&dir)
 }
 
+/// Index the pack `buf` into `repo` through libgit2's pack writer (as a fetch would): it
+/// writes `objects/pack/pack-<name>.pack` and `.idx`. Returns the name, the SHA-1 trailer
+/// that ends every pack.
+fn write_pack(odb: &git2::Odb<'_>, repo: &Repository, buf: &git2::Buf) -> Result<String> {
+    use std::io::Write as _;
+    let name = buf
+        .len()
+        .checked_sub(20)
+        .and_then(|at| buf.get(at..))
+        .map(hex::encode)
+        .ok_or_else(|| Error::internal("libgit2 wrote an empty pack"))?;
+    let mut w = odb
+        .packwriter()
+        .map_err(|e| git_err("writing the pack", e))?;
+    w.write_all(buf)
+        .map_err(|e| Error::io(repo.path().join("objects/pack"), e))?;
+    w.commit().map_err(|e| git_err("indexing the pack", e))?;
+    Ok(name)
+}
+
 /// Most packs a path remote keeps before [`merge_small_packs`] merges some.
 pub const MAX_PACKS: usize = 16;
 
@@ -1032,7 +1038,6 @@ pub fn pack_index_names(idx: &[u8]) -> Option<Vec<Oid>> {
 /// new one when an object is missing. Two writers merging at once both write a pack holding
 /// the objects and remove the same files. Returns the number of packs removed.
 pub fn merge_small_packs(repo: &Repository, max: usize) -> Result<usize> {
-    use std::io::Write as _;
     let dir = repo.path().join("objects").join("pack");
     let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut packs = Vec::new();
@@ -1092,18 +1097,7 @@ pub fn merge_small_packs(repo: &Repository, max: usize) -> Result<usize> {
     pb.write_buf(&mut buf)
         .map_err(|e| git_err("merging packs", e))?;
     drop(pb);
-    let name = buf
-        .len()
-        .checked_sub(20)
-        .and_then(|at| buf.get(at..))
-        .map(hex::encode)
-        .ok_or_else(|| Error::internal("libgit2 wrote an empty pack"))?;
-    let mut w = odb
-        .packwriter()
-        .map_err(|e| git_err("writing the pack", e))?;
-    w.write_all(&buf).map_err(|e| Error::io(&dir, e))?;
-    w.commit().map_err(|e| git_err("indexing the pack", e))?;
-    drop(w);
+    let name = write_pack(&odb, repo, &buf)?;
     sync_pack(repo, &name)?;
     let mut removed = 0;
     for (_, stem, _) in merged {

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::history::{DeployStatus, Drill, DrillOutcome, History, IncidentSpan};
+use super::levels::{self, Levels};
 use super::stats::{spread, status_at_least, status_under, Spread, Status};
 use super::targets::Targets;
 use super::DAY_MS;
@@ -22,6 +23,10 @@ struct Fact {
     failure: bool,
     /// Recovery time of this failure; `None` while open or when not a failure.
     restore_ms: Option<i64>,
+    /// When this failure started and ended (`None`: still open); `None` when not a failure.
+    fail_span: Option<(i64, Option<i64>)>,
+    /// Made while an earlier deployment of its env was failed and not yet restored.
+    rework: bool,
     lead_ms: Vec<i64>,
     /// The env's first succeeded deploy: changes left out of its lead time.
     baseline_excluded: Option<u64>,
@@ -144,11 +149,25 @@ impl Analysis {
                 succeeded,
                 failure,
                 restore_ms,
+                fail_span: failure.then_some((start, end)),
+                rework: false,
                 lead_ms,
                 baseline_excluded,
                 merges: d.merges,
                 ungated_merges: d.ungated_merges,
             });
+        }
+        // Rework: deployed while an earlier deployment of the env was in failure (from its
+        // start to its recovery, both included). The deploy that fixes forward is rework, a
+        // deploy before an incident named an earlier one is not.
+        let mut failing: HashMap<String, Vec<(i64, Option<i64>)>> = HashMap::new();
+        for f in &mut facts {
+            let spans = failing.entry(f.env.clone()).or_default();
+            spans.retain(|&(_, end)| end.is_none_or(|e| e >= f.ts));
+            f.rework = spans.iter().any(|&(start, _)| start <= f.ts);
+            if let Some(span) = f.fail_span {
+                spans.push(span);
+            }
         }
         Analysis {
             facts,
@@ -295,6 +314,19 @@ pub struct Merges {
     pub ungated: u64,
 }
 
+/// Rework rate (added by the 2024 DORA report): deployments made while an earlier deployment
+/// of their env was failed and not yet restored (fixes, forward or failed again), of all
+/// deployments in the window. No target: DORA gives none.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rework {
+    /// Deployments (succeeded + failed) in the window.
+    pub deploys: u64,
+    /// Of those, rework.
+    pub rework: u64,
+    /// rework / deploys in percent; `None` without deploys.
+    pub percent: Option<f64>,
+}
+
 /// Every metric for one env (or all) and one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
@@ -318,6 +350,10 @@ pub struct Metrics {
     pub merges: Merges,
     /// Incidents opened in the window.
     pub incidents: Incidents,
+    /// Rework rate.
+    pub rework: Rework,
+    /// DORA performance level of each key metric ([`super::levels`]).
+    pub levels: Levels,
 }
 
 /// Compute the metrics of `env` (all envs when `None`) over `window`.
@@ -329,6 +365,7 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
     let mut succeeded = 0u64;
     let mut deploys = 0u64;
     let mut failures = 0u64;
+    let mut rework = 0u64;
     let mut open = 0u64;
     let mut lead = Vec::new();
     let mut restore = Vec::new();
@@ -339,6 +376,7 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
     let mut baselines = Vec::new();
     for f in a.facts.iter().filter(|f| in_window(f.ts, &f.env)) {
         deploys += 1;
+        rework += u64::from(f.rework);
         if let Some(excluded) = f.baseline_excluded {
             baselines.push(Baseline {
                 env: f.env.clone(),
@@ -408,7 +446,7 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
             .map(|d| i64::try_from(d.duration_ms).unwrap_or(i64::MAX))
             .collect(),
     );
-    Metrics {
+    let mut m = Metrics {
         env: env.map(str::to_string),
         from_ms: from,
         to_ms: window.to,
@@ -457,7 +495,20 @@ pub fn compute(a: &Analysis, env: Option<&str>, window: Window, t: &Targets) -> 
         },
         merges,
         incidents,
-    }
+        rework: Rework {
+            deploys,
+            rework,
+            percent: (deploys > 0).then(|| rework as f64 * 100.0 / deploys as f64),
+        },
+        levels: Levels {
+            deployment_frequency: None,
+            lead_time: None,
+            change_failure_rate: None,
+            time_to_restore: None,
+        },
+    };
+    m.levels = levels::of(&m);
+    m
 }
 
 /// Metrics per bucket of `bucket_ms` ending at `to`, oldest first, `buckets` of them.

@@ -39,6 +39,10 @@
 //!   window is `[since, now]`; without `since` it starts at the first deployment in scope.
 //! * **Median**: middle value; for an even count the mean of the two middle values (rounded
 //!   down to the millisecond). **p90**: nearest rank ⌈0.9·n⌉.
+//! * **Rework rate** = deployments made while an earlier deployment of their env was failed
+//!   and not yet restored (from the failure's start to its recovery, both included) ÷
+//!   deployments in the window (the 2024 DORA report's fifth metric, by this ledger's causes).
+//! * **Levels**: each key metric placed in a DORA 2024 cluster, [`levels`].
 //! * **Drill pass rate** = drills with outcome `pass` ÷ drills, in the window; **drill
 //!   duration** median and p90 over all drills in the window.
 //! * With an env, only entries whose `env` equals it count.
@@ -46,18 +50,20 @@
 
 mod compute;
 mod history;
+pub mod levels;
 mod present;
 mod stats;
 mod targets;
 
 pub use compute::{
     compute, series, Analysis, Baseline, Drills, FailureRate, Frequency, Incidents, LeadTime,
-    Metrics, Options, Restore, Timing, Window,
+    Metrics, Options, Restore, Rework, Timing, Window,
 };
 pub use history::{
     parse_time, Deploy, DeployStatus, Drill, DrillOutcome, History, Incident, IncidentSpan,
     IncidentStatus, Rollback,
 };
+pub use levels::{Level, Levels};
 pub use present::{human_ms, table, Row};
 pub use stats::{spread, Spread, Status};
 pub use targets::{Targets, TargetsConfig};

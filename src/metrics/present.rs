@@ -6,6 +6,7 @@
 //! or colour them) but do not reword them.
 
 use super::compute::Metrics;
+use super::levels::Level;
 use super::stats::Status;
 
 /// Human form of a duration in ms: `42s`, `3m 20s`, `5h 02m`, `2d 3h`.
@@ -37,6 +38,8 @@ pub struct Row {
     pub target: String,
     /// The value against the target.
     pub status: Status,
+    /// The DORA 2024 cluster of the value (the four key metrics only; `None` without data).
+    pub level: Option<Level>,
 }
 
 fn opt_ms(v: Option<i64>) -> String {
@@ -53,13 +56,16 @@ fn median_p90(median: Option<i64>, p90: Option<i64>) -> String {
 }
 
 /// The rows of the metrics table, in the order shown: deployment frequency, lead time, change
-/// failure rate, (failed deployment) recovery time, drill pass rate, drill duration.
-pub fn table(m: &Metrics) -> [Row; 6] {
+/// failure rate, (failed deployment) recovery time, rework rate, drill pass rate, drill
+/// duration.
+pub fn table(m: &Metrics) -> [Row; 7] {
     let f = &m.deployment_frequency;
     let l = &m.lead_time.timing;
     let c = &m.change_failure_rate;
     let r = &m.time_to_restore;
     let d = &m.drills;
+    let w = &m.rework;
+    let lv = &m.levels;
     [
         Row {
             name: "deployment frequency",
@@ -67,6 +73,7 @@ pub fn table(m: &Metrics) -> [Row; 6] {
             basis: format!("{} succeeded deploys / {:.1} days", f.count, f.days),
             target: format!(">= {} / day", f.target),
             status: f.status,
+            level: lv.deployment_frequency,
         },
         Row {
             name: "lead time for changes",
@@ -74,6 +81,7 @@ pub fn table(m: &Metrics) -> [Row; 6] {
             basis: format!("{} changes", l.spread.count),
             target: format!("median < {}", human_ms(l.target_ms)),
             status: l.status,
+            level: lv.lead_time,
         },
         Row {
             name: "change failure rate",
@@ -84,6 +92,7 @@ pub fn table(m: &Metrics) -> [Row; 6] {
             ),
             target: format!("< {} %", c.target),
             status: c.status,
+            level: lv.change_failure_rate,
         },
         Row {
             name: "recovery time",
@@ -94,6 +103,18 @@ pub fn table(m: &Metrics) -> [Row; 6] {
             ),
             target: format!("median < {}", human_ms(r.timing.target_ms)),
             status: r.timing.status,
+            level: lv.time_to_restore,
+        },
+        Row {
+            name: "rework rate",
+            value: opt_f(w.percent, 1, " %"),
+            basis: format!(
+                "{} deployed while an earlier one was failing / {} deployments",
+                w.rework, w.deploys
+            ),
+            target: "none (DORA gives none)".to_string(),
+            status: Status::NoTarget,
+            level: None,
         },
         Row {
             name: "drill pass rate",
@@ -101,6 +122,7 @@ pub fn table(m: &Metrics) -> [Row; 6] {
             basis: format!("{} passed / {} drills", d.passed, d.count),
             target: format!(">= {} %", d.target_pass_rate),
             status: d.pass_status,
+            level: None,
         },
         Row {
             name: "drill duration",
@@ -108,6 +130,7 @@ pub fn table(m: &Metrics) -> [Row; 6] {
             basis: format!("{} drills", d.duration.spread.count),
             target: format!("median < {}", human_ms(d.duration.target_ms)),
             status: d.duration.status,
+            level: None,
         },
     ]
 }
@@ -139,11 +162,14 @@ mod tests {
                 "lead time for changes",
                 "change failure rate",
                 "recovery time",
+                "rework rate",
                 "drill pass rate",
                 "drill duration"
             ]
         );
-        assert!(rows.iter().all(|r| r.status == Status::NoData));
+        assert!(rows
+            .iter()
+            .all(|r| r.status == Status::NoData || r.name == "rework rate"));
         assert_eq!(rows[0].value, "no data");
         assert_eq!(rows[0].basis, "0 succeeded deploys / 1.0 days");
         assert_eq!(rows[1].value, "median no data, p90 no data");

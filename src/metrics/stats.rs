@@ -12,6 +12,8 @@ pub enum Status {
     Missed,
     /// Nothing to measure.
     NoData,
+    /// The metric has no target (rework rate): shown, not judged.
+    NoTarget,
 }
 
 /// [`Status::Met`] when `v` is at least `target`.
