@@ -545,3 +545,72 @@ fn version_names_the_commit_and_date() {
         "build date {inner:?} in {v}"
     );
 }
+
+#[test]
+fn config_says_where_each_setting_comes_from() {
+    let env = Env::new();
+    let k = env.signed_ledger();
+    let key = k.to_str().unwrap();
+    let settings = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        all.push("config");
+        let out = env.run(&all);
+        assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let row = |v: &serde_json::Value, name: &str| -> serde_json::Value {
+        v["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {v}"))
+    };
+    // Before any policy: config.toml's, unsigned; the key from the flag.
+    let v = settings(&["--key", key]);
+    assert_eq!(v["signed_policy"], false);
+    assert_eq!(
+        row(&v, "require_signatures")["from"],
+        "config.toml (unsigned)"
+    );
+    assert_eq!(row(&v, "signing key")["from"], "flag --key");
+    assert_eq!(row(&v, "[trust]")["from"], "default");
+    // A signed policy takes over, and an edit of config.toml is named and ignored.
+    assert_eq!(code(&env.run(&["--key", key, "policy", "set"])), Some(0));
+    let cfg = env.dir().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[trust]\nprior = 0.99\n")).unwrap();
+    let v = settings(&[]);
+    assert_eq!(v["signed_policy"], true);
+    let rs = row(&v, "require_signatures");
+    assert!(
+        rs["from"]
+            .as_str()
+            .unwrap()
+            .starts_with("signed policy (seq "),
+        "{rs}"
+    );
+    let trust = row(&v, "[trust]");
+    assert!(
+        trust["from"].as_str().unwrap().starts_with("signed policy"),
+        "{trust}"
+    );
+    assert!(
+        trust["note"]
+            .as_str()
+            .unwrap()
+            .contains("differs and is ignored"),
+        "{trust}"
+    );
+    assert_eq!(row(&v, "signing key")["from"], "default");
+    // The human form is a table.
+    let out = env.run(&["config"]);
+    assert_eq!(code(&out), Some(0));
+    assert!(
+        stdout(&out).contains("signed policy (seq"),
+        "{}",
+        stdout(&out)
+    );
+}

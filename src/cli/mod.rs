@@ -3,6 +3,7 @@
 
 mod append;
 mod bundle;
+mod config;
 mod core;
 mod decision;
 mod drill;
@@ -128,6 +129,8 @@ pub enum Command {
     /// The standalone verifiers embedded in this binary: export them, print their SHA-256.
     #[command(subcommand)]
     Verifiers(verifiers::VerifiersCmd),
+    /// The settings in force and where each comes from (signed policy, config.toml, env, flag).
+    Config(config::ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(shell::CompletionsArgs),
     /// Write man pages (ledger.1 and one per subcommand) into a directory.
@@ -201,6 +204,7 @@ pub fn main() -> i32 {
         Command::Serve(a) => serve::serve(&ctx, a),
         Command::Sync(a) => sync::sync_cmd(&ctx, a),
         Command::Export(a) => sync::export(&ctx, a),
+        Command::Config(a) => config::config(&ctx, a),
         Command::Completions(a) => shell::completions(&ctx, a),
         Command::Man(a) => shell::man(&ctx, a),
     };
