@@ -614,3 +614,29 @@ fn config_says_where_each_setting_comes_from() {
         stdout(&out)
     );
 }
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let env = Env::new();
+    let _k = env.signed_ledger();
+    let esc = |args: &[&str], no_color: bool| -> bool {
+        let mut c = env.cmd(args);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let out = c.output().unwrap();
+        assert_eq!(code(&out), Some(0), "{args:?}: {}", stderr(&out));
+        out.stdout.contains(&0x1b)
+    };
+    // Not a terminal: no colour unless asked; `always` wins over NO_COLOR; `never` never.
+    assert!(!esc(&["verify"], false));
+    assert!(esc(&["--color", "always", "verify"], false));
+    assert!(esc(&["--color=always", "verify"], true));
+    assert!(!esc(&["--color", "never", "verify"], false));
+    // JSON is never coloured.
+    assert!(!esc(&["--color", "always", "--json", "verify"], false));
+    let out = env.run(&["--color", "sometimes", "verify"]);
+    assert_eq!(code(&out), Some(2));
+}

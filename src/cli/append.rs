@@ -318,7 +318,15 @@ pub fn append(ctx: &Ctx, a: &AppendArgs) -> Result<i32> {
         undoes: a.fields.undoes.clone(),
         caused_by: a.fields.caused_by.clone(),
     };
-    let r = flow::append::append(&rec, drafts, &attr)?;
+    // A batch of thousands takes a moment (signing, one fsync): say so on a terminal.
+    let spin = if drafts.len() > 1000 {
+        ctx.spinner(&format!("appending {} entries", drafts.len()))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let r = flow::append::append(&rec, drafts, &attr);
+    spin.finish_and_clear();
+    let r = r?;
     ctx.notices(&r);
     report_appended(ctx, &r.entries);
     Ok(0)

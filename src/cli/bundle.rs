@@ -142,7 +142,9 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> Result<i32> {
         actor: a.actor.clone(),
         no_record: a.no_record,
     };
+    let spin = ctx.spinner("creating the bundle");
     let c = flow::bundle::create(&ctx.recorder(&ledger, Some(&signer))?, &opts)?;
+    spin.finish_and_clear();
     if c.time_from_clock {
         ctx.warn("no SOURCE_DATE_EPOCH and no git commit: the build time is the clock's, so this bundle is not reproducible");
     }

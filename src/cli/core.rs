@@ -1,6 +1,5 @@
 //! Core commands: init, keygen, verify, log, show, repair.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use audit_ledger::error::Result;
@@ -97,19 +96,12 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
         collect_leaves: true,
         end: None,
     };
-    let show = !ctx.quiet && !ctx.json && std::io::stderr().is_terminal();
-    let mut last_pct = u64::MAX;
+    // A bar for ledgers large enough to take a while (a few MiB verify in a blink).
+    let bar = std::cell::OnceCell::new();
     let mut progress = |done: u64, total: u64| {
-        if show && total > 64 << 20 {
-            let pct = done * 100 / total.max(1);
-            if pct != last_pct {
-                eprint!(
-                    "\rverifying… {pct}% ({} MiB of {} MiB)",
-                    done >> 20,
-                    total >> 20
-                );
-                last_pct = pct;
-            }
+        if total > 8 << 20 {
+            bar.get_or_init(|| ctx.bar("verifying", total, true))
+                .set_position(done);
         }
     };
     let started = std::time::Instant::now();
@@ -120,8 +112,8 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     });
     let view = ctx.view_options()?;
     let result = flow::verify::verify_with(&ledger, &opts, check.as_ref(), &view, &mut progress);
-    if show && last_pct != u64::MAX {
-        eprintln!();
+    if let Some(b) = bar.get() {
+        b.finish_and_clear();
     }
     let o = result?;
     if let Some(m) = &o.index_notice {
@@ -151,7 +143,8 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> Result<i32> {
     let head = s.head.map(hex::encode);
     ctx.print(
         format!(
-            "OK: {} entries, {} signatures checked{}, {} unsigned; head {}; root key {}{}{} ({:.2} s)",
+            "{}: {} entries, {} signatures checked{}, {} unsigned; head {}; root key {}{}{} ({:.2} s)",
+            ctx.paint("OK", super::Tone::Good),
             s.entries,
             s.signatures_checked,
             match s.submissions {

@@ -142,16 +142,16 @@ fn when(ms: Option<i64>) -> String {
         .unwrap_or_else(|| "(no deploys)".into())
 }
 
-fn mark(s: Status) -> &'static str {
+fn mark(ctx: &Ctx, s: Status) -> String {
     match s {
-        Status::Met => "met",
-        Status::Missed => "MISSED",
-        Status::NoData => "no data",
-        Status::NoTarget => "",
+        Status::Met => ctx.paint("met", super::Tone::Good),
+        Status::Missed => ctx.paint("MISSED", super::Tone::Bad),
+        Status::NoData => "no data".into(),
+        Status::NoTarget => String::new(),
     }
 }
 
-fn human(m: &Metrics) -> String {
+fn human(ctx: &Ctx, m: &Metrics) -> String {
     let scope = m
         .env
         .as_deref()
@@ -163,14 +163,24 @@ fn human(m: &Metrics) -> String {
         when(Some(m.to_ms))
     );
     for r in metrics::table(m) {
-        let level = r.level.map(|l| format!("  DORA {l}")).unwrap_or_default();
+        let level = r
+            .level
+            .map(|l| {
+                let tone = match l {
+                    metrics::Level::Elite | metrics::Level::High => super::Tone::Good,
+                    metrics::Level::Medium => super::Tone::Warn,
+                    metrics::Level::Low => super::Tone::Bad,
+                };
+                format!("  DORA {}", ctx.paint(l.as_str(), tone))
+            })
+            .unwrap_or_default();
         let line = format!(
             "  {:<22} {:<34} {:<40} target {:<16} {}{level}",
             r.name,
             r.value,
             r.basis,
             r.target,
-            mark(r.status)
+            mark(ctx, r.status)
         );
         out.push_str(line.trim_end());
         out.push('\n');
@@ -233,7 +243,7 @@ pub fn metrics(ctx: &Ctx, a: &MetricsArgs) -> Result<i32> {
     let mut v = serde_json::to_value(&m).map_err(|e| super::usage(format!("metrics: {e}")))?;
     v["ok"] = json!(true);
     v["definitions"] = json!("docs/metrics.md");
-    ctx.print(human(&m), &v);
+    ctx.print(human(ctx, &m), &v);
     Ok(0)
 }
 
@@ -268,7 +278,17 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
         collect_leaves: true,
         end: None,
     };
-    let checked = audit_ledger::flow::verify::verify(&ledger, &opts, None, &mut |_, _| {})?;
+    let bar = std::cell::OnceCell::new();
+    let checked = audit_ledger::flow::verify::verify(&ledger, &opts, None, &mut |done, total| {
+        if total > 8 << 20 {
+            bar.get_or_init(|| ctx.bar("verifying", total, true))
+                .set_position(done);
+        }
+    })?;
+    if let Some(b) = bar.get() {
+        b.finish_and_clear();
+    }
+    let spin = ctx.spinner("rendering the report");
     let integrity = report::Integrity::of(&checked, ledger.config().require_signatures);
     let t = targets(&ledger)?;
     let now = now_ms(a.now.as_deref())?;
@@ -292,6 +312,7 @@ pub fn report(ctx: &Ctx, a: &ReportArgs) -> Result<i32> {
     };
     let html = report::render(&d, &page);
     report::save(&a.out, &html)?;
+    spin.finish_and_clear();
     ctx.print(
         format!(
             "report written to {} ({} bytes, {} entries)",

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use output::{for_flag, Ctx};
+pub use output::{for_flag, Ctx, Tone};
 
 /// Command-line interface.
 #[derive(Debug, Parser)]
@@ -67,9 +67,56 @@ pub struct Cli {
     /// Pinned root key: the key id (16 hex) or a .pub file of the ledger's first key.
     #[arg(long, global = true, env = "LEDGER_ROOT_KEY", value_name = "ID|PATH")]
     pub root_key: Option<String>,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    // No doc comments on the variants: clap would then print every option's help on its own
+    // lines. The option's help says what they mean.
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether to colour a stream that is (`tty`) or is not a terminal.
+    pub fn enabled(self, tty: bool) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
+/// `--color` as given on the command line, read before clap parses (so that clap's own help
+/// and errors follow it too).
+fn color_from_args() -> ColorWhen {
+    let args: Vec<String> = std::env::args().collect();
+    let mut when = ColorWhen::Auto;
+    for (i, a) in args.iter().enumerate() {
+        let v = if let Some(v) = a.strip_prefix("--color=") {
+            Some(v)
+        } else if a == "--color" {
+            args.get(i + 1).map(String::as_str)
+        } else {
+            None
+        };
+        when = match v {
+            Some("always") => ColorWhen::Always,
+            Some("never") => ColorWhen::Never,
+            Some(_) => ColorWhen::Auto,
+            None => when,
+        };
+    }
+    when
 }
 
 /// Every command.
@@ -153,7 +200,18 @@ pub fn verdict_exit(v: &impl audit_ledger::flow::Verdict) -> i32 {
 
 /// Parse arguments, run, and return the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let when = color_from_args();
+    let choice = if when.enabled(std::io::IsTerminal::is_terminal(&std::io::stderr())) {
+        clap::ColorChoice::Always
+    } else {
+        clap::ColorChoice::Never
+    };
+    let parsed = Cli::command()
+        .color(choice)
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {

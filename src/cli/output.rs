@@ -34,8 +34,23 @@ pub struct Ctx {
     pub state: StateLocation,
     /// `--root-key` / `LEDGER_ROOT_KEY`, as given.
     pub root_key: Option<String>,
+    /// Colour on stdout (`--color`, NO_COLOR, a terminal).
+    pub color: bool,
+    /// Progress bars on stderr: a terminal, not `--quiet` or `--json`.
+    pub progress: bool,
     /// The view options (client state, pinned root key), or why `--root-key` is unusable.
     view: std::result::Result<ViewOptions, String>,
+}
+
+/// How a word is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Met, verified, allowed.
+    Good,
+    /// Missed, failed, denied.
+    Bad,
+    /// Worth a look.
+    Warn,
 }
 
 impl Ctx {
@@ -52,6 +67,12 @@ impl Ctx {
                 _ => StateLocation::Default,
             },
             root_key: cli.root_key.clone().filter(|s| !s.is_empty()),
+            color: cli
+                .color
+                .enabled(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            progress: !cli.quiet
+                && !cli.json
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             view: Err(String::new()),
         };
         ctx.view = ctx.resolve_view().map_err(|e| e.to_string());
@@ -138,6 +159,53 @@ impl Ctx {
         } else if !self.quiet {
             let _ = writeln!(out, "{human}");
         }
+    }
+
+    /// `text` in the colour of `tone` when colour is on (ANSI SGR), else as it is.
+    pub fn paint(&self, text: &str, tone: Tone) -> String {
+        if !self.color || text.is_empty() {
+            return text.to_string();
+        }
+        let style = match tone {
+            Tone::Good => anstyle::AnsiColor::Green.on_default().bold(),
+            Tone::Bad => anstyle::AnsiColor::Red.on_default().bold(),
+            Tone::Warn => anstyle::AnsiColor::Yellow.on_default(),
+        };
+        format!("{}{text}{}", style.render(), style.render_reset())
+    }
+
+    /// A progress bar over `total` units (bytes with `bytes`) on stderr, drawn only on a
+    /// terminal (hidden otherwise, so that logs stay clean).
+    pub fn bar(&self, what: &str, total: u64, bytes: bool) -> indicatif::ProgressBar {
+        if !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let pb = indicatif::ProgressBar::new(total);
+        let template = if bytes {
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
+        } else {
+            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})"
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_message(what.to_string());
+        pb
+    }
+
+    /// A spinner on stderr for a step of unknown length, drawn only on a terminal; finish it
+    /// (or drop it) when the step ends.
+    pub fn spinner(&self, what: &str) -> indicatif::ProgressBar {
+        if !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let pb = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            pb.set_style(style);
+        }
+        pb.set_message(what.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(100));
+        pb
     }
 
     /// Print a note for people on stderr (not in quiet or JSON mode).

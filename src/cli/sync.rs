@@ -88,7 +88,10 @@ pub fn sync_cmd(ctx: &Ctx, a: &SyncArgs) -> Result<i32> {
     let signer = ctx.signer()?;
     let (ledger, cloned) = sync::open_or_clone(&ctx.dir, &opts)?;
     let ledger = ledger.with_state(ctx.state.clone());
-    let (s, _) = sync::sync(&ledger, ctx.view()?, signer.as_ref(), &opts, Vec::new())?;
+    let spin = ctx.spinner("syncing with the git remote");
+    let synced = sync::sync(&ledger, ctx.view()?, signer.as_ref(), &opts, Vec::new());
+    spin.finish_and_clear();
+    let (s, _) = synced?;
     for n in &s.notices {
         ctx.note(n);
     }
