@@ -114,11 +114,13 @@ fn since_takes_a_duration_or_an_instant() {
         &at,
         "--since",
         &since,
+        "--env",
+        "prod",
     ]);
     let html = std::fs::read_to_string(&out).unwrap();
     let from = chrono::DateTime::from_timestamp_millis(now - 50 * DAY)
         .unwrap()
-        .format("from %Y-%m-%d %H:%M UTC")
+        .format("metrics window %Y-%m-%d %H:%M UTC to ")
         .to_string();
     assert!(html.contains(&from), "{from}");
 }
