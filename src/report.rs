@@ -662,11 +662,7 @@ pub fn render(d: &Data, p: &Page<'_>) -> String {
                 score,
                 outcomes,
                 class,
-                merges: r.merges,
-                deploys_succeeded: r.deploys_succeeded,
-                deploys_failed: r.deploys_failed,
-                rollbacks: r.rollbacks,
-                approvals: r.approvals,
+                counts: r.clone(),
             }
         })
         .collect();

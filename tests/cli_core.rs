@@ -640,3 +640,18 @@ fn colour_follows_the_flag_and_no_color() {
     let out = env.run(&["--color", "sometimes", "verify"]);
     assert_eq!(code(&out), Some(2));
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let env = Env::new();
+    let bad = std::ffi::OsStr::from_bytes(b"--color=\xff");
+    for args in [
+        vec![bad, std::ffi::OsStr::new("verify")],
+        vec![std::ffi::OsStr::new("--json"), bad],
+    ] {
+        let out = env.cmd(&[]).args(&args).output().unwrap();
+        assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}

@@ -140,26 +140,36 @@ fn rollback_git(ctx: &Ctx, a: &RollbackArgs, opts: sync::SyncOptions) -> Result<
         .ok_or_else(|| {
             Error::internal("the drill entry was not found on the ref after the push")
         })?;
-    let o = &r.outcome;
-    ctx.print(
-        format!(
-            "drill {}: {} ({}) in {} ms — {}; report {} (sha256 {}), entry seq {} on {} {}",
-            o.outcome,
-            r.plan.target.rev,
-            r.plan.target.commit,
-            o.duration_ms,
-            exit_text(o),
-            r.report.display(),
-            hex::encode(r.report_sha256),
-            entry.seq,
-            s.remote,
-            s.refname
-        ),
-        &json!({"ok": o.outcome == "pass", "outcome": o.outcome, "commit": r.plan.target.commit.to_string(), "rev": r.plan.target.rev,
-                "duration_ms": o.duration_ms, "exit_code": o.exit_code, "report": r.report, "report_sha256": hex::encode(r.report_sha256),
-                "seq": entry.seq, "git": true, "remote": s.remote, "ref": s.refname, "commit_pushed": s.commit}),
-    );
+    let (text, mut v) = outcome(&r.plan, &r.outcome, &r.report, &r.report_sha256, entry.seq);
+    v["git"] = json!(true);
+    v["remote"] = json!(s.remote);
+    v["ref"] = json!(s.refname);
+    v["commit_pushed"] = json!(s.commit);
+    ctx.print(format!("{text} on {} {}", s.remote, s.refname), &v);
     Ok(super::verdict_exit(&r))
+}
+
+/// What a drill came to, for people and as JSON (schemas/output/drill.schema.json).
+fn outcome(
+    plan: &audit_ledger::drill::Plan,
+    o: &audit_ledger::drill::Outcome,
+    report: &std::path::Path,
+    sha: &[u8; 32],
+    seq: u64,
+) -> (String, serde_json::Value) {
+    let text = format!(
+        "drill {}: {} ({}) in {} ms — {}; report {} (sha256 {}), entry seq {seq}",
+        o.outcome,
+        plan.target.rev,
+        plan.target.commit,
+        o.duration_ms,
+        exit_text(o),
+        report.display(),
+        hex::encode(sha),
+    );
+    let v = json!({"ok": o.outcome == "pass", "outcome": o.outcome, "commit": plan.target.commit.to_string(), "rev": plan.target.rev,
+                   "duration_ms": o.duration_ms, "exit_code": o.exit_code, "report": report, "report_sha256": hex::encode(sha), "seq": seq});
+    (text, v)
 }
 
 fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
@@ -174,21 +184,13 @@ fn rollback(ctx: &Ctx, a: &RollbackArgs) -> Result<i32> {
     let cancel = cancel_on_signals()?;
     announce(ctx, &plan, a.timeout);
     let r = flow::drill::run(&rec, plan, &a.actor, &cancel)?;
-    let o = &r.outcome;
-    let exit = exit_text(o);
-    ctx.print(
-        format!(
-            "drill {}: {} ({}) in {} ms — {exit}; report {} (sha256 {}), entry seq {}",
-            o.outcome,
-            r.plan.target.rev,
-            r.plan.target.commit,
-            o.duration_ms,
-            r.report.display(),
-            hex::encode(r.report_sha256),
-            r.entry.seq
-        ),
-        &json!({"ok": o.outcome == "pass", "outcome": o.outcome, "commit": r.plan.target.commit.to_string(), "rev": r.plan.target.rev,
-                "duration_ms": o.duration_ms, "exit_code": o.exit_code, "report": r.report, "report_sha256": hex::encode(r.report_sha256), "seq": r.entry.seq}),
+    let (text, v) = outcome(
+        &r.plan,
+        &r.outcome,
+        &r.report,
+        &r.report_sha256,
+        r.entry.seq,
     );
+    ctx.print(text, &v);
     Ok(super::verdict_exit(&r))
 }

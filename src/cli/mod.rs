@@ -99,13 +99,15 @@ impl ColorWhen {
 /// `--color` as given on the command line, read before clap parses (so that clap's own help
 /// and errors follow it too).
 fn color_from_args() -> ColorWhen {
-    let args: Vec<String> = std::env::args().collect();
+    // args_os: an argument that is not UTF-8 is clap's to report, not a reason to panic here.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let mut when = ColorWhen::Auto;
     for (i, a) in args.iter().enumerate() {
+        let a = a.to_str().unwrap_or("");
         let v = if let Some(v) = a.strip_prefix("--color=") {
             Some(v)
         } else if a == "--color" {
-            args.get(i + 1).map(String::as_str)
+            args.get(i + 1).and_then(|n| n.to_str())
         } else {
             None
         };

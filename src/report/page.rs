@@ -62,11 +62,7 @@ pub struct ActorView {
     pub outcomes: String,
     /// `num` or `no-data`.
     pub class: &'static str,
-    pub merges: u64,
-    pub deploys_succeeded: u64,
-    pub deploys_failed: u64,
-    pub rollbacks: u64,
-    pub approvals: u64,
+    pub counts: super::ActorRow,
 }
 
 /// One of the recent-items tables (gate decisions, incidents, drills).
