@@ -27,14 +27,18 @@ impl AtArg {
 pub use audit_ledger::trust::json::decision_json;
 
 /// Human rendering of a decision.
-pub fn decision_text(d: &Decision, entry: Option<&Entry>) -> String {
+pub fn decision_text(ctx: &super::Ctx, d: &Decision, entry: Option<&Entry>) -> String {
     let recorded = match entry {
         Some(e) => format!("approval entry seq {}", e.seq),
         None => "dry run: nothing recorded".to_string(),
     };
     let mut s = format!(
         "{} {}'s change to {} path(s) ({recorded})\n",
-        if d.allow { "ALLOW" } else { "DENY" },
+        if d.allow {
+            ctx.paint("ALLOW", super::Tone::Good)
+        } else {
+            ctx.paint("DENY", super::Tone::Bad)
+        },
         d.actor,
         d.paths.len(),
     );

@@ -75,7 +75,7 @@ pub fn render(ctx: &Ctx, req: &MergeRequest, o: &MergeOutcome) -> Result<i32> {
         MergeOutcome::Gated(g) => g,
     };
     let mut out = decision_json(&g.decision, Some(&g.approval), g.cache);
-    let mut text = decision_text(&g.decision, Some(&g.approval));
+    let mut text = decision_text(ctx, &g.decision, Some(&g.approval));
     if let Some(d) = &g.diff {
         out["diff_sha256"] = json!(d.sha256);
         out["diff_path"] = json!(d.path);

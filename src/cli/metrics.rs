@@ -142,15 +142,6 @@ fn when(ms: Option<i64>) -> String {
         .unwrap_or_else(|| "(no deploys)".into())
 }
 
-fn mark(ctx: &Ctx, s: Status) -> String {
-    match s {
-        Status::Met => ctx.paint("met", super::Tone::Good),
-        Status::Missed => ctx.paint("MISSED", super::Tone::Bad),
-        Status::NoData => "no data".into(),
-        Status::NoTarget => String::new(),
-    }
-}
-
 fn human(ctx: &Ctx, m: &Metrics) -> String {
     let scope = m
         .env
@@ -162,26 +153,48 @@ fn human(ctx: &Ctx, m: &Metrics) -> String {
         when(m.from_ms),
         when(Some(m.to_ms))
     );
+    // A table that fits the terminal (wrapping long cells) and is one line per metric when
+    // piped; colour only when asked for.
+    use comfy_table::{Cell, Color, ContentArrangement, Table};
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["metric", "value", "based on", "target", "status", "level"]);
+    if ctx.color {
+        t.enforce_styling();
+    }
+    let tint = |text: String, c: Option<Color>| match (ctx.color, c) {
+        (true, Some(c)) => Cell::new(text).fg(c),
+        _ => Cell::new(text),
+    };
     for r in metrics::table(m) {
-        let level = r
-            .level
-            .map(|l| {
-                let tone = match l {
-                    metrics::Level::Elite | metrics::Level::High => super::Tone::Good,
-                    metrics::Level::Medium => super::Tone::Warn,
-                    metrics::Level::Low => super::Tone::Bad,
-                };
-                format!("  DORA {}", ctx.paint(l.as_str(), tone))
-            })
-            .unwrap_or_default();
-        let line = format!(
-            "  {:<22} {:<34} {:<40} target {:<16} {}{level}",
-            r.name,
-            r.value,
-            r.basis,
-            r.target,
-            mark(ctx, r.status)
-        );
+        let (status, colour) = match r.status {
+            Status::Met => ("met", Some(Color::Green)),
+            Status::Missed => ("MISSED", Some(Color::Red)),
+            Status::NoData => ("no data", None),
+            Status::NoTarget => ("", None),
+        };
+        let level = r.level.map(|l| {
+            let c = match l {
+                metrics::Level::Elite | metrics::Level::High => Color::Green,
+                metrics::Level::Medium => Color::Yellow,
+                metrics::Level::Low => Color::Red,
+            };
+            (format!("DORA {l}"), c)
+        });
+        t.add_row(vec![
+            Cell::new(r.name),
+            Cell::new(&r.value),
+            Cell::new(&r.basis),
+            Cell::new(format!("target {}", r.target)),
+            tint(status.to_string(), colour),
+            match level {
+                Some((text, c)) => tint(text, Some(c)),
+                None => Cell::new(""),
+            },
+        ]);
+    }
+    for line in t.to_string().lines() {
         out.push_str(line.trim_end());
         out.push('\n');
     }

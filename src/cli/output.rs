@@ -49,8 +49,6 @@ pub enum Tone {
     Good,
     /// Missed, failed, denied.
     Bad,
-    /// Worth a look.
-    Warn,
 }
 
 impl Ctx {
@@ -169,7 +167,6 @@ impl Ctx {
         let style = match tone {
             Tone::Good => anstyle::AnsiColor::Green.on_default().bold(),
             Tone::Bad => anstyle::AnsiColor::Red.on_default().bold(),
-            Tone::Warn => anstyle::AnsiColor::Yellow.on_default(),
         };
         format!("{}{text}{}", style.render(), style.render_reset())
     }

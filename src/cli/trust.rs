@@ -231,7 +231,11 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
         };
         let human = format!(
             "{} {}'s change to {} path(s) (asked {}{recorded})\n{}",
-            if allow { "ALLOW" } else { "DENY" },
+            if allow {
+                ctx.paint("ALLOW", super::Tone::Good)
+            } else {
+                ctx.paint("DENY", super::Tone::Bad)
+            },
             a.actor,
             a.paths.len(),
             a.remote.remote.as_deref().unwrap_or_default(),
@@ -275,7 +279,7 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
             None => flow::gate::evaluate(&ledger, &q)?,
         };
         ctx.print(
-            decision_text(&e.decision, None),
+            decision_text(ctx, &e.decision, None),
             &decision_json(&e.decision, None, e.cache),
         );
         return Ok(super::verdict_exit(&e));
@@ -298,7 +302,7 @@ fn gate(ctx: &Ctx, a: &GateArgs) -> Result<i32> {
     let o = flow::gate::gate(&rec, &q, &a.recorder)?;
     ctx.notices(&o.recorded);
     ctx.print(
-        decision_text(&o.decision, Some(&o.approval)),
+        decision_text(ctx, &o.decision, Some(&o.approval)),
         &decision_json(&o.decision, Some(&o.approval), o.cache),
     );
     Ok(super::verdict_exit(&o))
