@@ -993,3 +993,25 @@ fn a_drill_publishes_its_entry_on_the_ref() {
     );
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
 }
+
+/// A first sync killed before it wrote config.toml leaves subdirectories and an empty log: the
+/// next run makes the directory again (config.toml is written last, so there is never a
+/// config.toml without its log).
+#[test]
+fn a_directory_left_by_a_killed_first_sync_is_made_again() {
+    let f = Fleet::new(1);
+    let remote = format!("file://{}", f.remote);
+    let d = f.path().join("half");
+    for sub in ["keys", "merges", "rollbacks", "checkpoints", "sync"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::write(d.join("ledger.jsonl"), b"").unwrap();
+    f.ok("half", &["sync", "--git", &remote]);
+    assert!(d.join("config.toml").is_file());
+    f.ok("half", &["verify"]);
+    let n = std::fs::read_to_string(d.join("ledger.jsonl"))
+        .unwrap()
+        .lines()
+        .count() as u64;
+    assert_eq!(n, f.setup);
+}

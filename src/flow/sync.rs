@@ -335,9 +335,8 @@ pub fn open_or_clone(dir: &Path, opts: &SyncOptions) -> Result<(Ledger, bool)> {
             format!("commit {head} has no config.toml to start a ledger from"),
         )
     })?;
-    crate::fsutil::write_atomic(&dir.join(crate::config::CONFIG_FILE), &config)?;
-    // Checked as any config.toml is (and only local conveniences are taken from it).
-    Config::load(dir)?;
+    // config.toml comes last: it is what makes the directory a ledger, so a run killed
+    // before it leaves a directory the next run makes again, never a half-made ledger.
     for sub in ["keys", "merges", "rollbacks", "checkpoints"] {
         let p = dir.join(sub);
         std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
@@ -345,6 +344,9 @@ pub fn open_or_clone(dir: &Path, opts: &SyncOptions) -> Result<(Ledger, bool)> {
     let log = dir.join(crate::ledger::store::LEDGER_FILE);
     crate::fsutil::open_regular_with(&log, std::fs::OpenOptions::new().create(true).append(true))?;
     crate::fsutil::sync_dir(dir)?;
+    crate::fsutil::write_atomic(&dir.join(crate::config::CONFIG_FILE), &config)?;
+    // Checked as any config.toml is (and only local conveniences are taken from it).
+    Config::load(dir)?;
     Ok((Ledger::open(dir)?, true))
 }
 
