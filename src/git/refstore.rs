@@ -1056,9 +1056,10 @@ pub fn merge_small_packs(repo: &Repository, max: usize) -> Result<usize> {
     let mut sized = Vec::new();
     for stem in packs {
         let path = dir.join(format!("{stem}.idx"));
-        // Index files are a few bytes per object; a huge one is a big pack, never merged.
+        // Index files are a few bytes per object; a huge one is a big pack, never merged. Only
+        // regular files are read: a FIFO or device named like an index would block the read.
         match std::fs::metadata(&path) {
-            Ok(m) if m.len() <= 64 << 20 => {}
+            Ok(m) if m.is_file() && m.len() <= 64 << 20 => {}
             _ => continue,
         }
         let Ok(bytes) = std::fs::read(&path) else {
